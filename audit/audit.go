@@ -1,0 +1,263 @@
+// Package audit defines the audit trail of flamingock-go: the entries that
+// record every state transition of every change, the lease lock that lets one
+// runner at a time execute a pipeline, and the Store interface that every
+// audit store implements.
+//
+// The trail is append-only. A change's state is its latest entry, ordered by
+// the sequence number the store assigns (never by clocks). Every write made by
+// a runner carries its Lease, and a store refuses the write with ErrFenced
+// when the lease is no longer the store's current lock: a paused or
+// partitioned former owner can never record anything.
+//
+// Stores live in subpackages (audit/sqlite, …); the conformance suite in
+// audit/audittest is the definition of a correct store.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// State is the state a change reached; an entry records one transition.
+type State string
+
+// The states of DESIGN §4.
+const (
+	StateStarted              State = "STARTED"
+	StateApplied              State = "APPLIED"
+	StateFailed               State = "FAILED"
+	StateRolledBack           State = "ROLLED_BACK"
+	StateRollbackFailed       State = "ROLLBACK_FAILED"
+	StateManualApplied        State = "MANUAL_MARKED_AS_APPLIED"
+	StateManualRolledBack     State = "MANUAL_MARKED_AS_ROLLED_BACK"
+)
+
+// Valid reports whether s is one of the known states.
+func (s State) Valid() bool {
+	switch s {
+	case StateStarted, StateApplied, StateFailed, StateRolledBack, StateRollbackFailed,
+		StateManualApplied, StateManualRolledBack:
+		return true
+	}
+	return false
+}
+
+// Strategy is how a change was executed against its target.
+type Strategy string
+
+const (
+	// StrategySharedTx: the change and its APPLIED entry commit in one
+	// transaction of the database that also holds the audit store.
+	StrategySharedTx Strategy = "SHARED_TX"
+	// StrategySeparateTx: the change commits in a target transaction
+	// together with a marker; STARTED and APPLIED are recorded around it.
+	StrategySeparateTx Strategy = "SEPARATE_TX"
+	// StrategyNonTx: the target has no transaction covering the change
+	// (or the change opted out with transactional=false).
+	StrategyNonTx Strategy = "NON_TX"
+)
+
+// Valid reports whether s is one of the known strategies.
+func (s Strategy) Valid() bool {
+	switch s {
+	case StrategySharedTx, StrategySeparateTx, StrategyNonTx:
+		return true
+	}
+	return false
+}
+
+// Recovery says what the next run does with a change whose outcome is
+// uncertain (STARTED or FAILED without a transaction, ROLLBACK_FAILED).
+type Recovery string
+
+const (
+	// RecoveryManual reports an issue and runs nothing until an operator
+	// resolves it. The default.
+	RecoveryManual Recovery = "MANUAL"
+	// RecoveryRetry applies the change again; declare it only for changes
+	// that are safe to run twice.
+	RecoveryRetry Recovery = "RETRY"
+)
+
+// Valid reports whether r is one of the known recovery strategies.
+func (r Recovery) Valid() bool { return r == RecoveryManual || r == RecoveryRetry }
+
+// Entry is one state transition of one change.
+type Entry struct {
+	// Seq is assigned by the store on Append and orders the trail.
+	Seq int64
+	// ExecutionID identifies the run (or the manual operation) that wrote it.
+	ExecutionID string
+	Stage       string
+	ChangeID    string
+	Order       int64
+	Author      string
+	State       State
+	// Time is when the transition happened, in UTC.
+	Time time.Time
+	// Duration is how long the step took (zero for STARTED and manual marks).
+	Duration time.Duration
+	Host     string
+	RunnerID string
+	TargetID string
+	Strategy Strategy
+	Recovery Recovery
+	Checksum string
+	// ErrorMessage and ErrorKind describe a failure (FAILED, ROLLBACK_FAILED).
+	ErrorMessage string
+	ErrorKind    string
+	// Operator and Reason are set on manual marks.
+	Operator string
+	Reason   string
+	// Metadata is user metadata; empty or a JSON object.
+	Metadata json.RawMessage
+}
+
+// Key identifies a change in the trail.
+type Key struct {
+	Stage    string
+	ChangeID string
+}
+
+// Key returns the entry's change key.
+func (e Entry) Key() Key { return Key{Stage: e.Stage, ChangeID: e.ChangeID} }
+
+// Validate reports the first reason e cannot be stored (before Append) or
+// trusted (after decoding a stored row). Seq is not checked.
+func (e Entry) Validate() error {
+	switch {
+	case e.ExecutionID == "":
+		return errors.New("missing execution id")
+	case e.Stage == "":
+		return errors.New("missing stage")
+	case e.ChangeID == "":
+		return errors.New("missing change id")
+	case !e.State.Valid():
+		return fmt.Errorf("unknown state %q", e.State)
+	case e.Time.IsZero():
+		return errors.New("missing time")
+	case e.Duration < 0:
+		return fmt.Errorf("negative duration %s", e.Duration)
+	case !e.Strategy.Valid():
+		return fmt.Errorf("unknown strategy %q", e.Strategy)
+	case !e.Recovery.Valid():
+		return fmt.Errorf("unknown recovery %q", e.Recovery)
+	case (e.State == StateManualApplied || e.State == StateManualRolledBack) && (e.Operator == "" || e.Reason == ""):
+		return fmt.Errorf("%s needs an operator and a reason", e.State)
+	}
+	if len(e.Metadata) > 0 {
+		var obj map[string]any
+		if err := json.Unmarshal(e.Metadata, &obj); err != nil {
+			return fmt.Errorf("metadata is not a JSON object: %w", err)
+		}
+	}
+	return nil
+}
+
+// Lease is a runner's hold on a lock key. It is the fencing token every
+// runner write carries.
+type Lease struct {
+	Key   string
+	Owner string
+	// Epoch grows on every acquisition of Key; a write carrying an older
+	// epoch is refused.
+	Epoch int64
+	// ExpiresAt is computed by the store's clock.
+	ExpiresAt time.Time
+	// TTL is the duration the lease was taken or refreshed for.
+	TTL time.Duration
+}
+
+// LockInfo is the state of a lock key as the store sees it.
+type LockInfo struct {
+	Key   string
+	Owner string // empty when the key was never acquired or was released
+	Epoch int64
+	// ExpiresAt and Now are both read from the store's clock.
+	ExpiresAt time.Time
+	Now       time.Time
+}
+
+// Held reports whether the lock is held by someone at the store's now.
+func (l LockInfo) Held() bool { return l.Owner != "" && l.Now.Before(l.ExpiresAt) }
+
+// Filter selects entries of History. Zero fields select everything.
+type Filter struct {
+	Stage    string
+	ChangeID string
+	// Since keeps entries whose Time is at or after it.
+	Since time.Time
+}
+
+// Store is an audit trail and the lock that guards it.
+//
+// Implementations must be safe for concurrent use and must pass
+// audittest.Run.
+type Store interface {
+	// Snapshot returns the latest entry of every change, in Seq order,
+	// read in one round trip.
+	Snapshot(ctx context.Context) ([]Entry, error)
+	// History returns the entries matching f, in Seq order.
+	History(ctx context.Context, f Filter) ([]Entry, error)
+	// Append validates e, assigns its Seq and stores it, atomically with
+	// checking that lease is the current, unexpired lock of lease.Key held
+	// by lease.Owner at lease.Epoch. Otherwise it stores nothing and returns
+	// an error matching ErrFenced.
+	Append(ctx context.Context, lease Lease, e Entry) (Entry, error)
+
+	// Acquire takes the lock key for owner for ttl when it is free or
+	// expired, incrementing its epoch. When another owner holds it, it
+	// returns a *LockHeldError (matching ErrLockHeld).
+	Acquire(ctx context.Context, key, owner string, ttl time.Duration) (Lease, error)
+	// Refresh extends lease by its TTL from the store's now. It returns an
+	// error matching ErrFenced when the lease expired or moved on.
+	Refresh(ctx context.Context, lease Lease) (Lease, error)
+	// Release frees the lock if lease still holds it; releasing a lease
+	// that moved on returns an error matching ErrFenced.
+	Release(ctx context.Context, lease Lease) error
+	// Lock reports the state of the lock key.
+	Lock(ctx context.Context, key string) (LockInfo, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+var (
+	// ErrFenced reports a write refused because the writer's lease expired
+	// or another runner acquired the lock since.
+	ErrFenced = errors.New("audit: lease no longer holds the lock")
+	// ErrLockHeld reports that another owner holds an unexpired lease.
+	ErrLockHeld = errors.New("audit: lock held by another runner")
+	// ErrCorrupt reports a stored record that cannot be trusted.
+	ErrCorrupt = errors.New("audit: corrupt record")
+)
+
+// LockHeldError is returned by Acquire when another owner holds the lock.
+type LockHeldError struct {
+	Info LockInfo
+}
+
+func (e *LockHeldError) Error() string {
+	return fmt.Sprintf("audit: lock %q held by %s (epoch %d) until %s",
+		e.Info.Key, e.Info.Owner, e.Info.Epoch, e.Info.ExpiresAt.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes the error match ErrLockHeld.
+func (e *LockHeldError) Unwrap() error { return ErrLockHeld }
+
+// CorruptError describes a stored record that failed to decode or validate.
+type CorruptError struct {
+	// Where names the record, e.g. "entry seq 42" or "lock \"default\"".
+	Where string
+	Err   error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("audit: corrupt record (%s): %v", e.Where, e.Err)
+}
+
+// Unwrap returns both ErrCorrupt and the cause.
+func (e *CorruptError) Unwrap() []error { return []error{ErrCorrupt, e.Err} }

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestQuickstartAppliesEverythingOnceThenNothing(t *testing.T) {
+	dir := t.TempDir()
+	url := "sqlite:" + filepath.Join(dir, "quickstart.db")
+	ctx := context.Background()
+
+	var first bytes.Buffer
+	if err := run(ctx, url, &first); err != nil {
+		t.Fatalf("first run: %v\n%s", err, &first)
+	}
+	if !strings.Contains(first.String(), "applied 3 change(s), 0 already applied") {
+		t.Errorf("first run output:\n%s\nwant 3 applied", &first)
+	}
+	for _, id := range []string{"create-users", "seed-admin", "enable-signup"} {
+		if !strings.Contains(first.String(), id) || !strings.Contains(first.String(), "APPLIED") {
+			t.Errorf("first run summary lacks %s APPLIED:\n%s", id, &first)
+		}
+	}
+	flags, err := os.ReadFile(filepath.Join(dir, "quickstart-flags.json"))
+	if err != nil || !strings.Contains(string(flags), `"self-signup": true`) {
+		t.Errorf("flag file = %q, %v; want self-signup on", flags, err)
+	}
+
+	var second bytes.Buffer
+	if err := run(ctx, url, &second); err != nil {
+		t.Fatalf("second run: %v\n%s", err, &second)
+	}
+	if !strings.Contains(second.String(), "applied 0 change(s), 3 already applied") {
+		t.Errorf("second run output:\n%s\nwant nothing applied", &second)
+	}
+}
+
+func TestQuickstartRefusesAServerStore(t *testing.T) {
+	err := run(context.Background(), "postgres://localhost/app", &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "sqlite:PATH") {
+		t.Fatalf("run with a postgres URL: %v; want an error asking for sqlite:PATH", err)
+	}
+}

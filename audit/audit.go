@@ -26,13 +26,13 @@ type State string
 
 // The states of DESIGN §4.
 const (
-	StateStarted              State = "STARTED"
-	StateApplied              State = "APPLIED"
-	StateFailed               State = "FAILED"
-	StateRolledBack           State = "ROLLED_BACK"
-	StateRollbackFailed       State = "ROLLBACK_FAILED"
-	StateManualApplied        State = "MANUAL_MARKED_AS_APPLIED"
-	StateManualRolledBack     State = "MANUAL_MARKED_AS_ROLLED_BACK"
+	StateStarted          State = "STARTED"
+	StateApplied          State = "APPLIED"
+	StateFailed           State = "FAILED"
+	StateRolledBack       State = "ROLLED_BACK"
+	StateRollbackFailed   State = "ROLLBACK_FAILED"
+	StateManualApplied    State = "MANUAL_MARKED_AS_APPLIED"
+	StateManualRolledBack State = "MANUAL_MARKED_AS_ROLLED_BACK"
 )
 
 // Valid reports whether s is one of the known states.
@@ -208,15 +208,18 @@ type Store interface {
 	// an error matching ErrFenced.
 	Append(ctx context.Context, lease Lease, e Entry) (Entry, error)
 
-	// Acquire takes the lock key for owner for ttl when it is free or
-	// expired, incrementing its epoch. When another owner holds it, it
-	// returns a *LockHeldError (matching ErrLockHeld).
+	// Acquire takes the lock key for owner for ttl when it is free,
+	// released or expired, incrementing its epoch. While an unexpired lease
+	// holds it (another owner's, or owner's own), it returns a
+	// *LockHeldError (matching ErrLockHeld). key and owner must not be
+	// empty and ttl must be at least a millisecond.
 	Acquire(ctx context.Context, key, owner string, ttl time.Duration) (Lease, error)
 	// Refresh extends lease by its TTL from the store's now. It returns an
 	// error matching ErrFenced when the lease expired or moved on.
 	Refresh(ctx context.Context, lease Lease) (Lease, error)
-	// Release frees the lock if lease still holds it; releasing a lease
-	// that moved on returns an error matching ErrFenced.
+	// Release frees the lock if lease still holds it, keeping its epoch;
+	// releasing a lease that expired or moved on returns an error matching
+	// ErrFenced.
 	Release(ctx context.Context, lease Lease) error
 	// Lock reports the state of the lock key.
 	Lock(ctx context.Context, key string) (LockInfo, error)

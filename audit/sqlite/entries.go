@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+// Append validates e and stores it, in its own transaction, if lease holds
+// the lock; see audit.Store.
+func (s *Store) Append(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return audit.Entry{}, fmt.Errorf("sqlite: append: %w", explain(err))
+	}
+	defer tx.Rollback()
+	stored, err := s.AppendTx(ctx, tx, lease, e)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return audit.Entry{}, fmt.Errorf("sqlite: append: commit: %w", explain(err))
+	}
+	return stored, nil
+}
+
+// AppendTx is Append inside tx, a transaction on DB: the fence check and the
+// insert happen in tx, so the entry commits or rolls back with whatever else
+// tx holds (the change it records, in the shared-transaction strategy).
+// When the lease does not hold the lock it returns an error matching
+// audit.ErrFenced; tx is then still open and the caller rolls it back.
+//
+// The returned entry is the entry as stored: its Seq assigned and its Time
+// in UTC, truncated to the millisecond.
+func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	if err := e.Validate(); err != nil {
+		return audit.Entry{}, fmt.Errorf("sqlite: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
+	}
+	e.Time = time.UnixMilli(e.Time.UnixMilli()).UTC()
+	args := append(entryArgs(e), lease.Key, lease.Owner, lease.Epoch)
+	err := tx.QueryRowContext(ctx, s.q.insert, args...).Scan(&e.Seq)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return audit.Entry{}, fmt.Errorf("sqlite: append %s/%s %s: lock %q (owner %q, epoch %d): %w",
+			e.Stage, e.ChangeID, e.State, lease.Key, lease.Owner, lease.Epoch, audit.ErrFenced)
+	case err != nil:
+		return audit.Entry{}, fmt.Errorf("sqlite: append %s/%s %s: %w", e.Stage, e.ChangeID, e.State, explain(err))
+	}
+	return e, nil
+}
+
+// entryArgs returns e's values in the order of auditTable's columns after
+// seq and schema_version.
+func entryArgs(e audit.Entry) []any {
+	var metadata any // NULL when empty; text, not a blob, in the STRICT column
+	if len(e.Metadata) > 0 {
+		metadata = string(e.Metadata)
+	}
+	return []any{
+		e.ExecutionID, e.Stage, e.ChangeID, e.Order, e.Author, string(e.State),
+		e.Time.UnixMilli(), int64(e.Duration), e.Host, e.RunnerID, e.TargetID,
+		string(e.Strategy), string(e.Recovery), e.Checksum, e.ErrorMessage, e.ErrorKind,
+		e.Operator, e.Reason, metadata,
+	}
+}
+
+// Snapshot returns the latest entry of every change, in seq order, in one
+// query. A row that cannot be trusted fails the whole call with an
+// *audit.CorruptError.
+func (s *Store) Snapshot(ctx context.Context) ([]audit.Entry, error) {
+	entries, err := s.entries(ctx, s.q.snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: snapshot: %w", err)
+	}
+	return entries, nil
+}
+
+// History returns the entries matching f in seq order. A row that cannot be
+// trusted fails the whole call with an *audit.CorruptError.
+func (s *Store) History(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
+	var stage, change, since any // NULL selects everything
+	if f.Stage != "" {
+		stage = f.Stage
+	}
+	if f.ChangeID != "" {
+		change = f.ChangeID
+	}
+	if !f.Since.IsZero() {
+		// Times are stored truncated to the millisecond; an entry is at or
+		// after Since when its stored time is at or after Since rounded up.
+		ms := f.Since.UnixMilli()
+		if time.UnixMilli(ms).Before(f.Since) {
+			ms++
+		}
+		since = ms
+	}
+	entries, err := s.entries(ctx, s.q.history, stage, change, since)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: history: %w", err)
+	}
+	return entries, nil
+}
+
+func (s *Store) entries(ctx context.Context, query string, args ...any) ([]audit.Entry, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, explain(err)
+	}
+	defer rows.Close()
+	var out []audit.Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, explain(err)
+	}
+	return out, nil
+}
+
+// scanEntry decodes a row of auditTable's columns, in their order, and
+// refuses one this version cannot trust.
+func scanEntry(rows *sql.Rows) (audit.Entry, error) {
+	var (
+		e                     audit.Entry
+		version, ms, duration int64
+		state, strategy, rec  string
+		metadata              sql.NullString
+	)
+	err := rows.Scan(&e.Seq, &version, &e.ExecutionID, &e.Stage, &e.ChangeID, &e.Order, &e.Author, &state,
+		&ms, &duration, &e.Host, &e.RunnerID, &e.TargetID, &strategy, &rec, &e.Checksum,
+		&e.ErrorMessage, &e.ErrorKind, &e.Operator, &e.Reason, &metadata)
+	if err != nil {
+		return audit.Entry{}, fmt.Errorf("read entry: %w", err)
+	}
+	e.State, e.Strategy, e.Recovery = audit.State(state), audit.Strategy(strategy), audit.Recovery(rec)
+	e.Time, e.Duration = time.UnixMilli(ms).UTC(), time.Duration(duration)
+	if metadata.Valid && metadata.String != "" {
+		e.Metadata = json.RawMessage(metadata.String)
+	}
+	switch {
+	case version > schemaVersion:
+		err = fmt.Errorf("written with schema version %d by a newer flamingock-go (this one reads version %d): upgrade flamingock-go", version, schemaVersion)
+	case version < 1:
+		err = fmt.Errorf("unknown schema version %d", version)
+	default:
+		err = e.Validate()
+	}
+	if err != nil {
+		return audit.Entry{}, &audit.CorruptError{Where: fmt.Sprintf("entry seq %d", e.Seq), Err: err}
+	}
+	return e, nil
+}

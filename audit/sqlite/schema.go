@@ -1,0 +1,256 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// schemaVersion is written into every entry; a row with a newer version was
+// written by a newer flamingock-go and is not decoded.
+const schemaVersion = 1
+
+// column is one column of a store table. The same description creates the
+// table and checks the shape of an existing one.
+type column struct {
+	name    string
+	typ     string // INTEGER or TEXT
+	pk      bool
+	notNull bool
+}
+
+// decl renders the column's definition. An INTEGER primary key is
+// AUTOINCREMENT so that seqs are never reused, even after the last entry
+// is deleted by hand.
+func (c column) decl() string {
+	d := quote(c.name) + " " + c.typ
+	if c.pk {
+		d += " PRIMARY KEY"
+		if c.typ == "INTEGER" {
+			d += " AUTOINCREMENT"
+		}
+	}
+	if c.notNull {
+		d += " NOT NULL"
+	}
+	return d
+}
+
+type table struct {
+	suffix  string
+	columns []column
+}
+
+// The column order of auditTable is the order of entryColumns, entryArgs
+// and scanEntry.
+var (
+	auditTable = table{suffix: "_audit", columns: []column{
+		{name: "seq", typ: "INTEGER", pk: true},
+		{name: "schema_version", typ: "INTEGER", notNull: true},
+		{name: "execution_id", typ: "TEXT", notNull: true},
+		{name: "stage", typ: "TEXT", notNull: true},
+		{name: "change_id", typ: "TEXT", notNull: true},
+		{name: "change_order", typ: "INTEGER", notNull: true},
+		{name: "author", typ: "TEXT", notNull: true},
+		{name: "state", typ: "TEXT", notNull: true},
+		{name: "time", typ: "INTEGER", notNull: true},     // unix milliseconds
+		{name: "duration", typ: "INTEGER", notNull: true}, // nanoseconds
+		{name: "host", typ: "TEXT", notNull: true},
+		{name: "runner_id", typ: "TEXT", notNull: true},
+		{name: "target_id", typ: "TEXT", notNull: true},
+		{name: "strategy", typ: "TEXT", notNull: true},
+		{name: "recovery", typ: "TEXT", notNull: true},
+		{name: "checksum", typ: "TEXT", notNull: true},
+		{name: "error_message", typ: "TEXT", notNull: true},
+		{name: "error_kind", typ: "TEXT", notNull: true},
+		{name: "operator", typ: "TEXT", notNull: true},
+		{name: "reason", typ: "TEXT", notNull: true},
+		{name: "metadata", typ: "TEXT"}, // a JSON object, or NULL
+	}}
+	lockTable = table{suffix: "_lock", columns: []column{
+		{name: "key", typ: "TEXT", pk: true, notNull: true},
+		{name: "owner", typ: "TEXT", notNull: true}, // empty once released
+		{name: "epoch", typ: "INTEGER", notNull: true},
+		{name: "expires_at", typ: "INTEGER", notNull: true}, // unix milliseconds, store clock
+	}}
+)
+
+// quote makes name an SQL identifier whatever it holds.
+func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+// nowMillis is the store's clock in unix milliseconds. SQLite fixes 'now'
+// for the duration of a statement, so every use in one statement agrees.
+const nowMillis = `CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)`
+
+// queries holds the SQL of one table prefix, built once.
+type queries struct {
+	auditName, lockName, indexName string
+	createTables                   []string
+	createIndex                    string
+
+	insert, snapshot, history string
+	acquire, refresh, release string
+	lockInfo                  string
+}
+
+func newQueries(prefix string) queries {
+	q := queries{
+		auditName: prefix + auditTable.suffix,
+		lockName:  prefix + lockTable.suffix,
+		indexName: prefix + auditTable.suffix + "_by_change",
+	}
+	audit, lock := quote(q.auditName), quote(q.lockName)
+	for _, t := range []struct {
+		name string
+		table
+	}{{audit, auditTable}, {lock, lockTable}} {
+		decls := make([]string, len(t.columns))
+		for i, c := range t.columns {
+			decls[i] = c.decl()
+		}
+		q.createTables = append(q.createTables,
+			fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n\t%s\n) STRICT", t.name, strings.Join(decls, ",\n\t")))
+	}
+	q.createIndex = fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s ("stage", "change_id", "seq")`, quote(q.indexName), audit)
+
+	names := make([]string, len(auditTable.columns))
+	for i, c := range auditTable.columns {
+		names[i] = quote(c.name)
+	}
+	all := strings.Join(names, ", ")
+	// A lease holds the lock while its row has its owner and epoch and has
+	// not expired by the store's clock.
+	holds := `"key" = ? AND "owner" = ? AND "epoch" = ? AND "expires_at" > ` + nowMillis
+	q.insert = fmt.Sprintf(`INSERT INTO %s (%s) SELECT %d, %s WHERE EXISTS (SELECT 1 FROM %s WHERE %s) RETURNING "seq"`,
+		audit, strings.Join(names[1:], ", "), schemaVersion, strings.Repeat("?, ", len(names)-3)+"?", lock, holds)
+	q.snapshot = fmt.Sprintf(`SELECT %s FROM %s WHERE "seq" IN (SELECT max("seq") FROM %[2]s GROUP BY "stage", "change_id") ORDER BY "seq"`, all, audit)
+	q.history = fmt.Sprintf(`SELECT %s FROM %s WHERE "stage" = coalesce(?, "stage") AND "change_id" = coalesce(?, "change_id") AND "time" >= coalesce(?, "time") ORDER BY "seq"`, all, audit)
+
+	q.acquire = fmt.Sprintf(`INSERT INTO %s ("key", "owner", "epoch", "expires_at") VALUES (?, ?, 1, %s + ?)
+ON CONFLICT ("key") DO UPDATE SET "owner" = excluded."owner", "epoch" = "epoch" + 1, "expires_at" = excluded."expires_at"
+WHERE "owner" = '' OR "expires_at" <= %[2]s
+RETURNING "epoch", "expires_at"`, lock, nowMillis)
+	q.refresh = fmt.Sprintf(`UPDATE %s SET "expires_at" = %s + ? WHERE %s RETURNING "expires_at"`, lock, nowMillis, holds)
+	q.release = fmt.Sprintf(`UPDATE %s SET "owner" = '', "expires_at" = %s WHERE %s`, lock, nowMillis, holds)
+	q.lockInfo = fmt.Sprintf(`SELECT l."owner", l."epoch", l."expires_at", %s FROM (SELECT 1) LEFT JOIN %s AS l ON l."key" = ?`, nowMillis, lock)
+	return q
+}
+
+// querier is what schema checks need of a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// initSchema creates the store's tables and index when they are missing.
+// When they all exist it only reads, so opening a store does not wait for
+// another process's write transaction.
+func (s *Store) initSchema(ctx context.Context) error {
+	complete, err := s.checkSchema(ctx, s.db)
+	if err != nil || complete {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create tables: %w", explain(err))
+	}
+	defer tx.Rollback()
+	for _, stmt := range s.q.createTables {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create tables: %w", explain(err))
+		}
+	}
+	// Tables that existed before are checked before anything else is
+	// created, and the transaction is rolled back when they do not fit.
+	if _, err := s.checkSchema(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q.createIndex); err != nil {
+		return fmt.Errorf("create index: %w", explain(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create tables: %w", explain(err))
+	}
+	return nil
+}
+
+// checkSchema reports whether the store's tables and index all exist, and
+// fails when a table exists with a shape the store cannot use.
+func (s *Store) checkSchema(ctx context.Context, q querier) (complete bool, err error) {
+	complete = true
+	for _, t := range []struct {
+		name string
+		table
+	}{{s.q.auditName, auditTable}, {s.q.lockName, lockTable}} {
+		exists, err := checkTable(ctx, q, t.name, t.table)
+		if err != nil {
+			return false, err
+		}
+		complete = complete && exists
+	}
+	var indexes int
+	err = q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE "type" = 'index' AND "name" = ?`, s.q.indexName).Scan(&indexes)
+	if err != nil {
+		return false, fmt.Errorf("read schema: %w", explain(err))
+	}
+	return complete && indexes == 1, nil
+}
+
+// checkTable reports whether table name exists, and fails when it is not
+// the STRICT table with exactly the columns of t.
+func checkTable(ctx context.Context, q querier, name string, t table) (exists bool, err error) {
+	var kind string
+	var strict bool
+	err = q.QueryRowContext(ctx, `SELECT "type", "strict" FROM pragma_table_list(?) WHERE "schema" = 'main'`, name).Scan(&kind, &strict)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read schema: %w", explain(err))
+	case kind != "table":
+		return true, shapeError(name, fmt.Sprintf("it is a %s", kind))
+	case !strict:
+		return true, shapeError(name, "it is not a STRICT table")
+	}
+	rows, err := q.QueryContext(ctx, `SELECT "name", "type", "notnull", "pk" FROM pragma_table_info(?, 'main')`, name)
+	if err != nil {
+		return false, fmt.Errorf("read schema: %w", explain(err))
+	}
+	defer rows.Close()
+	got := map[string]column{}
+	for rows.Next() {
+		var c column
+		var pk int
+		if err := rows.Scan(&c.name, &c.typ, &c.notNull, &pk); err != nil {
+			return false, fmt.Errorf("read schema: %w", err)
+		}
+		c.typ, c.pk = strings.ToUpper(c.typ), pk > 0
+		got[c.name] = c
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("read schema: %w", explain(err))
+	}
+	for _, want := range t.columns {
+		g, ok := got[want.name]
+		switch {
+		case !ok:
+			return true, shapeError(name, fmt.Sprintf("column %s is missing", quote(want.name)))
+		case g.decl() != want.decl():
+			return true, shapeError(name, fmt.Sprintf("column %s is %s, want %s", quote(want.name), g.decl(), want.decl()))
+		}
+		delete(got, want.name)
+	}
+	if len(got) > 0 {
+		extra := slices.Sorted(maps.Keys(got))
+		return true, shapeError(name, fmt.Sprintf("it has unexpected columns %s", strings.Join(extra, ", ")))
+	}
+	return true, nil
+}
+
+func shapeError(table, problem string) error {
+	return fmt.Errorf("table %s exists but is not a flamingock-go audit table (%s): it was made by another program or an incompatible version; choose another table prefix (WithTablePrefix) or another database file", quote(table), problem)
+}

@@ -1,0 +1,34 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/audittest"
+	"github.com/flamingock/flamingock-go/audit/postgres"
+)
+
+func TestConformance(t *testing.T) {
+	newServer(t) // skips without PostgreSQL
+	t.Run("stores opened from a DSN", func(t *testing.T) {
+		audittest.Run(t, func(t *testing.T) audittest.Opener {
+			srv := newServer(t)
+			schema := srv.schema(t)
+			return func(ctx context.Context) (audit.Store, error) {
+				return postgres.Open(ctx, srv.dsn, postgres.WithSchema(schema))
+			}
+		})
+	})
+	// Mixed case and a custom prefix exercise the quoting of every name;
+	// New exercises stores on a pool the caller owns.
+	t.Run("stores on the caller's pool with quoted names", func(t *testing.T) {
+		audittest.Run(t, func(t *testing.T) audittest.Opener {
+			srv := newServer(t)
+			schema := srv.schemaNamed(t, uniqueName(t, "Mixed"))
+			return func(ctx context.Context) (audit.Store, error) {
+				return postgres.New(ctx, srv.admin, postgres.WithSchema(schema), postgres.WithTablePrefix("Trail"))
+			}
+		})
+	})
+}

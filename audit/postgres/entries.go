@@ -1,0 +1,165 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/jackc/pgx/v5"
+)
+
+// Snapshot returns the latest entry of every change, in Seq order, in one
+// statement.
+func (s *Store) Snapshot(ctx context.Context) ([]audit.Entry, error) {
+	entries, err := s.queryEntries(ctx, s.sql.snapshot)
+	if err != nil {
+		return nil, s.explainRead("read the latest states from", err)
+	}
+	return entries, nil
+}
+
+// History returns the entries matching f, in Seq order.
+func (s *Store) History(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
+	var (
+		b    strings.Builder
+		args []any
+	)
+	b.WriteString(s.sql.history)
+	where := func(cond string, arg any) {
+		args = append(args, arg)
+		b.WriteString(" AND " + cond + " $" + strconv.Itoa(len(args)))
+	}
+	if f.Stage != "" {
+		where("stage =", f.Stage)
+	}
+	if f.ChangeID != "" {
+		where("change_id =", f.ChangeID)
+	}
+	if !f.Since.IsZero() {
+		where("occurred_at >=", f.Since)
+	}
+	b.WriteString(" ORDER BY seq")
+	entries, err := s.queryEntries(ctx, b.String(), args...)
+	if err != nil {
+		return nil, s.explainRead("read the history from", err)
+	}
+	return entries, nil
+}
+
+func (s *Store) explainRead(what string, err error) error {
+	var corrupt *audit.CorruptError
+	if errors.As(err, &corrupt) {
+		return err
+	}
+	return s.explain(what+" "+s.audit.quoted, needReadTrail, err)
+}
+
+// queryEntries runs a query selecting entryColumns. One undecodable row fails
+// the whole call: a trail with a hole in it cannot be trusted.
+func (s *Store) queryEntries(ctx context.Context, sql string, args ...any) ([]audit.Entry, error) {
+	rows, err := s.pool.Query(ctx, sql, execArgs(args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var entries []audit.Entry
+	for rows.Next() {
+		e, err := s.scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	return entries, rows.Err()
+}
+
+func (s *Store) scanEntry(row pgx.Row) (audit.Entry, error) {
+	var (
+		e        audit.Entry
+		version  int64
+		state    string
+		strategy string
+		recovery string
+		duration int64
+		metadata []byte
+	)
+	err := row.Scan(&e.Seq, &version, &e.ExecutionID, &e.Stage, &e.ChangeID, &e.Order, &e.Author, &state,
+		&e.Time, &duration, &e.Host, &e.RunnerID, &e.TargetID, &strategy, &recovery, &e.Checksum,
+		&e.ErrorMessage, &e.ErrorKind, &e.Operator, &e.Reason, &metadata)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	corrupt := func(err error) error {
+		return &audit.CorruptError{Where: fmt.Sprintf("entry seq %d in %s", e.Seq, s.audit.quoted), Err: err}
+	}
+	switch {
+	case version > schemaVersion:
+		return audit.Entry{}, corrupt(fmt.Errorf("written with row layout %d by a newer flamingock-go; "+
+			"this one reads up to %d: upgrade it", version, schemaVersion))
+	case version < 1:
+		return audit.Entry{}, corrupt(fmt.Errorf("invalid row layout %d", version))
+	}
+	e.State, e.Strategy, e.Recovery = audit.State(state), audit.Strategy(strategy), audit.Recovery(recovery)
+	e.Time = e.Time.UTC()
+	e.Duration = time.Duration(duration)
+	if len(metadata) > 0 {
+		e.Metadata = metadata
+	}
+	if err := e.Validate(); err != nil {
+		return audit.Entry{}, corrupt(err)
+	}
+	return e, nil
+}
+
+// Append stores e if lease still holds the lock, in one statement. See
+// AppendTx.
+func (s *Store) Append(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	return s.appendEntry(ctx, s.pool, lease, e)
+}
+
+// AppendTx is Append inside the caller's transaction tx, which must be on the
+// store's database (see Pool): the entry commits or rolls back with it. The
+// fence check share-locks the lease row until tx ends, so call AppendTx
+// just before Commit. On an error, including ErrFenced, roll tx back.
+func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	if tx == nil {
+		return audit.Entry{}, errors.New("postgres: AppendTx: nil transaction")
+	}
+	return s.appendEntry(ctx, tx, lease, e)
+}
+
+func (s *Store) appendEntry(ctx context.Context, q querier, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	if err := e.Validate(); err != nil {
+		return audit.Entry{}, fmt.Errorf("postgres: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
+	}
+	// PostgreSQL keeps microseconds; the entry returned is the one stored.
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	var metadata *string
+	if len(e.Metadata) > 0 {
+		m := string(e.Metadata)
+		metadata = &m
+	}
+	var stored []byte
+	err := q.QueryRow(ctx, s.sql.append, execArgs(
+		schemaVersion, e.ExecutionID, e.Stage, e.ChangeID, e.Order, e.Author, string(e.State),
+		e.Time, int64(e.Duration), e.Host, e.RunnerID, e.TargetID, string(e.Strategy), string(e.Recovery),
+		e.Checksum, e.ErrorMessage, e.ErrorKind, e.Operator, e.Reason, metadata,
+		lease.Key, lease.Owner, lease.Epoch,
+	)...).Scan(&e.Seq, &e.Time, &stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return audit.Entry{}, s.fenced(ctx, q, "append "+string(e.State)+" of "+e.Stage+"/"+e.ChangeID, lease)
+	}
+	if err != nil {
+		return audit.Entry{}, s.explain("append to "+s.audit.quoted, needAppend, err)
+	}
+	e.Time = e.Time.UTC()
+	e.Metadata = nil
+	if len(stored) > 0 {
+		e.Metadata = stored
+	}
+	return e, nil
+}

@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Option configures a Store. Options validate their input: an invalid one
+// makes Open or New fail before anything is sent to the database.
+type Option interface {
+	apply(*options) error
+}
+
+type optionFunc func(*options) error
+
+func (f optionFunc) apply(o *options) error { return f(o) }
+
+// maxIdentifierLen is PostgreSQL's NAMEDATALEN-1. Longer names are silently
+// truncated by the server, so two long prefixes could end up naming the same
+// table; they are rejected instead.
+const maxIdentifierLen = 63
+
+type options struct {
+	schema string
+	prefix string
+}
+
+// WithSchema stores the tables in schema (default "public"), which is
+// created when missing. The name is a plain identifier (ASCII letters,
+// digits, underscores, not starting with a digit or pg_, at most 63 bytes),
+// case-sensitive since the store always quotes it.
+func WithSchema(name string) Option {
+	return optionFunc(func(o *options) error {
+		if err := validateIdentifier("schema", name, maxIdentifierLen); err != nil {
+			return err
+		}
+		if strings.HasPrefix(strings.ToLower(name), "pg_") {
+			return fmt.Errorf("invalid schema %q: the prefix pg_ is reserved for PostgreSQL's system schemas", name)
+		}
+		o.schema = name
+		return nil
+	})
+}
+
+// WithTablePrefix names the store's tables prefix_audit and prefix_lock
+// (default "flamingock"), for example to keep several independent trails in
+// one schema. The prefix is a plain identifier like a schema name, of at
+// most 46 bytes so that no derived name exceeds PostgreSQL's 63.
+func WithTablePrefix(prefix string) Option {
+	return optionFunc(func(o *options) error {
+		// The longest name derived from the prefix is the index's.
+		if err := validateIdentifier("table prefix", prefix, maxIdentifierLen-len(indexSuffix)); err != nil {
+			return err
+		}
+		o.prefix = prefix
+		return nil
+	})
+}
+
+// validateIdentifier accepts plain identifiers: ASCII letters, digits and
+// underscores, not starting with a digit. The store quotes every name anyway
+// (which makes them case-sensitive); the check keeps names readable in
+// messages and easy to type in psql, and rejects anything that looks like an
+// attempt at injection before a server sees it.
+func validateIdentifier(what, name string, maxLen int) error {
+	if name == "" {
+		return fmt.Errorf("invalid %s: empty", what)
+	}
+	if len(name) > maxLen {
+		return fmt.Errorf("invalid %s %q: longer than %d bytes", what, name, maxLen)
+	}
+	for i, r := range name {
+		switch {
+		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+		case '0' <= r && r <= '9' && i > 0:
+		default:
+			return fmt.Errorf("invalid %s %q: use letters, digits and underscores, not starting with a digit", what, name)
+		}
+	}
+	return nil
+}

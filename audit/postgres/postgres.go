@@ -1,0 +1,197 @@
+// Package postgres is the PostgreSQL audit store of flamingock-go, built on
+// pgx (github.com/jackc/pgx/v5) and its pool.
+//
+//	store, err := postgres.Open(ctx, "postgres://app@db:5432/app?sslmode=require",
+//		postgres.WithSchema("flamingock"))
+//	if err != nil { … }
+//	defer store.Close()
+//
+// Open creates a pool from a DSN and closes it on Close; New uses a pool the
+// caller owns (and keeps open). Either one creates the schema and two tables
+// when they are missing, in one transaction serialised by a
+// transaction-scoped advisory lock, so any number of processes may start at
+// once. Tables that already exist are checked against the expected columns
+// and types (one query, the only cost of opening an existing store) and
+// refused, with a message saying what is wrong, if they do not match.
+//
+// # Tables
+//
+// With the default prefix "flamingock":
+//
+//   - flamingock_audit: the append-only trail. seq (identity, the store's
+//     order), schema_version (of the row's layout; rows written by a newer
+//     release are refused as corrupt rather than misread), then one column
+//     per audit.Entry field. Times are timestamptz, stored with PostgreSQL's
+//     microsecond precision: Append truncates Entry.Time to the microsecond
+//     and returns the entry as stored. duration_ns is the duration in
+//     nanoseconds (bigint), metadata is jsonb (NULL when empty; PostgreSQL
+//     normalises its spacing and key order).
+//   - flamingock_lock: one lease row per key: key, owner (empty when
+//     released), epoch (grows on every acquisition, kept on release) and
+//     expires_at.
+//
+// # Lock and fencing
+//
+// All expiry arithmetic uses the database clock (clock_timestamp(): unlike
+// now() it is not frozen at the start of a caller's transaction), never the
+// client's. Every lock operation is one statement and every audit write checks
+// the lease in the same statement as the insert, so the store works behind
+// PgBouncer in transaction pooling mode: it uses no session advisory locks, no
+// session state and no named prepared statements (each statement is sent in
+// pgx's exec mode: one round trip whether or not the connection has seen it
+// before).
+//
+// # Shared transactions
+//
+// When the audit store and a change's target are the same database, AppendTx
+// records an entry inside the caller's transaction so the change and its
+// APPLIED entry commit together. The fence check takes a share lock on the
+// lease row that lasts until that transaction ends: call AppendTx last, just
+// before Commit, or a refresh or takeover of the lease waits for it.
+//
+// # Privileges
+//
+// Creating the schema needs CREATE on the database and creating the tables
+// CREATE on the schema; once they exist, the store's user needs USAGE on the
+// schema, SELECT and INSERT on the audit table and SELECT, INSERT and UPDATE
+// on the lock table. A missing privilege is reported with the GRANT that
+// supplies it.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is the PostgreSQL audit store. It is safe for concurrent use.
+type Store struct {
+	pool     *pgxpool.Pool
+	ownsPool bool
+	dsn      string // without password
+	conn     *pgconn.Config
+
+	schema string
+	prefix string
+	audit  table
+	lock   table
+
+	sql statements
+}
+
+var _ audit.Store = (*Store)(nil)
+
+// table is a schema-qualified table name in both its forms.
+type table struct {
+	name   string // unquoted, as stored in pg_class
+	quoted string // "schema"."name", safe to put in SQL
+}
+
+func newTable(schema, name string) table {
+	return table{name: name, quoted: pgx.Identifier{schema, name}.Sanitize()}
+}
+
+// Open connects to the PostgreSQL server at dsn (a URL or keyword/value
+// string, see pgxpool.ParseConfig) with a pool of its own, which Close
+// closes, and prepares the store's tables.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx masks the password in its parse errors.
+		return nil, fmt.Errorf("postgres: invalid DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s, err := newStore(ctx, pool, true, redactDSN(dsn, &cfg.ConnConfig.Config), o)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New uses pool, which stays the caller's: Close does not close it. The pool
+// may carry the caller's tracer, TLS and connection settings.
+func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("postgres: nil pool")
+	}
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newStore(ctx, pool, false, poolDSN(pool.Config()), o)
+}
+
+func buildOptions(opts []Option) (options, error) {
+	o := options{schema: "public", prefix: "flamingock"}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt.apply(&o); err != nil {
+			return options{}, fmt.Errorf("postgres: %w", err)
+		}
+	}
+	return o, nil
+}
+
+func newStore(ctx context.Context, pool *pgxpool.Pool, ownsPool bool, dsn string, o options) (*Store, error) {
+	s := &Store{
+		pool:     pool,
+		ownsPool: ownsPool,
+		dsn:      dsn,
+		conn:     &pool.Config().ConnConfig.Config,
+		schema:   o.schema,
+		prefix:   o.prefix,
+		audit:    newTable(o.schema, o.prefix+auditSuffix),
+		lock:     newTable(o.schema, o.prefix+lockSuffix),
+	}
+	s.sql = buildStatements(s.audit.quoted, s.lock.quoted)
+	if err := s.ensureTables(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Pool returns the pool the store uses, for targets that share the audit
+// store's database (see AppendTx).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// String returns the store's DSN without its password.
+func (s *Store) String() string { return s.dsn }
+
+// Close closes the pool if Open created it. It is safe to call more than
+// once.
+func (s *Store) Close() error {
+	if s.ownsPool {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// querier is what both the pool and a caller's transaction offer, so each
+// statement is written once.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// execArgs prefixes args with pgx's exec mode: the statement goes out as an
+// unnamed prepared statement in a single round trip, so nothing depends on
+// per-connection server state (PgBouncer transaction pooling) and the first
+// execution costs no extra Prepare round trip.
+func execArgs(args ...any) []any {
+	return append([]any{pgx.QueryExecModeExec}, args...)
+}

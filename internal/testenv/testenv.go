@@ -1,0 +1,51 @@
+// Package testenv gives tests the external services they need, or skips
+// them when a service is not configured.
+//
+// A service is configured by an environment variable holding its address:
+//
+//	FLAMINGOCK_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+//	FLAMINGOCK_TEST_MONGO=mongodb://127.0.0.1:27017
+//
+// A test that needs an unconfigured service is skipped, unless
+// FLAMINGOCK_REQUIRE_SERVICES=1 (as in CI), where it fails: a CI run that
+// silently skipped its integration tests would prove nothing.
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+// Environment variables read by this package.
+const (
+	PostgresEnv        = "FLAMINGOCK_TEST_POSTGRES"
+	MongoEnv           = "FLAMINGOCK_TEST_MONGO"
+	RequireServicesEnv = "FLAMINGOCK_REQUIRE_SERVICES"
+)
+
+// Postgres returns the DSN of the PostgreSQL server for tests, or skips (or
+// fails) t when none is configured.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	return service(t, PostgresEnv, "PostgreSQL")
+}
+
+// Mongo returns the URI of the MongoDB server for tests, or skips (or fails)
+// t when none is configured.
+func Mongo(t testing.TB) string {
+	t.Helper()
+	return service(t, MongoEnv, "MongoDB")
+}
+
+func service(t testing.TB, env, name string) string {
+	t.Helper()
+	if v := os.Getenv(env); v != "" {
+		return v
+	}
+	if os.Getenv(RequireServicesEnv) == "1" {
+		t.Fatalf("%s is required (%s=1) but %s is not set", name, RequireServicesEnv, env)
+	} else {
+		t.Skipf("%s not configured: set %s to run this test", name, env)
+	}
+	return ""
+}

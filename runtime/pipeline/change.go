@@ -2,6 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"unicode"
 
 	"github.com/flamingock/flamingock-go/audit"
 )
@@ -13,7 +18,9 @@ type Meta struct {
 	Order  int64
 	Author string
 	// Target is the target id of the directive (target=…).
-	Target   string
+	Target string
+	// Recovery is what the next run does when this change's outcome is
+	// uncertain. Empty means audit.RecoveryManual.
 	Recovery audit.Recovery
 	// Transactional is false when the change was declared
 	// transactional=false: it then runs without a target transaction, with
@@ -23,6 +30,14 @@ type Meta struct {
 	Checksum string
 	// Source is where the change is declared, as file:line.
 	Source string
+}
+
+// recovery returns the declared recovery with its default applied.
+func (m Meta) recovery() audit.Recovery {
+	if m.Recovery == "" {
+		return audit.RecoveryManual
+	}
+	return m.Recovery
 }
 
 // Change is a declared change bound to its target. Build one with NewChange.
@@ -52,10 +67,11 @@ type Target[H any] interface {
 	// Strategy reports how a change on this target is executed, given the
 	// pipeline's audit store and whether the change was declared
 	// transactional. An error means this target cannot run such a change;
-	// the runtime reports it before anything runs.
+	// New reports it before anything runs.
 	Strategy(store audit.Store, transactional bool) (audit.Strategy, error)
-	// Begin starts one change's unit of work under strategy s.
-	Begin(ctx context.Context, s audit.Strategy) (Work[H], error)
+	// Begin starts one change's unit of work under strategy s, the value
+	// Strategy returned for store.
+	Begin(ctx context.Context, store audit.Store, s audit.Strategy) (Work[H], error)
 }
 
 // Work is one change's unit of work on its target.
@@ -69,7 +85,7 @@ type Work[H any] interface {
 	// Commit makes the work durable (commits the transaction, if any).
 	Commit(ctx context.Context) error
 	// Abort discards the work (rolls back the transaction, if any). It is
-	// called at most once, and never after a successful Commit.
+	// called at most once, and never after Commit.
 	Abort(ctx context.Context) error
 }
 
@@ -80,23 +96,137 @@ type AuditAppender interface {
 	AppendAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error)
 }
 
+// Marker identifies one execution of one change in a target that runs
+// changes in a transaction of its own.
+type Marker struct {
+	Key audit.Key
+	// ExecutionID is the run whose STARTED entry the marker answers. A
+	// marker left behind by another execution proves nothing about this one.
+	ExecutionID string
+}
+
 // MarkerWriter is implemented by the Work of a target that runs changes in
 // a transaction of its own: the marker commits with the change, so that
 // after a crash the marker tells whether the change committed.
 type MarkerWriter interface {
-	WriteMarker(ctx context.Context, key audit.Key) error
+	// WriteMarker records m inside the work's transaction, replacing any
+	// marker of the same key.
+	WriteMarker(ctx context.Context, m Marker) error
 }
 
 // Markers reads and clears the markers a MarkerWriter wrote.
 type Markers interface {
-	HasMarker(ctx context.Context, key audit.Key) (bool, error)
+	// HasMarker reports whether the marker of m.Key was written by
+	// m.ExecutionID and committed. It must not change the target's data.
+	HasMarker(ctx context.Context, m Marker) (bool, error)
+	// ClearMarker deletes the marker of key, if any.
 	ClearMarker(ctx context.Context, key audit.Key) error
 }
 
 // NewChange binds a change function (and its rollback, which may be nil)
-// to target t. Generated code calls it once per change.
+// to target t. Generated code calls it once per change; New reports a nil
+// target or function.
 func NewChange[H any](m Meta, t Target[H], apply, rollback func(context.Context, H) error) Change {
-	return newChange(m, t, apply, rollback)
+	c := Change{meta: m, hasRollback: rollback != nil}
+	c.bind = func(store audit.Store) (binding, error) {
+		if isNil(t) {
+			return binding{}, fmt.Errorf("target %q of change %q is not wired: set Targets.%s", m.Target, m.ID, fieldName(m.Target))
+		}
+		if apply == nil {
+			return binding{}, errors.New("apply function is nil")
+		}
+		s, err := t.Strategy(store, m.Transactional)
+		if err != nil {
+			return binding{}, fmt.Errorf("target %q: %w", m.Target, err)
+		}
+		b := binding{strategy: s}
+		switch s {
+		case audit.StrategySharedTx:
+		case audit.StrategySeparateTx:
+			mk, ok := t.(Markers)
+			if !ok {
+				return binding{}, fmt.Errorf("target %q: strategy %s needs a target that implements pipeline.Markers (%T does not)", m.Target, s, t)
+			}
+			b.markers = mk
+		case audit.StrategyNonTx:
+		default:
+			return binding{}, fmt.Errorf("target %q: unknown strategy %q", m.Target, s)
+		}
+		if !m.Transactional && s != audit.StrategyNonTx {
+			return binding{}, fmt.Errorf("target %q: change is declared transactional=false but the target chose strategy %s", m.Target, s)
+		}
+		b.begin = func(ctx context.Context, store audit.Store) (unit, error) {
+			w, err := t.Begin(ctx, store, s)
+			if err != nil {
+				return unit{}, err
+			}
+			u := unit{
+				work:  w,
+				apply: func(ctx context.Context) error { return apply(ctx, w.Handle()) },
+			}
+			if rollback != nil {
+				u.rollback = func(ctx context.Context) error { return rollback(ctx, w.Handle()) }
+			}
+			u.appender, _ = w.(AuditAppender)
+			u.marker, _ = w.(MarkerWriter)
+			return u, nil
+		}
+		return b, nil
+	}
+	return c
+}
+
+// binding is a change bound to the pipeline's store, with its handle type
+// erased so the runner needs no type parameter.
+type binding struct {
+	strategy audit.Strategy
+	markers  Markers // set for audit.StrategySeparateTx
+	begin    func(ctx context.Context, store audit.Store) (unit, error)
+}
+
+// unit is one begun Work with the change's functions bound to its handle.
+type unit struct {
+	work interface {
+		Commit(context.Context) error
+		Abort(context.Context) error
+	}
+	apply    func(context.Context) error
+	rollback func(context.Context) error // nil when none is declared
+	appender AuditAppender               // nil unless the Work shares the audit transaction
+	marker   MarkerWriter                // nil unless the Work writes markers
+}
+
+// fieldName guesses the Targets field flamingock-gen declares for a target
+// id: the id in CamelCase ("appdb" → "Appdb", "app-db" → "AppDb").
+func fieldName(id string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range id {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			up = true
+			continue
+		}
+		if up {
+			r = unicode.ToUpper(r)
+			up = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// isNil reports whether t is a nil interface or holds a nil pointer, map,
+// func…: a Targets field left unset may be either.
+func isNil(t any) bool {
+	if t == nil {
+		return true
+	}
+	v := reflect.ValueOf(t)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }
 
 // NonTransactional returns a target whose changes receive h and run with
@@ -110,7 +240,9 @@ func (nonTx[H]) Strategy(audit.Store, bool) (audit.Strategy, error) {
 	return audit.StrategyNonTx, nil
 }
 
-func (t nonTx[H]) Begin(context.Context, audit.Strategy) (Work[H], error) { return t, nil }
-func (t nonTx[H]) Handle() H                                          { return t.h }
-func (nonTx[H]) Commit(context.Context) error                         { return nil }
-func (nonTx[H]) Abort(context.Context) error                          { return nil }
+func (t nonTx[H]) Begin(context.Context, audit.Store, audit.Strategy) (Work[H], error) {
+	return t, nil
+}
+func (t nonTx[H]) Handle() H                  { return t.h }
+func (nonTx[H]) Commit(context.Context) error { return nil }
+func (nonTx[H]) Abort(context.Context) error  { return nil }

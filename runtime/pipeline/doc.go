@@ -1,0 +1,95 @@
+// Package pipeline runs flamingock-go changes: it decides from the audit
+// trail which changes of a pipeline still have to run, runs them in order
+// under a lease lock, and records every state transition, so that after any
+// run — finished, failed, killed at any instant, or racing other replicas —
+// every change is in one known state and nothing that needs a human is run
+// past silently.
+//
+// (It is not named runtime so that it does not shadow the standard
+// library's package of that name.)
+//
+// # Using it
+//
+// flamingock-gen generates, in every package of changes (a stage), a
+// Stage function and typed Targets and Deps structs. The application opens
+// its audit store, wires the targets, and runs the pipeline at start-up:
+//
+//	store, err := sqlite.Open(ctx, "app.db")
+//	if err != nil { … }
+//	defer store.Close()
+//
+//	r, err := pipeline.New(store, []pipeline.Stage{
+//		schema.Stage(schema.Targets{Appdb: sqltarget.New(store.DB())}, schema.Deps{}),
+//		topics.Stage(topics.Targets{Kafka: pipeline.NonTransactional(admin)}, topics.Deps{}),
+//	}, pipeline.WithLogger(slog.Default()))
+//	if err != nil { … } // every problem of the pipeline at once
+//
+//	res, err := r.Run(ctx)
+//	if err != nil { … } // see "Errors"
+//	fmt.Printf("%d applied, %d already applied\n", len(res.Applied()), len(res.Skipped()))
+//
+// Runner.Plan is the validate-only, dry-run call: it reports what Run would
+// do with every change, and why, without taking the lock or running
+// anything.
+//
+// # What a run does
+//
+// Run reads the audit trail without the lock and returns at once when every
+// change is applied. Otherwise it takes the lock, reads the trail again and
+// decides every change from its latest entry:
+//
+//	latest state                                  action
+//	none                                          apply
+//	APPLIED, MANUAL_MARKED_AS_APPLIED             skip
+//	ROLLED_BACK, MANUAL_MARKED_AS_ROLLED_BACK     apply
+//	FAILED in a transaction                       apply (the database rolled it back)
+//	STARTED in a separate transaction             marker present: record APPLIED; absent: apply
+//	STARTED or FAILED without a transaction,      recovery retry: apply
+//	ROLLBACK_FAILED                               recovery manual: issue
+//
+// The strategy and recovery recorded in that entry decide, not the ones the
+// change declares now. An issue blocks the whole run: Run applies nothing and
+// returns an *IssuesError listing every issue with the flamingock command
+// that resolves it.
+//
+// A change runs with the strategy its target chooses:
+//
+//   - shared transaction (audit.StrategySharedTx): the change and its
+//     APPLIED entry commit in one transaction of the database that also
+//     holds the audit store;
+//   - separate transaction (audit.StrategySeparateTx): STARTED; the change
+//     and a marker commit in the target's transaction; APPLIED; the marker
+//     is cleared;
+//   - no transaction (audit.StrategyNonTx): STARTED, the change, APPLIED;
+//     on failure FAILED, then the declared rollback, if any, and
+//     ROLLED_BACK or ROLLBACK_FAILED.
+//
+// The first failure stops the run. A panic inside a change or its rollback
+// is recovered and recorded as the change's failure (error kind "panic"):
+// it does not crash the process.
+//
+// # The lock
+//
+// The runner holds a lease on the pipeline's lock key in the audit store
+// (WithLease, default 60s), refreshed every third of it. It starts a change
+// only while the lease is valid for at least a third of it more and can be
+// refreshed: a refresh that fails, and fails again when retried before the
+// next change, stops the run. Every audit write carries the lease, so a
+// store refuses the writes of a runner whose lease expired or was taken
+// over; the run then stops with ErrLockLost. A crashed runner's lock frees
+// itself when the lease expires; meanwhile others wait (WithLockWait,
+// default 3m polling every 1s).
+//
+// # Errors
+//
+// Run returns a Result (never nil) and, when something stopped it, an
+// error matching one of:
+//
+//   - ErrManualInterventionRequired (*IssuesError): changes whose outcome
+//     only an operator can decide; nothing ran;
+//   - ErrLockNotAcquired (*LockError): another runner held the lock for the
+//     whole wait; nothing ran;
+//   - ErrChangeFailed (*ChangeError): a change failed; it says the state
+//     recorded and what the next run does;
+//   - ErrLockLost (*LockLostError): the lease was lost; no later change ran.
+package pipeline

@@ -1,0 +1,191 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+// lease is the lock a run holds. A goroutine refreshes it every ttl/3;
+// valid tells whether a change may start.
+type lease struct {
+	store  audit.Store
+	logger *slog.Logger
+	margin time.Duration
+
+	// refreshing serializes calls to Refresh.
+	refreshing sync.Mutex
+
+	mu sync.Mutex
+	// cur is the latest lease the store granted.
+	cur audit.Lease
+	// deadline is the local monotonic time, minus the margin, until which
+	// cur is certainly valid: the store computed its expiry from a now that
+	// is no earlier than the moment the request was sent.
+	deadline time.Time
+	// err is the error of the latest refresh, nil once one succeeds.
+	err error
+	// lost is set when the store refused a refresh: the lease moved on and
+	// can never be valid again.
+	lost error
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// acquire takes the pipeline's lock, polling while another runner holds it
+// for up to the configured wait, and starts refreshing it.
+func (r *Runner) acquire(ctx context.Context) (*lease, error) {
+	start := time.Now()
+	ttl := r.cfg.leaseTTL
+	for attempt := 1; ; attempt++ {
+		sent := time.Now()
+		l, err := r.store.Acquire(ctx, r.cfg.lockKey, r.cfg.runnerID, ttl)
+		if err == nil {
+			k := &lease{store: r.store, logger: r.cfg.logger, margin: ttl / 3, cur: l, deadline: sent.Add(ttl - ttl/3)}
+			k.start(ctx, ttl/3)
+			r.cfg.logger.Debug("lock acquired", "key", l.Key, "epoch", l.Epoch, "expires", l.ExpiresAt)
+			return k, nil
+		}
+		var held *audit.LockHeldError
+		if !errors.As(err, &held) {
+			return nil, fmt.Errorf("acquire lock %q: %w", r.cfg.lockKey, err)
+		}
+		waited := time.Since(start)
+		if waited >= r.cfg.lockWait {
+			return nil, &LockError{Holder: held.Info, Waited: waited}
+		}
+		level := slog.LevelDebug // said once at info level is enough
+		if attempt == 1 {
+			level = slog.LevelInfo
+		}
+		r.cfg.logger.Log(ctx, level, "waiting for lock", "key", r.cfg.lockKey, "holder", held.Info.Owner,
+			"until", held.Info.ExpiresAt, "waited", waited)
+		t := time.NewTimer(min(r.cfg.lockPoll, r.cfg.lockWait-waited))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("wait for lock %q held by runner %s: %w", r.cfg.lockKey, held.Info.Owner, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// start refreshes the lease every period until release. A cancelled run
+// context does not stop it: the change in progress still has to record its
+// outcome under a valid lease.
+func (k *lease) start(ctx context.Context, every time.Duration) {
+	ctx, k.stop = context.WithCancel(context.WithoutCancel(ctx))
+	k.done = make(chan struct{})
+	go func() {
+		defer close(k.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if k.refresh(ctx) != nil && k.isLost() {
+				return
+			}
+		}
+	}()
+}
+
+// refresh extends the lease once.
+func (k *lease) refresh(ctx context.Context) error {
+	k.refreshing.Lock()
+	defer k.refreshing.Unlock()
+	return k.refreshLocked(ctx)
+}
+
+func (k *lease) refreshLocked(ctx context.Context) error {
+	cur := k.current()
+	sent := time.Now()
+	l, err := k.store.Refresh(ctx, cur)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err // the run is over or the caller gave up; not the store's verdict
+		}
+		k.err = fmt.Errorf("refresh lease of lock %q (epoch %d): %w", cur.Key, cur.Epoch, err)
+		if errors.Is(err, audit.ErrFenced) {
+			k.lost = k.err
+			k.logger.Error("lease lost: no further change will start", "key", cur.Key, "epoch", cur.Epoch, "error", err)
+		} else {
+			k.logger.Warn("lease refresh failed", "key", cur.Key, "epoch", cur.Epoch, "error", err)
+		}
+		return k.err
+	}
+	k.cur, k.err = l, nil
+	k.deadline = sent.Add(l.TTL - k.margin)
+	return nil
+}
+
+func (k *lease) isLost() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.lost != nil
+}
+
+// valid returns the lease when a change may start under it: its latest
+// refresh succeeded and it stays valid for at least the margin. Otherwise
+// it tries one refresh right away, bounded by the margin, unless one is
+// already in flight; when that does not succeed the run must stop before
+// the next change.
+func (k *lease) valid(ctx context.Context) (audit.Lease, error) {
+	k.mu.Lock()
+	ok := k.err == nil && time.Now().Before(k.deadline)
+	lost, last, cur := k.lost, k.err, k.cur
+	k.mu.Unlock()
+	switch {
+	case lost != nil:
+		return audit.Lease{}, lost
+	case ok:
+		return cur, nil
+	}
+	if !k.refreshing.TryLock() {
+		if last != nil {
+			return audit.Lease{}, last
+		}
+		return audit.Lease{}, fmt.Errorf("lease of lock %q (epoch %d) was not refreshed in time", cur.Key, cur.Epoch)
+	}
+	defer k.refreshing.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, k.margin)
+	defer cancel()
+	if err := k.refreshLocked(ctx); err != nil {
+		return audit.Lease{}, fmt.Errorf("no valid lease to start the next change: %w", err)
+	}
+	return k.current(), nil
+}
+
+// current returns the latest lease for writes: the store fences them, so a
+// write under a lease that moved on is refused rather than recorded.
+func (k *lease) current() audit.Lease {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.cur
+}
+
+// release stops refreshing and frees the lock, even when ctx is cancelled.
+func (k *lease) release(ctx context.Context) {
+	k.stop()
+	<-k.done
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	cur := k.current()
+	if err := k.store.Release(ctx, cur); err != nil {
+		// The lease expires on its own; only a report is due.
+		k.logger.Warn("release lock", "key", cur.Key, "epoch", cur.Epoch, "error", err)
+		return
+	}
+	k.logger.Debug("lock released", "key", cur.Key, "epoch", cur.Epoch)
+}

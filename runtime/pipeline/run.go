@@ -1,0 +1,175 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+// Run executes the pipeline: every change that is not applied yet, stage
+// by stage, in order.
+//
+// It first reads the audit trail without the lock; when every change is
+// applied it returns at once, without locking. Otherwise it takes the lock
+// (waiting for another runner for up to the lock wait), reads the trail
+// again and decides every change. If any change is an issue it applies
+// nothing and returns an *IssuesError listing all of them. Then it runs the
+// changes; the first failure stops the run and is returned as a
+// *ChangeError. The lease is refreshed while the run lasts, and no change
+// starts unless it is valid with margin; a lost lease stops the run with a
+// *LockLostError.
+//
+// A panic inside a change or its rollback is recovered and recorded as
+// the change's failure (error kind "panic"); it does not crash the process.
+//
+// The Result is never nil: it lists what happened to every change, with
+// StatusNotRun for the changes a failure kept from running.
+func (r *Runner) Run(ctx context.Context) (*Result, error) {
+	x := &run{r: r, id: rand.Text(), log: r.cfg.logger}
+	x.log = x.log.With("execution", x.id)
+	res := &Result{ExecutionID: x.id}
+
+	p, err := r.plan(ctx)
+	if err != nil {
+		return x.notRun(res, nil, "the audit trail could not be read"), err
+	}
+	if len(p.Pending()) == 0 && len(p.Issues()) == 0 {
+		x.log.Info("nothing to apply", "changes", len(p.Changes))
+		return x.finish(ctx, res, p), nil
+	}
+
+	x.lease, err = r.acquire(ctx)
+	if err != nil {
+		return x.notRun(res, p, "the lock was not acquired"), err
+	}
+	defer x.lease.release(ctx)
+
+	// Under the lock the trail cannot change any more except by operators:
+	// decide again, since another runner may have finished meanwhile.
+	p, err = r.plan(ctx)
+	if err != nil {
+		return x.notRun(res, nil, "the audit trail could not be read"), err
+	}
+	if issues := p.Issues(); len(issues) > 0 {
+		for _, is := range issues {
+			x.log.Error("issue blocks the run", "stage", is.Stage, "change", is.ChangeID, "state", is.Latest.State,
+				"problem", is.Problem)
+			x.emit(Event{Kind: EventIssueFound, Stage: is.Stage, ChangeID: is.ChangeID, State: is.Latest.State, Reason: is.Problem})
+		}
+		return x.notRun(res, p, fmt.Sprintf("%d %s the run", len(issues), plural(len(issues), "issue blocks", "issues block"))),
+			&IssuesError{Issues: issues}
+	}
+	return x.finish(ctx, res, p), x.err
+}
+
+// run is the state of one Run.
+type run struct {
+	r     *Runner
+	id    string
+	log   *slog.Logger
+	lease *lease // nil on the fast path
+	// err stops the run: later changes are not run.
+	err error
+	// stoppedAt names the change where the run stopped.
+	stoppedAt string
+}
+
+// finish walks the plan, executing it unless the run has no lease (the fast
+// path, where nothing is pending).
+func (x *run) finish(ctx context.Context, res *Result, p *Plan) *Result {
+	for i, pc := range p.Changes {
+		c := x.r.changes[i]
+		o := Outcome{Stage: pc.Stage, ChangeID: pc.ChangeID, Reason: pc.Reason}
+		switch {
+		case pc.Action == ActionSkip:
+			o.Status = StatusSkipped
+			x.log.Debug("skipped", "stage", pc.Stage, "change", pc.ChangeID, "reason", pc.Reason)
+			x.emit(Event{Kind: EventSkipped, Stage: pc.Stage, ChangeID: pc.ChangeID, Reason: pc.Reason})
+		case x.err != nil:
+			o.Status, o.Reason = StatusNotRun, "not run: the run stopped at "+x.stoppedAt
+		case ctx.Err() != nil:
+			x.err = fmt.Errorf("run stopped before change %q (stage %q): %w", pc.ChangeID, pc.Stage, ctx.Err())
+			o.Status, o.Reason = StatusNotRun, "not run: the run was cancelled"
+		default:
+			if _, err := x.lease.valid(ctx); err != nil {
+				x.err = &LockLostError{Stage: pc.Stage, ChangeID: pc.ChangeID, Err: err}
+				o.Status, o.Reason = StatusNotRun, "not run: the lease was lost"
+				break
+			}
+			if pc.Action == ActionRecover {
+				o = x.recover(ctx, c, pc)
+			} else {
+				o = x.execute(ctx, c, pc)
+			}
+			if o.Status == StatusFailed {
+				x.err = o.Err
+				o.Reason = "failed: " + o.Err.Error()
+			}
+		}
+		if x.err != nil && x.stoppedAt == "" {
+			x.stoppedAt = fmt.Sprintf("change %q (stage %q)", pc.ChangeID, pc.Stage)
+		}
+		res.Changes = append(res.Changes, o)
+	}
+	return res
+}
+
+// notRun fills res with every change as not run, for a run that stopped
+// before executing anything.
+func (x *run) notRun(res *Result, p *Plan, why string) *Result {
+	for i, c := range x.r.changes {
+		o := Outcome{Stage: c.stage, ChangeID: c.meta.ID, Status: StatusNotRun, Reason: "not run: " + why}
+		if p != nil && p.Changes[i].Action == ActionSkip {
+			o.Status, o.Reason = StatusSkipped, p.Changes[i].Reason
+		}
+		res.Changes = append(res.Changes, o)
+	}
+	return res
+}
+
+func (x *run) emit(ev Event) {
+	if x.r.cfg.events == nil {
+		return
+	}
+	ev.ExecutionID = x.id
+	x.r.cfg.events(ev)
+}
+
+// recover records APPLIED for a change whose separate transaction the
+// target's marker proves committed, then clears the marker.
+func (x *run) recover(ctx context.Context, c *boundChange, pc PlannedChange) Outcome {
+	o := Outcome{Stage: pc.Stage, ChangeID: pc.ChangeID, Reason: pc.Reason}
+	e := x.entry(c, audit.StateApplied, audit.StrategySeparateTx, 0, nil)
+	e.Reason = fmt.Sprintf("recovered: the marker of execution %s in target %q proves it committed", pc.Latest.ExecutionID, c.meta.Target)
+	if err := x.record(ctx, c, e); err != nil {
+		o.Status, o.Err = StatusFailed, err
+		return o
+	}
+	x.clearMarker(ctx, c)
+	o.Status = StatusRecovered
+	x.log.Info("recovered", "stage", c.stage, "change", c.meta.ID, "state", audit.StateApplied, "reason", pc.Reason)
+	x.emit(Event{Kind: EventRecovered, Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateApplied, Reason: pc.Reason})
+	return o
+}
+
+// clearMarker deletes the change's marker. A marker left behind is
+// harmless (it names an execution no later STARTED entry will), so a
+// failure is only logged.
+func (x *run) clearMarker(ctx context.Context, c *boundChange) {
+	ctx, cancel := x.writeCtx(ctx)
+	defer cancel()
+	if err := c.b.markers.ClearMarker(ctx, c.key()); err != nil {
+		x.log.Warn("clear marker", "stage", c.stage, "change", c.meta.ID, "error", err)
+	}
+}
+
+// writeCtx returns the context of an audit write or cleanup that must
+// happen even when the run's context was cancelled meanwhile: the outcome
+// of a change that ran has to be recorded.
+func (x *run) writeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), max(x.r.cfg.leaseTTL, 10*time.Second))
+}

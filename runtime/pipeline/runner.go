@@ -1,0 +1,142 @@
+package pipeline
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+// Runner runs a pipeline of stages against an audit store. Build one with
+// New; it is safe to call Plan and Run more than once, also concurrently:
+// the lock lets one run at a time execute.
+type Runner struct {
+	store   audit.Store
+	changes []*boundChange // every change of every stage, in pipeline order
+	cfg     config
+	host    string
+}
+
+// boundChange is a change of the pipeline bound to the store.
+type boundChange struct {
+	stage       string
+	meta        Meta
+	hasRollback bool
+	b           binding
+}
+
+func (c *boundChange) key() audit.Key { return audit.Key{Stage: c.stage, ChangeID: c.meta.ID} }
+
+// New validates the pipeline and returns its runner. It reports every
+// problem at once: a bad option, an empty or repeated stage name, an empty
+// or repeated change id (ids are unique across the whole pipeline), orders
+// not strictly increasing within a stage, an unknown recovery, a target not
+// wired, a target that cannot run a change as declared. Nothing touches the
+// store or the targets.
+func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
+	var errs []error
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			errs = append(errs, errors.New("nil option"))
+			continue
+		}
+		if err := o.apply(&cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if isNil(store) {
+		return nil, errors.Join(append(errs, errors.New("audit store is nil"))...)
+	}
+	if len(stages) == 0 {
+		errs = append(errs, errors.New("pipeline has no stages"))
+	}
+	r := &Runner{store: store, cfg: cfg}
+	stageSeen := map[string]bool{}
+	idSeen := map[string]string{} // change id -> stage that declares it
+	for i, st := range stages {
+		switch {
+		case st.Name == "":
+			errs = append(errs, fmt.Errorf("stage #%d has no name", i+1))
+		case stageSeen[st.Name]:
+			errs = append(errs, fmt.Errorf("stage %q is listed twice", st.Name))
+		}
+		stageSeen[st.Name] = true
+		for j, c := range st.Changes {
+			m := c.meta
+			where := fmt.Sprintf("stage %q: change %q", st.Name, m.ID)
+			if m.Source != "" {
+				where += " (" + m.Source + ")"
+			}
+			if m.ID == "" {
+				errs = append(errs, fmt.Errorf("stage %q: change #%d has no id", st.Name, j+1))
+			} else if prev, dup := idSeen[m.ID]; dup {
+				errs = append(errs, fmt.Errorf("%s: id already used in stage %q", where, prev))
+			} else {
+				idSeen[m.ID] = st.Name
+			}
+			if j > 0 && m.Order <= st.Changes[j-1].meta.Order {
+				errs = append(errs, fmt.Errorf("%s: order %d does not follow order %d of change %q",
+					where, m.Order, st.Changes[j-1].meta.Order, st.Changes[j-1].meta.ID))
+			}
+			if !m.recovery().Valid() {
+				errs = append(errs, fmt.Errorf("%s: unknown recovery %q (want %s or %s)",
+					where, m.Recovery, audit.RecoveryManual, audit.RecoveryRetry))
+			}
+			if c.bind == nil {
+				errs = append(errs, fmt.Errorf("%s: not built with NewChange", where))
+				continue
+			}
+			b, err := c.bind(store)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", where, err))
+				continue
+			}
+			m.Recovery = m.recovery()
+			r.changes = append(r.changes, &boundChange{stage: st.Name, meta: m, hasRollback: c.hasRollback, b: b})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("invalid pipeline:\n%w", err)
+	}
+	r.host, _ = os.Hostname()
+	if r.host == "" {
+		r.host = "unknown-host"
+	}
+	if r.cfg.runnerID == "" {
+		r.cfg.runnerID = fmt.Sprintf("%s-%d-%s", r.host, os.Getpid(), rand.Text()[:8])
+	}
+	return r, nil
+}
+
+// RunnerID is the identity this runner records and locks as.
+func (r *Runner) RunnerID() string { return r.cfg.runnerID }
+
+// storeURL is the --store value of the resolution commands.
+func (r *Runner) storeURL() string {
+	s := r.cfg.storeURL
+	if s == "" {
+		st, ok := r.store.(fmt.Stringer)
+		if !ok {
+			return "STORE_URL"
+		}
+		s = st.String()
+	}
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		s = u.Redacted()
+	}
+	return s
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it, so that printed
+// commands can be pasted as they are.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/@=+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

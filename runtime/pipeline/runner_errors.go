@@ -1,0 +1,228 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+var (
+	// ErrManualInterventionRequired matches the *IssuesError Run returns
+	// when the audit trail holds changes whose outcome only an operator can
+	// decide. Nothing was applied.
+	ErrManualInterventionRequired = errors.New("manual intervention required")
+	// ErrLockNotAcquired matches the *LockError Run returns when another
+	// runner held the pipeline's lock for longer than the lock wait.
+	// Nothing was applied.
+	ErrLockNotAcquired = errors.New("lock not acquired")
+	// ErrLockLost matches the *LockLostError Run returns when its lease
+	// expired, could not be refreshed, or was taken over by another runner.
+	// The run stopped; no later change was started.
+	ErrLockLost = errors.New("lock lost")
+	// ErrChangeFailed matches the *ChangeError Run returns when a change
+	// failed. Later changes were not run.
+	ErrChangeFailed = errors.New("change failed")
+)
+
+// IssuesError lists every change of the pipeline that blocks the run. Run
+// applies nothing when it returns one.
+type IssuesError struct {
+	Issues []Issue
+}
+
+func (e *IssuesError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d %s before anything can run", ErrManualInterventionRequired, len(e.Issues),
+		plural(len(e.Issues), "change needs an operator", "changes need an operator"))
+	for _, is := range e.Issues {
+		b.WriteString("\n")
+		is.write(&b, "  ")
+	}
+	return b.String()
+}
+
+// Unwrap makes the error match ErrManualInterventionRequired.
+func (e *IssuesError) Unwrap() error { return ErrManualInterventionRequired }
+
+// Issue is a change whose state the runtime cannot prove: a STARTED or
+// FAILED change that ran without a transaction, or a ROLLBACK_FAILED one,
+// whose recorded recovery is manual.
+type Issue struct {
+	Stage    string
+	ChangeID string
+	// Latest is the audit entry that makes the change an issue: its state,
+	// time, runner, execution, strategy, recovery and error.
+	Latest audit.Entry
+	// Problem says what is uncertain.
+	Problem string
+	// Resolutions are the operator commands that resolve the issue, one
+	// per possible truth.
+	Resolutions []Resolution
+}
+
+// Resolution is one way an operator can resolve an issue.
+type Resolution struct {
+	// Name is the value of --resolution: "applied" or "rolled-back".
+	Name string
+	// Command is the exact flamingock CLI command line.
+	Command string
+	// Effect says what the next run does after the command.
+	Effect string
+}
+
+func (is Issue) String() string {
+	var b strings.Builder
+	is.write(&b, "")
+	return b.String()
+}
+
+func (is Issue) write(b *strings.Builder, indent string) {
+	e := is.Latest
+	fmt.Fprintf(b, "%schange %q (stage %q): %s at %s by runner %s (execution %s, %s, recovery %s)",
+		indent, is.ChangeID, is.Stage, e.State, e.Time.UTC().Format(time.RFC3339), orUnknown(e.RunnerID),
+		orUnknown(e.ExecutionID), strategyPhrase(e.Strategy), e.Recovery)
+	if e.ErrorMessage != "" {
+		fmt.Fprintf(b, "\n%s  error: %s", indent, e.ErrorMessage)
+		if e.ErrorKind != "" {
+			fmt.Fprintf(b, " (%s)", e.ErrorKind)
+		}
+	}
+	fmt.Fprintf(b, "\n%s  %s", indent, is.Problem)
+	for _, r := range is.Resolutions {
+		fmt.Fprintf(b, "\n%s  %s\n%s    %s", indent, r.Effect, indent, r.Command)
+	}
+}
+
+// ChangeError reports a change that failed during Run. Later changes were
+// not run.
+type ChangeError struct {
+	Stage    string
+	ChangeID string
+	// State is the change's state in the audit trail after the failure:
+	// FAILED, ROLLED_BACK or ROLLBACK_FAILED; STARTED when the failure
+	// itself could not be recorded; empty when, under a shared
+	// transaction, nothing of the run could be recorded.
+	State audit.State
+	// Err is what the change (or its rollback, or the target) returned. A
+	// panic inside the change is a *PanicError.
+	Err error
+	// RollbackErr is the rollback's error when State is ROLLBACK_FAILED.
+	RollbackErr error
+	// Next says what the next run does and what, if anything, an operator
+	// must do first.
+	Next string
+}
+
+func (e *ChangeError) Error() string {
+	msg := fmt.Sprintf("change %q (stage %q) failed: %v", e.ChangeID, e.Stage, e.Err)
+	if e.RollbackErr != nil {
+		msg += fmt.Sprintf("; rollback failed: %v", e.RollbackErr)
+	}
+	if e.State != "" {
+		msg += "; state " + string(e.State)
+	}
+	return msg + "; " + e.Next
+}
+
+// Unwrap makes the error match ErrChangeFailed and the change's error.
+func (e *ChangeError) Unwrap() []error {
+	errs := []error{ErrChangeFailed, e.Err}
+	if e.RollbackErr != nil {
+		errs = append(errs, e.RollbackErr)
+	}
+	return errs
+}
+
+// LockError reports that the pipeline's lock could not be acquired within
+// the lock wait.
+type LockError struct {
+	// Holder is the lock as the store saw it at the last attempt.
+	Holder audit.LockInfo
+	// Waited is how long Run waited.
+	Waited time.Duration
+}
+
+func (e *LockError) Error() string {
+	return fmt.Sprintf("%s: lock %q is held by runner %s (epoch %d) until %s; waited %s",
+		ErrLockNotAcquired, e.Holder.Key, e.Holder.Owner, e.Holder.Epoch,
+		e.Holder.ExpiresAt.UTC().Format(time.RFC3339), e.Waited.Round(time.Millisecond))
+}
+
+// Unwrap makes the error match ErrLockNotAcquired and audit.ErrLockHeld.
+func (e *LockError) Unwrap() []error { return []error{ErrLockNotAcquired, audit.ErrLockHeld} }
+
+// LockLostError reports that the run stopped because its lease no longer
+// held the lock.
+type LockLostError struct {
+	// Stage and ChangeID name the change being executed or about to be
+	// started; empty when the lease was lost between changes.
+	Stage    string
+	ChangeID string
+	// Err is the refused write or the failed refresh.
+	Err error
+}
+
+func (e *LockLostError) Error() string {
+	if e.ChangeID == "" {
+		return fmt.Sprintf("%s: %v", ErrLockLost, e.Err)
+	}
+	return fmt.Sprintf("%s at change %q (stage %q): %v; another runner may hold the lock now, the next run decides from the audit trail",
+		ErrLockLost, e.ChangeID, e.Stage, e.Err)
+}
+
+// Unwrap makes the error match ErrLockLost and its cause (for a refused
+// write, audit.ErrFenced).
+func (e *LockLostError) Unwrap() []error { return []error{ErrLockLost, e.Err} }
+
+// PanicError is a panic recovered inside a change or its rollback. The run
+// treats it as the change's failure instead of crashing the process.
+type PanicError struct {
+	Value any
+	// Stack is the goroutine's stack at the panic.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// errorKind names the kind of err for the audit trail: "panic", or the Go
+// type of the innermost error of its chain, which says more than a
+// wrapper's type.
+func errorKind(err error) string {
+	if err == nil {
+		return ""
+	}
+	var p *PanicError
+	if errors.As(err, &p) {
+		return "panic"
+	}
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return fmt.Sprintf("%T", err)
+		}
+		err = next
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}

@@ -1,0 +1,256 @@
+// Package sqltarget is the database/sql target of flamingock-go: changes
+// on it receive a *sql.Tx and run inside a transaction.
+//
+// The strategy (see package pipeline) is chosen per pipeline:
+//
+//   - When the audit store lives in the same database (its DB method
+//     returns the very *sql.DB given to New, as with audit/sqlite), the
+//     change and its APPLIED entry commit in one transaction
+//     (audit.StrategySharedTx). A crash leaves nothing behind.
+//   - Otherwise the change commits together with a marker row in the
+//     target's database (audit.StrategySeparateTx). After a crash between
+//     that commit and the APPLIED entry, the next run finds the marker and
+//     records the change as applied instead of running it twice.
+//
+// The marker table (flamingock_marker unless WithMarkerTable names another)
+// is created on first use with CREATE TABLE IF NOT EXISTS. Its SQL uses
+// '?' placeholders; pass WithDollarPlaceholders for drivers that want $1,
+// $2… (PostgreSQL). Identifiers are quoted with double quotes (standard
+// SQL; MySQL needs ANSI_QUOTES).
+//
+// A change declared transactional=false cannot run on this target: its
+// handle is a *sql.Tx. pipeline.New reports it before anything runs.
+package sqltarget
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/runtime/pipeline"
+)
+
+// Target is a database/sql target. It implements pipeline.Target[*sql.Tx]
+// and pipeline.Markers.
+type Target struct {
+	db     *sql.DB
+	table  string // quoted marker table name
+	dollar bool
+	err    error // a bad option or nil db; reported by Strategy
+
+	mu      sync.Mutex
+	created bool // the marker table exists
+}
+
+var _ pipeline.Target[*sql.Tx] = (*Target)(nil)
+var _ pipeline.Markers = (*Target)(nil)
+
+// Option configures a Target.
+type Option interface {
+	apply(*Target) error
+}
+
+type optionFunc func(*Target) error
+
+func (f optionFunc) apply(t *Target) error { return f(t) }
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+
+// WithMarkerTable names the marker table, optionally qualified by a schema
+// ("ops.flamingock_marker"). Each part is a letter or underscore followed
+// by letters, digits or underscores.
+func WithMarkerTable(name string) Option {
+	return optionFunc(func(t *Target) error {
+		if !identRE.MatchString(name) {
+			return fmt.Errorf("WithMarkerTable: invalid table name %q (want [schema.]name of letters, digits and underscores)", name)
+		}
+		t.table = quoteIdent(name)
+		return nil
+	})
+}
+
+// WithDollarPlaceholders makes the marker SQL use $1, $2… placeholders,
+// as PostgreSQL drivers expect, instead of '?'.
+func WithDollarPlaceholders() Option {
+	return optionFunc(func(t *Target) error {
+		t.dollar = true
+		return nil
+	})
+}
+
+// New returns a target that runs changes in transactions of db. A nil db
+// or a bad option is reported by pipeline.New, before anything runs.
+func New(db *sql.DB, opts ...Option) *Target {
+	t := &Target{db: db, table: quoteIdent("flamingock_marker")}
+	var errs []error
+	if db == nil {
+		errs = append(errs, errors.New("sqltarget: nil *sql.DB"))
+	}
+	for _, o := range opts {
+		if o == nil {
+			errs = append(errs, errors.New("sqltarget: nil option"))
+			continue
+		}
+		if err := o.apply(t); err != nil {
+			errs = append(errs, fmt.Errorf("sqltarget: %w", err))
+		}
+	}
+	t.err = errors.Join(errs...)
+	return t
+}
+
+// sharedStore is an audit store that can append inside a transaction of
+// its own database, such as audit/sqlite.
+type sharedStore interface {
+	DB() *sql.DB
+	AppendTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
+}
+
+// Strategy implements pipeline.Target: a shared transaction when store
+// lives in this target's database, a separate one with a marker otherwise.
+func (t *Target) Strategy(store audit.Store, transactional bool) (audit.Strategy, error) {
+	if t.err != nil {
+		return "", t.err
+	}
+	if !transactional {
+		return "", errors.New("database/sql target cannot run a change outside a transaction (its handle is *sql.Tx)")
+	}
+	if s, ok := store.(sharedStore); ok && s.DB() == t.db {
+		return audit.StrategySharedTx, nil
+	}
+	return audit.StrategySeparateTx, nil
+}
+
+// Begin implements pipeline.Target.
+func (t *Target) Begin(ctx context.Context, store audit.Store, s audit.Strategy) (pipeline.Work[*sql.Tx], error) {
+	switch s {
+	case audit.StrategySharedTx:
+		ss, ok := store.(sharedStore)
+		if !ok || ss.DB() != t.db {
+			return nil, fmt.Errorf("sqltarget: strategy %s needs the audit store in this target's database", s)
+		}
+		tx, err := t.db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &sharedWork{work: work{tx: tx}, store: ss}, nil
+	case audit.StrategySeparateTx:
+		if err := t.ensureTable(ctx); err != nil {
+			return nil, err
+		}
+		tx, err := t.db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &markerWork{work: work{tx: tx}, t: t}, nil
+	}
+	return nil, fmt.Errorf("sqltarget: unsupported strategy %s", s)
+}
+
+// HasMarker implements pipeline.Markers.
+func (t *Target) HasMarker(ctx context.Context, m pipeline.Marker) (bool, error) {
+	if err := t.ensureTable(ctx); err != nil {
+		return false, err
+	}
+	var n int
+	err := t.db.QueryRowContext(ctx,
+		"SELECT COUNT(*) FROM "+t.table+" WHERE stage = "+t.ph(1)+" AND change_id = "+t.ph(2)+" AND execution_id = "+t.ph(3),
+		m.Key.Stage, m.Key.ChangeID, m.ExecutionID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("sqltarget: read marker: %w", err)
+	}
+	return n > 0, nil
+}
+
+// ClearMarker implements pipeline.Markers.
+func (t *Target) ClearMarker(ctx context.Context, key audit.Key) error {
+	if err := t.ensureTable(ctx); err != nil {
+		return err
+	}
+	if _, err := t.db.ExecContext(ctx, t.deleteSQL(), key.Stage, key.ChangeID); err != nil {
+		return fmt.Errorf("sqltarget: clear marker: %w", err)
+	}
+	return nil
+}
+
+// ensureTable creates the marker table once per Target; it is retried
+// after a failure.
+func (t *Target) ensureTable(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.created {
+		return nil
+	}
+	_, err := t.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+t.table+` (
+	stage VARCHAR(255) NOT NULL,
+	change_id VARCHAR(255) NOT NULL,
+	execution_id VARCHAR(255) NOT NULL,
+	PRIMARY KEY (stage, change_id)
+)`)
+	if err != nil {
+		return fmt.Errorf("sqltarget: create marker table %s: %w", t.table, err)
+	}
+	t.created = true
+	return nil
+}
+
+func (t *Target) deleteSQL() string {
+	return "DELETE FROM " + t.table + " WHERE stage = " + t.ph(1) + " AND change_id = " + t.ph(2)
+}
+
+// ph returns the i-th (1-based) placeholder.
+func (t *Target) ph(i int) string {
+	if t.dollar {
+		return fmt.Sprintf("$%d", i)
+	}
+	return "?"
+}
+
+func quoteIdent(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = `"` + p + `"`
+	}
+	return strings.Join(parts, ".")
+}
+
+// work is one change's transaction.
+type work struct{ tx *sql.Tx }
+
+func (w *work) Handle() *sql.Tx              { return w.tx }
+func (w *work) Commit(context.Context) error { return w.tx.Commit() }
+func (w *work) Abort(context.Context) error  { return w.tx.Rollback() }
+
+// sharedWork appends audit entries inside the change's transaction.
+type sharedWork struct {
+	work
+	store sharedStore
+}
+
+func (w *sharedWork) AppendAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	return w.store.AppendTx(ctx, w.tx, lease, e)
+}
+
+// markerWork writes the marker inside the change's transaction.
+type markerWork struct {
+	work
+	t *Target
+}
+
+func (w *markerWork) WriteMarker(ctx context.Context, m pipeline.Marker) error {
+	if _, err := w.tx.ExecContext(ctx, w.t.deleteSQL(), m.Key.Stage, m.Key.ChangeID); err != nil {
+		return fmt.Errorf("sqltarget: write marker: %w", err)
+	}
+	_, err := w.tx.ExecContext(ctx,
+		"INSERT INTO "+w.t.table+" (stage, change_id, execution_id) VALUES ("+w.t.ph(1)+", "+w.t.ph(2)+", "+w.t.ph(3)+")",
+		m.Key.Stage, m.Key.ChangeID, m.ExecutionID)
+	if err != nil {
+		return fmt.Errorf("sqltarget: write marker: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+// Flamingock-gen generates the registry of a package of flamingock-go changes.
+//
+// Declare each change with a //flamingock:change directive, on a function
+//
+//	//flamingock:change id=create-users order=1 target=appdb author=alice rollback=DropUsers
+//	func CreateUsers(ctx context.Context, tx *sql.Tx) error { … }
+//
+//	func DropUsers(ctx context.Context, tx *sql.Tx) error { … }
+//
+// or on a type whose Apply and optional Rollback methods have that shape:
+//
+//	//flamingock:change id=add-index order=2 target=appdb transactional=false
+//	type AddIndex struct{}
+//
+//	func (AddIndex) Apply(ctx context.Context, tx *sql.Tx) error { … }
+//
+// and run flamingock-gen in the package, usually through go generate:
+//
+//	//go:generate go tool flamingock-gen
+//
+// A change is func(context.Context, H, deps...) error, where H is the handle
+// its target gives it and the further parameters are dependencies, injected
+// by type. The directive's attributes are id= (required, unique), order= (a
+// non-negative integer, or a file-name prefix as in 0001_create_users.go),
+// target= (required), author=, rollback= (function form only),
+// recovery=manual|retry and transactional=true|false; see package
+// github.com/flamingock/flamingock-go/annotations for the grammar.
+//
+// Flamingock-gen writes flamingock_gen.go, which declares
+//
+//	type Targets struct  // one pipeline.Target[H] field per target id
+//	type Deps struct     // one field per dependency type
+//	func Stage(t Targets, d Deps) pipeline.Stage
+//
+// and compile-time guards that break the build when a change function is
+// renamed or retyped, until go generate runs again. It also keeps
+// flamingock.ledger, the changes generated before, as order and id; commit
+// both files. A change that was generated before may not be removed or
+// renumbered, and a new change may not be ordered before it: once applied
+// somewhere, a change's place in the history is fixed.
+//
+// Usage:
+//
+//	flamingock-gen [flags] [dir]
+//
+// With no dir, flamingock-gen works on the package in the current directory,
+// which is where go generate runs it. The flags are:
+//
+//	-check
+//		write nothing; report whether flamingock_gen.go and flamingock.ledger
+//		are up to date, printing a diff when they are not. For CI.
+//	-stage name
+//		the stage's name in the audit trail (default: the package name).
+//		Choose it once: renamed, the stage's changes are new changes.
+//	-allow-ledger-rewrite
+//		permit removing or renumbering changes generated before, and adding
+//		a change before them, and rewrite the ledger accordingly. Only for
+//		changes that were never applied anywhere.
+//
+// Every problem is reported at once, one per line, as file:line:col: message.
+//
+// Exit status: 0 when the files were written (or, with -check, are up to
+// date); 1 when the package has problems (with -check: the files are stale or
+// the ledger is violated); 2 when flamingock-gen could not run (bad flags, no
+// package; with -check: the package has problems other than the ledger's).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/flamingock/flamingock-go/generator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitProblems = 1
+	exitError    = 2
+)
+
+// run is flamingock-gen with arguments args; it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("flamingock-gen", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	check := flags.Bool("check", false, "report whether the generated files are up to date; write nothing")
+	stage := flags.String("stage", "", "stage `name` in the audit trail (default: the package name)")
+	allowRewrite := flags.Bool("allow-ledger-rewrite", false, "permit removing, renumbering or inserting before generated changes")
+	flags.Usage = func() {
+		fmt.Fprintf(stderr, "usage: flamingock-gen [flags] [dir]\n\nflags:\n")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitError
+	}
+	if flags.NArg() > 1 {
+		flags.Usage()
+		return exitError
+	}
+	dir := flags.Arg(0)
+
+	res, err := generator.Generate(ctx, generator.Config{Dir: dir, Stage: *stage, AllowLedgerRewrite: *allowRewrite})
+	if err != nil {
+		fmt.Fprintf(stderr, "flamingock-gen: %v\n", err)
+		return exitError
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		cwd = ""
+	}
+	if len(res.Errs) > 0 {
+		onlyLedger := true
+		for _, e := range res.Errs {
+			fmt.Fprintln(stderr, e.Format(cwd))
+			onlyLedger = onlyLedger && errors.Is(e, generator.ErrLedger)
+		}
+		if *check && !onlyLedger {
+			return exitError
+		}
+		return exitProblems
+	}
+	if *check {
+		diff, err := res.Diff()
+		if err != nil {
+			fmt.Fprintf(stderr, "flamingock-gen: %v\n", err)
+			return exitError
+		}
+		if len(diff) > 0 {
+			stdout.Write(diff)
+			fmt.Fprintf(stderr, "flamingock-gen: %s is not up to date: run go generate\n", res.PkgPath)
+			return exitProblems
+		}
+		return exitOK
+	}
+	if err := res.Commit(); err != nil {
+		fmt.Fprintf(stderr, "flamingock-gen: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}

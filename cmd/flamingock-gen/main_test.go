@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/gotooltest"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"flamingock-gen": main})
+}
+
+// TestScripts runs testdata/script/*.txtar: flamingock-gen as a user runs
+// it, through go generate and go tool in a temporary module that requires
+// this checkout, and as a command. Set FLAMINGOCK_UPDATE_SCRIPTS=1 to
+// rewrite the scripts' expected files from what the commands produce.
+func TestScripts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the go command")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: os.Getenv("FLAMINGOCK_UPDATE_SCRIPTS") == "1",
+		Setup: func(e *testscript.Env) error {
+			e.Vars = append(e.Vars,
+				"FLAMINGOCK_ROOT="+root,
+				// Offline: every module comes from the module cache, and
+				// the checkout's go.sum (copied by the scripts) vouches
+				// for them; our own module is replaced by the checkout.
+				"GOMODCACHE="+strings.TrimSpace(string(modcache)),
+				"GOPROXY=off",
+				"GOFLAGS=-mod=mod",
+				"GOWORK=off",
+			)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits": cmdExits,
+		},
+	}
+	if err := gotooltest.Setup(&p); err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, p)
+}
+
+// cmdExits runs a command and checks its exit status:
+//
+//	exits 1 flamingock-gen -check
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits STATUS command [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: bad status %q", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			ts.Fatalf("exits: %v", err)
+		}
+		got = exitErr.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+func TestRunRejectsBadUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want int
+		msg  string
+	}{
+		{"an unknown flag is a usage error", []string{"-frobnicate"}, exitError, "flag provided but not defined: -frobnicate"},
+		{"two directories are a usage error", []string{"a", "b"}, exitError, "usage: flamingock-gen [flags] [dir]"},
+		{"help is not an error", []string{"-h"}, exitOK, "-allow-ledger-rewrite"},
+		{"a directory without a package cannot run", []string{t.TempDir()}, exitError, "flamingock-gen: loading the package"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			got := run(context.Background(), tt.args, &stdout, &stderr)
+			if got != tt.want || !strings.Contains(stderr.String(), tt.msg) {
+				t.Errorf("run(%q) = %d, stderr:\n%s\nwant %d and %q", tt.args, got, stderr.String(), tt.want, tt.msg)
+			}
+			if stdout.Len() > 0 {
+				t.Errorf("run(%q) wrote to stdout: %q", tt.args, stdout.String())
+			}
+		})
+	}
+}
+
+func Example_usage() {
+	var stderr bytes.Buffer
+	run(context.Background(), []string{"-h"}, os.Stdout, &stderr)
+	fmt.Print(stderr.String())
+	// Output:
+	// usage: flamingock-gen [flags] [dir]
+	//
+	// flags:
+	//   -allow-ledger-rewrite
+	//     	permit removing, renumbering or inserting before generated changes
+	//   -check
+	//     	report whether the generated files are up to date; write nothing
+	//   -stage name
+	//     	stage name in the audit trail (default: the package name)
+}

@@ -1,0 +1,13 @@
+// Package ledger_append adds a change after those the ledger records.
+package ledger_append
+
+import (
+	"context"
+	"database/sql"
+)
+
+//flamingock:change id=create-users order=1 target=appdb
+func CreateUsers(ctx context.Context, tx *sql.Tx) error { return nil }
+
+//flamingock:change id=add-email order=2 target=appdb
+func AddEmail(ctx context.Context, tx *sql.Tx) error { return nil }

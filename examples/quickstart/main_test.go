@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flamingock/flamingock-go/generator"
 )
 
 func TestQuickstartAppliesEverythingOnceThenNothing(t *testing.T) {
@@ -44,5 +46,25 @@ func TestQuickstartRefusesAServerStore(t *testing.T) {
 	err := run(context.Background(), "postgres://localhost/app", &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "sqlite:PATH") {
 		t.Fatalf("run with a postgres URL: %v; want an error asking for sqlite:PATH", err)
+	}
+}
+
+func TestQuickstartRegistryIsUpToDate(t *testing.T) {
+	res, err := generator.Generate(context.Background(), generator.Config{Dir: "changes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range res.Errs {
+		t.Error(e.Format("."))
+	}
+	if t.Failed() {
+		return
+	}
+	diff, err := res.Diff()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff != nil {
+		t.Errorf("changes/flamingock_gen.go or its ledger is stale: run go generate ./examples/...\n%s", diff)
 	}
 }

@@ -4,7 +4,7 @@
 // feature-flag file, which has no transactions.
 package changes
 
-//go:generate go run github.com/flamingock/flamingock-go/cmd/flamingock-gen
+//go:generate go tool flamingock-gen
 
 import (
 	"context"

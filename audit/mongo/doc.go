@@ -1,0 +1,138 @@
+// Package mongo is the MongoDB audit store of flamingock-go, built on
+// go.mongodb.org/mongo-driver/v2.
+//
+//	store, err := mongo.Open(ctx, "mongodb://app:secret@db1,db2/app?replicaSet=rs0")
+//	if err != nil {
+//		return err // names the server, never the password
+//	}
+//	defer store.Close()
+//	lease, err := store.Acquire(ctx, "default", runnerID, time.Minute)
+//	if err != nil {
+//		return err // *audit.LockHeldError when another runner holds it
+//	}
+//	defer store.Release(ctx, lease)
+//	_, err = store.Append(ctx, lease, entry)
+//
+// Open connects with a client of its own, which Close disconnects; New uses
+// a *mongo.Database of the caller's client, which Close leaves connected.
+// The database is WithDatabase's, else the URI's path, else "flamingock".
+// String names the store by its URI without the password or secret options.
+//
+// # One collection, append-only
+//
+// The store keeps everything in one collection, PREFIX_audit ("flamingock"
+// unless WithCollectionPrefix says otherwise): a chain of documents whose
+// _id is the seq, 1, 2, 3 and so on. A document is either an entry (kind
+// "entry": one field per audit.Entry field, time as a BSON date at
+// millisecond precision, duration_ns in nanoseconds, metadata as JSON text,
+// and the lease it was written under) or a lock event (kind "lease": an
+// acquire, refresh, release or force_release of a key, with its epoch,
+// owner and expiry). Every document carries a schema_version. The store
+// never updates or deletes a document, and neither may anyone else: the
+// proof below rests on it. Do not shard the collection, nor put a TTL
+// index on it.
+//
+// Every write is the same step, extend: read the tip (the server's clock,
+// the highest seq, the key's latest lock event at or below it), decide on
+// it, and insert the document at highest seq + 1. When another writer took
+// that seq first, the insert fails on the unique index of _id, and the
+// writer reads the new tip and decides again. So the chain is gapless, a
+// document's predecessors are exactly the tip its writer decided on, and
+// the lock state a writer acted on is the state just before its document.
+//
+// # Lock and fencing
+//
+//   - Acquire inserts an acquire event of epoch N+1 when the key's latest
+//     event is a release, or has expired by the server's clock. Of any
+//     number of concurrent acquirers, exactly one inserts at the seq they
+//     all read; the others read its event and get an *audit.LockHeldError
+//     naming it. A unique index on the acquire event's "key/epoch" refuses
+//     a second acquisition of one epoch as well.
+//   - Refresh and Release insert a refresh or release event of the lease's
+//     epoch, only when the lease is the key's latest event and unexpired.
+//   - Append inserts the entry only when the lease is the key's latest
+//     event and unexpired, on the same tip. If a new owner takes the lock
+//     over between that check and the insert, the new owner's acquire
+//     event holds the seq the entry wanted (or one below, which the retry
+//     reads), so the insert fails, the retry sees the new epoch, and the
+//     entry is refused with audit.ErrFenced. No document written under an
+//     epoch can follow the acquisition of the next one.
+//   - ForceRelease inserts a force_release event, which frees the key like
+//     a release and records the operator; lock events carry that record
+//     forward, so Lock reports it until the next forced release.
+//
+// Mutual exclusion and fencing therefore rely on unique-key inserts only:
+// no step updates a document, so none relies on single-document update
+// atomicity, and none needs a multi-document transaction. A check and the
+// insert that follows it are not atomic, and need not be: the insert lands
+// exactly after the state that was checked, or not at all. What a write
+// that passed its check may still do is land after its lease expired, when
+// nobody has taken the key over (a takeover would hold the seq): it is then
+// ordered before any later acquisition, as if it had been on time.
+//
+// The rest it relies on: reads go to the primary (so a reader that sees a
+// seq sees every seq below it, and sees the document its insert collided
+// with), and writes are acknowledged by a majority (so that no acknowledged
+// document is rolled back by a failover). The store sets both on its
+// collection, whatever the client's defaults.
+//
+// # Clock
+//
+// Lease expiry is computed and judged by the server's clock, never the
+// client's: the localTime that hello reports (the primary's clock; a
+// mongos's own on a sharded cluster), read at the start of every tip, so a
+// lease never ends later than its TTL after that moment. A new expiry is
+// that time plus the TTL, at millisecond precision. $$NOW, which would
+// take the clock inside the write, is not used: FerretDB implements no
+// aggregation variables, and its $currentDate would need an update.
+//
+// # Snapshot and history
+//
+// Snapshot is one find of the trail in seq order (up to 10,000 documents,
+// and 16 MiB, a round trip); the latest entry of each change is picked
+// here. The server cannot pick it with $group: FerretDB 1.24 implements
+// only $count and $sum as accumulators ($last, $first, $max are missing).
+// Every document of the trail but lock events is decoded strictly: a
+// missing or extra field, a field of another type, an unknown state, a
+// newer schema_version, or a document another program put there fails the
+// whole call with an *audit.CorruptError naming the document. So does a
+// lock event that cannot be trusted, for the operations on its key; and a
+// document at the top of the chain whose _id is not a seq (an ObjectId,
+// say) stops every write, since no seq can follow it.
+//
+// # Names
+//
+// Database names follow MongoDB's rules: 1 to 63 bytes, none of
+// /\. "$*<>:| ? or NUL (FerretDB allows only letters, digits, "_" and "-",
+// and says so). The prefix follows the rules for collection names: not
+// empty, valid UTF-8, no "$" or NUL, not starting with "." or "system.".
+// The namespace, database.prefix_audit, is at most 255 bytes.
+//
+// Open and New create three secondary indexes when missing (the latest
+// lock event of a key; the history of a change; the unique acquisition),
+// one at a time, since FerretDB 1.24 drops the connection on a
+// createIndexes of several indexes that all exist. An index of one of these
+// names with another definition is an error.
+//
+// # Tested against FerretDB
+//
+// The tests run against FerretDB 1.24 (scripts/ferretdb-up): the
+// conformance suite, concurrent acquirers on many clients, takeovers under
+// load, and the exact interleaving a check-then-insert design gets wrong
+// (a write overtaken by a takeover between its check and its insert),
+// replayed deterministically. FerretDB enforces unique indexes (of
+// concurrent inserts of one _id, exactly one succeeds), so these tests
+// prove mutual exclusion and fencing as MongoDB runs them. FerretDB loses
+// concurrent updates of one document; the store makes none. What FerretDB
+// cannot show, being a single server without replication: the behaviour
+// under failover (majority writes, primary reads), the sparse option of the
+// acquisition index (FerretDB ignores it; its SQLite backend lets many
+// documents lack a unique field anyway, as a sparse index does on MongoDB),
+// and a mongos's clock.
+//
+// # Growth
+//
+// Every lock event is a document: a run adds its acquisition, its release
+// and a refresh every third of its lease (three a minute with the default
+// 60 s lease), besides its entries.
+package mongo

@@ -1,0 +1,127 @@
+package mongo
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// The names used without options.
+const (
+	// DefaultDatabase is the database Open uses when neither WithDatabase
+	// nor the URI's path names one.
+	DefaultDatabase = "flamingock"
+	// DefaultCollectionPrefix makes the collection flamingock_audit.
+	DefaultCollectionPrefix = "flamingock"
+)
+
+// auditSuffix follows the prefix in the name of the store's collection.
+const auditSuffix = "_audit"
+
+// MongoDB's limits: database names are shorter than 64 bytes, and a
+// namespace (database "." collection) is at most 255 bytes.
+const (
+	maxDatabaseLen  = 63
+	maxNamespaceLen = 255
+)
+
+// Option configures Open or New. Options validate their input: an invalid
+// one makes Open or New fail before anything is sent to the server.
+type Option interface {
+	apply(*config) error
+}
+
+type config struct {
+	database string // empty unless WithDatabase
+	prefix   string
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+// WithDatabase keeps the store in database name instead of the one the
+// URI's path names (or DefaultDatabase when it names none). It applies to
+// Open only: New rejects it, since the caller's *mongo.Database is the
+// database.
+func WithDatabase(name string) Option {
+	return optionFunc(func(c *config) error {
+		if err := validateDatabase(name); err != nil {
+			return err
+		}
+		c.database = name
+		return nil
+	})
+}
+
+// WithCollectionPrefix names the store's collection prefix_audit instead of
+// flamingock_audit, for example to keep the trails of two applications in
+// one database. The prefix follows MongoDB's rules for collection names: not
+// empty, valid UTF-8, no "$" and no NUL, not starting with "." or "system.".
+func WithCollectionPrefix(p string) Option {
+	return optionFunc(func(c *config) error {
+		if err := validatePrefix(p); err != nil {
+			return err
+		}
+		c.prefix = p
+		return nil
+	})
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{prefix: DefaultCollectionPrefix}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&c); err != nil {
+			return config{}, err
+		}
+	}
+	return c, nil
+}
+
+// validateDatabase applies MongoDB's rules for database names (those of
+// Windows hosts, which are the strictest). Servers may restrict further:
+// FerretDB accepts only ASCII letters, digits, "_" and "-", and says so.
+func validateDatabase(name string) error {
+	switch {
+	case name == "":
+		return errors.New("invalid database name: empty")
+	case len(name) > maxDatabaseLen:
+		return fmt.Errorf("invalid database name %q: longer than %d bytes", name, maxDatabaseLen)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("invalid database name %q: not valid UTF-8", name)
+	}
+	if i := strings.IndexAny(name, "/\\. \"$*<>:|?\x00"); i >= 0 {
+		return fmt.Errorf("invalid database name %q: it must not contain %q", name, name[i:i+1])
+	}
+	return nil
+}
+
+func validatePrefix(p string) error {
+	switch {
+	case p == "":
+		return errors.New("invalid collection prefix: empty")
+	case !utf8.ValidString(p):
+		return fmt.Errorf("invalid collection prefix %q: not valid UTF-8", p)
+	case strings.ContainsAny(p, "$\x00"):
+		return fmt.Errorf("invalid collection prefix %q: it must not contain \"$\" or NUL", p)
+	case strings.HasPrefix(p, "."):
+		return fmt.Errorf("invalid collection prefix %q: it must not start with \".\"", p)
+	case strings.HasPrefix(p, "system."):
+		return fmt.Errorf("invalid collection prefix %q: the prefix \"system.\" is reserved for MongoDB's own collections", p)
+	}
+	return nil
+}
+
+// validateNamespace checks the length of the full name of the collection,
+// which depends on both the database name and the prefix.
+func validateNamespace(database, collection string) error {
+	if n := len(database) + 1 + len(collection); n > maxNamespaceLen {
+		return fmt.Errorf("invalid names: the namespace %s.%s is %d bytes, more than MongoDB's %d: use a shorter database name or collection prefix",
+			database, collection, n, maxNamespaceLen)
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+// Store is the MongoDB audit store. It implements audit.Store and is safe
+// for concurrent use.
+type Store struct {
+	client      *mongodriver.Client
+	ownsClient  bool
+	db          *mongodriver.Database
+	coll        *mongodriver.Collection
+	name        string // String: the URI without secrets, or the database
+	serverHosts string // where the server is, for connection errors
+}
+
+var _ audit.Store = (*Store)(nil)
+
+// Open connects to the MongoDB deployment at uri (a mongodb:// or
+// mongodb+srv:// connection string, with any options the driver reads from
+// it, such as serverSelectionTimeoutMS) with a client of its own, which
+// Close disconnects, and creates the store's indexes when they are missing.
+//
+// The database is the one WithDatabase names, else the one in the URI's
+// path, else DefaultDatabase. A malformed URI, an invalid name, a server
+// that cannot be reached or that refuses the indexes is an error naming
+// the server without its password.
+func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
+	srv, err := parseURI(uri)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open: %w", err)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open %s: %w", srv.redacted, err)
+	}
+	database := cfg.database
+	if database == "" {
+		database = srv.database
+		if database == "" {
+			database = DefaultDatabase
+		} else if err := validateDatabase(database); err != nil {
+			return nil, fmt.Errorf("mongo: open %s: the URI's path: %w", srv.redacted, err)
+		}
+	}
+	client, err := mongodriver.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: open %s: %w", srv.redacted, err)
+	}
+	s, err := newStore(ctx, client.Database(database), cfg, srv.redacted, srv.hosts)
+	if err != nil {
+		client.Disconnect(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("mongo: open %s: %w", srv.redacted, err)
+	}
+	s.client, s.ownsClient = client, true
+	return s, nil
+}
+
+// New returns a store in db, on the caller's client, creating the store's
+// indexes as Open does. Close leaves the client connected. WithDatabase is
+// rejected: db is the database.
+func New(ctx context.Context, db *mongodriver.Database, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("mongo: new: nil database")
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: new: %w", err)
+	}
+	if cfg.database != "" {
+		return nil, errors.New("mongo: new: WithDatabase applies to Open only; pass the database you want to New")
+	}
+	if err := validateDatabase(db.Name()); err != nil {
+		return nil, fmt.Errorf("mongo: new: %w", err)
+	}
+	name := fmt.Sprintf("mongodb database %q", db.Name())
+	s, err := newStore(ctx, db, cfg, name, "the server of the client given to New")
+	if err != nil {
+		return nil, fmt.Errorf("mongo: new: %s: %w", name, err)
+	}
+	return s, nil
+}
+
+func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, hosts string) (*Store, error) {
+	collection := cfg.prefix + auditSuffix
+	if err := validateNamespace(db.Name(), collection); err != nil {
+		return nil, err
+	}
+	// Writes acknowledged by a majority, so that no acknowledged document
+	// is lost to a failover. Reads from the primary at level local, so that
+	// a writer whose insert collided on a seq sees, when it reads again,
+	// the document it collided with (a majority read could lag behind it).
+	coll := db.Collection(collection, options.Collection().
+		SetWriteConcern(writeconcern.Majority()).
+		SetReadConcern(readconcern.Local()).
+		SetReadPreference(readpref.Primary()))
+	s := &Store{db: db, coll: coll, name: name, serverHosts: hosts}
+	if err := s.ensureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// indexModels returns the store's secondary indexes, new on every call:
+// the driver writes into the options it is given. The unique index the
+// store's correctness rests on is the one every collection has, on _id.
+func indexModels() []mongodriver.IndexModel {
+	return []mongodriver.IndexModel{
+		// The latest lease event of a key at or below a seq.
+		{Keys: bson.D{{Key: "kind", Value: 1}, {Key: "key", Value: 1}, {Key: "_id", Value: 1}},
+			Options: options.Index().SetName("lease_by_key")},
+		// History of one change.
+		{Keys: bson.D{{Key: "stage", Value: 1}, {Key: "change_id", Value: 1}, {Key: "_id", Value: 1}},
+			Options: options.Index().SetName("entry_by_change")},
+		// At most one acquire event per key and epoch. Sparse: only acquire
+		// events have the field. (FerretDB ignores sparse, and its SQLite
+		// backend lets any number of documents lack a unique field.)
+		{Keys: bson.D{{Key: "acquisition", Value: 1}},
+			Options: options.Index().SetName("acquisition_unique").SetUnique(true).SetSparse(true)},
+	}
+}
+
+// ensureIndexes creates the indexes that are missing. They are created one
+// by one: FerretDB 1.24 drops the connection on a createIndexes of several
+// indexes that all exist. Creating an index that exists with the same
+// definition does nothing, so any number of stores may open at once.
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	for _, ix := range indexModels() {
+		if _, err := s.coll.Indexes().CreateOne(ctx, ix); err != nil {
+			var ce mongodriver.CommandError
+			if errors.As(err, &ce) && (ce.Code == 85 || ce.Code == 86) { // IndexOptionsConflict, IndexKeySpecsConflict
+				return fmt.Errorf("collection %s has an index of the store's names with another definition: "+
+					"it was made by another program or an incompatible version; choose another collection prefix (WithCollectionPrefix) or database (%w)",
+					s.coll.Name(), err)
+			}
+			return fmt.Errorf("create indexes of %s: %w", s.coll.Name(), s.explain(err))
+		}
+	}
+	return nil
+}
+
+// explain says where the server is when a driver error is about reaching
+// it. Neither the driver's errors nor these name the password.
+func (s *Store) explain(err error) error {
+	var sel topology.ServerSelectionError
+	switch {
+	case errors.As(err, &sel):
+		return fmt.Errorf("cannot reach MongoDB at %s: is it running, and reachable from here? (%w)", s.serverHosts, err)
+	case mongodriver.IsNetworkError(err):
+		return fmt.Errorf("lost the connection to MongoDB at %s (%w)", s.serverHosts, err)
+	}
+	return err
+}
+
+// corrupt reports a stored document the store cannot trust.
+func (s *Store) corrupt(where string, err error) error {
+	return &audit.CorruptError{Where: fmt.Sprintf("%s in %s.%s", where, s.db.Name(), s.coll.Name()), Err: err}
+}
+
+// Database returns the database the store writes to.
+func (s *Store) Database() *mongodriver.Database { return s.db }
+
+// String names the store: the URI given to Open without its password and
+// secret options, or the database given to New.
+func (s *Store) String() string { return s.name }
+
+// Close disconnects the client if Open connected it; a store made by New
+// leaves the caller's client connected. It is safe to call more than once.
+func (s *Store) Close() error {
+	if !s.ownsClient {
+		return nil
+	}
+	err := s.client.Disconnect(context.Background())
+	if err != nil && !errors.Is(err, mongodriver.ErrClientDisconnected) {
+		return fmt.Errorf("mongo: close %s: %w", s.name, err)
+	}
+	return nil
+}

@@ -179,6 +179,11 @@ type LockInfo struct {
 	// ExpiresAt and Now are both read from the store's clock.
 	ExpiresAt time.Time
 	Now       time.Time
+	// ReleasedBy and ReleasedAt record the latest ForceRelease of the key:
+	// the operator who forced it and when, by the store's clock. They stay
+	// until the next forced release; empty when none ever happened.
+	ReleasedBy string
+	ReleasedAt time.Time
 }
 
 // Held reports whether the lock is held by someone at the store's now.
@@ -223,6 +228,17 @@ type Store interface {
 	Release(ctx context.Context, lease Lease) error
 	// Lock reports the state of the lock key.
 	Lock(ctx context.Context, key string) (LockInfo, error)
+	// ForceRelease frees the lock key whoever holds it, for an operator
+	// who made sure its holder is gone (a crashed runner whose lease has
+	// not expired yet). Like Release it clears the owner and keeps the
+	// epoch, so the former holder's lease is fenced: its writes, refreshes
+	// and releases fail with ErrFenced, and the next acquisition gets a
+	// larger epoch. It records operator and the store's now as the key's
+	// ReleasedBy and ReleasedAt, in the same write. It returns the lock as
+	// it was just before, with Now set to the time of the release. A key
+	// never acquired is left alone: ForceRelease writes nothing and returns
+	// it with a zero Epoch. key and operator must not be empty.
+	ForceRelease(ctx context.Context, key, operator string) (LockInfo, error)
 
 	// Close releases the store's resources.
 	Close() error

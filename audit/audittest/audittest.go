@@ -45,7 +45,9 @@
 // released or expired key. Acquire rejects an empty key, an empty owner and a
 // TTL under a millisecond. Refresh and Release of a lease that is expired
 // (even if nobody took the key over) fail with audit.ErrFenced, as Append
-// does. Release keeps the key's epoch.
+// does. Release keeps the key's epoch, and so does ForceRelease, which
+// fences the holder by clearing the owner; the record of a forced release
+// (ReleasedBy, ReleasedAt) survives later acquisitions.
 package audittest
 
 import (
@@ -101,6 +103,10 @@ func Run(t *testing.T, newNamespace func(t *testing.T) Opener) {
 		{"an expired lease is fenced and another owner takes over with a larger epoch", testTakeover},
 		{"the epoch grows on every acquisition", testEpoch},
 		{"a lease that does not hold the lock is fenced", testFenced},
+		{"force release frees a held lock, fences its holder and records the operator", testForceReleaseHeld},
+		{"force release of an expired or free lock records the operator", testForceReleaseFree},
+		{"force release of a key never acquired writes nothing", testForceReleaseNeverAcquired},
+		{"force release rejects an empty key and an empty operator", testForceReleaseInvalid},
 		{"concurrent appenders on several handles store every entry", testConcurrentAppend},
 		{"of many concurrent acquirers exactly one wins", testConcurrentAcquire},
 		{"handles opened concurrently on a fresh namespace share one schema", testConcurrentOpen},

@@ -22,7 +22,8 @@
 // transaction: PREFIX_audit, the append-only trail (seq INTEGER PRIMARY KEY
 // AUTOINCREMENT, time as unix milliseconds, duration as nanoseconds,
 // metadata as JSON text, and a schema_version column), and PREFIX_lock, one
-// row per lock key (key, owner, epoch, expires_at in unix milliseconds).
+// row per lock key (key, owner, epoch, expires_at in unix milliseconds, and
+// released_by and released_at recording the latest ForceRelease).
 // PREFIX is "flamingock" unless WithTablePrefix says otherwise. Tables that
 // exist with another shape are an error, and nothing is written. Entry times
 // are kept to the millisecond.
@@ -32,8 +33,8 @@
 // Lease expiry is computed by SQLite ('now'), never taken from the caller.
 // Acquire, Refresh, Release and the fence check of Append are each one SQL
 // statement, so they are atomic even on a *sql.DB the caller configured.
-// Release clears the owner and keeps the epoch, so the epoch grows on every
-// acquisition of a key.
+// Release and ForceRelease clear the owner and keep the epoch, so the epoch
+// grows on every acquisition of a key.
 //
 // # Shared transactions
 //

@@ -54,6 +54,14 @@ func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e a
 	return e, nil
 }
 
+// AppendSQLTx is AppendTx under the name that the database/sql target
+// (package runtime/sqltarget) looks for in every store able to append
+// inside a database/sql transaction of its DB: with it, a target on DB runs
+// its changes in a transaction shared with their APPLIED entries.
+func (s *Store) AppendSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	return s.AppendTx(ctx, tx, lease, e)
+}
+
 // entryArgs returns e's values in the order of auditTable's columns after
 // seq and schema_version.
 func entryArgs(e audit.Entry) []any {

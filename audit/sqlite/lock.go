@@ -98,16 +98,19 @@ func (s *Store) Lock(ctx context.Context, key string) (audit.LockInfo, error) {
 
 func (s *Store) lockInfo(ctx context.Context, q querier, key string) (audit.LockInfo, error) {
 	var (
-		owner          sql.NullString
-		epoch, expires sql.NullInt64
-		now            int64
+		owner, releasedBy        sql.NullString
+		epoch, expires, released sql.NullInt64
+		now                      int64
 	)
-	if err := q.QueryRowContext(ctx, s.q.lockInfo, key).Scan(&owner, &epoch, &expires, &now); err != nil {
+	if err := q.QueryRowContext(ctx, s.q.lockInfo, key).Scan(&owner, &epoch, &expires, &now, &releasedBy, &released); err != nil {
 		return audit.LockInfo{}, explain(err)
 	}
-	info := audit.LockInfo{Key: key, Owner: owner.String, Epoch: epoch.Int64, Now: time.UnixMilli(now).UTC()}
+	info := audit.LockInfo{Key: key, Owner: owner.String, Epoch: epoch.Int64, Now: time.UnixMilli(now).UTC(), ReleasedBy: releasedBy.String}
 	if expires.Valid {
 		info.ExpiresAt = time.UnixMilli(expires.Int64).UTC()
+	}
+	if released.Valid {
+		info.ReleasedAt = time.UnixMilli(released.Int64).UTC()
 	}
 	return info, nil
 }

@@ -76,6 +76,10 @@ var (
 		{name: "owner", typ: "TEXT", notNull: true}, // empty once released
 		{name: "epoch", typ: "INTEGER", notNull: true},
 		{name: "expires_at", typ: "INTEGER", notNull: true}, // unix milliseconds, store clock
+		// The latest forced release (ForceRelease): operator and unix
+		// milliseconds by the store clock; NULL when none happened.
+		{name: "released_by", typ: "TEXT"},
+		{name: "released_at", typ: "INTEGER"},
 	}}
 )
 
@@ -136,7 +140,7 @@ WHERE "owner" = '' OR "expires_at" <= %[2]s
 RETURNING "epoch", "expires_at"`, lock, nowMillis)
 	q.refresh = fmt.Sprintf(`UPDATE %s SET "expires_at" = %s + ? WHERE %s RETURNING "expires_at"`, lock, nowMillis, holds)
 	q.release = fmt.Sprintf(`UPDATE %s SET "owner" = '', "expires_at" = %s WHERE %s`, lock, nowMillis, holds)
-	q.lockInfo = fmt.Sprintf(`SELECT l."owner", l."epoch", l."expires_at", %s FROM (SELECT 1) LEFT JOIN %s AS l ON l."key" = ?`, nowMillis, lock)
+	q.lockInfo = fmt.Sprintf(`SELECT l."owner", l."epoch", l."expires_at", %s, l."released_by", l."released_at" FROM (SELECT 1) LEFT JOIN %s AS l ON l."key" = ?`, nowMillis, lock)
 	return q
 }
 

@@ -263,7 +263,7 @@ func dirContents(t *testing.T, dir string) map[string]string {
 }
 
 func TestOpenRejectsTablesOfAnotherShape(t *testing.T) {
-	const lockOK = `"key" TEXT PRIMARY KEY NOT NULL, "owner" TEXT NOT NULL, "epoch" INTEGER NOT NULL, "expires_at" INTEGER NOT NULL`
+	const lockOK = `"key" TEXT PRIMARY KEY NOT NULL, "owner" TEXT NOT NULL, "epoch" INTEGER NOT NULL, "expires_at" INTEGER NOT NULL, "released_by" TEXT, "released_at" INTEGER`
 	tests := []struct {
 		name   string
 		create string

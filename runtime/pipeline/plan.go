@@ -123,111 +123,67 @@ func (r *Runner) plan(ctx context.Context) (*Plan, error) {
 }
 
 // decide fills pc.Action, pc.Reason and pc.Issue by the decision table of
-// the package documentation. The strategy and recovery recorded in the latest entry decide, not
-// the declared ones: they describe how the change actually ran.
+// the package documentation. audit.Assess decides from the latest entry
+// alone, as the operator CLI does; decide adds what only the pipeline
+// knows: the target's marker and the change's current checksum.
 func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) error {
-	e := pc.Latest
-	if e == nil {
+	if pc.Latest == nil {
 		pc.Action, pc.Reason = ActionApply, "never applied"
 		return nil
 	}
-	at := e.Time.UTC().Format(time.RFC3339)
-	by := "runner " + orUnknown(e.RunnerID)
-	switch e.State {
-	case audit.StateApplied:
-		pc.Action, pc.Reason = ActionSkip, fmt.Sprintf("applied at %s by %s", at, by)
-		if e.Checksum != "" && c.meta.Checksum != "" && e.Checksum != c.meta.Checksum {
-			pc.Reason += fmt.Sprintf("; its source changed since (checksum %s, now %s) and is not applied again", e.Checksum, c.meta.Checksum)
-		}
-		return nil
-	case audit.StateManualApplied:
-		pc.Action, pc.Reason = ActionSkip, fmt.Sprintf("marked as applied at %s by %s: %s", at, e.Operator, e.Reason)
-		return nil
-	case audit.StateRolledBack:
-		pc.Action, pc.Reason = ActionApply, fmt.Sprintf("rolled back at %s by %s", at, by)
-		return nil
-	case audit.StateManualRolledBack:
-		pc.Action, pc.Reason = ActionApply, fmt.Sprintf("marked as rolled back at %s by %s: %s", at, e.Operator, e.Reason)
-		return nil
-	}
-
-	// STARTED, FAILED or ROLLBACK_FAILED: what happened depends on how it ran.
-	what := fmt.Sprintf("%s at %s by %s", e.State, at, by)
-	if e.ErrorMessage != "" {
-		what += fmt.Sprintf(" (error: %s)", e.ErrorMessage)
-	}
-	switch {
-	case e.State == audit.StateFailed && (e.Strategy == audit.StrategySharedTx || e.Strategy == audit.StrategySeparateTx):
-		pc.Action, pc.Reason = ActionApply, what+" inside a transaction the database rolled back"
-		return nil
-	case e.State == audit.StateStarted && e.Strategy == audit.StrategySeparateTx:
+	a := audit.Assess(*pc.Latest)
+	if a.Verdict == audit.VerdictMarkerDecides {
 		if c.b.markers == nil {
 			// The target no longer runs the change with markers: nothing
 			// can tell whether that transaction committed.
-			r.uncertain(c, pc, what, "it ran in a separate transaction, but its target no longer keeps markers to tell whether it committed")
+			a = a.WithoutMarker()
+		} else {
+			m := Marker{Key: c.key(), ExecutionID: pc.Latest.ExecutionID}
+			found, err := c.b.markers.HasMarker(ctx, m)
+			if err != nil {
+				return fmt.Errorf("stage %q: change %q: read marker in target %q: %w", c.stage, c.meta.ID, c.meta.Target, err)
+			}
+			if found {
+				pc.Action, pc.Reason = ActionRecover, a.What+fmt.Sprintf("; the marker in target %q shows its transaction committed", c.meta.Target)
+			} else {
+				pc.Action, pc.Reason = ActionApply, a.What+fmt.Sprintf("; no marker in target %q, so its transaction did not commit", c.meta.Target)
+			}
 			return nil
 		}
-		m := Marker{Key: c.key(), ExecutionID: e.ExecutionID}
-		found, err := c.b.markers.HasMarker(ctx, m)
-		if err != nil {
-			return fmt.Errorf("stage %q: change %q: read marker in target %q: %w", c.stage, c.meta.ID, c.meta.Target, err)
+	}
+	pc.Reason = a.Reason
+	switch a.Verdict {
+	case audit.VerdictDone:
+		pc.Action = ActionSkip
+		if e := pc.Latest; e.State == audit.StateApplied && e.Checksum != "" && c.meta.Checksum != "" && e.Checksum != c.meta.Checksum {
+			pc.Reason += fmt.Sprintf("; its source changed since (checksum %s, now %s) and is not applied again", e.Checksum, c.meta.Checksum)
 		}
-		if found {
-			pc.Action, pc.Reason = ActionRecover, what+fmt.Sprintf("; the marker in target %q shows its transaction committed", c.meta.Target)
-		} else {
-			pc.Action, pc.Reason = ActionApply, what+fmt.Sprintf("; no marker in target %q, so its transaction did not commit", c.meta.Target)
+	case audit.VerdictPending:
+		pc.Action = ActionApply
+	case audit.VerdictIssue:
+		pc.Action = ActionIssue
+		pc.Issue = &Issue{
+			Stage:       c.stage,
+			ChangeID:    c.meta.ID,
+			Latest:      *pc.Latest,
+			Problem:     a.Problem,
+			Resolutions: r.resolutions(c.meta.ID),
 		}
-		return nil
-	case e.State == audit.StateRollbackFailed:
-		r.uncertain(c, pc, what, "its rollback failed, so the change may be partly undone")
-	case e.State == audit.StateFailed:
-		r.uncertain(c, pc, what, "it failed "+strategyPhrase(e.Strategy)+", so it may have partly taken effect")
 	default:
-		r.uncertain(c, pc, what, "it ran "+strategyPhrase(e.Strategy)+" and its outcome was not recorded, so whether it took effect is unknown")
+		return fmt.Errorf("stage %q: change %q: unexpected verdict %q", c.stage, c.meta.ID, a.Verdict)
 	}
 	return nil
 }
 
-// uncertain decides a change whose outcome cannot be proven: the recovery
-// recorded in its latest entry says whether it may run again.
-func (r *Runner) uncertain(c *boundChange, pc *PlannedChange, what, problem string) {
-	what += "; " + problem
-	if pc.Latest.Recovery == audit.RecoveryRetry {
-		pc.Action, pc.Reason = ActionApply, what+"; recovery retry: applying it again"
-		return
-	}
-	pc.Action, pc.Reason = ActionIssue, what+"; recovery manual: an operator must resolve it"
-	pc.Issue = &Issue{
-		Stage:       c.stage,
-		ChangeID:    c.meta.ID,
-		Latest:      *pc.Latest,
-		Problem:     problem,
-		Resolutions: r.resolutions(c.meta.ID),
-	}
-}
-
 // resolutions returns the operator commands that resolve an issue of
-// change id.
+// change id, worded as the flamingock CLI words them.
 func (r *Runner) resolutions(id string) []Resolution {
-	cmd := func(res string) string {
-		return fmt.Sprintf(`flamingock audit fix %s --resolution %s --reason "describe what you checked" --store %s`,
-			shellQuote(id), res, shellQuote(r.storeURL()))
+	var out []Resolution
+	for _, res := range audit.Resolutions(id, "--store", r.storeURL()) {
+		out = append(out, Resolution{Name: res.Name, Command: res.Command, Effect: res.Effect})
 	}
-	return []Resolution{
-		{Name: "applied", Command: cmd("applied"),
-			Effect: "if its effects are in place, mark it applied; the next run skips it:"},
-		{Name: "rolled-back", Command: cmd("rolled-back"),
-			Effect: "if it had no effect or you undid it, mark it rolled back; the next run applies it again:"},
-	}
+	return out
 }
 
-func strategyPhrase(s audit.Strategy) string {
-	switch s {
-	case audit.StrategySharedTx:
-		return "in a transaction shared with the audit store"
-	case audit.StrategySeparateTx:
-		return "in a separate transaction"
-	default:
-		return "without a transaction"
-	}
-}
+// strategyPhrase describes how a change ran under s, completing "it ran …".
+func strategyPhrase(s audit.Strategy) string { return s.Phrase() }

@@ -1,0 +1,212 @@
+package storeurl_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/flamingock/flamingock-go/audit/storeurl"
+	"github.com/flamingock/flamingock-go/internal/testenv"
+)
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"a SQLite URL is kept", "sqlite:/var/lib/app.db", "sqlite:/var/lib/app.db"},
+		{"a URL without a password is kept", "postgres://ops@db:5432/app?sslmode=require", "postgres://ops@db:5432/app?sslmode=require"},
+		{"the password of the user information is hidden", "postgres://ops:s3cret@db:5432/app", "postgres://ops:xxxxx@db:5432/app"},
+		{"a password holding @ and : is hidden whole", "postgresql://ops:p@ss:w@db/app", "postgresql://ops:xxxxx@db/app"},
+		{"secret parameters are hidden, the others kept in order", "postgres://db/app?sslmode=verify-full&password=s3cret&sslpassword=k3y&application_name=x",
+			"postgres://db/app?sslmode=verify-full&password=xxxxx&sslpassword=xxxxx&application_name=x"},
+		{"MongoDB secrets in options are hidden", "mongodb://ops:s3cret@h1:27017,h2:27017/app?replicaSet=rs0&authMechanismProperties=AWS_SESSION_TOKEN:t0k&tlsCertificateKeyFilePassword=k3y",
+			"mongodb://ops:xxxxx@h1:27017,h2:27017/app?replicaSet=rs0&authMechanismProperties=xxxxx&tlsCertificateKeyFilePassword=xxxxx"},
+		{"a URL with only a host is kept", "mongodb+srv://cluster.example.com", "mongodb+srv://cluster.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := storeurl.Redact(tt.in); got != tt.want {
+				t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOpenRejectsBadURLs(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		url     string
+		opts    storeurl.Options
+		wantErr error
+		want    string
+	}{
+		{"an empty URL", "", storeurl.Options{}, storeurl.ErrInvalid, "name the audit store as sqlite:PATH, postgres://… or mongodb://…"},
+		{"a file name without a scheme", "app.db", storeurl.Options{}, storeurl.ErrInvalid, "use sqlite:app.db for a SQLite file"},
+		{"an unknown scheme, whose password stays hidden", "mysql://ops:s3cret@db/app", storeurl.Options{}, storeurl.ErrInvalid,
+			`mysql://ops:xxxxx@db/app: unknown scheme "mysql": use sqlite:PATH, postgres://… or mongodb://…`},
+		{"a schema for a MongoDB store", "mongodb://ops:s3cret@127.0.0.1:1/app", storeurl.Options{Schema: "ops"}, storeurl.ErrInvalid, "a MongoDB store's database is the path of its URI"},
+		{"sqlite: without a path", "sqlite:", storeurl.Options{}, storeurl.ErrInvalid, "no path: write sqlite:PATH"},
+		{"sqlite:// with a host", "sqlite://app.db", storeurl.Options{}, storeurl.ErrInvalid, "not sqlite://"},
+		{"a schema for a SQLite store", "sqlite:" + filepath.Join(dir, "a.db"), storeurl.Options{Schema: "ops"}, storeurl.ErrInvalid, "a schema applies to PostgreSQL stores only"},
+		{"a SQLite file that does not exist, when it must", "sqlite:" + filepath.Join(dir, "missing.db"), storeurl.Options{Existing: true}, fs.ErrNotExist, "check the path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := storeurl.Open(t.Context(), tt.url, tt.opts)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q) succeeded", tt.url)
+			}
+			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open(%q) = %v, want an error matching %v that says %q", tt.url, err, tt.wantErr, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("Open(%q) error shows the password: %v", tt.url, err)
+			}
+		})
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
+		t.Errorf("refused Opens left files in %s: %v %v", dir, entries, err)
+	}
+}
+
+func TestOpenSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	for _, url := range []string{"sqlite:" + path, "sqlite://" + path} {
+		t.Run(url, func(t *testing.T) {
+			s, err := storeurl.Open(t.Context(), url, storeurl.Options{TablePrefix: "ops"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got, want := fmt.Sprint(s), "sqlite:"+path; got != want {
+				t.Errorf("store is %s, want %s", got, want)
+			}
+		})
+	}
+	t.Run("the table prefix reaches the store", func(t *testing.T) {
+		// Tables of another shape under the default prefix do not matter
+		// to a store with its own prefix, and an invalid prefix is refused
+		// by the store.
+		s, err := storeurl.Open(t.Context(), "sqlite:"+path, storeurl.Options{TablePrefix: "bad prefix"})
+		if err == nil {
+			s.Close()
+			t.Fatal("Open with an invalid table prefix succeeded")
+		}
+		if !strings.Contains(err.Error(), `invalid table prefix "bad prefix"`) {
+			t.Errorf("Open with an invalid table prefix: %v", err)
+		}
+	})
+	t.Run("an existing file opens when it must exist", func(t *testing.T) {
+		s, err := storeurl.Open(t.Context(), "sqlite:"+path, storeurl.Options{TablePrefix: "ops", Existing: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	})
+}
+
+func TestOpenHidesThePasswordOfAnUnreachableServer(t *testing.T) {
+	// Nothing listens on port 1 of the loopback interface. A store may
+	// connect when it opens or at its first operation.
+	for _, url := range []string{
+		"postgres://ops:s3cret-Pa55@127.0.0.1:1/app?sslmode=disable&connect_timeout=5",
+		"mongodb://ops:s3cret-Pa55@127.0.0.1:1/app?serverSelectionTimeoutMS=500",
+	} {
+		t.Run(url[:strings.Index(url, ":")], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			s, err := storeurl.Open(ctx, url, storeurl.Options{})
+			if err == nil {
+				defer s.Close()
+				if strings.Contains(fmt.Sprint(s), "s3cret-Pa55") {
+					t.Errorf("store is named %s, with its password", s)
+				}
+				_, err = s.Snapshot(ctx)
+			}
+			if err == nil {
+				t.Fatal("a store on an unreachable server answered")
+			}
+			t.Log(err)
+			if strings.Contains(err.Error(), "s3cret-Pa55") {
+				t.Errorf("error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestOpenPostgres(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	admin, err := pgxpool.New(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close) // after the schema is dropped
+	schema := "storeurl_" + strings.ToLower(rand.Text()[:10])
+	t.Cleanup(func() {
+		if _, err := admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	s, err := storeurl.Open(t.Context(), dsn, storeurl.Options{Schema: schema, TablePrefix: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Acquire(t.Context(), "k", "runner-a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var owner string
+	if err := admin.QueryRow(t.Context(), "SELECT owner FROM "+pgx.Identifier{schema, "ops_lock"}.Sanitize()).Scan(&owner); err != nil || owner != "runner-a" {
+		t.Errorf("lock row in %s.ops_lock: owner %q, %v; want runner-a", schema, owner, err)
+	}
+}
+
+func TestOpenMongo(t *testing.T) {
+	uri := testenv.Mongo(t)
+	base, query, _ := strings.Cut(uri, "?")
+	database := "storeurl_" + strings.ToLower(rand.Text()[:10])
+	url := strings.TrimSuffix(base, "/") + "/" + database
+	if query != "" {
+		url += "?" + query
+	}
+	client, err := mongodriver.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if err := client.Database(database).Drop(ctx); err != nil {
+			t.Errorf("drop database %s: %v", database, err)
+		}
+		client.Disconnect(ctx)
+	})
+	s, err := storeurl.Open(t.Context(), url, storeurl.Options{TablePrefix: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Acquire(t.Context(), "k", "runner-a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	names, err := client.Database(database).ListCollectionNames(t.Context(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, "ops_audit") {
+		t.Errorf("collections of %s: %v, want ops_audit", database, names)
+	}
+}

@@ -1,0 +1,133 @@
+// Flamingock is the operator's tool for the audit store of a flamingock-go
+// pipeline. It works on the store directly, without the application: it
+// lists what ran, finds the changes that block the next run, explains
+// them, and records an operator's resolution.
+//
+// Usage:
+//
+//	flamingock [global flags] COMMAND [flags] [ARGS]
+//
+// Global flags, accepted before or after the command:
+//
+//	--store URL          the audit store (default $FLAMINGOCK_STORE):
+//	                     sqlite:PATH, postgres://user:pass@host:5432/db
+//	                     (postgresql:// too; any pgx DSN URL), or
+//	                     mongodb://user:pass@host:27017/db (mongodb+srv://
+//	                     too; the database is the URI's path)
+//	--table-prefix NAME  prefix of the store's tables or collection
+//	                     (default $FLAMINGOCK_TABLE_PREFIX, else flamingock)
+//	--schema NAME        PostgreSQL schema of the tables
+//	                     (default $FLAMINGOCK_SCHEMA, else public)
+//	--lock-key KEY       the pipeline's lock key
+//	                     (default $FLAMINGOCK_LOCK_KEY, else flamingock)
+//
+// flamingock opens existing stores only: a SQLite file that does not exist
+// is an error, not a new store. A password in the store URL is never
+// printed: messages and printed commands show it as xxxxx.
+//
+// Commands:
+//
+//	audit list [--history] [--since TIME] [--stage NAME] [--json]
+//		The current state of every change, sorted by stage, order and id:
+//		stage, id, state, when, duration, host, author and the verdict of
+//		the decision table (done, pending, marker-decides, issue).
+//		--history lists every entry instead, in the store's order, with
+//		its error or its operator and reason. --since keeps entries at or
+//		after TIME (RFC 3339, or a date meaning midnight UTC); --stage
+//		keeps one stage.
+//
+//	issue list [--json]
+//		Every change that blocks the pipeline: a change whose outcome only
+//		an operator can tell (STARTED or FAILED without a transaction, or
+//		ROLLBACK_FAILED, with recovery manual). Exit status 3 when there is
+//		at least one, so that a deploy script can gate on it.
+//
+//	issue get ID [--guidance] [--stage NAME] [--json]
+//		What happened to change ID: its latest state, host, runner,
+//		execution, target, error and every entry of its history. With
+//		--guidance, the commands that resolve its issue and what each one
+//		means for the next run.
+//
+//	audit fix ID --resolution applied|rolled-back --reason TEXT [--operator NAME] [--stage NAME] [--force] [--json]
+//		Records an operator's resolution of change ID's issue: appends
+//		MANUAL_MARKED_AS_APPLIED (its effects are in place; the next run
+//		skips it) or MANUAL_MARKED_AS_ROLLED_BACK (it had no effect or was
+//		undone; the next run applies it again) with the operator (default
+//		user@host) and the reason. It takes the pipeline's lock for the
+//		write, so it refuses while a runner holds it. It refuses without a
+//		reason, and refuses a change that has no issue unless --force.
+//
+//	lock status [--json]
+//		The pipeline's lock: who holds it until when, its epoch, and the
+//		latest forced release.
+//
+//	lock release --force [--operator NAME] [--json]
+//		Frees the lock whoever holds it, and records who released it (by
+//		default user@host) in the lock. The former holder is fenced: it
+//		can record nothing more. Use it only for a runner that is gone;
+//		one that still runs would run alongside the next.
+//
+// Exit status: 0 success; 1 error (the store cannot be opened or read, an
+// id that is not in the trail, a refusal); 2 usage error (bad flags or
+// arguments, no store, an unknown store scheme, an invalid time, a missing
+// reason); 3 issues present (issue list). A refused command writes
+// nothing. Errors are one line on stderr, starting with "flamingock: ".
+//
+// # JSON
+//
+// --json prints one JSON object, indented. The shapes are stable: fields
+// may be added, none will be renamed or removed. Times are RFC 3339 in UTC
+// with fractional seconds; null when absent.
+//
+//	audit list            {"store": STORE, "changes": [CHANGE…]}
+//	audit list --history  {"store": STORE, "entries": [ENTRY…]}
+//	issue list            {"store": STORE, "lock": LOCK, "issues": [CHANGE…]}
+//	issue get             {"store": STORE, "lock": LOCK, "change": CHANGE, "history": [ENTRY…]}
+//	lock status           {"store": STORE, "lock": LOCK}
+//	audit fix             {"store": STORE, "entry": ENTRY, "change": CHANGE}
+//	lock release          {"store": STORE, "released": LOCK, "lock": LOCK}
+//
+// STORE is the store URL without its password. In lock release, "released"
+// is the lock as it was just before the release (its store_time is the
+// release's time) and "lock" is the lock after it.
+//
+//	CHANGE = {
+//	  "stage": "app", "change_id": "publish-flags",
+//	  "verdict": "issue",          // done | pending | marker-decides | issue
+//	  "explanation": "FAILED at … by runner …; … an operator must resolve it",
+//	  "problem": "it failed without a transaction, so it may have partly taken effect",
+//	                               // "" unless the outcome is uncertain
+//	  "latest": ENTRY,             // the entry the verdict comes from
+//	  "resolutions": [RESOLUTION…] // [] unless the verdict is issue
+//	}
+//	RESOLUTION = {
+//	  "name": "applied",           // applied | rolled-back: the --resolution
+//	  "state": "MANUAL_MARKED_AS_APPLIED",
+//	  "command": "flamingock audit fix publish-flags --resolution applied --reason \"describe what you checked\" --store sqlite:app.db",
+//	  "effect": "if its effects are in place, mark it applied; the next run skips it:"
+//	}
+//	ENTRY = {
+//	  "seq": 4, "execution_id": "…", "stage": "app", "change_id": "publish-flags",
+//	  "order": 2, "author": "bob", "state": "FAILED",
+//	  "time": "2025-03-01T10:00:03.5Z", "duration_ms": 1500,
+//	  "host": "web-1", "runner_id": "…", "target_id": "flags",
+//	  "strategy": "NON_TX",        // SHARED_TX | SEPARATE_TX | NON_TX
+//	  "recovery": "MANUAL",        // MANUAL | RETRY
+//	  "checksum": "…", "error_message": "…", "error_kind": "…",
+//	  "operator": "", "reason": "", // set on manual marks
+//	  "metadata": null             // the entry's user metadata, a JSON object
+//	}
+//	LOCK = {
+//	  "key": "flamingock", "held": false, "owner": "", "epoch": 3,
+//	  "expires_at": "…" | null,    // null when never acquired
+//	  "store_time": "…",           // the store's clock when it was read
+//	  "released_by": "alice@ops",  // the latest forced release; "" when none
+//	  "released_at": "…" | null
+//	}
+//
+// The verdicts are those of the runtime, computed by the same function
+// (audit.Assess): done, the next run skips the change; pending, it applies
+// it; marker-decides, it asks the target whether the change's separate
+// transaction committed; issue, it refuses to run anything until an
+// operator resolves the change with audit fix.
+package main

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []string) error {
+	asJSON := fs.Bool("json", false, "print JSON (see the package documentation for the shape)")
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usagef("issue list takes no arguments, got %q", args)
+		}
+		s, err := c.open(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		all, err := s.snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		issues := slices.DeleteFunc(all, func(a audit.Assessment) bool { return a.Verdict != audit.VerdictIssue })
+		lock, err := s.lock(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			err = writeJSON(c.stdout, struct {
+				Store  string       `json:"store"`
+				Lock   lockJSON     `json:"lock"`
+				Issues []changeJSON `json:"issues"`
+			}{s.name, toLockJSON(lock), toChangesJSON(issues, s)})
+		} else if len(issues) == 0 {
+			fmt.Fprintf(c.stdout, "no issues: nothing in %s blocks the pipeline\n", s.name)
+		} else {
+			t := newTable(c.stdout)
+			t.row("STAGE", "ID", "STATE", "WHEN", "HOST", "ERROR")
+			for _, a := range issues {
+				e := a.Latest
+				t.row(e.Stage, e.ChangeID, string(e.State), when(e.Time), e.Host, e.ErrorMessage)
+			}
+			err = t.flush()
+		}
+		if err != nil {
+			return err
+		}
+		for _, a := range issues {
+			if note := stillRunning(a, lock); note != "" {
+				fmt.Fprintf(c.stderr, "flamingock: note: %s\n", note)
+			}
+		}
+		if len(issues) > 0 {
+			return &issuesError{n: len(issues)}
+		}
+		return nil
+	}
+}
+
+func (c *cli) issueGet(g *globals, fs *flag.FlagSet) func(context.Context, []string) error {
+	guidance := fs.Bool("guidance", false, "print the commands that resolve the issue and what each means for the next run")
+	stage := fs.String("stage", "", "the change's stage `NAME`, when its id is in several")
+	asJSON := fs.Bool("json", false, "print JSON (see the package documentation for the shape); it always holds the resolutions")
+	return func(ctx context.Context, args []string) error {
+		if len(args) != 1 {
+			return usagef("issue get needs exactly one change ID, got %d arguments", len(args))
+		}
+		s, err := c.open(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		a, err := s.find(ctx, args[0], *stage)
+		if err != nil {
+			return err
+		}
+		history, err := s.store.History(ctx, audit.Filter{Stage: a.Latest.Stage, ChangeID: a.Latest.ChangeID})
+		if err != nil {
+			return fmt.Errorf("read the audit trail of %s: %w", s.name, err)
+		}
+		lock, err := s.lock(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(c.stdout, struct {
+				Store   string      `json:"store"`
+				Lock    lockJSON    `json:"lock"`
+				Change  changeJSON  `json:"change"`
+				History []entryJSON `json:"history"`
+			}{s.name, toLockJSON(lock), toChangeJSON(a, s), toEntriesJSON(history)})
+		}
+		return c.printIssue(c.stdout, s, a, history, lock, *guidance)
+	}
+}
+
+// printIssue explains what happened to a change and, with guidance, how to
+// resolve its issue.
+func (c *cli) printIssue(w io.Writer, s *session, a audit.Assessment, history []audit.Entry, lock audit.LockInfo, guidance bool) error {
+	e := a.Latest
+	fmt.Fprintf(w, "change %q (stage %q): %s; %s\n\n", e.ChangeID, e.Stage, a.Verdict, nextRun(a.Verdict))
+	t := newTable(w)
+	t.row("state:", fmt.Sprintf("%s at %s", e.State, when(e.Time)))
+	t.row("host:", e.Host)
+	t.row("runner:", e.RunnerID)
+	t.row("execution:", e.ExecutionID)
+	t.row("target:", fmt.Sprintf("%s (it ran %s, recovery %s)", cell(e.TargetID), e.Strategy.Phrase(), e.Recovery))
+	t.row("author:", e.Author)
+	if e.ErrorMessage != "" {
+		msg := e.ErrorMessage
+		if e.ErrorKind != "" {
+			msg += " (" + e.ErrorKind + ")"
+		}
+		t.row("error:", msg)
+	}
+	if e.Operator != "" {
+		t.row("marked by:", e.Operator+": "+e.Reason)
+	}
+	t.row("why:", a.Reason)
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if note := stillRunning(a, lock); note != "" {
+		fmt.Fprintf(w, "\nnote: %s\n", note)
+	}
+
+	fmt.Fprintf(w, "\nhistory:\n")
+	t = newTable(w)
+	t.row("STATE", "WHEN", "DURATION", "HOST", "RUNNER", "DETAIL")
+	for _, h := range history {
+		t.row(string(h.State), when(h.Time), duration(h.Duration), h.Host, h.RunnerID, detail(h))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+
+	res := resolutions(a, s)
+	switch {
+	case len(res) == 0:
+		fmt.Fprintf(w, "\nno issue: nothing to resolve.\n")
+	case !guidance:
+		fmt.Fprintf(w, "\nflamingock issue get %s --guidance prints the commands that resolve it.\n", e.ChangeID)
+	default:
+		fmt.Fprintf(w, "\n%s.\nCheck what the change did to target %q, then run one of:\n", capitalize(a.Problem), cell(e.TargetID))
+		for _, r := range res {
+			fmt.Fprintf(w, "  %s\n    %s\n", r.Effect, r.Command)
+		}
+	}
+	return nil
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rogpeppe/go-internal/testscript"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"flamingock": main,
+		"deploy":     deployMain,
+		"seed":       seedMain,
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar against a SQLite store and, when
+// FLAMINGOCK_TEST_POSTGRES and FLAMINGOCK_TEST_MONGO are set, against
+// PostgreSQL and MongoDB, each script on a store of its own (a file, a
+// schema, a database). The scripts see the store in FLAMINGOCK_STORE (and
+// FLAMINGOCK_SCHEMA), and in STORE_ARGS the global flags the CLI prints in
+// the commands it suggests. Set FLAMINGOCK_UPDATE_SCRIPTS=1 to rewrite the
+// scripts' expected files from what the commands print.
+func TestScripts(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testscript.Run(t, scriptParams(func(e *testscript.Env) error {
+			url := "sqlite:" + filepath.Join(e.WorkDir, "audit.db")
+			e.Setenv("FLAMINGOCK_STORE", url)
+			e.Setenv("STORE_ARGS", storeArgs("--store", url))
+			return nil
+		}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := testenv.Postgres(t)
+		admin, err := pgxpool.New(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(admin.Close)
+		testscript.Run(t, scriptParams(func(e *testscript.Env) error {
+			schema := "cli_" + strings.ToLower(rand.Text()[:12])
+			e.Setenv("FLAMINGOCK_STORE", dsn)
+			e.Setenv("FLAMINGOCK_SCHEMA", schema)
+			e.Setenv("STORE_ARGS", storeArgs("--store", dsn, "--schema", schema))
+			e.Defer(func() {
+				if _, err := admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+					e.T().Fatal(fmt.Sprintf("drop schema %s: %v", schema, err))
+				}
+			})
+			return nil
+		}))
+	})
+	t.Run("mongo", func(t *testing.T) {
+		uri := testenv.Mongo(t)
+		client, err := mongodriver.Connect(options.Client().ApplyURI(uri))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Disconnect(context.Background()) })
+		testscript.Run(t, scriptParams(func(e *testscript.Env) error {
+			database := "cli_" + strings.ToLower(rand.Text()[:12])
+			base, query, _ := strings.Cut(uri, "?")
+			url := strings.TrimSuffix(base, "/") + "/" + database
+			if query != "" {
+				url += "?" + query
+			}
+			e.Setenv("FLAMINGOCK_STORE", url)
+			e.Setenv("STORE_ARGS", storeArgs("--store", url))
+			e.Defer(func() {
+				if err := client.Database(database).Drop(context.Background()); err != nil {
+					e.T().Fatal(fmt.Sprintf("drop database %s: %v", database, err))
+				}
+			})
+			return nil
+		}))
+	})
+}
+
+func scriptParams(setup func(*testscript.Env) error) testscript.Params {
+	return testscript.Params{
+		Dir:                 "testdata/script",
+		UpdateScripts:       os.Getenv("FLAMINGOCK_UPDATE_SCRIPTS") == "1",
+		RequireExplicitExec: true,
+		Setup:               setup,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits": cmdExits,
+			"json":  cmdJSON,
+		},
+	}
+}
+
+// storeArgs renders global flags as the CLI prints them in the commands it
+// suggests, quoted by the same function.
+func storeArgs(args ...string) string {
+	cmd := audit.Resolutions("x", args...)[0].Command
+	_, rendered, _ := strings.Cut(cmd, `"describe what you checked" `)
+	return rendered
+}
+
+// cmdExits runs a command and checks its exit status:
+//
+//	exits 3 flamingock issue list
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits STATUS command [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: bad status %q", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			ts.Fatalf("exits: %v", err)
+		}
+		got = exitErr.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdJSON checks JSON output:
+//
+//	json stdout                          stdout holds one JSON value
+//	json stdout issues.0.change_id c1    and the value at that path is c1
+//	json stdout issues.len 1             "len" is the length of an array
+//	! json stdout lock.owner runner-a    the value is not runner-a
+//
+// The path is dot-separated object keys and array indexes ("#" would start
+// a comment in a script). A string value is compared without its quotes,
+// any other value as compact JSON.
+func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 && len(args) != 3 || neg && len(args) == 1 {
+		ts.Fatalf("usage: json FILE [PATH WANT]")
+	}
+	var v any
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &v); err != nil {
+		ts.Fatalf("%s is not JSON: %v", args[0], err)
+	}
+	if len(args) == 1 {
+		return
+	}
+	for _, step := range strings.Split(args[1], ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			next, ok := x[step]
+			if !ok {
+				ts.Fatalf("json %s: no key %q at %s", args[0], step, args[1])
+			}
+			v = next
+		case []any:
+			if step == "len" {
+				v = float64(len(x))
+				continue
+			}
+			i, err := strconv.Atoi(step)
+			if err != nil || i < 0 || i >= len(x) {
+				ts.Fatalf("json %s: no index %q in an array of %d at %s", args[0], step, len(x), args[1])
+			}
+			v = x[i]
+		default:
+			ts.Fatalf("json %s: %q is inside a %T at %s", args[0], step, x, args[1])
+		}
+	}
+	got, ok := v.(string)
+	if !ok {
+		b, err := json.Marshal(v)
+		if err != nil {
+			ts.Fatalf("json %s: %v", args[0], err)
+		}
+		got = string(b)
+	}
+	if (got == args[2]) == neg {
+		ts.Fatalf("json %s %s = %q, want %s%q", args[0], args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
+	}
+}

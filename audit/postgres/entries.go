@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,9 +16,13 @@ import (
 // Snapshot returns the latest entry of every change, in Seq order, in one
 // statement.
 func (s *Store) Snapshot(ctx context.Context) ([]audit.Entry, error) {
-	entries, err := s.queryEntries(ctx, s.sql.snapshot)
+	var entries []audit.Entry
+	err := s.read(ctx, func() (err error) {
+		entries, err = s.queryEntries(ctx, s.sql.snapshot)
+		return err
+	}, func(err error) error { return s.explainRead("read the latest states from", err) })
 	if err != nil {
-		return nil, s.explainRead("read the latest states from", err)
+		return nil, err
 	}
 	return entries, nil
 }
@@ -43,9 +48,13 @@ func (s *Store) History(ctx context.Context, f audit.Filter) ([]audit.Entry, err
 		where("occurred_at >=", f.Since)
 	}
 	b.WriteString(" ORDER BY seq")
-	entries, err := s.queryEntries(ctx, b.String(), args...)
+	var entries []audit.Entry
+	err := s.read(ctx, func() (err error) {
+		entries, err = s.queryEntries(ctx, b.String(), args...)
+		return err
+	}, func(err error) error { return s.explainRead("read the history from", err) })
 	if err != nil {
-		return nil, s.explainRead("read the history from", err)
+		return nil, err
 	}
 	return entries, nil
 }
@@ -136,6 +145,9 @@ func (s *Store) appendEntry(ctx context.Context, q querier, lease audit.Lease, e
 	if err := e.Validate(); err != nil {
 		return audit.Entry{}, fmt.Errorf("postgres: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
 	}
+	if err := s.ready(ctx); err != nil {
+		return audit.Entry{}, err
+	}
 	// PostgreSQL keeps microseconds; the entry returned is the one stored.
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
 	var metadata *string
@@ -150,7 +162,8 @@ func (s *Store) appendEntry(ctx context.Context, q querier, lease audit.Lease, e
 		e.Checksum, e.ErrorMessage, e.ErrorKind, e.Operator, e.Reason, metadata,
 		lease.Key, lease.Owner, lease.Epoch,
 	)...).Scan(&e.Seq, &e.Time, &stored)
-	if errors.Is(err, pgx.ErrNoRows) {
+	// sql.ErrNoRows covers pgx's ErrNoRows and database/sql's (AppendSQLTx).
+	if errors.Is(err, sql.ErrNoRows) {
 		return audit.Entry{}, s.fenced(ctx, q, "append "+string(e.State)+" of "+e.Stage+"/"+e.ChangeID, lease)
 	}
 	if err != nil {

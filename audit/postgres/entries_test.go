@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/postgres"
 )
 
 // insertRow writes a row behind the store's back: a valid APPLIED entry
@@ -143,66 +144,132 @@ func TestAppendReturnsTheEntryAsStored(t *testing.T) {
 	}
 }
 
-func TestAppendTx(t *testing.T) {
-	srv := newServer(t)
-	s, schema := srv.open(t)
-	auditTable, _ := tables(schema, "flamingock")
-	target := pgx.Identifier{schema, "accounts"}.Sanitize()
-	srv.exec(t, "CREATE TABLE "+target+" (id int)")
-	lease, err := s.Acquire(t.Context(), "k", "runner-a", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+// changeTx is a transaction of the store's database running a change and
+// recording it: a pgx one with AppendTx, or a database/sql one with
+// AppendSQLTx.
+type changeTx struct {
+	exec     func(ctx context.Context, sql string) error
+	append   func(ctx context.Context, l audit.Lease, e audit.Entry) (audit.Entry, error)
+	commit   func(ctx context.Context) error
+	rollback func(ctx context.Context) error
+}
 
-	// apply runs a change and records it in one transaction of the store's
-	// pool, then ends the transaction with end.
-	apply := func(t *testing.T, l audit.Lease, id string, end func(pgx.Tx, context.Context) error) error {
-		t.Helper()
+var changeTxs = []struct {
+	name  string
+	begin func(t *testing.T, s *postgres.Store) changeTx
+}{
+	{"a pgx transaction on Pool, with AppendTx", func(t *testing.T, s *postgres.Store) changeTx {
 		tx, err := s.Pool().Begin(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer tx.Rollback(context.Background())
-		if _, err := tx.Exec(t.Context(), "INSERT INTO "+target+" VALUES (1)"); err != nil {
+		return changeTx{
+			exec: func(ctx context.Context, sql string) error { _, err := tx.Exec(ctx, sql); return err },
+			append: func(ctx context.Context, l audit.Lease, e audit.Entry) (audit.Entry, error) {
+				return s.AppendTx(ctx, tx, l, e)
+			},
+			commit: tx.Commit, rollback: tx.Rollback,
+		}
+	}},
+	{"a database/sql transaction on DB, with AppendSQLTx", func(t *testing.T, s *postgres.Store) changeTx {
+		tx, err := s.DB().BeginTx(t.Context(), nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AppendTx(t.Context(), tx, l, validEntry(id)); err != nil {
-			return err
+		return changeTx{
+			exec: func(ctx context.Context, sql string) error { _, err := tx.ExecContext(ctx, sql); return err },
+			append: func(ctx context.Context, l audit.Lease, e audit.Entry) (audit.Entry, error) {
+				return s.AppendSQLTx(ctx, tx, l, e)
+			},
+			commit:   func(context.Context) error { return tx.Commit() },
+			rollback: func(context.Context) error { return tx.Rollback() },
 		}
-		return end(tx, t.Context())
-	}
-	commit, rollback := pgx.Tx.Commit, pgx.Tx.Rollback
+	}},
+}
 
-	t.Run("the change and its entry commit together", func(t *testing.T) {
-		if err := apply(t, lease, "committed", commit); err != nil {
-			t.Fatal(err)
-		}
-		if a, c := srv.count(t, auditTable), srv.count(t, target); a != 1 || c != 1 {
-			t.Errorf("after commit: %d entries and %d target rows, want 1 and 1", a, c)
-		}
-	})
-	t.Run("a rollback loses both", func(t *testing.T) {
-		if err := apply(t, lease, "rolled-back", rollback); err != nil {
-			t.Fatal(err)
-		}
-		if a, c := srv.count(t, auditTable), srv.count(t, target); a != 1 || c != 1 {
-			t.Errorf("after rollback: %d entries and %d target rows, want still 1 and 1", a, c)
-		}
-	})
-	t.Run("a fenced lease is refused inside the transaction", func(t *testing.T) {
-		stale := lease
-		stale.Epoch--
-		err := apply(t, stale, "fenced", commit)
-		if !errors.Is(err, audit.ErrFenced) {
-			t.Fatalf("AppendTx with a stale epoch: got %v, want ErrFenced", err)
-		}
-		if a, c := srv.count(t, auditTable), srv.count(t, target); a != 1 || c != 1 {
-			t.Errorf("after a fenced AppendTx: %d entries and %d target rows, want still 1 and 1", a, c)
-		}
-	})
+func TestAppendInsideTheChangeTransaction(t *testing.T) {
+	srv := newServer(t)
+	for _, kind := range changeTxs {
+		t.Run(kind.name, func(t *testing.T) {
+			s, schema := srv.open(t)
+			auditTable, _ := tables(schema, "flamingock")
+			target := pgx.Identifier{schema, "accounts"}.Sanitize()
+			srv.exec(t, "CREATE TABLE "+target+" (id int)")
+			lease, err := s.Acquire(t.Context(), "k", "runner-a", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// apply runs a change and records it in one transaction, then
+			// commits it, or rolls it back when commit is false. It returns
+			// the entry as the append returned it.
+			apply := func(t *testing.T, l audit.Lease, e audit.Entry, commit bool) (audit.Entry, error) {
+				t.Helper()
+				tx := kind.begin(t, s)
+				defer tx.rollback(context.Background())
+				if err := tx.exec(t.Context(), "INSERT INTO "+target+" VALUES (1)"); err != nil {
+					t.Fatal(err)
+				}
+				stored, err := tx.append(t.Context(), l, e)
+				if err != nil {
+					return audit.Entry{}, err
+				}
+				if commit {
+					return stored, tx.commit(t.Context())
+				}
+				return stored, tx.rollback(t.Context())
+			}
+
+			t.Run("the change and its entry commit together", func(t *testing.T) {
+				e := validEntry("committed")
+				e.Metadata = json.RawMessage(`{"ticket": "OPS-1", "n": 2}`)
+				got, err := apply(t, lease, e, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a, c := srv.count(t, auditTable), srv.count(t, target); a != 1 || c != 1 {
+					t.Errorf("after commit: %d entries and %d target rows, want 1 and 1", a, c)
+				}
+				h, err := s.History(t.Context(), audit.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff([]audit.Entry{got}, h); diff != "" {
+					t.Errorf("the entry the append returned differs from the one stored (-returned +stored):\n%s", diff)
+				}
+			})
+			t.Run("a rollback loses both", func(t *testing.T) {
+				if _, err := apply(t, lease, validEntry("rolled-back"), false); err != nil {
+					t.Fatal(err)
+				}
+				if a, c := srv.count(t, auditTable), srv.count(t, target); a != 1 || c != 1 {
+					t.Errorf("after rollback: %d entries and %d target rows, want still 1 and 1", a, c)
+				}
+			})
+			t.Run("a fenced lease is refused inside the transaction", func(t *testing.T) {
+				stale := lease
+				stale.Epoch--
+				_, err := apply(t, stale, validEntry("fenced"), true)
+				if !errors.Is(err, audit.ErrFenced) {
+					t.Fatalf("append with a stale epoch: got %v, want ErrFenced", err)
+				}
+				// The reason is read inside the transaction, too.
+				if want := fmt.Sprintf(`it was taken over by "runner-a" at epoch %d`, lease.Epoch); !strings.Contains(err.Error(), want) {
+					t.Errorf("the refusal %q does not say %q", err, want)
+				}
+				if a, c := srv.count(t, auditTable), srv.count(t, target); a != 1 || c != 1 {
+					t.Errorf("after a fenced append: %d entries and %d target rows, want still 1 and 1", a, c)
+				}
+			})
+		})
+	}
 	t.Run("a nil transaction is an error", func(t *testing.T) {
-		if _, err := s.AppendTx(t.Context(), nil, lease, validEntry("x")); err == nil {
+		s, _ := srv.open(t)
+		if _, err := s.AppendTx(t.Context(), nil, audit.Lease{}, validEntry("x")); err == nil {
 			t.Error("AppendTx accepted a nil transaction")
+		}
+		if _, err := s.AppendSQLTx(t.Context(), nil, audit.Lease{}, validEntry("x")); err == nil {
+			t.Error("AppendSQLTx accepted a nil transaction")
 		}
 	})
 }

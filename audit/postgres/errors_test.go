@@ -60,18 +60,40 @@ func TestOpenReportsBadDSNsWithoutThePassword(t *testing.T) {
 	}
 }
 
-func TestOpenReportsAServerThatIsNotRunning(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	// Port 1 on loopback: nothing listens, the kernel refuses at once.
-	_, err := postgres.Open(ctx, "postgres://postgres:"+password+"@127.0.0.1:1/test?sslmode=disable&connect_timeout=10")
-	wantMessage(t, err, "127.0.0.1:1", "connection refused", "is PostgreSQL running")
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("error %v does not match ECONNREFUSED", err)
+// firstUses are the first operations a store may see: a read and a write.
+// Opening a store sends nothing, so the first one meets any problem.
+var firstUses = []struct {
+	name string
+	use  func(context.Context, *postgres.Store) error
+}{
+	{"reading first", func(ctx context.Context, s *postgres.Store) error { _, err := s.Snapshot(ctx); return err }},
+	{"writing first", func(ctx context.Context, s *postgres.Store) error {
+		_, err := s.Acquire(ctx, "k", "runner-a", time.Minute)
+		return err
+	}},
+}
+
+func TestFirstUseReportsAServerThatIsNotRunning(t *testing.T) {
+	for _, first := range firstUses {
+		t.Run(first.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			// Port 1 on loopback: nothing listens, the kernel refuses at once.
+			s, err := postgres.Open(ctx, "postgres://postgres:"+password+"@127.0.0.1:1/test?sslmode=disable&connect_timeout=10")
+			if err != nil {
+				t.Fatalf("Open, which sends nothing: %v", err)
+			}
+			defer s.Close()
+			err = first.use(ctx, s)
+			wantMessage(t, err, "127.0.0.1:1", "connection refused", "is PostgreSQL running")
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("error %v does not match ECONNREFUSED", err)
+			}
+		})
 	}
 }
 
-func TestOpenReportsAnUnknownDatabaseOrUser(t *testing.T) {
+func TestFirstUseReportsAnUnknownDatabaseOrUser(t *testing.T) {
 	srv := newServer(t)
 	tests := []struct {
 		name   string
@@ -96,7 +118,11 @@ func TestOpenReportsAnUnknownDatabaseOrUser(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pool.Close()
-			_, err = postgres.New(t.Context(), pool, postgres.WithSchema(srv.schema(t)))
+			s, err := postgres.New(t.Context(), pool, postgres.WithSchema(srv.schema(t)))
+			if err != nil {
+				t.Fatalf("New, which sends nothing: %v", err)
+			}
+			_, err = s.Snapshot(t.Context())
 			wantMessage(t, err, tt.want...)
 		})
 	}
@@ -138,7 +164,11 @@ func TestPermissionDeniedSaysWhichGrant(t *testing.T) {
 	t.Run("creating the schema needs CREATE on the database", func(t *testing.T) {
 		role, pool := srv.role(t)
 		schema := srv.schema(t)
-		_, err := postgres.New(t.Context(), pool, postgres.WithSchema(schema))
+		s, err := postgres.New(t.Context(), pool, postgres.WithSchema(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Snapshot(t.Context())
 		wantMessage(t, err, "permission denied",
 			"GRANT CREATE ON DATABASE "+pgx.Identifier{database}.Sanitize()+" TO "+pgx.Identifier{role}.Sanitize())
 		var exists bool
@@ -156,7 +186,11 @@ func TestPermissionDeniedSaysWhichGrant(t *testing.T) {
 		q := pgx.Identifier{schema}.Sanitize()
 		srv.exec(t, "CREATE SCHEMA "+q)
 		srv.exec(t, "GRANT USAGE ON SCHEMA "+q+" TO "+pgx.Identifier{role}.Sanitize())
-		_, err := postgres.New(t.Context(), pool, postgres.WithSchema(schema))
+		s, err := postgres.New(t.Context(), pool, postgres.WithSchema(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Acquire(t.Context(), "k", "runner-a", time.Minute)
 		wantMessage(t, err, "permission denied", "GRANT CREATE ON SCHEMA "+q+" TO "+pgx.Identifier{role}.Sanitize())
 		if srv.exists(t, schema, "flamingock_audit") || srv.exists(t, schema, "flamingock_lock") {
 			t.Error("a table was created")

@@ -75,7 +75,8 @@ func (s *server) schemaNamed(t *testing.T, name string) string {
 	return name
 }
 
-// open opens a store on a fresh schema, closed when the test ends.
+// open opens a store on a fresh schema, closed when the test ends, and
+// has it create its tables (a store does on its first use).
 func (s *server) open(t *testing.T, opts ...postgres.Option) (*postgres.Store, string) {
 	t.Helper()
 	schema := s.schema(t)
@@ -84,6 +85,9 @@ func (s *server) open(t *testing.T, opts ...postgres.Option) (*postgres.Store, s
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if _, err := st.Snapshot(t.Context()); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
 	return st, schema
 }
 

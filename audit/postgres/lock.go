@@ -22,6 +22,9 @@ func (s *Store) Acquire(ctx context.Context, key, owner string, ttl time.Duratio
 	case ttl < time.Millisecond:
 		return audit.Lease{}, fmt.Errorf("postgres: acquire %q: lease duration %s is under a millisecond", key, ttl)
 	}
+	if err := s.ready(ctx); err != nil {
+		return audit.Lease{}, err
+	}
 	// The holder can release between a refused acquisition and the read of
 	// who holds it; then the key is free and worth another try.
 	for attempt := 1; ; attempt++ {
@@ -52,6 +55,9 @@ func (s *Store) Refresh(ctx context.Context, lease audit.Lease) (audit.Lease, er
 	if lease.TTL < time.Millisecond {
 		return audit.Lease{}, fmt.Errorf("postgres: refresh %q: lease duration %s is under a millisecond", lease.Key, lease.TTL)
 	}
+	if err := s.ready(ctx); err != nil {
+		return audit.Lease{}, err
+	}
 	err := s.pool.QueryRow(ctx, s.sql.refresh, execArgs(lease.Key, lease.Owner, lease.Epoch, lease.TTL.Microseconds())...).
 		Scan(&lease.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -68,6 +74,9 @@ func (s *Store) Refresh(ctx context.Context, lease audit.Lease) (audit.Lease, er
 // statement. When the lease expired or the lock moved on it fails with an
 // error matching audit.ErrFenced and changes nothing.
 func (s *Store) Release(ctx context.Context, lease audit.Lease) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	tag, err := s.pool.Exec(ctx, s.sql.release, execArgs(lease.Key, lease.Owner, lease.Epoch)...)
 	if err != nil {
 		return s.explain(fmt.Sprintf("release lock %q in %s", lease.Key, s.lock.quoted), needLock, err)
@@ -80,23 +89,34 @@ func (s *Store) Release(ctx context.Context, lease audit.Lease) error {
 
 // Lock reports the state of key, with the database's current time.
 func (s *Store) Lock(ctx context.Context, key string) (audit.LockInfo, error) {
-	return s.lockInfo(ctx, s.pool, key)
+	var info audit.LockInfo
+	err := s.read(ctx, func() (err error) {
+		info, err = s.lockInfo(ctx, s.pool, key)
+		return err
+	}, func(err error) error { return err }) // lockInfo explains its errors
+	if err != nil {
+		return audit.LockInfo{}, err
+	}
+	return info, nil
 }
 
 func (s *Store) lockInfo(ctx context.Context, q querier, key string) (audit.LockInfo, error) {
 	var (
-		owner     *string
-		epoch     *int64
-		expiresAt *time.Time
-		info      = audit.LockInfo{Key: key}
+		owner, releasedBy     *string
+		epoch                 *int64
+		expiresAt, releasedAt *time.Time
+		info                  = audit.LockInfo{Key: key}
 	)
-	err := q.QueryRow(ctx, s.sql.lockInfo, execArgs(key)...).Scan(&owner, &epoch, &expiresAt, &info.Now)
+	err := q.QueryRow(ctx, s.sql.lockInfo, execArgs(key)...).Scan(&owner, &epoch, &expiresAt, &info.Now, &releasedBy, &releasedAt)
 	if err != nil {
 		return audit.LockInfo{}, s.explain(fmt.Sprintf("read lock %q in %s", key, s.lock.quoted), needLock, err)
 	}
 	info.Now = info.Now.UTC()
 	if owner != nil {
 		info.Owner, info.Epoch, info.ExpiresAt = *owner, *epoch, expiresAt.UTC()
+	}
+	if releasedBy != nil && releasedAt != nil {
+		info.ReleasedBy, info.ReleasedAt = *releasedBy, releasedAt.UTC()
 	}
 	return info, nil
 }

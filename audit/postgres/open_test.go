@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -14,11 +15,12 @@ import (
 	"github.com/flamingock/flamingock-go/audit/postgres"
 )
 
-func TestOpenConcurrently(t *testing.T) {
+func TestFirstUseConcurrently(t *testing.T) {
 	srv := newServer(t)
 	schema := srv.schema(t)
-	// Half the openers have pools of their own, like separate processes;
-	// the others share two pools, like replicas of one process.
+	// Half the stores have pools of their own, like separate processes;
+	// the others share two pools, like replicas of one process. Half of
+	// them read first, the others write first: both create the tables.
 	shared := make([]*pgxpool.Pool, 2)
 	for i := range shared {
 		p, err := pgxpool.New(t.Context(), srv.dsn)
@@ -41,16 +43,29 @@ func TestOpenConcurrently(t *testing.T) {
 			} else {
 				stores[i], errs[i] = postgres.New(t.Context(), shared[i/2%2], postgres.WithSchema(schema))
 			}
+			if errs[i] != nil {
+				return
+			}
+			if i%4 < 2 {
+				_, errs[i] = stores[i].Snapshot(t.Context())
+			} else {
+				// A lease nobody holds: refused, after the tables are there.
+				errs[i] = stores[i].Release(t.Context(), audit.Lease{Key: "k", Owner: "nobody", Epoch: 1})
+				if errors.Is(errs[i], audit.ErrFenced) {
+					errs[i] = nil
+				}
+			}
 		})
 	}
 	close(start)
 	wg.Wait()
 	for i, err := range errs {
-		if err != nil {
-			t.Errorf("opener %d: %v", i, err)
-			continue
+		if stores[i] != nil {
+			t.Cleanup(func() { stores[i].Close() })
 		}
-		t.Cleanup(func() { stores[i].Close() })
+		if err != nil {
+			t.Errorf("store %d: %v", i, err)
+		}
 	}
 	if t.Failed() {
 		return
@@ -81,7 +96,7 @@ func TestOpenConcurrently(t *testing.T) {
 	}
 }
 
-func TestOpenCreatesWhatIsMissingOnly(t *testing.T) {
+func TestFirstUseCreatesWhatIsMissingOnly(t *testing.T) {
 	srv := newServer(t)
 	s, schema := srv.open(t)
 	auditTable, lockTable := tables(schema, "flamingock")
@@ -107,6 +122,9 @@ func TestOpenCreatesWhatIsMissingOnly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reopen with the lock table missing: %v", err)
 	}
+	if info, err := again.Lock(t.Context(), "k"); err != nil || info.Epoch != 0 {
+		t.Fatalf("Lock with the lock table missing = %+v, %v; want a key never acquired", info, err)
+	}
 	if !srv.exists(t, schema, "flamingock_lock") {
 		t.Fatal("the missing lock table was not created")
 	}
@@ -118,7 +136,31 @@ func TestOpenCreatesWhatIsMissingOnly(t *testing.T) {
 	}
 }
 
-func TestOpenRefusesTablesOfAnotherShape(t *testing.T) {
+func TestATableDroppedAfterFirstUseIsReportedNotCreatedAgain(t *testing.T) {
+	srv := newServer(t)
+	s, schema := srv.open(t)
+	auditTable, _ := tables(schema, "flamingock")
+	l, err := s.Acquire(t.Context(), "k", "runner-a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(t.Context(), l, validEntry("a")); err != nil {
+		t.Fatal(err)
+	}
+	srv.exec(t, "DROP TABLE "+auditTable)
+
+	_, err = s.Snapshot(t.Context())
+	for _, want := range []string{"table " + auditTable + " no longer exists", "was it dropped?", "every change applied again"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Snapshot after the drop: got %v, want an error saying %q", err, want)
+		}
+	}
+	if srv.exists(t, schema, "flamingock_audit") {
+		t.Error("the store created the dropped audit table again")
+	}
+}
+
+func TestTablesOfAnotherShapeAreRefused(t *testing.T) {
 	tests := []struct {
 		name string
 		// setup runs against the schema; with open set, after the store
@@ -129,13 +171,17 @@ func TestOpenRefusesTablesOfAnotherShape(t *testing.T) {
 		// lockAbsent: the lock table was missing and must not have been
 		// created beside the wrong table.
 		lockAbsent bool
+		// readFails: the shape breaks the snapshot too, which then says
+		// why; other differences leave reads working until the first write.
+		readFails bool
 	}{
 		{name: "a column of another type", open: true,
 			setup:   "ALTER TABLE {audit} ALTER COLUMN state TYPE varchar(20)",
 			problem: "column state is character varying(20), want text"},
 		{name: "a missing column", open: true,
-			setup:   "ALTER TABLE {audit} DROP COLUMN reason",
-			problem: "column reason is missing"},
+			setup:     "ALTER TABLE {audit} DROP COLUMN reason",
+			problem:   "column reason is missing",
+			readFails: true},
 		{name: "a nullable column", open: true,
 			setup:   "ALTER TABLE {audit} ALTER COLUMN host DROP NOT NULL",
 			problem: "column host allows NULL"},
@@ -151,11 +197,11 @@ func TestOpenRefusesTablesOfAnotherShape(t *testing.T) {
 		{name: "another program's table",
 			setup:      "CREATE TABLE {audit} (id serial PRIMARY KEY, name text)",
 			problem:    "column seq is missing; column schema_version is missing",
-			lockAbsent: true},
+			lockAbsent: true, readFails: true},
 		{name: "a view",
 			setup:      "CREATE VIEW {audit} AS SELECT 1 AS seq",
 			problem:    `it is not a table (pg_class.relkind "v")`,
-			lockAbsent: true},
+			lockAbsent: true, readFails: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,24 +213,50 @@ func TestOpenRefusesTablesOfAnotherShape(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if _, err := s.Snapshot(t.Context()); err != nil {
+					t.Fatal(err)
+				}
 				s.Close()
 			} else {
 				srv.exec(t, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
 			}
 			srv.exec(t, strings.NewReplacer("{audit}", auditTable, "{lock}", lockTable).Replace(tt.setup))
-
-			s, err := postgres.Open(t.Context(), srv.dsn, postgres.WithSchema(schema))
-			if err == nil {
-				s.Close()
-				t.Fatal("Open accepted the table")
-			}
-			for _, want := range []string{"exists but is not a flamingock table", tt.problem, "WithTablePrefix"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not say %q", err, want)
+			wantRefusal := func(op string, err error) {
+				t.Helper()
+				if err == nil {
+					t.Fatalf("%s accepted the table", op)
+				}
+				for _, want := range []string{"exists but is not a flamingock table", tt.problem, "WithTablePrefix"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("%s: error %q does not say %q", op, err, want)
+					}
 				}
 			}
+			open := func() *postgres.Store {
+				t.Helper()
+				s, err := postgres.Open(t.Context(), srv.dsn, postgres.WithSchema(schema))
+				if err != nil {
+					t.Fatalf("Open, which sends nothing: %v", err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+
+			_, err := open().Acquire(t.Context(), "k", "runner-a", time.Minute)
+			wantRefusal("the first write", err)
+			if srv.exists(t, schema, "flamingock_lock") {
+				if n := srv.count(t, lockTable); n != 0 {
+					t.Errorf("the refused write left %d lock rows", n)
+				}
+			} else if !tt.lockAbsent {
+				t.Error("the lock table is gone")
+			}
 			if tt.lockAbsent && srv.exists(t, schema, "flamingock_lock") {
-				t.Error("Open refused the audit table but created the lock table")
+				t.Error("the store refused the audit table but created the lock table")
+			}
+			if tt.readFails {
+				_, err := open().Snapshot(t.Context())
+				wantRefusal("a first read", err)
 			}
 		})
 	}

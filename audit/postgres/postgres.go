@@ -7,12 +7,28 @@
 //	defer store.Close()
 //
 // Open creates a pool from a DSN and closes it on Close; New uses a pool the
-// caller owns (and keeps open). Either one creates the schema and two tables
-// when they are missing, in one transaction serialised by a
-// transaction-scoped advisory lock, so any number of processes may start at
-// once. Tables that already exist are checked against the expected columns
-// and types (one query, the only cost of opening an existing store) and
-// refused, with a message saying what is wrong, if they do not match.
+// caller owns (and keeps open). Neither sends anything to the server, so
+// that the start of an up-to-date pipeline costs one round trip, its
+// snapshot. The store looks at its tables when it first needs them:
+//
+//   - before its first write (Append, AppendTx, AppendSQLTx, Acquire,
+//     Refresh, Release, ForceRelease), it checks them against the expected
+//     columns and types (one query) and creates the schema and tables that
+//     are missing,
+//     in one transaction serialised by a transaction-scoped advisory lock,
+//     so any number of processes may start at once. Tables of another shape
+//     are refused, with a message saying what is wrong, and nothing is
+//     written to them;
+//   - a read (Snapshot, History, Lock) goes straight to the tables. When it
+//     fails as a missing table or one of another shape would make it fail,
+//     the catalog says which, with the same message; before the store's
+//     first write, missing tables are then created and the read retried.
+//     Once the store has checked its tables it never creates them again: a
+//     table dropped behind its back is reported, not silently replaced by
+//     an empty trail that would have every change applied again.
+//
+// So connection and permission errors, too, come from the first operation,
+// not from Open or New.
 //
 // # Tables
 //
@@ -27,8 +43,9 @@
 //     nanoseconds (bigint), metadata is jsonb (NULL when empty; PostgreSQL
 //     normalises its spacing and key order).
 //   - flamingock_lock: one lease row per key: key, owner (empty when
-//     released), epoch (grows on every acquisition, kept on release) and
-//     expires_at.
+//     released), epoch (grows on every acquisition, kept on release),
+//     expires_at, and released_by and released_at (the latest ForceRelease,
+//     NULL when none happened).
 //
 // # Lock and fencing
 //
@@ -48,6 +65,9 @@
 // APPLIED entry commit together. The fence check takes a share lock on the
 // lease row that lasts until that transaction ends: call AppendTx last, just
 // before Commit, or a refresh or takeover of the lease waits for it.
+// runtime/pgxtarget does so for targets on Pool; for database/sql, DB is a
+// *sql.DB over the same pool and AppendSQLTx the same append inside one of
+// its transactions, which runtime/sqltarget uses for targets on DB.
 //
 // # Privileges
 //
@@ -60,6 +80,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -67,6 +88,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Store is the PostgreSQL audit store. It is safe for concurrent use.
@@ -82,6 +104,9 @@ type Store struct {
 	lock   table
 
 	sql statements
+
+	db     *sql.DB // database/sql over pool; see DB
+	tables tableCheck
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -96,9 +121,11 @@ func newTable(schema, name string) table {
 	return table{name: name, quoted: pgx.Identifier{schema, name}.Sanitize()}
 }
 
-// Open connects to the PostgreSQL server at dsn (a URL or keyword/value
-// string, see pgxpool.ParseConfig) with a pool of its own, which Close
-// closes, and prepares the store's tables.
+// Open returns a store on the PostgreSQL server at dsn (a URL or
+// keyword/value string, see pgxpool.ParseConfig) with a pool of its own,
+// which Close closes. It reports a malformed DSN or option but sends nothing
+// to the server: the first operation connects, and checks or creates the
+// store's tables (see the package documentation).
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
@@ -113,16 +140,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s, err := newStore(ctx, pool, true, redactDSN(dsn, &cfg.ConnConfig.Config), o)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return s, nil
+	return newStore(pool, true, redactDSN(dsn, &cfg.ConnConfig.Config), o), nil
 }
 
 // New uses pool, which stays the caller's: Close does not close it. The pool
-// may carry the caller's tracer, TLS and connection settings.
+// may carry the caller's tracer, TLS and connection settings. New sends
+// nothing to the server; ctx is not used.
 func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("postgres: nil pool")
@@ -131,7 +154,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	if err != nil {
 		return nil, err
 	}
-	return newStore(ctx, pool, false, poolDSN(pool.Config()), o)
+	return newStore(pool, false, poolDSN(pool.Config()), o), nil
 }
 
 func buildOptions(opts []Option) (options, error) {
@@ -147,7 +170,7 @@ func buildOptions(opts []Option) (options, error) {
 	return o, nil
 }
 
-func newStore(ctx context.Context, pool *pgxpool.Pool, ownsPool bool, dsn string, o options) (*Store, error) {
+func newStore(pool *pgxpool.Pool, ownsPool bool, dsn string, o options) *Store {
 	s := &Store{
 		pool:     pool,
 		ownsPool: ownsPool,
@@ -159,10 +182,10 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, ownsPool bool, dsn string
 		lock:     newTable(o.schema, o.prefix+lockSuffix),
 	}
 	s.sql = buildStatements(s.audit.quoted, s.lock.quoted)
-	if err := s.ensureTables(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
+	// No connection is made here: the *sql.DB borrows the pool's
+	// connections per operation and keeps none idle.
+	s.db = stdlib.OpenDBFromPool(pool)
+	return s
 }
 
 // Pool returns the pool the store uses, for targets that share the audit
@@ -172,19 +195,20 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // String returns the store's DSN without its password.
 func (s *Store) String() string { return s.dsn }
 
-// Close closes the pool if Open created it. It is safe to call more than
-// once.
+// Close closes DB, and the pool if Open created it. It is safe to call more
+// than once.
 func (s *Store) Close() error {
+	err := s.db.Close()
 	if s.ownsPool {
 		s.pool.Close()
 	}
-	return nil
+	return err
 }
 
-// querier is what both the pool and a caller's transaction offer, so each
-// statement is written once.
+// querier is what the pool, a caller's pgx transaction and (through sqlTx)
+// a caller's database/sql transaction offer, so each statement is written
+// once.
 type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 

@@ -59,6 +59,8 @@ var lockColumns = []column{
 	{name: "owner", typ: "text", notNull: true},
 	{name: "epoch", typ: "bigint", notNull: true},
 	{name: "expires_at", typ: "timestamp with time zone", notNull: true},
+	{name: "released_by", typ: "text"},
+	{name: "released_at", typ: "timestamp with time zone"},
 }
 
 // The DDL matches auditColumns and lockColumns: the conformance suite and
@@ -95,7 +97,9 @@ const createLockSQL = `CREATE TABLE IF NOT EXISTS {lock} (
 	key        text PRIMARY KEY,
 	owner      text NOT NULL,
 	epoch      bigint NOT NULL,
-	expires_at timestamptz NOT NULL
+	expires_at timestamptz NOT NULL,
+	released_by text,
+	released_at timestamptz
 );
 COMMENT ON TABLE {lock} IS 'flamingock-go lease lock: release a stuck lock with the flamingock CLI, not by hand';
 `

@@ -86,7 +86,7 @@ WHERE key = $1 AND owner = $2 AND owner <> '' AND epoch = $3 AND expires_at > cl
 
 		// The outer row always exists, so the database's clock is read even
 		// for a key that was never acquired.
-		lockInfo: r.Replace(`SELECT l.owner, l.epoch, l.expires_at, clock_timestamp()
+		lockInfo: r.Replace(`SELECT l.owner, l.epoch, l.expires_at, clock_timestamp(), l.released_by, l.released_at
 FROM (SELECT 1) AS one LEFT JOIN {lock} AS l ON l.key = $1`),
 	}
 }

@@ -4,19 +4,37 @@
 // The strategy (see package pipeline) is chosen per pipeline:
 //
 //   - When the audit store lives in the same database (its DB method
-//     returns the very *sql.DB given to New, as with audit/sqlite), the
-//     change and its APPLIED entry commit in one transaction
-//     (audit.StrategySharedTx). A crash leaves nothing behind.
+//     returns the very *sql.DB given to New, as with audit/sqlite and
+//     audit/postgres), the change and its APPLIED entry commit in one
+//     transaction (audit.StrategySharedTx). A crash leaves nothing behind.
 //   - Otherwise the change commits together with a marker row in the
 //     target's database (audit.StrategySeparateTx). After a crash between
 //     that commit and the APPLIED entry, the next run finds the marker and
 //     records the change as applied instead of running it twice.
 //
+// On PostgreSQL, use pgx's database/sql driver (import
+// github.com/jackc/pgx/v5/stdlib, driver name "pgx") with
+// WithDollarPlaceholders. The PostgreSQL audit store's DB is one:
+//
+//	store, err := postgres.Open(ctx, dsn)
+//	if err != nil { … }
+//	appdb := sqltarget.New(store.DB(), sqltarget.WithDollarPlaceholders()) // shared transactions
+//	reportsDB, err := sql.Open("pgx", reportsDSN)
+//	if err != nil { … }
+//	reports := sqltarget.New(reportsDB, sqltarget.WithDollarPlaceholders()) // markers
+//
+// Sharing is decided by pointer equality: a *sql.DB opened separately on the
+// store's database gets markers, which is safe but not shared.
+//
 // The marker table (flamingock_marker unless WithMarkerTable names another)
-// is created on first use with CREATE TABLE IF NOT EXISTS. Its SQL uses
-// '?' placeholders; pass WithDollarPlaceholders for drivers that want $1,
-// $2… (PostgreSQL). Identifiers are quoted with double quotes (standard
-// SQL; MySQL needs ANSI_QUOTES).
+// is created on first use when a query finds it missing, with CREATE TABLE
+// IF NOT EXISTS (looked up first, since some databases check the privilege
+// to create a table even when it exists, and retried once, since two
+// processes creating it at once can make one of them fail). Its SQL uses '?'
+// placeholders; pass WithDollarPlaceholders for drivers that want $1, $2…
+// (PostgreSQL). Identifiers are quoted with double quotes (standard SQL;
+// MySQL needs ANSI_QUOTES). The target's user needs SELECT, INSERT and
+// DELETE on it.
 //
 // A change declared transactional=false cannot run on this target: its
 // handle is a *sql.Tx. pipeline.New reports it before anything runs.
@@ -104,11 +122,11 @@ func New(db *sql.DB, opts ...Option) *Target {
 	return t
 }
 
-// sharedStore is an audit store that can append inside a transaction of
-// its own database, such as audit/sqlite.
+// sharedStore is an audit store that can append inside a database/sql
+// transaction of its own database, such as audit/sqlite and audit/postgres.
 type sharedStore interface {
 	DB() *sql.DB
-	AppendTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
+	AppendSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
 }
 
 // Strategy implements pipeline.Target: a shared transaction when store
@@ -136,7 +154,7 @@ func (t *Target) Begin(ctx context.Context, store audit.Store, s audit.Strategy)
 		}
 		tx, err := t.db.BeginTx(ctx, nil)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sqltarget: begin a transaction: %w", err)
 		}
 		return &sharedWork{work: work{tx: tx}, store: ss}, nil
 	case audit.StrategySeparateTx:
@@ -145,7 +163,7 @@ func (t *Target) Begin(ctx context.Context, store audit.Store, s audit.Strategy)
 		}
 		tx, err := t.db.BeginTx(ctx, nil)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sqltarget: begin a transaction: %w", err)
 		}
 		return &markerWork{work: work{tx: tx}, t: t}, nil
 	}
@@ -162,7 +180,7 @@ func (t *Target) HasMarker(ctx context.Context, m pipeline.Marker) (bool, error)
 		"SELECT COUNT(*) FROM "+t.table+" WHERE stage = "+t.ph(1)+" AND change_id = "+t.ph(2)+" AND execution_id = "+t.ph(3),
 		m.Key.Stage, m.Key.ChangeID, m.ExecutionID).Scan(&n)
 	if err != nil {
-		return false, fmt.Errorf("sqltarget: read marker: %w", err)
+		return false, t.explain("read marker in "+t.table, err)
 	}
 	return n > 0, nil
 }
@@ -173,30 +191,57 @@ func (t *Target) ClearMarker(ctx context.Context, key audit.Key) error {
 		return err
 	}
 	if _, err := t.db.ExecContext(ctx, t.deleteSQL(), key.Stage, key.ChangeID); err != nil {
-		return fmt.Errorf("sqltarget: clear marker: %w", err)
+		return t.explain("clear marker in "+t.table, err)
 	}
 	return nil
 }
 
-// ensureTable creates the marker table once per Target; it is retried
-// after a failure.
+// ensureTable makes sure, once per Target, that the marker table exists,
+// creating it when a query finds it missing. A failed creation is tried
+// once more: when two processes create the table at once, one of them can
+// fail (PostgreSQL reports a unique violation on pg_type), and by then the
+// other's table is there.
 func (t *Target) ensureTable(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.created {
 		return nil
 	}
-	_, err := t.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+t.table+` (
+	// Looking first spares a user that may use an existing table but not
+	// create one (PostgreSQL checks CREATE on the schema even for a table
+	// that exists).
+	rows, err := t.db.QueryContext(ctx, "SELECT 1 FROM "+t.table+" WHERE 1 = 0")
+	if err == nil {
+		err = rows.Close()
+	}
+	if err != nil {
+		create := "CREATE TABLE IF NOT EXISTS " + t.table + ` (
 	stage VARCHAR(255) NOT NULL,
 	change_id VARCHAR(255) NOT NULL,
 	execution_id VARCHAR(255) NOT NULL,
 	PRIMARY KEY (stage, change_id)
-)`)
+)`
+		if _, err = t.db.ExecContext(ctx, create); err != nil {
+			_, err = t.db.ExecContext(ctx, create)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("sqltarget: create marker table %s: %w", t.table, err)
+		return t.explain("create marker table "+t.table, err)
 	}
 	t.created = true
 	return nil
+}
+
+// explain wraps err from op with the grant the target's user lacks, when
+// the driver says a privilege is missing (SQLSTATE 42501, which
+// PostgreSQL's drivers expose through a SQLState method).
+func (t *Target) explain(op string, err error) error {
+	var state interface{ SQLState() string }
+	if errors.As(err, &state) && state.SQLState() == "42501" {
+		return fmt.Errorf("sqltarget: %s: %w: the target's user needs SELECT, INSERT and DELETE on %s "+
+			"(and CREATE on its schema to create it)", op, err, t.table)
+	}
+	return fmt.Errorf("sqltarget: %s: %w", op, err)
 }
 
 func (t *Target) deleteSQL() string {
@@ -233,7 +278,7 @@ type sharedWork struct {
 }
 
 func (w *sharedWork) AppendAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
-	return w.store.AppendTx(ctx, w.tx, lease, e)
+	return w.store.AppendSQLTx(ctx, w.tx, lease, e)
 }
 
 // markerWork writes the marker inside the change's transaction.
@@ -244,13 +289,13 @@ type markerWork struct {
 
 func (w *markerWork) WriteMarker(ctx context.Context, m pipeline.Marker) error {
 	if _, err := w.tx.ExecContext(ctx, w.t.deleteSQL(), m.Key.Stage, m.Key.ChangeID); err != nil {
-		return fmt.Errorf("sqltarget: write marker: %w", err)
+		return w.t.explain("write marker in "+w.t.table, err)
 	}
 	_, err := w.tx.ExecContext(ctx,
 		"INSERT INTO "+w.t.table+" (stage, change_id, execution_id) VALUES ("+w.t.ph(1)+", "+w.t.ph(2)+", "+w.t.ph(3)+")",
 		m.Key.Stage, m.Key.ChangeID, m.ExecutionID)
 	if err != nil {
-		return fmt.Errorf("sqltarget: write marker: %w", err)
+		return w.t.explain("write marker in "+w.t.table, err)
 	}
 	return nil
 }

@@ -1,0 +1,184 @@
+package pgxtarget
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/runtime/pipeline"
+)
+
+// Target is a PostgreSQL target on a pgx pool. It implements
+// pipeline.Target[pgx.Tx] and pipeline.Markers. It is safe for concurrent
+// use.
+type Target struct {
+	pool   *pgxpool.Pool
+	marker markerTable
+	where  string // the target database, for messages; never a password
+	err    error  // a bad option or a nil pool; reported by Strategy
+
+	mu    sync.Mutex
+	ready bool // the marker table exists and the user may use it
+}
+
+var (
+	_ pipeline.Target[pgx.Tx] = (*Target)(nil)
+	_ pipeline.Markers        = (*Target)(nil)
+)
+
+// Option configures a Target. Options validate their input: an invalid one
+// is reported by pipeline.New, before anything runs.
+type Option interface {
+	apply(*Target) error
+}
+
+type optionFunc func(*Target) error
+
+func (f optionFunc) apply(t *Target) error { return f(t) }
+
+// New returns a target that runs changes on pool, which stays the
+// caller's. A nil pool or a bad option is reported by pipeline.New, before
+// anything runs. New sends nothing to the server.
+func New(pool *pgxpool.Pool, opts ...Option) *Target {
+	t := &Target{pool: pool, marker: newMarkerTable(pgx.Identifier{defaultMarkerTable})}
+	var errs []error
+	if pool == nil {
+		errs = append(errs, errors.New("pgxtarget: nil pool"))
+	} else {
+		t.where = describe(pool.Config().ConnConfig)
+	}
+	for _, o := range opts {
+		if o == nil {
+			errs = append(errs, errors.New("pgxtarget: nil option"))
+			continue
+		}
+		if err := o.apply(t); err != nil {
+			errs = append(errs, fmt.Errorf("pgxtarget: %w", err))
+		}
+	}
+	t.err = errors.Join(errs...)
+	return t
+}
+
+// sharedStore is an audit store that appends inside a transaction of its
+// own pool: the store of package audit/postgres.
+type sharedStore interface {
+	Pool() *pgxpool.Pool
+	AppendTx(ctx context.Context, tx pgx.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
+}
+
+// shared returns store as a sharedStore when it is on this target's pool.
+func (t *Target) shared(store audit.Store) (sharedStore, bool) {
+	s, ok := store.(sharedStore)
+	return s, ok && s.Pool() == t.pool
+}
+
+// Strategy implements pipeline.Target: no transaction for a change declared
+// transactional=false, a shared transaction when store is on this target's
+// pool, a separate one with a marker otherwise.
+func (t *Target) Strategy(store audit.Store, transactional bool) (audit.Strategy, error) {
+	if t.err != nil {
+		return "", t.err
+	}
+	_, shared := t.shared(store)
+	if n := t.pool.Config().MaxConns; shared && n < 2 {
+		// The change would hold the only connection while the runner
+		// waits for it to refresh the lease.
+		return "", fmt.Errorf("pgxtarget: the pool the audit store shares has %d connection; it needs at least 2, "+
+			"one for the change and one for refreshing the lock meanwhile", n)
+	}
+	switch {
+	case !transactional:
+		return audit.StrategyNonTx, nil
+	case shared:
+		return audit.StrategySharedTx, nil
+	}
+	return audit.StrategySeparateTx, nil
+}
+
+// Begin implements pipeline.Target.
+func (t *Target) Begin(ctx context.Context, store audit.Store, s audit.Strategy) (pipeline.Work[pgx.Tx], error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	switch s {
+	case audit.StrategySharedTx:
+		ss, ok := t.shared(store)
+		if !ok {
+			return nil, fmt.Errorf("pgxtarget: strategy %s needs the audit/postgres store on this target's pool", s)
+		}
+		tx, err := t.pool.Begin(ctx)
+		if err != nil {
+			return nil, t.explain("begin a transaction", err, "")
+		}
+		return &sharedWork{txWork: txWork{tx: tx}, store: ss}, nil
+	case audit.StrategySeparateTx:
+		if err := t.ensureMarkerTable(ctx); err != nil {
+			return nil, err
+		}
+		tx, err := t.pool.Begin(ctx)
+		if err != nil {
+			return nil, t.explain("begin a transaction", err, "")
+		}
+		return &markerWork{txWork: txWork{tx: tx}, t: t}, nil
+	case audit.StrategyNonTx:
+		c, err := t.pool.Acquire(ctx)
+		if err != nil {
+			return nil, t.explain("acquire a connection", err, "")
+		}
+		return &autocommitWork{conn: c, h: &autocommitTx{conn: c.Conn()}}, nil
+	}
+	return nil, fmt.Errorf("pgxtarget: unsupported strategy %s", s)
+}
+
+// describe names the database of cfg for messages: user@host:port/database,
+// without the password.
+func describe(cfg *pgx.ConnConfig) string {
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	if strings.HasPrefix(cfg.Host, "/") {
+		addr = cfg.Host + "/.s.PGSQL." + strconv.Itoa(int(cfg.Port))
+	}
+	return cfg.User + "@" + addr + "/" + cfg.Database
+}
+
+// txWork is one change's transaction.
+type txWork struct{ tx pgx.Tx }
+
+func (w *txWork) Handle() pgx.Tx                   { return w.tx }
+func (w *txWork) Commit(ctx context.Context) error { return w.tx.Commit(ctx) }
+func (w *txWork) Abort(ctx context.Context) error  { return w.tx.Rollback(ctx) }
+
+// sharedWork appends the audit entry inside the change's transaction.
+type sharedWork struct {
+	txWork
+	store sharedStore
+}
+
+// AppendAudit implements pipeline.AuditAppender. The runner calls it after
+// the change and right before Commit, which is what the store's AppendTx
+// asks for.
+func (w *sharedWork) AppendAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	return w.store.AppendTx(ctx, w.tx, lease, e)
+}
+
+// markerWork writes the marker inside the change's transaction.
+type markerWork struct {
+	txWork
+	t *Target
+}
+
+// WriteMarker implements pipeline.MarkerWriter.
+func (w *markerWork) WriteMarker(ctx context.Context, m pipeline.Marker) error {
+	if _, err := w.tx.Exec(ctx, w.t.marker.upsert, pgx.QueryExecModeExec, m.Key.Stage, m.Key.ChangeID, m.ExecutionID); err != nil {
+		return w.t.explain("write marker in "+w.t.marker.quoted, err, w.t.marker.grant(w.t.user()))
+	}
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/crash"
 )
 
 // execute runs one change with the strategy its target declares and
@@ -44,6 +45,7 @@ func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 		x.abort(ctx, c, u)
 		return x.fail(ctx, c, o, s, start, err)
 	}
+	crash.Hit(ctx, crash.AfterApply)
 	applied := x.entry(c, audit.StateApplied, s, time.Since(start), nil)
 	if _, err := u.appender.AppendAudit(ctx, x.lease.current(), applied); err != nil {
 		x.abort(ctx, c, u)
@@ -54,6 +56,7 @@ func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 		}
 		return x.fail(ctx, c, o, s, start, fmt.Errorf("record APPLIED in the change's transaction: %w", err))
 	}
+	crash.Hit(ctx, crash.BeforeCommit)
 	if err := u.work.Commit(ctx); err != nil {
 		// The commit may have happened even so (a connection lost while it
 		// was acknowledged): the trail holds the truth, since APPLIED was
@@ -70,6 +73,7 @@ func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 		}
 		x.log.Warn("commit reported an error but the change committed", "stage", c.stage, "change", c.meta.ID, "error", err)
 	}
+	crash.Hit(ctx, crash.AfterApplied)
 	return x.applied(c, o, time.Since(start))
 }
 
@@ -78,10 +82,12 @@ func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 // the commit and APPLIED, the marker proves the commit.
 func (x *run) separateTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	const s = audit.StrategySeparateTx
+	crash.Hit(ctx, crash.BeforeStarted)
 	if err := x.record(ctx, c, x.entry(c, audit.StateStarted, s, 0, nil)); err != nil {
 		o.Status, o.Err = StatusFailed, err
 		return o
 	}
+	crash.Hit(ctx, crash.AfterStarted)
 	start := time.Now()
 	u, err := c.b.begin(ctx, x.r.store)
 	if err != nil {
@@ -95,11 +101,13 @@ func (x *run) separateTx(ctx context.Context, c *boundChange, o Outcome) Outcome
 		x.abort(ctx, c, u)
 		return x.fail(ctx, c, o, s, start, err)
 	}
+	crash.Hit(ctx, crash.AfterApply)
 	m := Marker{Key: c.key(), ExecutionID: x.id}
 	if err := u.marker.WriteMarker(ctx, m); err != nil {
 		x.abort(ctx, c, u)
 		return x.fail(ctx, c, o, s, start, fmt.Errorf("write marker: %w", err))
 	}
+	crash.Hit(ctx, crash.BeforeCommit)
 	if err := u.work.Commit(ctx); err != nil {
 		wctx, cancel := x.writeCtx(ctx)
 		found, merr := c.b.markers.HasMarker(wctx, m)
@@ -117,12 +125,14 @@ func (x *run) separateTx(ctx context.Context, c *boundChange, o Outcome) Outcome
 		}
 		x.log.Warn("commit reported an error but the marker shows it committed", "stage", c.stage, "change", c.meta.ID, "error", err)
 	}
+	crash.Hit(ctx, crash.AfterTargetCommit)
 	d := time.Since(start)
 	if err := x.record(ctx, c, x.entry(c, audit.StateApplied, s, d, nil)); err != nil {
 		o.Status, o.Duration = StatusFailed, d
 		o.Err = fmt.Errorf("change %q (stage %q) committed, but its state stays STARTED until the next run finds its marker: %w", c.meta.ID, c.stage, err)
 		return o
 	}
+	crash.Hit(ctx, crash.AfterApplied)
 	x.clearMarker(ctx, c)
 	return x.applied(c, o, d)
 }
@@ -131,10 +141,12 @@ func (x *run) separateTx(ctx context.Context, c *boundChange, o Outcome) Outcome
 // one is declared, then ROLLED_BACK or ROLLBACK_FAILED.
 func (x *run) nonTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	const s = audit.StrategyNonTx
+	crash.Hit(ctx, crash.BeforeStarted)
 	if err := x.record(ctx, c, x.entry(c, audit.StateStarted, s, 0, nil)); err != nil {
 		o.Status, o.Err = StatusFailed, err
 		return o
 	}
+	crash.Hit(ctx, crash.AfterStarted)
 	start := time.Now()
 	u, err := c.b.begin(ctx, x.r.store)
 	if err == nil {
@@ -148,11 +160,13 @@ func (x *run) nonTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	}
 	d := time.Since(start)
 	if err == nil {
+		crash.Hit(ctx, crash.AfterApply)
 		if rerr := x.record(ctx, c, x.entry(c, audit.StateApplied, s, d, nil)); rerr != nil {
 			o.Status, o.Duration = StatusFailed, d
 			o.Err = fmt.Errorf("change %q (stage %q) was applied, but its state stays STARTED: %w", c.meta.ID, c.stage, rerr)
 			return o
 		}
+		crash.Hit(ctx, crash.AfterApplied)
 		return x.applied(c, o, d)
 	}
 	if !c.hasRollback {

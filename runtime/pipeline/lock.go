@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/crash"
 )
 
 // lease is the lock a run holds. A goroutine refreshes it every ttl/3;
@@ -18,8 +19,9 @@ type lease struct {
 	logger *slog.Logger
 	margin time.Duration
 
-	// refreshing serializes calls to Refresh.
-	refreshing sync.Mutex
+	// refreshing holds a token while a call to Refresh is in flight: it
+	// serializes them, and valid can wait for one with a bound.
+	refreshing chan struct{}
 
 	mu sync.Mutex
 	// cur is the latest lease the store granted.
@@ -47,7 +49,8 @@ func (r *Runner) acquire(ctx context.Context) (*lease, error) {
 		sent := time.Now()
 		l, err := r.store.Acquire(ctx, r.cfg.lockKey, r.cfg.runnerID, ttl)
 		if err == nil {
-			k := &lease{store: r.store, logger: r.cfg.logger, margin: ttl / 3, cur: l, deadline: sent.Add(ttl - ttl/3)}
+			k := &lease{store: r.store, logger: r.cfg.logger, margin: ttl / 3, cur: l, deadline: sent.Add(ttl - ttl/3),
+				refreshing: make(chan struct{}, 1)}
 			k.start(ctx, ttl/3)
 			r.cfg.logger.Debug("lock acquired", "key", l.Key, "epoch", l.Epoch, "expires", l.ExpiresAt)
 			return k, nil
@@ -101,13 +104,14 @@ func (k *lease) start(ctx context.Context, every time.Duration) {
 
 // refresh extends the lease once.
 func (k *lease) refresh(ctx context.Context) error {
-	k.refreshing.Lock()
-	defer k.refreshing.Unlock()
+	k.refreshing <- struct{}{}
+	defer func() { <-k.refreshing }()
 	return k.refreshLocked(ctx)
 }
 
 func (k *lease) refreshLocked(ctx context.Context) error {
 	cur := k.current()
+	crash.Hit(ctx, crash.DuringRefresh)
 	sent := time.Now()
 	l, err := k.store.Refresh(ctx, cur)
 	k.mu.Lock()
@@ -138,33 +142,56 @@ func (k *lease) isLost() bool {
 
 // valid returns the lease when a change may start under it: its latest
 // refresh succeeded and it stays valid for at least the margin. Otherwise
-// it tries one refresh right away, bounded by the margin, unless one is
-// already in flight; when that does not succeed the run must stop before
-// the next change.
+// it waits for the refresh in flight, if any, and when that did not make
+// the lease valid it tries one refresh right away, all bounded by the
+// margin; when that does not succeed the run must stop before the next
+// change.
 func (k *lease) valid(ctx context.Context) (audit.Lease, error) {
-	k.mu.Lock()
-	ok := k.err == nil && time.Now().Before(k.deadline)
-	lost, last, cur := k.lost, k.err, k.cur
-	k.mu.Unlock()
-	switch {
-	case lost != nil:
-		return audit.Lease{}, lost
-	case ok:
-		return cur, nil
+	cur, ok, err := k.check()
+	if ok || err != nil {
+		return cur, err
 	}
-	if !k.refreshing.TryLock() {
-		if last != nil {
-			return audit.Lease{}, last
-		}
-		return audit.Lease{}, fmt.Errorf("lease of lock %q (epoch %d) was not refreshed in time", cur.Key, cur.Epoch)
-	}
-	defer k.refreshing.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, k.margin)
 	defer cancel()
+	select {
+	case k.refreshing <- struct{}{}:
+	default:
+		// A slow refresh (a busy store, a loaded machine) is no reason to
+		// stop the run while it may still renew the lease.
+		k.logger.Debug("waiting for the lease refresh in flight", "key", cur.Key, "epoch", cur.Epoch)
+		select {
+		case k.refreshing <- struct{}{}:
+		case <-ctx.Done():
+			k.mu.Lock()
+			last := k.err
+			k.mu.Unlock()
+			if last != nil {
+				return audit.Lease{}, last
+			}
+			return audit.Lease{}, fmt.Errorf("lease of lock %q (epoch %d) was not refreshed in time", cur.Key, cur.Epoch)
+		}
+	}
+	defer func() { <-k.refreshing }()
+	if cur, ok, err := k.check(); ok || err != nil {
+		return cur, err // the refresh waited for decided
+	}
 	if err := k.refreshLocked(ctx); err != nil {
 		return audit.Lease{}, fmt.Errorf("no valid lease to start the next change: %w", err)
 	}
 	return k.current(), nil
+}
+
+// check reports whether the lease is valid with margin, or lost.
+func (k *lease) check() (audit.Lease, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	switch {
+	case k.lost != nil:
+		return audit.Lease{}, false, k.lost
+	case k.err == nil && time.Now().Before(k.deadline):
+		return k.cur, true, nil
+	}
+	return k.cur, false, nil
 }
 
 // current returns the latest lease for writes: the store fences them, so a

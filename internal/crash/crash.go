@@ -1,0 +1,78 @@
+// Package crash names the points inside the runtime where a test can make
+// the process die, so that crash safety is proven at every step rather than
+// argued.
+//
+// The runtime calls Hit at each point with the context of the run. A test
+// installs a hook with With on the context it passes to Run; the hook of a
+// crash test kills its own process there:
+//
+//	ctx := crash.With(ctx, func(p crash.Point) {
+//		if p == crash.AfterStarted {
+//			syscall.Kill(os.Getpid(), syscall.SIGKILL) // a real kill -9
+//		}
+//	})
+//	runner.Run(ctx)
+//
+// Without a hook, Hit is one failed context lookup: the points cost nothing
+// that matters in production, need no build tags, and, the package being
+// internal, no user of the module can install a hook or trip over one.
+package crash
+
+import "context"
+
+// Point is a named place in a run where a test can make the process die.
+type Point string
+
+// The points. The runtime hits each per-change point at most once per
+// execution of a change, in the order listed, skipping those its strategy
+// does not have.
+const (
+	// BeforeStarted: the change is about to be executed and its STARTED
+	// entry is not written yet (separate transaction, no transaction).
+	BeforeStarted Point = "before-started"
+	// AfterStarted: STARTED is written and the change has not begun
+	// (separate transaction, no transaction).
+	AfterStarted Point = "after-started"
+	// InApply is never hit by the runtime: a change function hits it
+	// itself, from inside its own work.
+	InApply Point = "in-apply"
+	// AfterApply: the change function returned without error; nothing of
+	// it is committed or recorded as applied yet.
+	AfterApply Point = "after-apply"
+	// BeforeCommit: the target's transaction holds the change and its
+	// APPLIED entry (shared transaction) or its marker (separate
+	// transaction) and is about to commit.
+	BeforeCommit Point = "before-commit"
+	// AfterTargetCommit: the target's transaction, with the marker, has
+	// committed and APPLIED is not written yet (separate transaction).
+	AfterTargetCommit Point = "after-target-commit"
+	// AfterApplied: the change's APPLIED entry is recorded (and, under a
+	// separate transaction, its marker not yet cleared).
+	AfterApplied Point = "after-applied"
+	// InRollback is never hit by the runtime: a rollback function hits it
+	// itself, from inside its own work.
+	InRollback Point = "in-rollback"
+	// DuringRefresh: the lease of the run's lock is about to be refreshed.
+	DuringRefresh Point = "during-refresh"
+)
+
+// Points lists every point, in the order a change meets them.
+func Points() []Point {
+	return []Point{BeforeStarted, AfterStarted, InApply, AfterApply, BeforeCommit,
+		AfterTargetCommit, AfterApplied, InRollback, DuringRefresh}
+}
+
+type hookKey struct{}
+
+// With returns a copy of ctx whose Hit calls hook. Contexts derived from it
+// (the run's, the lease refresher's) carry the hook too.
+func With(ctx context.Context, hook func(Point)) context.Context {
+	return context.WithValue(ctx, hookKey{}, hook)
+}
+
+// Hit calls the hook of ctx at point p, if ctx carries one.
+func Hit(ctx context.Context, p Point) {
+	if hook, ok := ctx.Value(hookKey{}).(func(Point)); ok {
+		hook(p)
+	}
+}

@@ -78,7 +78,8 @@ type Target[H any] interface {
 //
 // Under audit.StrategySharedTx a Work must also implement AuditAppender;
 // under audit.StrategySeparateTx it must implement MarkerWriter and its
-// Target must implement Markers.
+// Target must implement Markers. A Work whose operations join it through
+// the context (a MongoDB session) implements ContextBinder.
 type Work[H any] interface {
 	// Handle is what the change function receives.
 	Handle() H
@@ -94,6 +95,15 @@ type Work[H any] interface {
 // the change's transaction, so both commit or neither does.
 type AuditAppender interface {
 	AppendAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error)
+}
+
+// ContextBinder is implemented by the Work of a target whose client ties
+// operations to the unit of work through the context rather than through
+// the handle, as MongoDB's driver does with sessions: the change and its
+// rollback receive the context BindContext returns, derived from the run's,
+// and must run their operations with it.
+type ContextBinder interface {
+	BindContext(ctx context.Context) context.Context
 }
 
 // Marker identifies one execution of one change in a target that runs
@@ -160,12 +170,16 @@ func NewChange[H any](m Meta, t Target[H], apply, rollback func(context.Context,
 			if err != nil {
 				return unit{}, err
 			}
+			bind := func(ctx context.Context) context.Context { return ctx }
+			if cb, ok := w.(ContextBinder); ok {
+				bind = cb.BindContext
+			}
 			u := unit{
 				work:  w,
-				apply: func(ctx context.Context) error { return apply(ctx, w.Handle()) },
+				apply: func(ctx context.Context) error { return apply(bind(ctx), w.Handle()) },
 			}
 			if rollback != nil {
-				u.rollback = func(ctx context.Context) error { return rollback(ctx, w.Handle()) }
+				u.rollback = func(ctx context.Context) error { return rollback(bind(ctx), w.Handle()) }
 			}
 			u.appender, _ = w.(AuditAppender)
 			u.marker, _ = w.(MarkerWriter)

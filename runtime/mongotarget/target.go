@@ -134,11 +134,16 @@ func (t *Target) Strategy(_ audit.Store, transactional bool) (audit.Strategy, er
 }
 
 // Begin implements pipeline.Target.
-func (t *Target) Begin(ctx context.Context, _ audit.Store, s audit.Strategy) (pipeline.Work[*mongo.Database], error) {
+//
+// MongoDB itself aborts a transaction that outlives its
+// transactionLifetimeLimitSeconds (60 s by default), so a runner paused
+// mid-change cannot hold the documents its successor needs for longer than
+// that; req.LeaseTTL is not needed here.
+func (t *Target) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline.Work[*mongo.Database], error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	switch s {
+	switch s := req.Strategy; s {
 	case audit.StrategyNonTx:
 		return plainWork{db: t.db}, nil
 	case audit.StrategySeparateTx:
@@ -151,7 +156,7 @@ func (t *Target) Begin(ctx context.Context, _ audit.Store, s audit.Strategy) (pi
 		}
 		return w, nil
 	}
-	return nil, fmt.Errorf("mongotarget: unsupported strategy %s", s)
+	return nil, fmt.Errorf("mongotarget: unsupported strategy %s", req.Strategy)
 }
 
 // known says what is known of the server's transactions, for errors.

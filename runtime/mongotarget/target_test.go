@@ -20,6 +20,7 @@ import (
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/testenv"
 	"github.com/flamingock/flamingock-go/runtime/mongotarget"
+	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
 // syncBuffer is a log destination shared by goroutines.
@@ -134,7 +135,7 @@ func TestTargetErrors(t *testing.T) {
 					t.Errorf("Strategy(transactional=%v) = %q, %v; want error %q", transactional, s, err, tt.want)
 				}
 			}
-			if _, err := tt.target.Begin(t.Context(), nil, audit.StrategyNonTx); err == nil || err.Error() != tt.want {
+			if _, err := tt.target.Begin(t.Context(), pipeline.BeginRequest{Strategy: audit.StrategyNonTx}); err == nil || err.Error() != tt.want {
 				t.Errorf("Begin = %v; want error %q", err, tt.want)
 			}
 			if _, err := tt.target.Transactions(t.Context()); err == nil || err.Error() != tt.want {
@@ -169,7 +170,7 @@ func TestTargetErrors(t *testing.T) {
 
 	t.Run("a transactional strategy needs a server known to have transactions", func(t *testing.T) {
 		tg := mongotarget.New(db, mongotarget.WithLogger(quiet()))
-		_, err := tg.Begin(t.Context(), nil, audit.StrategySeparateTx)
+		_, err := tg.Begin(t.Context(), pipeline.BeginRequest{Strategy: audit.StrategySeparateTx})
 		want := "mongotarget: strategy SEPARATE_TX needs a server with transactions, and the server was not asked whether it has them"
 		if err == nil || err.Error() != want {
 			t.Errorf("Begin = %v; want %q", err, want)
@@ -177,7 +178,7 @@ func TestTargetErrors(t *testing.T) {
 	})
 
 	t.Run("a shared transaction is refused", func(t *testing.T) {
-		_, err := mongotarget.New(db).Begin(t.Context(), nil, audit.StrategySharedTx)
+		_, err := mongotarget.New(db).Begin(t.Context(), pipeline.BeginRequest{Strategy: audit.StrategySharedTx})
 		if err == nil || err.Error() != "mongotarget: unsupported strategy SHARED_TX" {
 			t.Errorf("Begin = %v; want unsupported strategy", err)
 		}
@@ -196,7 +197,7 @@ func TestTransactionalWork(t *testing.T) {
 	tg.AssumeTransactions()
 
 	t.Run("the context a transactional work binds carries its session, in a transaction", func(t *testing.T) {
-		w, err := tg.Begin(t.Context(), e.store, audit.StrategySeparateTx)
+		w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +234,7 @@ func TestTransactionalWork(t *testing.T) {
 		}}
 		tg := mongotarget.New(connect(t, testenv.Mongo(t), monitor).Database(e.db.Name()), mongotarget.WithLogger(quiet()))
 		tg.AssumeTransactions()
-		w, err := tg.Begin(t.Context(), e.store, audit.StrategySeparateTx)
+		w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -278,7 +279,7 @@ func TestTransactionalWork(t *testing.T) {
 			wg.Go(func() {
 				tg := e.target(mongotarget.WithMarkerCollection(name))
 				tg.AssumeTransactions()
-				w, err := tg.Begin(t.Context(), e.store, audit.StrategySeparateTx)
+				w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
 				if err == nil {
 					err = w.Abort(t.Context())
 				}

@@ -24,7 +24,7 @@ func TestHandleWithoutTransaction(t *testing.T) {
 	// transactional=false, as the runner does.
 	begin := func(t *testing.T) pipeline.Work[pgx.Tx] {
 		t.Helper()
-		w, err := tg.Begin(t.Context(), e.store, audit.StrategyNonTx)
+		w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategyNonTx})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -151,7 +151,7 @@ func TestRoundTrips(t *testing.T) {
 	t.Run("one change of one statement in a separate transaction costs k+6 round trips", func(t *testing.T) {
 		marker := pgxtarget.WithMarkerTable(schema + ".flamingock_marker")
 		// The marker table exists already, as it does after the first run.
-		if w, err := pgxtarget.New(setup, marker).Begin(t.Context(), store, audit.StrategySeparateTx); err != nil {
+		if w, err := pgxtarget.New(setup, marker).Begin(t.Context(), pipeline.BeginRequest{Store: store, Strategy: audit.StrategySeparateTx}); err != nil {
 			t.Fatal(err)
 		} else if err := w.Abort(t.Context()); err != nil {
 			t.Fatal(err)

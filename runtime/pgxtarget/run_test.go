@@ -186,7 +186,7 @@ func TestTargetFaults(t *testing.T) {
 		exec(t, e.pool, "GRANT SELECT, INSERT ON "+fx+" TO "+r)
 		marker := pgxtarget.WithMarkerTable(e.schema + ".flamingock_marker")
 		// An administrator created the marker table, without grants.
-		if w, err := pgxtarget.New(e.srv.Admin, marker).Begin(t.Context(), e.store, audit.StrategySeparateTx); err != nil {
+		if w, err := pgxtarget.New(e.srv.Admin, marker).Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx}); err != nil {
 			t.Fatal(err)
 		} else if err := w.Abort(t.Context()); err != nil {
 			t.Fatal(err)
@@ -227,7 +227,7 @@ func TestTargetFaults(t *testing.T) {
 		exec(t, e.pool, "GRANT USAGE ON SCHEMA "+pgx.Identifier{e.schema}.Sanitize()+" TO "+pgx.Identifier{role}.Sanitize())
 		asRole := e.srv.Pool(t, pgtest.User(role), pgtest.MaxConns(1))
 		_, err := pgxtarget.New(asRole, pgxtarget.WithMarkerTable(e.schema+".flamingock_marker")).
-			Begin(t.Context(), e.store, audit.StrategySeparateTx)
+			Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
 		for _, want := range []string{"create marker table", "permission denied for schema",
 			"GRANT CREATE ON SCHEMA " + pgx.Identifier{e.schema}.Sanitize() + " TO " + pgx.Identifier{role}.Sanitize(),
 			"CREATE TABLE IF NOT EXISTS"} {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -105,17 +106,24 @@ func (t *Target) Strategy(store audit.Store, transactional bool) (audit.Strategy
 }
 
 // Begin implements pipeline.Target.
-func (t *Target) Begin(ctx context.Context, store audit.Store, s audit.Strategy) (pipeline.Work[pgx.Tx], error) {
+//
+// A transaction left idle longer than req.LeaseTTL is ended by the server
+// (idle_in_transaction_session_timeout, set in the BEGIN round trip): its
+// runner was paused or cut off past its lease, so the lock may have moved
+// on, and the new holder must not wait forever on the row locks of a
+// transaction that can no longer commit. A change must therefore not keep
+// its transaction idle for longer than the lease.
+func (t *Target) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline.Work[pgx.Tx], error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	switch s {
+	switch s := req.Strategy; s {
 	case audit.StrategySharedTx:
-		ss, ok := t.shared(store)
+		ss, ok := t.shared(req.Store)
 		if !ok {
 			return nil, fmt.Errorf("pgxtarget: strategy %s needs the audit/postgres store on this target's pool", s)
 		}
-		tx, err := t.pool.Begin(ctx)
+		tx, err := t.begin(ctx, req.LeaseTTL)
 		if err != nil {
 			return nil, t.explain("begin a transaction", err, "")
 		}
@@ -124,7 +132,7 @@ func (t *Target) Begin(ctx context.Context, store audit.Store, s audit.Strategy)
 		if err := t.ensureMarkerTable(ctx); err != nil {
 			return nil, err
 		}
-		tx, err := t.pool.Begin(ctx)
+		tx, err := t.begin(ctx, req.LeaseTTL)
 		if err != nil {
 			return nil, t.explain("begin a transaction", err, "")
 		}
@@ -136,7 +144,18 @@ func (t *Target) Begin(ctx context.Context, store audit.Store, s audit.Strategy)
 		}
 		return &autocommitWork{conn: c, h: &autocommitTx{conn: c.Conn()}}, nil
 	}
-	return nil, fmt.Errorf("pgxtarget: unsupported strategy %s", s)
+	return nil, fmt.Errorf("pgxtarget: unsupported strategy %s", req.Strategy)
+}
+
+// begin starts a transaction that the server ends once it has been idle
+// for idle (none when idle is zero). BEGIN and the setting go in one
+// simple-protocol round trip.
+func (t *Target) begin(ctx context.Context, idle time.Duration) (pgx.Tx, error) {
+	opts := pgx.TxOptions{}
+	if ms := idle.Milliseconds(); ms > 0 {
+		opts.BeginQuery = fmt.Sprintf("BEGIN; SET LOCAL idle_in_transaction_session_timeout = %d", ms)
+	}
+	return t.pool.BeginTx(ctx, opts)
 }
 
 // describe names the database of cfg for messages: user@host:port/database,

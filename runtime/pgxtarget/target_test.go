@@ -97,7 +97,7 @@ func TestStrategy(t *testing.T) {
 func TestBeginRefusesASharedTransactionOnAnotherPool(t *testing.T) {
 	e := newEnv(t)
 	other := e.srv.Pool(t, pgtest.MaxConns(1))
-	_, err := pgxtarget.New(other).Begin(t.Context(), e.store, audit.StrategySharedTx)
+	_, err := pgxtarget.New(other).Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySharedTx})
 	if err == nil || !strings.Contains(err.Error(), "needs the audit/postgres store on this target's pool") {
 		t.Fatalf("Begin = %v, want a refusal", err)
 	}
@@ -143,7 +143,7 @@ func TestMarkers(t *testing.T) {
 			}
 			write := func(m pipeline.Marker, commit bool) {
 				t.Helper()
-				w, err := tg.Begin(ctx, e.store, audit.StrategySeparateTx)
+				w, err := tg.Begin(ctx, pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -207,7 +207,7 @@ func TestMarkerTableCreatedOnceByConcurrentTargets(t *testing.T) {
 		tg := pgxtarget.New(e.srv.Pool(t, pgtest.MaxConns(1)), pgxtarget.WithMarkerTable(e.schema+".flamingock_marker"))
 		wg.Go(func() {
 			<-start
-			w, err := tg.Begin(t.Context(), e.store, audit.StrategySeparateTx)
+			w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
 			if err == nil {
 				err = w.Abort(t.Context())
 			}

@@ -22,7 +22,7 @@ func (bindingTarget) Strategy(audit.Store, bool) (audit.Strategy, error) {
 	return audit.StrategyNonTx, nil
 }
 
-func (bindingTarget) Begin(context.Context, audit.Store, audit.Strategy) (pipeline.Work[string], error) {
+func (bindingTarget) Begin(context.Context, pipeline.BeginRequest) (pipeline.Work[string], error) {
 	return bindingWork{}, nil
 }
 

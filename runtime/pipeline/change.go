@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/flamingock/flamingock-go/audit"
@@ -44,7 +45,7 @@ func (m Meta) recovery() audit.Recovery {
 type Change struct {
 	meta        Meta
 	hasRollback bool
-	bind        func(store audit.Store) (binding, error)
+	bind        func(store audit.Store, leaseTTL time.Duration) (binding, error)
 }
 
 // Meta returns the change's declaration.
@@ -69,9 +70,21 @@ type Target[H any] interface {
 	// transactional. An error means this target cannot run such a change;
 	// New reports it before anything runs.
 	Strategy(store audit.Store, transactional bool) (audit.Strategy, error)
-	// Begin starts one change's unit of work under strategy s, the value
-	// Strategy returned for store.
-	Begin(ctx context.Context, store audit.Store, s audit.Strategy) (Work[H], error)
+	// Begin starts one change's unit of work under req.Strategy, the value
+	// Strategy returned for req.Store.
+	Begin(ctx context.Context, req BeginRequest) (Work[H], error)
+}
+
+// BeginRequest is what a Target needs to start one change's unit of work.
+type BeginRequest struct {
+	Store    audit.Store
+	Strategy audit.Strategy
+	// LeaseTTL is the runner's lease. A target whose transactions hold
+	// locks should have the server end a transaction left idle longer than
+	// this: its runner was paused or cut off past its lease, the lock may
+	// have moved to another runner, and that runner must not wait forever on
+	// the locks of a transaction that can no longer commit anything.
+	LeaseTTL time.Duration
 }
 
 // Work is one change's unit of work on its target.
@@ -138,7 +151,7 @@ type Markers interface {
 // target or function.
 func NewChange[H any](m Meta, t Target[H], apply, rollback func(context.Context, H) error) Change {
 	c := Change{meta: m, hasRollback: rollback != nil}
-	c.bind = func(store audit.Store) (binding, error) {
+	c.bind = func(store audit.Store, leaseTTL time.Duration) (binding, error) {
 		if isNil(t) {
 			return binding{}, fmt.Errorf("target %q of change %q is not wired: set Targets.%s", m.Target, m.ID, fieldName(m.Target))
 		}
@@ -166,7 +179,7 @@ func NewChange[H any](m Meta, t Target[H], apply, rollback func(context.Context,
 			return binding{}, fmt.Errorf("target %q: change is declared transactional=false but the target chose strategy %s", m.Target, s)
 		}
 		b.begin = func(ctx context.Context, store audit.Store) (unit, error) {
-			w, err := t.Begin(ctx, store, s)
+			w, err := t.Begin(ctx, BeginRequest{Store: store, Strategy: s, LeaseTTL: leaseTTL})
 			if err != nil {
 				return unit{}, err
 			}
@@ -254,7 +267,7 @@ func (nonTx[H]) Strategy(audit.Store, bool) (audit.Strategy, error) {
 	return audit.StrategyNonTx, nil
 }
 
-func (t nonTx[H]) Begin(context.Context, audit.Store, audit.Strategy) (Work[H], error) {
+func (t nonTx[H]) Begin(context.Context, BeginRequest) (Work[H], error) {
 	return t, nil
 }
 func (t nonTx[H]) Handle() H                  { return t.h }

@@ -247,7 +247,7 @@ func (e *env) seed(entries ...audit.Entry) {
 func (e *env) seedMarker(stage, id, exec string) {
 	e.t.Helper()
 	ctx := context.Background()
-	w, err := e.separate.Begin(ctx, e.store, audit.StrategySeparateTx)
+	w, err := e.separate.Begin(ctx, pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -386,8 +386,8 @@ type commitFault struct {
 	committed bool
 }
 
-func (f commitFault) Begin(ctx context.Context, store audit.Store, s audit.Strategy) (pipeline.Work[*sql.Tx], error) {
-	w, err := f.Target.Begin(ctx, store, s)
+func (f commitFault) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline.Work[*sql.Tx], error) {
+	w, err := f.Target.Begin(ctx, req)
 	if err != nil {
 		return nil, err
 	}

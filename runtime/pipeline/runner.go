@@ -91,7 +91,7 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 				errs = append(errs, fmt.Errorf("%s: not built with NewChange", where))
 				continue
 			}
-			b, err := c.bind(store)
+			b, err := c.bind(store, cfg.leaseTTL)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", where, err))
 				continue

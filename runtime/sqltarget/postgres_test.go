@@ -362,7 +362,7 @@ func TestTargetFaultsOnPostgreSQL(t *testing.T) {
 		e.srv.Exec(t, "GRANT USAGE ON SCHEMA "+pgx.Identifier{e.schema}.Sanitize()+" TO "+pgx.Identifier{role}.Sanitize())
 		asRole := openPG(t, e.srv.ConnString(t, pgtest.User(role)))
 		tg := sqltarget.New(asRole, sqltarget.WithDollarPlaceholders(), sqltarget.WithMarkerTable(e.schema+".flamingock_marker"))
-		_, err := tg.Begin(t.Context(), e.store, audit.StrategySeparateTx)
+		_, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
 		for _, want := range []string{"create marker table", "permission denied for schema", "and CREATE on its schema to create it"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Begin error = %v, want it to say %q", err, want)
@@ -383,7 +383,7 @@ func TestMarkerTableCreatedOnceByConcurrentTargetsOnPostgreSQL(t *testing.T) {
 			sqltarget.WithMarkerTable(e.schema+".flamingock_marker"))
 		wg.Go(func() {
 			<-start
-			w, err := tg.Begin(t.Context(), e.store, audit.StrategySeparateTx)
+			w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
 			if err == nil {
 				err = w.Abort(t.Context())
 			}

@@ -145,10 +145,10 @@ func (t *Target) Strategy(store audit.Store, transactional bool) (audit.Strategy
 }
 
 // Begin implements pipeline.Target.
-func (t *Target) Begin(ctx context.Context, store audit.Store, s audit.Strategy) (pipeline.Work[*sql.Tx], error) {
-	switch s {
+func (t *Target) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline.Work[*sql.Tx], error) {
+	switch s := req.Strategy; s {
 	case audit.StrategySharedTx:
-		ss, ok := store.(sharedStore)
+		ss, ok := req.Store.(sharedStore)
 		if !ok || ss.DB() != t.db {
 			return nil, fmt.Errorf("sqltarget: strategy %s needs the audit store in this target's database", s)
 		}
@@ -167,7 +167,7 @@ func (t *Target) Begin(ctx context.Context, store audit.Store, s audit.Strategy)
 		}
 		return &markerWork{work: work{tx: tx}, t: t}, nil
 	}
-	return nil, fmt.Errorf("sqltarget: unsupported strategy %s", s)
+	return nil, fmt.Errorf("sqltarget: unsupported strategy %s", req.Strategy)
 }
 
 // HasMarker implements pipeline.Markers.

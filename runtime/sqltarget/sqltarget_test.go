@@ -109,7 +109,7 @@ func TestMarkers(t *testing.T) {
 			}
 			write := func(m pipeline.Marker, commit bool) {
 				t.Helper()
-				w, err := tg.Begin(ctx, store, audit.StrategySeparateTx)
+				w, err := tg.Begin(ctx, pipeline.BeginRequest{Store: store, Strategy: audit.StrategySeparateTx})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -176,7 +176,7 @@ func TestSharedWorkAppendsInsideTheChangeTransaction(t *testing.T) {
 		Strategy: audit.StrategySharedTx, Recovery: audit.RecoveryManual}
 	run := func(commit bool) {
 		t.Helper()
-		w, err := tg.Begin(ctx, store, audit.StrategySharedTx)
+		w, err := tg.Begin(ctx, pipeline.BeginRequest{Store: store, Strategy: audit.StrategySharedTx})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,7 @@ func TestSharedWorkAppendsInsideTheChangeTransaction(t *testing.T) {
 
 func TestBeginRefusesASharedTransactionWithAnotherDatabase(t *testing.T) {
 	store := openStore(t)
-	_, err := sqltarget.New(openDB(t)).Begin(context.Background(), store, audit.StrategySharedTx)
+	_, err := sqltarget.New(openDB(t)).Begin(context.Background(), pipeline.BeginRequest{Store: store, Strategy: audit.StrategySharedTx})
 	if err == nil {
 		t.Fatal("Begin shared a transaction with a store in another database")
 	}

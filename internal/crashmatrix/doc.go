@@ -1,0 +1,38 @@
+// Package crashmatrix proves the guarantee of DESIGN §1 by killing runs.
+//
+// It holds tests only. TestCrashMatrix runs, for every crash point of
+// package internal/crash × execution strategy × target × recovery strategy
+// × audit store, a child process (the test binary itself) that applies a
+// pipeline of three changes and dies by SIGKILL at that point of the second
+// one. The test then restarts the pipeline and checks against DESIGN §6
+// that every side effect happened exactly once, or that the change is
+// reported as an issue when its state is uncertain and its recovery is
+// manual. The changes count their effects outside the audit trail: rows in
+// the target's database, or, without a transaction, lines in a file or
+// rows written in autocommit mode. An issue is resolved as an operator
+// would: after looking at the effects, with the command the issue prints,
+// run by the real flamingock CLI; the next run must then complete. It
+// prints one line:
+//
+//	crash matrix: 120 cases, 0 lost, 0 doubled, 0 silent
+//
+// lost counts changes that never took effect and were not reported,
+// doubled side effects beyond what the change allows (once, or twice for a
+// change without a transaction whose recovery is retry: the declaration
+// that it is safe to run again), silent uncertain states that a run went
+// past without an issue under manual recovery. Any of them fails the test.
+//
+// The cases of a store are those of its targets: on SQLite, sqltarget
+// (shared and separate transactions) and a file without transactions; on
+// PostgreSQL, sqltarget and pgxtarget (shared and separate transactions),
+// pgxtarget in autocommit mode and the file. Combinations that do not
+// exist, such as a marker's crash point without markers, are not cases.
+// PostgreSQL cases run when FLAMINGOCK_TEST_POSTGRES is set (see
+// internal/testenv). Cases run six at a time unless -parallel says
+// otherwise: most of a case is waiting for its dead child's lease to
+// expire.
+//
+// The other tests resolve issues with the CLI, feed the runtime corrupt
+// and hostile audit records and locks, and keep the bugs the matrix found
+// fixed.
+package crashmatrix

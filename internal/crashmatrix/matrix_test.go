@@ -1,0 +1,607 @@
+package crashmatrix_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/crash"
+	"github.com/flamingock/flamingock-go/runtime/pipeline"
+)
+
+// childEnv carries a childJob to a child process: the test binary run
+// again, which TestMain sends to runChild instead of the tests.
+const childEnv = "FLAMINGOCK_CRASHMATRIX_CHILD"
+
+// childRunner is the runner id of the children.
+const childRunner = "child"
+
+// childLease is the lease of the children, short so that the restart
+// soon takes over the lock a dead child left; its refresh every third of
+// it is what crash.DuringRefresh interrupts.
+const childLease = time.Second
+
+// The changes of the matrix pipeline. The child applies the first in a run
+// of its own, then runs all three and dies at the crash point inside the
+// second; the third is never reached.
+var ids = []string{"first", "second", "third"}
+
+// pointsOf lists the crash points of each strategy: where the runtime
+// executing such a change passes (see package crash). Combinations that do
+// not exist are not cases.
+var pointsOf = map[audit.Strategy][]crash.Point{
+	audit.StrategySharedTx: {crash.InApply, crash.AfterApply, crash.BeforeCommit, crash.AfterApplied,
+		crash.DuringRefresh},
+	audit.StrategySeparateTx: {crash.BeforeStarted, crash.AfterStarted, crash.InApply, crash.AfterApply,
+		crash.BeforeCommit, crash.AfterTargetCommit, crash.AfterApplied, crash.DuringRefresh},
+	audit.StrategyNonTx: {crash.BeforeStarted, crash.AfterStarted, crash.InApply, crash.AfterApply,
+		crash.AfterApplied, crash.InRollback, crash.DuringRefresh},
+}
+
+var strategyNames = map[audit.Strategy]string{
+	audit.StrategySharedTx:   "shared-transaction",
+	audit.StrategySeparateTx: "separate-transaction",
+	audit.StrategyNonTx:      "non-transactional",
+}
+
+var pointNames = map[crash.Point]string{
+	crash.BeforeStarted:     "before STARTED",
+	crash.AfterStarted:      "after STARTED",
+	crash.InApply:           "inside apply",
+	crash.AfterApply:        "after apply",
+	crash.BeforeCommit:      "before the commit",
+	crash.AfterTargetCommit: "after the target's commit",
+	crash.AfterApplied:      "after APPLIED",
+	crash.InRollback:        "inside the rollback",
+	crash.DuringRefresh:     "during a lock refresh",
+}
+
+// childJob is what a child process does.
+type childJob struct {
+	World    worldSpec
+	Medium   string // its key
+	Recovery audit.Recovery
+	Point    crash.Point
+}
+
+// matrixCase is one case of the matrix.
+type matrixCase struct {
+	medium   string // its key in the world
+	strategy audit.Strategy
+	target   string
+	recovery audit.Recovery
+	point    crash.Point
+}
+
+func (c matrixCase) String() string {
+	return fmt.Sprintf("%s change on %s with recovery %s killed %s",
+		strategyNames[c.strategy], c.target, c.recovery, pointNames[c.point])
+}
+
+// cases lists every case the media of a world offer.
+func cases(media []medium) []matrixCase {
+	var out []matrixCase
+	for _, m := range media {
+		for _, rec := range []audit.Recovery{audit.RecoveryManual, audit.RecoveryRetry} {
+			for _, p := range pointsOf[m.strategy()] {
+				out = append(out, matrixCase{medium: mediumKey(m), strategy: m.strategy(), target: m.name(), recovery: rec, point: p})
+			}
+		}
+	}
+	return out
+}
+
+// defaultParallel is how many cases run at once unless -test.parallel
+// says otherwise: a case spends most of its time waiting for the lease of
+// its dead child to expire, not on a CPU.
+const defaultParallel = "6"
+
+func TestMain(m *testing.M) {
+	if job := os.Getenv(childEnv); job != "" {
+		os.Exit(runChild(job))
+	}
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		if err := flag.Set("test.parallel", defaultParallel); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// runChild applies the first change, then runs the whole pipeline and
+// kills its own process at the job's crash point. It returns only when
+// something went wrong: the exit code says what.
+func runChild(arg string) int {
+	var job childJob
+	if err := json.Unmarshal([]byte(arg), &job); err != nil {
+		fmt.Fprintln(os.Stderr, "child: bad job:", err)
+		return 2
+	}
+	ctx := context.Background()
+	w, err := openWorld(ctx, job.World)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 2
+	}
+	m, err := w.medium(job.Medium)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 2
+	}
+	opts := []pipeline.Option{pipeline.WithLease(childLease), pipeline.WithRunnerID(childRunner)}
+
+	first, err := pipeline.New(w.store, stages(m, job.Recovery, ids[:1], ""), opts...)
+	if err == nil {
+		_, err = first.Run(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child: first run:", err)
+		return 2
+	}
+
+	failing := ""
+	if job.Point == crash.InRollback {
+		failing = ids[1] // its rollback is where the child dies
+	}
+	r, err := pipeline.New(w.store, stages(m, job.Recovery, ids, failing), opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 2
+	}
+	_, err = r.Run(crash.With(ctx, killAt(job.Point)))
+	fmt.Fprintf(os.Stderr, "child: the run returned without reaching %s: %v\n", job.Point, err)
+	return 3
+}
+
+// killAt returns the crash hook that kills the process with SIGKILL at
+// point p, after saying so on stdout. The kill for crash.DuringRefresh
+// waits for the second change to be inside apply, so that a refresh
+// interrupts a change at work.
+func killAt(p crash.Point) func(crash.Point) {
+	var mu sync.Mutex
+	armed := p != crash.DuringRefresh
+	return func(hit crash.Point) {
+		mu.Lock()
+		kill := hit == p && armed
+		if p == crash.DuringRefresh && hit == crash.InApply {
+			armed = true
+		}
+		mu.Unlock()
+		switch {
+		case kill:
+			fmt.Printf("killed at %s\n", p)
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		case p == crash.DuringRefresh && hit == crash.InApply:
+			// Hold the change until the refresher's hit kills the
+			// process; the lease is refreshed every third of it.
+			time.Sleep(time.Minute)
+			fmt.Fprintln(os.Stderr, "child: no lease refresh came in a minute")
+			os.Exit(4)
+		}
+	}
+}
+
+// tally counts the cases' verdicts; subtests add to it in parallel.
+type tally struct {
+	mu                           sync.Mutex
+	cases, lost, doubled, silent int
+}
+
+func (t *tally) add(v verdict) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cases++
+	t.lost += v.lost
+	t.doubled += v.doubled
+	t.silent += v.silent
+}
+
+// verdict is what one case found wrong, by the summary's counts.
+type verdict struct{ lost, doubled, silent int }
+
+func TestCrashMatrix(t *testing.T) {
+	covered := map[crash.Point]bool{}
+	for _, ps := range pointsOf {
+		for _, p := range ps {
+			covered[p] = true
+		}
+	}
+	for _, p := range crash.Points() {
+		if !covered[p] {
+			t.Errorf("crash point %s is in no case of the matrix", p)
+		}
+	}
+
+	cli := buildCLI(t) // issues are resolved with the operator's tool
+	var sum tally
+	t.Run("cases", func(t *testing.T) {
+		for _, store := range []string{storeSQLite, storePostgres} {
+			t.Run("on "+store, func(t *testing.T) {
+				// A world to learn which strategies the store offers; a
+				// PostgreSQL world skips without a server.
+				probe := newWorld(t, store)
+				for _, c := range cases(probe.media) {
+					t.Run(c.String(), func(t *testing.T) {
+						t.Parallel()
+						sum.add(c.run(t, newWorld(t, store), cli))
+					})
+				}
+			})
+		}
+	})
+	fmt.Printf("crash matrix: %d cases, %d lost, %d doubled, %d silent\n", sum.cases, sum.lost, sum.doubled, sum.silent)
+	if sum.lost+sum.doubled+sum.silent > 0 {
+		t.Errorf("the guarantee does not hold: %d lost, %d doubled, %d silent", sum.lost, sum.doubled, sum.silent)
+	}
+}
+
+// crashState is the state the second change is left in by the crash.
+type crashState struct {
+	latest  audit.State // "" when it has no entries
+	effects int
+	marker  bool // the marker of its STARTED execution is committed
+}
+
+// expectedCrashState is where the crash point leaves the second change:
+// what the point's name promises.
+func expectedCrashState(s audit.Strategy, p crash.Point) crashState {
+	switch p {
+	case crash.BeforeStarted:
+		return crashState{}
+	case crash.AfterStarted:
+		return crashState{latest: audit.StateStarted}
+	case crash.AfterTargetCommit:
+		return crashState{latest: audit.StateStarted, effects: 1, marker: true}
+	case crash.AfterApplied:
+		// Under a separate transaction the marker is cleared after APPLIED.
+		return crashState{latest: audit.StateApplied, effects: 1, marker: s == audit.StrategySeparateTx}
+	case crash.InRollback:
+		return crashState{latest: audit.StateFailed, effects: 1}
+	}
+	// Inside or after apply, before the commit: the transaction died
+	// uncommitted; without one, the effect stays.
+	switch s {
+	case audit.StrategySharedTx:
+		return crashState{}
+	case audit.StrategySeparateTx:
+		return crashState{latest: audit.StateStarted}
+	}
+	return crashState{latest: audit.StateStarted, effects: 1}
+}
+
+// restartOutcome is what DESIGN §6 has the next run do with the second
+// change, restated here rather than taken from the runtime: "issue", or
+// the pipeline.Status it gets.
+func restartOutcome(s audit.Strategy, rec audit.Recovery, st crashState) string {
+	switch {
+	case st.latest == "":
+		return string(pipeline.StatusApplied)
+	case st.latest == audit.StateApplied:
+		return string(pipeline.StatusSkipped)
+	case st.latest == audit.StateStarted && s == audit.StrategySeparateTx && st.marker:
+		return string(pipeline.StatusRecovered)
+	case st.latest == audit.StateStarted && s == audit.StrategySeparateTx:
+		return string(pipeline.StatusApplied)
+	case st.latest == audit.StateFailed && s != audit.StrategyNonTx:
+		return string(pipeline.StatusApplied)
+	case rec == audit.RecoveryRetry:
+		return string(pipeline.StatusApplied)
+	}
+	return "issue"
+}
+
+// run kills a child at the case's point, restarts the pipeline, resolves an
+// issue as an operator would with the CLI cli, and checks the outcome.
+func (c matrixCase) run(t *testing.T, w *world, cli string) verdict {
+	ctx := t.Context()
+	var v verdict
+	m, err := w.medium(c.medium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepare(t, m)
+	if !c.crashChild(t, w) {
+		return v
+	}
+	second := ids[1]
+
+	// Where the crash left the pipeline.
+	st := crashState{effects: effects(t, m, second)}
+	h := history(t, w, second)
+	if len(h) > 0 {
+		last := h[len(h)-1]
+		st.latest = last.State
+		if mm, ok := m.(markerMedium); ok {
+			var err error
+			if st.marker, err = mm.hasMarker(ctx, last.Key(), last.ExecutionID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if want := expectedCrashState(c.strategy, c.point); st != want {
+		t.Errorf("after the crash the second change is in %+v, want %+v", st, want)
+	}
+	if n := effects(t, m, ids[0]); n != 1 {
+		t.Errorf("after the crash the first change has %d effects, want 1", n)
+	}
+	if n, h := effects(t, m, ids[2]), history(t, w, ids[2]); n != 0 || len(h) != 0 {
+		t.Errorf("after the crash the third change has %d effects and entries %v, want none", n, states(h))
+	}
+
+	// Restart: two replicas race to take over once the dead child's lease
+	// expires.
+	runner := func(id string) *pipeline.Runner {
+		r, err := pipeline.New(w.store, stages(m, c.recovery, ids, ""),
+			pipeline.WithRunnerID(id), pipeline.WithLockWait(time.Minute, 10*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	replicas := []*pipeline.Runner{runner("replica-1"), runner("replica-2")}
+	restart := func() (res [2]*pipeline.Result, errs [2]error) {
+		var wg sync.WaitGroup
+		for i, r := range replicas {
+			wg.Go(func() { res[i], errs[i] = r.Run(ctx) })
+		}
+		wg.Wait()
+		return res, errs
+	}
+	before := trailLen(t, w)
+	res, errs := restart()
+	want := restartOutcome(c.strategy, c.recovery, st)
+	allowed := 1 // effects the second change may end with
+	if want == string(pipeline.StatusApplied) && c.strategy == audit.StrategyNonTx {
+		allowed += st.effects // recovery retry declares it safe to run again
+	}
+
+	if want == "issue" {
+		var ie, ie2 *pipeline.IssuesError
+		ranNothing := trailLen(t, w) == before && effects(t, m, second) == st.effects &&
+			effects(t, m, ids[2]) == 0
+		switch {
+		case !errors.As(errs[0], &ie) || !errors.As(errs[1], &ie2) || !ranNothing:
+			v.silent++
+			t.Errorf("restart over an uncertain state under manual recovery: errors %v, ran nothing %v; want issues and nothing run", errs, ranNothing)
+		case len(ie.Issues) != 1 || ie.Issues[0].ChangeID != second || ie.Issues[0].Latest.RunnerID != childRunner:
+			t.Errorf("issues = %v, want the second change left by the child", ie.Issues)
+		case !strings.Contains(ie.Error(), "flamingock audit fix "+second+" --resolution"):
+			t.Errorf("the issue does not say how to resolve it:\n%v", ie)
+		default:
+			// The operator looks at the target and says what is true.
+			resolution := "applied"
+			want = string(pipeline.StatusSkipped)
+			if st.effects == 0 {
+				resolution, want = "rolled-back", string(pipeline.StatusApplied)
+			}
+			if code, out := runCLI(t, cli, w, "issue", "list"); code != 3 || !strings.Contains(out, second) {
+				t.Errorf("flamingock issue list: exit status %d, want 3 and the issue of %s:\n%s", code, second, out)
+			}
+			fixWithCLI(t, cli, w, ie.Issues[0], resolution, "ops@example.com", "looked at the target")
+			res, errs = restart()
+		}
+	}
+	if want != "issue" {
+		if errs[0] != nil || errs[1] != nil {
+			t.Errorf("restart: %v", errs)
+		} else {
+			// One replica does the work, the other finds it done.
+			wantStatuses := []string{
+				ids[0] + "=skipped+skipped",
+				second + "=" + pair(pipeline.Status(want), pipeline.StatusSkipped),
+				ids[2] + "=" + pair(pipeline.StatusApplied, pipeline.StatusSkipped),
+			}
+			if diff := cmp.Diff(wantStatuses, merged(res)); diff != "" {
+				t.Errorf("restart outcomes of both replicas (-want +got):\n%s", diff)
+			}
+		}
+	}
+
+	// Once done, the pipeline stays done.
+	if res, err := replicas[0].Run(ctx); err != nil || len(res.Skipped()) != len(ids) {
+		t.Errorf("the run after the restart: %v, %v; want every change skipped", statuses(res), err)
+	}
+	if code, out := runCLI(t, cli, w, "issue", "list"); code != 0 {
+		t.Errorf("flamingock issue list: exit status %d, want 0:\n%s", code, out)
+	}
+
+	for i, id := range ids {
+		n, max := effects(t, m, id), 1
+		if i == 1 {
+			max = allowed
+		}
+		switch {
+		case n < 1:
+			v.lost++
+			t.Errorf("change %s has %d effects at the end, want it applied", id, n)
+		case n > max:
+			v.doubled++
+			t.Errorf("change %s has %d effects at the end, want at most %d", id, n, max)
+		}
+		if problems := checkTrail(history(t, w, id), c.strategy, c.recovery); len(problems) > 0 {
+			t.Errorf("trail of change %s: %s", id, strings.Join(problems, "; "))
+		}
+	}
+	return v
+}
+
+// crashChild runs the child process of the case and checks that it died by
+// SIGKILL at the case's point.
+func (c matrixCase) crashChild(t *testing.T, w *world) bool {
+	t.Helper()
+	job, err := json.Marshal(childJob{World: w.spec, Medium: c.medium, Recovery: c.recovery, Point: c.point})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"="+string(job))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		t.Errorf("child: %v, want it killed; stderr:\n%s", err, stderr.String())
+		return false
+	}
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("child ended with %v, want it killed by SIGKILL; stderr:\n%s", err, stderr.String())
+		return false
+	}
+	if got, want := strings.TrimSpace(stdout.String()), "killed at "+string(c.point); got != want {
+		t.Errorf("child said %q before dying, want %q; stderr:\n%s", got, want, stderr.String())
+		return false
+	}
+	return true
+}
+
+// checkTrail returns how the entries of one change, in seq order, break
+// the transitions of DESIGN §5 and §6.
+func checkTrail(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []string {
+	var problems []string
+	bad := func(e audit.Entry, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("seq %d %s: ", e.Seq, e.State)+fmt.Sprintf(format, args...))
+	}
+	// begins reports whether e can be the first entry of an execution.
+	begins := func(e audit.Entry) bool {
+		if s == audit.StrategySharedTx {
+			return e.State == audit.StateApplied || e.State == audit.StateFailed
+		}
+		return e.State == audit.StateStarted
+	}
+	for i, e := range h {
+		manual := e.State == audit.StateManualApplied || e.State == audit.StateManualRolledBack
+		switch {
+		case manual && (e.Operator == "" || e.Reason == ""):
+			bad(e, "manual mark without operator or reason")
+		case !manual && (e.Strategy != s || e.Recovery != rec):
+			bad(e, "recorded as %s/%s, want %s/%s", e.Strategy, e.Recovery, s, rec)
+		}
+		if i == 0 {
+			if !begins(e) {
+				bad(e, "a trail cannot begin with it")
+			}
+			continue
+		}
+		prev := h[i-1]
+		uncertain := prev.State == audit.StateRollbackFailed ||
+			(s == audit.StrategyNonTx && (prev.State == audit.StateStarted || prev.State == audit.StateFailed))
+		switch {
+		case manual:
+			if !uncertain || prev.Recovery != audit.RecoveryManual {
+				bad(e, "an operator resolved a change that was no issue (after %s)", prev.State)
+			}
+		case e.ExecutionID == prev.ExecutionID:
+			continues := (prev.State == audit.StateStarted && (e.State == audit.StateApplied || e.State == audit.StateFailed)) ||
+				(s == audit.StrategyNonTx && prev.State == audit.StateFailed &&
+					(e.State == audit.StateRolledBack || e.State == audit.StateRollbackFailed))
+			if !continues {
+				bad(e, "does not follow %s in one execution", prev.State)
+			}
+		case prev.State == audit.StateApplied || prev.State == audit.StateManualApplied:
+			bad(e, "the change ran again after %s", prev.State)
+		case uncertain && prev.Recovery == audit.RecoveryManual:
+			bad(e, "a run went past %s under recovery manual without an operator", prev.State)
+		case s == audit.StrategySeparateTx && prev.State == audit.StateStarted && e.State == audit.StateApplied:
+			if !strings.Contains(e.Reason, "marker") {
+				bad(e, "recorded by another execution without saying a marker proved it")
+			}
+		case !begins(e):
+			bad(e, "a new execution cannot begin with it after %s", prev.State)
+		}
+	}
+	if len(h) > 0 {
+		if last := h[len(h)-1].State; last != audit.StateApplied && last != audit.StateManualApplied {
+			problems = append(problems, fmt.Sprintf("ends in %s, not applied", last))
+		}
+	}
+	return problems
+}
+
+func effects(t *testing.T, m medium, id string) int {
+	t.Helper()
+	n, err := m.effects(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func history(t *testing.T, w *world, id string) []audit.Entry {
+	t.Helper()
+	h, err := w.history(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func trailLen(t *testing.T, w *world) int {
+	t.Helper()
+	h, err := w.store.History(context.Background(), audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(h)
+}
+
+func states(h []audit.Entry) []audit.State {
+	var out []audit.State
+	for _, e := range h {
+		out = append(out, e.State)
+	}
+	return out
+}
+
+// pair names two statuses in a fixed order, "applied+skipped".
+func pair(a, b pipeline.Status) string {
+	if a > b {
+		a, b = b, a
+	}
+	return string(a) + "+" + string(b)
+}
+
+// merged returns "id=status+status" for every change of the results of two
+// replicas.
+func merged(res [2]*pipeline.Result) []string {
+	if res[0] == nil || res[1] == nil || len(res[0].Changes) != len(res[1].Changes) {
+		return append(statuses(res[0]), statuses(res[1])...)
+	}
+	var out []string
+	for i, o := range res[0].Changes {
+		out = append(out, o.ChangeID+"="+pair(o.Status, res[1].Changes[i].Status))
+	}
+	return out
+}
+
+// statuses returns "id=status" for every outcome of res.
+func statuses(res *pipeline.Result) []string {
+	if res == nil {
+		return nil
+	}
+	var out []string
+	for _, o := range res.Changes {
+		out = append(out, fmt.Sprintf("%s=%s", o.ChangeID, o.Status))
+	}
+	return out
+}

@@ -1,0 +1,465 @@
+package crashmatrix_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver of the separate target
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/postgres"
+	"github.com/flamingock/flamingock-go/audit/sqlite"
+	"github.com/flamingock/flamingock-go/internal/crash"
+	"github.com/flamingock/flamingock-go/internal/testenv"
+	"github.com/flamingock/flamingock-go/runtime/pgxtarget"
+	"github.com/flamingock/flamingock-go/runtime/pipeline"
+	"github.com/flamingock/flamingock-go/runtime/sqltarget"
+)
+
+// The stores a world can use.
+const (
+	storeSQLite   = "SQLite"
+	storePostgres = "PostgreSQL"
+)
+
+const (
+	lockKey   = "flamingock" // the runner's default
+	stageName = "matrix"
+)
+
+// worldSpec locates a world: all a child process needs to open the one its
+// parent made.
+type worldSpec struct {
+	Store string
+	// Dir holds the SQLite databases and the effect log of the changes
+	// without a transaction.
+	Dir string
+	// DSN and Schema locate the PostgreSQL store; the targets' tables are
+	// in Schema too.
+	DSN    string `json:",omitempty"`
+	Schema string `json:",omitempty"`
+}
+
+// world is an audit store and the media where changes take effect, one
+// per target and strategy the store offers.
+type world struct {
+	spec    worldSpec
+	store   audit.Store
+	media   []medium
+	closers []func() error
+}
+
+// medium is a target running changes with one strategy, and where they take
+// effect, counted independently of the audit trail.
+type medium interface {
+	// name names the target ("sqltarget", "pgxtarget", "effect file").
+	name() string
+	strategy() audit.Strategy
+	// change declares a change that adds one effect, hits crash.InApply
+	// and then fails when fail is set. Without a transaction it declares a
+	// rollback that hits crash.InRollback and then takes the effect back.
+	change(m pipeline.Meta, fail bool) pipeline.Change
+	// effects counts the effects of change id that took hold: committed
+	// applies minus rollbacks.
+	effects(ctx context.Context, id string) (int, error)
+}
+
+// markerMedium is a medium whose target proves commits with markers.
+type markerMedium interface {
+	medium
+	hasMarker(ctx context.Context, key audit.Key, execution string) (bool, error)
+}
+
+// mediumKey names a medium in a world: its target and strategy.
+func mediumKey(m medium) string { return m.name() + " " + string(m.strategy()) }
+
+var errBoom = errors.New("boom")
+
+// afterEffect is what every test change does once its effect is in place.
+func afterEffect(ctx context.Context, id string, fail bool) error {
+	crash.Hit(ctx, crash.InApply)
+	if fail {
+		return fmt.Errorf("change %s fails as the test asks: %w", id, errBoom)
+	}
+	return nil
+}
+
+// newWorld makes a fresh world on store for t, removed when t ends.
+func newWorld(t *testing.T, store string) *world {
+	t.Helper()
+	spec := worldSpec{Store: store, Dir: t.TempDir()}
+	if store == storePostgres {
+		spec.DSN, spec.Schema = testenv.Postgres(t), "crashmatrix_"+strings.ToLower(rand.Text()[:12])
+	}
+	w, err := openWorld(t.Context(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := w.drop(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if err := w.close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if store == storePostgres {
+		// The store creates its tables when it first writes; the effect
+		// tables need the schema before that.
+		pool := w.store.(*postgres.Store).Pool()
+		if _, err := pool.Exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{spec.Schema}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+// openWorld opens the world of spec: the SQLite store creates its file and
+// tables, the PostgreSQL one sends nothing until it is used. Whether
+// each target gets the strategy its medium stands for shows in the audit
+// entries, which the tests check.
+func openWorld(ctx context.Context, spec worldSpec) (*world, error) {
+	w := &world{spec: spec}
+	if err := w.open(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("open %s world: %w", spec.Store, err), w.close())
+	}
+	return w, nil
+}
+
+func (w *world) open(ctx context.Context) error {
+	log := &logMedium{path: filepath.Join(w.spec.Dir, "effects.log")}
+	switch w.spec.Store {
+	case storeSQLite:
+		store, err := sqlite.Open(ctx, filepath.Join(w.spec.Dir, "audit.db"))
+		if err != nil {
+			return err
+		}
+		w.store = store
+		w.closers = append(w.closers, store.Close)
+		db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(w.spec.Dir, "target.db"))+
+			"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+		if err != nil {
+			return err
+		}
+		w.closers = append(w.closers, db.Close)
+		w.media = []medium{
+			&sqlMedium{target: sqltarget.New(store.DB()), s: audit.StrategySharedTx, db: store.DB(), table: `"effects"`},
+			&sqlMedium{target: sqltarget.New(db), s: audit.StrategySeparateTx, db: db, table: `"effects"`},
+			log,
+		}
+		return nil
+	case storePostgres:
+		store, err := postgres.Open(ctx, w.spec.DSN, postgres.WithSchema(w.spec.Schema))
+		if err != nil {
+			return err
+		}
+		w.store = store
+		w.closers = append(w.closers, store.Close)
+		db, err := sql.Open("pgx", w.spec.DSN)
+		if err != nil {
+			return err
+		}
+		w.closers = append(w.closers, db.Close)
+		pool, err := pgxpool.New(ctx, w.spec.DSN)
+		if err != nil {
+			return err
+		}
+		w.closers = append(w.closers, func() error { pool.Close(); return nil })
+		table := func(name string) string { return pgx.Identifier{w.spec.Schema, name}.Sanitize() }
+		marker := func(name string) string { return w.spec.Schema + "." + name }
+		w.media = []medium{
+			&sqlMedium{target: sqltarget.New(store.DB(), sqltarget.WithDollarPlaceholders()),
+				s: audit.StrategySharedTx, db: store.DB(), table: table("sql_shared_effects"), dollar: true},
+			&sqlMedium{target: sqltarget.New(db, sqltarget.WithDollarPlaceholders(), sqltarget.WithMarkerTable(marker("sql_marker"))),
+				s: audit.StrategySeparateTx, db: db, table: table("sql_separate_effects"), dollar: true},
+			&pgxMedium{target: pgxtarget.New(store.Pool()),
+				s: audit.StrategySharedTx, pool: store.Pool(), table: table("pgx_shared_effects")},
+			&pgxMedium{target: pgxtarget.New(pool, pgxtarget.WithMarkerTable(marker("pgx_marker"))),
+				s: audit.StrategySeparateTx, pool: pool, table: table("pgx_separate_effects")},
+			&pgxMedium{target: pgxtarget.New(pool),
+				s: audit.StrategyNonTx, pool: pool, table: table("pgx_autocommit_effects")},
+			log,
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown store %q", w.spec.Store)
+}
+
+// prepare creates the effect table of m, if it has one.
+func prepare(t *testing.T, m medium) {
+	t.Helper()
+	if c, ok := m.(interface{ create(context.Context) error }); ok {
+		if err := c.create(t.Context()); err != nil {
+			t.Fatalf("%s: %v", mediumKey(m), err)
+		}
+	}
+}
+
+// medium returns the medium of key.
+func (w *world) medium(key string) (medium, error) {
+	for _, m := range w.media {
+		if mediumKey(m) == key {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("no medium %q in the %s world", key, w.spec.Store)
+}
+
+// drop removes what the world put in a server; files go with the test's
+// temporary directory.
+func (w *world) drop(ctx context.Context) error {
+	if w.spec.Store != storePostgres {
+		return nil
+	}
+	pool := w.store.(*postgres.Store).Pool()
+	if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{w.spec.Schema}.Sanitize()+" CASCADE"); err != nil {
+		return fmt.Errorf("drop schema %s: %w", w.spec.Schema, err)
+	}
+	return nil
+}
+
+func (w *world) close() error {
+	var errs []error
+	for i := len(w.closers) - 1; i >= 0; i-- {
+		errs = append(errs, w.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// meta declares change id of the test pipelines.
+func meta(id string, order int64, s audit.Strategy, rec audit.Recovery) pipeline.Meta {
+	return pipeline.Meta{
+		ID: id, Order: order, Author: "crashmatrix", Target: "target", Recovery: rec,
+		Transactional: s != audit.StrategyNonTx, Checksum: "sum-" + id, Source: id + ".go:1",
+	}
+}
+
+// stages is the pipeline of one stage with changes ids, in order, all on
+// medium m with recovery rec; the change failing fails.
+func stages(m medium, rec audit.Recovery, ids []string, failing string) []pipeline.Stage {
+	st := pipeline.Stage{Name: stageName}
+	for i, id := range ids {
+		st.Changes = append(st.Changes, m.change(meta(id, int64(i+1), m.strategy(), rec), id == failing))
+	}
+	return []pipeline.Stage{st}
+}
+
+func (w *world) history(ctx context.Context, id string) ([]audit.Entry, error) {
+	return w.store.History(ctx, audit.Filter{Stage: stageName, ChangeID: id})
+}
+
+// effectsTable is the DDL of the effect tables: one row per apply (+1) or
+// rollback (-1).
+const effectsTable = " (change_id TEXT NOT NULL, delta INTEGER NOT NULL)"
+
+// sqlMedium is a database/sql target and its effect table.
+type sqlMedium struct {
+	target *sqltarget.Target
+	s      audit.Strategy
+	db     *sql.DB
+	table  string // quoted
+	dollar bool
+}
+
+func (m *sqlMedium) name() string             { return "sqltarget" }
+func (m *sqlMedium) strategy() audit.Strategy { return m.s }
+
+func (m *sqlMedium) ph() string {
+	if m.dollar {
+		return "$1"
+	}
+	return "?"
+}
+
+func (m *sqlMedium) create(ctx context.Context) error {
+	_, err := m.db.ExecContext(ctx, "CREATE TABLE "+m.table+effectsTable)
+	return err
+}
+
+func (m *sqlMedium) change(meta pipeline.Meta, fail bool) pipeline.Change {
+	insert := "INSERT INTO " + m.table + " (change_id, delta) VALUES (" + m.ph() + ", 1)"
+	return pipeline.NewChange(meta, pipeline.Target[*sql.Tx](m.target), func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, insert, meta.ID); err != nil {
+			return err
+		}
+		return afterEffect(ctx, meta.ID, fail)
+	}, nil)
+}
+
+func (m *sqlMedium) effects(ctx context.Context, id string) (int, error) {
+	var n int
+	err := m.db.QueryRowContext(ctx, "SELECT COALESCE(SUM(delta), 0) FROM "+m.table+" WHERE change_id = "+m.ph(), id).Scan(&n)
+	return n, err
+}
+
+func (m *sqlMedium) hasMarker(ctx context.Context, key audit.Key, execution string) (bool, error) {
+	return m.target.HasMarker(ctx, pipeline.Marker{Key: key, ExecutionID: execution})
+}
+
+// pgxMedium is a pgx target and its effect table. Without a transaction,
+// its changes' statements commit one by one.
+type pgxMedium struct {
+	target *pgxtarget.Target
+	s      audit.Strategy
+	pool   *pgxpool.Pool
+	table  string // quoted
+}
+
+func (m *pgxMedium) name() string             { return "pgxtarget" }
+func (m *pgxMedium) strategy() audit.Strategy { return m.s }
+
+func (m *pgxMedium) create(ctx context.Context) error {
+	_, err := m.pool.Exec(ctx, "CREATE TABLE "+m.table+effectsTable)
+	return err
+}
+
+func (m *pgxMedium) change(meta pipeline.Meta, fail bool) pipeline.Change {
+	insert := "INSERT INTO " + m.table + " (change_id, delta) VALUES ($1, $2)"
+	var rollback func(context.Context, pgx.Tx) error
+	if m.s == audit.StrategyNonTx {
+		rollback = func(ctx context.Context, tx pgx.Tx) error {
+			crash.Hit(ctx, crash.InRollback)
+			_, err := tx.Exec(ctx, insert, meta.ID, -1)
+			return err
+		}
+	}
+	return pipeline.NewChange(meta, pipeline.Target[pgx.Tx](m.target), func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, insert, meta.ID, 1); err != nil {
+			return err
+		}
+		return afterEffect(ctx, meta.ID, fail)
+	}, rollback)
+}
+
+func (m *pgxMedium) effects(ctx context.Context, id string) (int, error) {
+	var n int
+	err := m.pool.QueryRow(ctx, "SELECT COALESCE(SUM(delta), 0) FROM "+m.table+" WHERE change_id = $1", id).Scan(&n)
+	return n, err
+}
+
+func (m *pgxMedium) hasMarker(ctx context.Context, key audit.Key, execution string) (bool, error) {
+	return m.target.HasMarker(ctx, pipeline.Marker{Key: key, ExecutionID: execution})
+}
+
+// logMedium takes effect outside any transaction: one line per apply or
+// rollback, appended to a file, which survives the writer's SIGKILL once
+// the write returned.
+type logMedium struct{ path string }
+
+func (m *logMedium) name() string             { return "effect file" }
+func (m *logMedium) strategy() audit.Strategy { return audit.StrategyNonTx }
+
+// effectLog is the handle of changes without a transaction.
+type effectLog struct{ path string }
+
+func (l effectLog) add(what, id string) error {
+	f, err := os.OpenFile(l.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%s %s\n", what, id)
+	return errors.Join(err, f.Close())
+}
+
+func (m *logMedium) change(meta pipeline.Meta, fail bool) pipeline.Change {
+	return pipeline.NewChange(meta, pipeline.NonTransactional(effectLog{m.path}),
+		func(ctx context.Context, l effectLog) error {
+			if err := l.add("apply", meta.ID); err != nil {
+				return err
+			}
+			return afterEffect(ctx, meta.ID, fail)
+		},
+		func(ctx context.Context, l effectLog) error {
+			crash.Hit(ctx, crash.InRollback)
+			return l.add("undo", meta.ID)
+		})
+}
+
+func (m *logMedium) effects(_ context.Context, id string) (int, error) {
+	f, err := os.Open(m.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		switch sc.Text() {
+		case "apply " + id:
+			n++
+		case "undo " + id:
+			n--
+		}
+	}
+	return n, nil
+}
+
+// tables returns the quoted names of the store's audit and lock tables
+// (the default prefix), for tests that write behind the store's back.
+func (w *world) tables() (auditTable, lockTable string) {
+	if w.spec.Store == storePostgres {
+		return pgx.Identifier{w.spec.Schema, "flamingock_audit"}.Sanitize(), pgx.Identifier{w.spec.Schema, "flamingock_lock"}.Sanitize()
+	}
+	return `"flamingock_audit"`, `"flamingock_lock"`
+}
+
+// nowPlus is an SQL expression for the store's clock plus d, in the type
+// of the lock table's expires_at.
+func (w *world) nowPlus(d time.Duration) string {
+	if w.spec.Store == storePostgres {
+		return fmt.Sprintf("clock_timestamp() + interval '%d milliseconds'", d.Milliseconds())
+	}
+	return fmt.Sprintf("CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) + %d", d.Milliseconds())
+}
+
+// exec runs query on the store's database behind its back.
+func (w *world) exec(t *testing.T, query string) {
+	t.Helper()
+	var err error
+	switch s := w.store.(type) {
+	case *postgres.Store:
+		_, err = s.Pool().Exec(t.Context(), query)
+	case *sqlite.Store:
+		_, err = s.DB().ExecContext(t.Context(), query)
+	default:
+		err = fmt.Errorf("no raw access to %T", s)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// rows counts the rows of table, read behind the store's back: History
+// refuses a trail with a corrupt record.
+func (w *world) rows(t *testing.T, table string) int {
+	t.Helper()
+	var (
+		n   int
+		err error
+	)
+	switch s := w.store.(type) {
+	case *postgres.Store:
+		err = s.Pool().QueryRow(t.Context(), "SELECT count(*) FROM "+table).Scan(&n)
+	case *sqlite.Store:
+		err = s.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM "+table).Scan(&n)
+	default:
+		err = fmt.Errorf("no raw access to %T", s)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -158,7 +158,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 }
 
 func buildOptions(opts []Option) (options, error) {
-	o := options{schema: "public", prefix: "flamingock"}
+	o := options{schema: defaultSchema, prefix: defaultPrefix}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -194,6 +194,27 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // String returns the store's DSN without its password.
 func (s *Store) String() string { return s.dsn }
+
+// The names of the tables unless WithSchema or WithTablePrefix say
+// otherwise.
+const (
+	defaultSchema = "public"
+	defaultPrefix = "flamingock"
+)
+
+// CLIFlags returns the flamingock CLI flags that select this store's
+// tables beside --store: --schema and --table-prefix when they are not the
+// defaults.
+func (s *Store) CLIFlags() []string {
+	var flags []string
+	if s.schema != defaultSchema {
+		flags = append(flags, "--schema", s.schema)
+	}
+	if s.prefix != defaultPrefix {
+		flags = append(flags, "--table-prefix", s.prefix)
+	}
+	return flags
+}
 
 // Close closes DB, and the pool if Open created it. It is safe to call more
 // than once.

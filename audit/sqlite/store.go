@@ -22,11 +22,21 @@ type Store struct {
 	db     *sql.DB
 	ownsDB bool
 	// name is the database file, as given to Open or as SQLite reports it.
-	name string
-	q    queries
+	name   string
+	prefix string
+	q      queries
 }
 
 var _ audit.Store = (*Store)(nil)
+
+// CLIFlags returns the flamingock CLI flags that select this store's
+// tables beside --store: --table-prefix when it is not the default.
+func (s *Store) CLIFlags() []string {
+	if s.prefix == defaultPrefix {
+		return nil
+	}
+	return []string{"--table-prefix", s.prefix}
+}
 
 // Option configures Open or New.
 type Option interface {
@@ -74,8 +84,11 @@ func WithBusyTimeout(d time.Duration) Option {
 	})
 }
 
+// defaultPrefix names the tables flamingock_audit and flamingock_lock.
+const defaultPrefix = "flamingock"
+
 func newConfig(opts []Option) (config, error) {
-	c := config{prefix: "flamingock", busyTimeout: 5 * time.Second}
+	c := config{prefix: defaultPrefix, busyTimeout: 5 * time.Second}
 	for _, o := range opts {
 		if err := o.apply(&c); err != nil {
 			return config{}, err
@@ -196,7 +209,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 }
 
 func newStore(ctx context.Context, db *sql.DB, name string, cfg config) (*Store, error) {
-	s := &Store{db: db, name: name, q: newQueries(cfg.prefix)}
+	s := &Store{db: db, name: name, prefix: cfg.prefix, q: newQueries(cfg.prefix)}
 	if err := s.initSchema(ctx); err != nil {
 		return nil, err
 	}

@@ -27,6 +27,7 @@ func statement(sql string) string {
 		{"ON CONFLICT (stage, change_id)", "write marker"},
 		{"DELETE FROM", "clear marker"},
 		{"effects", "change statement"},
+		{"BEGIN; SET LOCAL idle_in_transaction_session_timeout", "begin"},
 	} {
 		if strings.Contains(sql, k.has) {
 			return k.name

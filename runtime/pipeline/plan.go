@@ -179,11 +179,8 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 // change id, worded as the flamingock CLI words them.
 func (r *Runner) resolutions(id string) []Resolution {
 	var out []Resolution
-	for _, res := range audit.Resolutions(id, "--store", r.storeURL()) {
+	for _, res := range audit.Resolutions(id, r.storeArgs()...) {
 		out = append(out, Resolution{Name: res.Name, Command: res.Command, Effect: res.Effect})
 	}
 	return out
 }
-
-// strategyPhrase describes how a change ran under s, completing "it ran …".
-func strategyPhrase(s audit.Strategy) string { return s.Phrase() }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 
 	"github.com/flamingock/flamingock-go/audit"
 )
@@ -132,11 +131,22 @@ func (r *Runner) storeURL() string {
 	return s
 }
 
-// shellQuote quotes s for a POSIX shell when it needs it, so that printed
-// commands can be pasted as they are.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/@=+%") == "" {
-		return s
+// cliFlagger is implemented by stores whose options the flamingock CLI
+// must be given to find the same tables (a schema, a table prefix).
+type cliFlagger interface {
+	CLIFlags() []string
+}
+
+// storeArgs are the flamingock CLI flags that reach this pipeline's audit
+// trail and lock, for the resolution commands issues print: a pasted
+// command must act on the same tables and the same lock key.
+func (r *Runner) storeArgs() []string {
+	args := []string{"--store", r.storeURL()}
+	if f, ok := r.store.(cliFlagger); ok {
+		args = append(args, f.CLIFlags()...)
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	if r.cfg.lockKey != defaultConfig().lockKey {
+		args = append(args, "--lock-key", r.cfg.lockKey)
+	}
+	return args
 }

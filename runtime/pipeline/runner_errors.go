@@ -83,7 +83,7 @@ func (is Issue) write(b *strings.Builder, indent string) {
 	e := is.Latest
 	fmt.Fprintf(b, "%schange %q (stage %q): %s at %s by runner %s (execution %s, %s, recovery %s)",
 		indent, is.ChangeID, is.Stage, e.State, e.Time.UTC().Format(time.RFC3339), orUnknown(e.RunnerID),
-		orUnknown(e.ExecutionID), strategyPhrase(e.Strategy), e.Recovery)
+		orUnknown(e.ExecutionID), e.Strategy.Phrase(), e.Recovery)
 	if e.ErrorMessage != "" {
 		fmt.Fprintf(b, "\n%s  error: %s", indent, e.ErrorMessage)
 		if e.ErrorKind != "" {

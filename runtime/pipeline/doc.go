@@ -28,9 +28,22 @@
 //	if err != nil { … } // see "Errors"
 //	fmt.Printf("%d applied, %d already applied\n", len(res.Applied()), len(res.Skipped()))
 //
-// Runner.Plan is the validate-only, dry-run call: it reports what Run would
-// do with every change, and why, without taking the lock or running
-// anything.
+// Runner.Plan is the dry-run call: it reports what Run would do with every
+// change, and why, without taking the lock or running anything.
+// Runner.Validate is the gate for CI jobs and readiness checks built on it:
+// nil when every change is applied, ErrPending (a *PendingError listing
+// what would run) or an *IssuesError otherwise.
+//
+// Runner.RollbackTo undoes applied changes, newest first, running their
+// declared rollbacks: RollbackTo(ctx, id) keeps id and every change before
+// it applied, like goose's DownTo; with Inclusive, id is rolled back too.
+// It refuses, before anything runs, a range with a change that declares no
+// rollback, and any issue.
+//
+// WithEvents reports every step: the execution, each stage it reaches and
+// each change. The nested module github.com/flamingock/flamingock-go/oteltrace
+// turns the events into OpenTelemetry spans, so the core module does not
+// depend on OpenTelemetry.
 //
 // # What a run does
 //
@@ -92,4 +105,8 @@
 //   - ErrChangeFailed (*ChangeError): a change failed; it says the state
 //     recorded and what the next run does;
 //   - ErrLockLost (*LockLostError): the lease was lost; no later change ran.
+//
+// RollbackTo returns, besides those, ErrUnknownChange, ErrRollbackRefused
+// (*RollbackRefusedError; nothing ran) and ErrRollbackFailed
+// (*RollbackError; no older change was rolled back).
 package pipeline

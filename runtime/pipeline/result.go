@@ -1,10 +1,6 @@
 package pipeline
 
-import (
-	"time"
-
-	"github.com/flamingock/flamingock-go/audit"
-)
+import "time"
 
 // Status is what a run did with a change.
 type Status string
@@ -15,6 +11,8 @@ const (
 	StatusRecovered Status = "recovered"
 	StatusFailed    Status = "failed"
 	StatusNotRun    Status = "not run"
+	// StatusRolledBack: RollbackTo ran the change's rollback.
+	StatusRolledBack Status = "rolled back"
 )
 
 // Result is what a run did. Issues that blocked the run are reported only
@@ -22,7 +20,8 @@ const (
 type Result struct {
 	// ExecutionID identifies the run in the audit trail.
 	ExecutionID string
-	// Changes lists every change of the pipeline, in pipeline order.
+	// Changes lists every change of the pipeline, in pipeline order, for
+	// Run; for RollbackTo, the changes it had to roll back, newest first.
 	Changes []Outcome
 }
 
@@ -42,7 +41,8 @@ type Outcome struct {
 // Applied returns the changes the run applied.
 func (r *Result) Applied() []Outcome { return r.with(StatusApplied) }
 
-// Skipped returns the changes that were applied before.
+// Skipped returns the changes the run left alone: for Run, those applied
+// before; for RollbackTo, those that were not applied.
 func (r *Result) Skipped() []Outcome { return r.with(StatusSkipped) }
 
 // Recovered returns the changes the run recorded as applied because their
@@ -51,6 +51,9 @@ func (r *Result) Recovered() []Outcome { return r.with(StatusRecovered) }
 
 // Failed returns the change that failed, if any.
 func (r *Result) Failed() []Outcome { return r.with(StatusFailed) }
+
+// RolledBack returns the changes RollbackTo rolled back.
+func (r *Result) RolledBack() []Outcome { return r.with(StatusRolledBack) }
 
 // NotRun returns the changes the run did not reach.
 func (r *Result) NotRun() []Outcome { return r.with(StatusNotRun) }
@@ -63,34 +66,4 @@ func (r *Result) with(s Status) []Outcome {
 		}
 	}
 	return out
-}
-
-// EventKind is the kind of an Event.
-type EventKind string
-
-const (
-	EventStarted        EventKind = "started"
-	EventApplied        EventKind = "applied"
-	EventSkipped        EventKind = "skipped"
-	EventFailed         EventKind = "failed"
-	EventRolledBack     EventKind = "rolled back"
-	EventRollbackFailed EventKind = "rollback failed"
-	EventRecovered      EventKind = "recovered"
-	EventIssueFound     EventKind = "issue found"
-)
-
-// Event is one step of a run, passed to the WithEvents callback.
-type Event struct {
-	Kind        EventKind
-	ExecutionID string
-	Stage       string
-	ChangeID    string
-	// State is the state recorded in the audit trail by this step, if any.
-	State audit.State
-	// Duration is how long the step took (applied, failed, rolled back).
-	Duration time.Duration
-	// Err is the failure (failed, rollback failed).
-	Err error
-	// Reason explains skips, recoveries and issues.
-	Reason string
 }

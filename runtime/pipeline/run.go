@@ -28,10 +28,12 @@ import (
 //
 // The Result is never nil: it lists what happened to every change, with
 // StatusNotRun for the changes a failure kept from running.
-func (r *Runner) Run(ctx context.Context) (*Result, error) {
+func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	x := &run{r: r, id: rand.Text(), log: r.cfg.logger}
 	x.log = x.log.With("execution", x.id)
-	res := &Result{ExecutionID: x.id}
+	res = &Result{ExecutionID: x.id}
+	x.begin(ctx, OperationRun)
+	defer func() { x.end(res, err) }()
 
 	p, err := r.plan(ctx)
 	if err != nil {
@@ -76,6 +78,8 @@ type run struct {
 	err error
 	// stoppedAt names the change where the run stopped.
 	stoppedAt string
+	// ev is what the run's events remember (events.go).
+	ev runEvents
 }
 
 // finish walks the plan, executing it unless the run has no lease (the fast
@@ -129,14 +133,6 @@ func (x *run) notRun(res *Result, p *Plan, why string) *Result {
 		res.Changes = append(res.Changes, o)
 	}
 	return res
-}
-
-func (x *run) emit(ev Event) {
-	if x.r.cfg.events == nil {
-		return
-	}
-	ev.ExecutionID = x.id
-	x.r.cfg.events(ev)
 }
 
 // recover records APPLIED for a change whose separate transaction the

@@ -1,0 +1,191 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+// EventKind is the kind of an Event.
+//
+// An execution (a Run or a RollbackTo) emits, in order:
+// EventPipelineStarted; EventIssueFound for every issue that blocks it;
+// then, for every stage it reaches, EventStageStarted, the events of the
+// stage's changes and EventStageFinished; and last EventPipelineFinished.
+// A stage is reached when one of its changes is skipped or started, so a
+// run that stops at a failure reports no stage after it; RollbackTo walks
+// the stages backwards.
+//
+// A change's events are EventSkipped, EventRecovered, or EventStarted
+// followed by its outcome: EventApplied; EventFailed, then EventRolledBack
+// or EventRollbackFailed when its declared rollback ran; and, under
+// RollbackTo, EventRolledBack or EventRollbackFailed. A change whose
+// outcome could not be recorded (a lost lease, an unreachable store) gets
+// EventFailed (EventRollbackFailed under RollbackTo) carrying the error of
+// the execution, before its stage finishes.
+type EventKind string
+
+const (
+	EventPipelineStarted  EventKind = "pipeline started"
+	EventStageStarted     EventKind = "stage started"
+	EventStarted          EventKind = "started"
+	EventApplied          EventKind = "applied"
+	EventSkipped          EventKind = "skipped"
+	EventFailed           EventKind = "failed"
+	EventRolledBack       EventKind = "rolled back"
+	EventRollbackFailed   EventKind = "rollback failed"
+	EventRecovered        EventKind = "recovered"
+	EventIssueFound       EventKind = "issue found"
+	EventStageFinished    EventKind = "stage finished"
+	EventPipelineFinished EventKind = "pipeline finished"
+)
+
+// Operation is what an execution does.
+type Operation string
+
+const (
+	// OperationRun applies the pipeline: Runner.Run.
+	OperationRun Operation = "run"
+	// OperationRollback rolls applied changes back: Runner.RollbackTo.
+	OperationRollback Operation = "rollback"
+)
+
+// Event is one step of an execution, passed to the WithEvents callback.
+type Event struct {
+	Kind        EventKind
+	ExecutionID string
+	// Operation is what the execution does.
+	Operation Operation
+	// Stage is set on stage and change events.
+	Stage string
+	// ChangeID and Strategy are set on change events (and ChangeID on
+	// EventIssueFound).
+	ChangeID string
+	Strategy audit.Strategy
+	// State is the state recorded in the audit trail by this step, if any.
+	State audit.State
+	// Duration is how long the step took: the change's execution (applied,
+	// failed, rolled back, rollback failed), the stage's or the whole
+	// execution's (finished).
+	Duration time.Duration
+	// Err is the failure: of the change (failed, rollback failed), of one
+	// of the stage's changes (stage finished) or of the execution
+	// (pipeline finished, nil when it succeeded).
+	Err error
+	// Reason explains skips, recoveries, issues and why a change runs; on
+	// EventPipelineFinished it sums up the outcomes.
+	Reason string
+	// Context is the context the execution was called with, for callbacks
+	// that need its values, such as the caller's tracing span. It may be
+	// cancelled by the time an event is emitted. Never nil.
+	Context context.Context
+}
+
+// runEvents is what an execution's events remember between two of them:
+// the stage being reported, so that stage events bracket the change
+// events without the runner's loops having to know about them.
+type runEvents struct {
+	ctx   context.Context
+	op    Operation
+	start time.Time
+	// byID finds the change of an event; nil without WithEvents.
+	byID map[string]*boundChange
+	// stage is the stage started and not finished yet, if any; stageErr
+	// is the first failure among its changes.
+	stage      string
+	stageStart time.Time
+	stageErr   error
+	// open is the change that was started and whose outcome has no event
+	// yet.
+	open string
+}
+
+// begin starts the execution's events: EventPipelineStarted.
+func (x *run) begin(ctx context.Context, op Operation) {
+	x.ev = runEvents{ctx: ctx, op: op, start: time.Now()}
+	if x.r.cfg.events == nil {
+		return
+	}
+	x.ev.byID = make(map[string]*boundChange, len(x.r.changes))
+	for _, c := range x.r.changes {
+		x.ev.byID[c.meta.ID] = c
+	}
+	x.deliver(Event{Kind: EventPipelineStarted})
+}
+
+// end closes what the execution's events left open and emits
+// EventPipelineFinished. err is what the execution returns.
+func (x *run) end(res *Result, err error) {
+	if x.r.cfg.events == nil {
+		return
+	}
+	if id := x.ev.open; id != "" {
+		kind := EventFailed
+		if x.ev.op == OperationRollback {
+			kind = EventRollbackFailed
+		}
+		x.emit(Event{Kind: kind, Stage: x.ev.byID[id].stage, ChangeID: id, Err: err})
+	}
+	x.finishStage()
+	x.deliver(Event{Kind: EventPipelineFinished, Duration: time.Since(x.ev.start), Err: err, Reason: res.summary()})
+}
+
+// emit reports a change event (or an issue), preceded by the stage events
+// that bracket it.
+func (x *run) emit(ev Event) {
+	if x.r.cfg.events == nil {
+		return
+	}
+	if ev.Kind != EventIssueFound {
+		if ev.Stage != x.ev.stage {
+			x.finishStage()
+			x.ev.stage, x.ev.stageStart, x.ev.stageErr = ev.Stage, time.Now(), nil
+			x.deliver(Event{Kind: EventStageStarted, Stage: ev.Stage})
+		}
+		if c := x.ev.byID[ev.ChangeID]; c != nil {
+			ev.Strategy = c.b.strategy
+		}
+		x.ev.open = ""
+		switch ev.Kind {
+		case EventStarted:
+			x.ev.open = ev.ChangeID
+		case EventFailed, EventRollbackFailed:
+			if x.ev.stageErr == nil {
+				x.ev.stageErr = ev.Err
+			}
+		}
+	}
+	x.deliver(ev)
+}
+
+// finishStage emits EventStageFinished for the stage started last, if it
+// is not finished yet.
+func (x *run) finishStage() {
+	if x.ev.stage == "" {
+		return
+	}
+	x.deliver(Event{Kind: EventStageFinished, Stage: x.ev.stage, Duration: time.Since(x.ev.stageStart), Err: x.ev.stageErr})
+	x.ev.stage = ""
+}
+
+func (x *run) deliver(ev Event) {
+	ev.ExecutionID, ev.Operation, ev.Context = x.id, x.ev.op, x.ev.ctx
+	x.r.cfg.events(ev)
+}
+
+// summary counts the outcomes of res, as in "2 applied, 1 skipped".
+func (r *Result) summary() string {
+	var parts []string
+	for _, s := range []Status{StatusApplied, StatusRecovered, StatusRolledBack, StatusSkipped, StatusFailed, StatusNotRun} {
+		if n := len(r.with(s)); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return "no changes"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,53 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrPending matches the *PendingError Validate returns when changes of
+// the pipeline are not applied yet.
+var ErrPending = errors.New("changes pending")
+
+// PendingError lists the changes a run would execute or recover.
+type PendingError struct {
+	// Changes are the pending changes, in pipeline order, each with the
+	// action a run would take and why.
+	Changes []PlannedChange
+}
+
+func (e *PendingError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d %s", ErrPending, len(e.Changes),
+		plural(len(e.Changes), "change is not applied", "changes are not applied"))
+	for _, c := range e.Changes {
+		fmt.Fprintf(&b, "\n  change %q (stage %q): %s: %s", c.ChangeID, c.Stage, c.Action, c.Reason)
+	}
+	return b.String()
+}
+
+// Unwrap makes the error match ErrPending.
+func (e *PendingError) Unwrap() error { return ErrPending }
+
+// Validate reports whether every change of the pipeline is applied, for CI
+// jobs and readiness checks. It returns nil when nothing is pending; an
+// *IssuesError (ErrManualInterventionRequired) when changes need an
+// operator, since then no run can apply anything; otherwise a
+// *PendingError (ErrPending) listing, in order, what a run would do and
+// why. Like Plan, which decides for it, it takes no lock and writes
+// nothing.
+func (r *Runner) Validate(ctx context.Context) error {
+	p, err := r.Plan(ctx)
+	if err != nil {
+		return err
+	}
+	if issues := p.Issues(); len(issues) > 0 {
+		return &IssuesError{Issues: issues}
+	}
+	if pending := p.Pending(); len(pending) > 0 {
+		return &PendingError{Changes: pending}
+	}
+	return nil
+}

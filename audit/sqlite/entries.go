@@ -19,7 +19,7 @@ func (s *Store) Append(ctx context.Context, lease audit.Lease, e audit.Entry) (a
 		return audit.Entry{}, fmt.Errorf("sqlite: append: %w", explain(err))
 	}
 	defer tx.Rollback()
-	stored, err := s.AppendTx(ctx, tx, lease, e)
+	stored, err := s.appendTx(ctx, tx, lease, e, false)
 	if err != nil {
 		return audit.Entry{}, err
 	}
@@ -35,13 +35,35 @@ func (s *Store) Append(ctx context.Context, lease audit.Lease, e audit.Entry) (a
 // When the lease does not hold the lock it returns an error matching
 // audit.ErrFenced; tx is then still open and the caller rolls it back.
 //
+// Unlike Append, AppendTx renews the lease in tx when the lock still names
+// lease's owner and epoch, even if the lease ran out by the clock meanwhile.
+// That is sound because tx holds SQLite's single write lock from its first
+// write to its commit: once the lock row is found unchanged under it, no
+// other runner has taken the lock over, and none can before tx commits. It
+// is needed because a change in tx also keeps the runner's own lease
+// refresh waiting for that write lock: without the renewal, a change that
+// outlasts the lease could never be recorded, however often it ran.
+//
 // The returned entry is the entry as stored: its Seq assigned and its Time
 // in UTC, truncated to the millisecond.
 func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	return s.appendTx(ctx, tx, lease, e, true)
+}
+
+// appendTx checks the fence and inserts e in tx, first renewing the lease
+// under tx's write lock when renew is set (see AppendTx).
+func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry, renew bool) (audit.Entry, error) {
 	if err := e.Validate(); err != nil {
 		return audit.Entry{}, fmt.Errorf("sqlite: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
 	}
 	e.Time = time.UnixMilli(e.Time.UnixMilli()).UTC()
+	if renew && lease.TTL >= time.Millisecond {
+		// Renewed rows make the insert's fence check below pass; a lock that
+		// moved on is left alone and the insert refuses the entry.
+		if _, err := tx.ExecContext(ctx, s.q.renew, lease.TTL.Milliseconds(), lease.Key, lease.Owner, lease.Epoch); err != nil {
+			return audit.Entry{}, fmt.Errorf("sqlite: append %s/%s %s: renew lease: %w", e.Stage, e.ChangeID, e.State, explain(err))
+		}
+	}
 	args := append(entryArgs(e), lease.Key, lease.Owner, lease.Epoch)
 	err := tx.QueryRowContext(ctx, s.q.insert, args...).Scan(&e.Seq)
 	switch {

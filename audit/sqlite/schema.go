@@ -98,6 +98,7 @@ type queries struct {
 
 	insert, snapshot, history string
 	acquire, refresh, release string
+	renew                     string
 	lockInfo                  string
 }
 
@@ -139,6 +140,7 @@ ON CONFLICT ("key") DO UPDATE SET "owner" = excluded."owner", "epoch" = "epoch" 
 WHERE "owner" = '' OR "expires_at" <= %[2]s
 RETURNING "epoch", "expires_at"`, lock, nowMillis)
 	q.refresh = fmt.Sprintf(`UPDATE %s SET "expires_at" = %s + ? WHERE %s RETURNING "expires_at"`, lock, nowMillis, holds)
+	q.renew = fmt.Sprintf(`UPDATE %s SET "expires_at" = %s + ? WHERE "key" = ? AND "owner" = ? AND "epoch" = ?`, lock, nowMillis)
 	q.release = fmt.Sprintf(`UPDATE %s SET "owner" = '', "expires_at" = %s WHERE %s`, lock, nowMillis, holds)
 	q.lockInfo = fmt.Sprintf(`SELECT l."owner", l."epoch", l."expires_at", %s, l."released_by", l."released_at" FROM (SELECT 1) LEFT JOIN %s AS l ON l."key" = ?`, nowMillis, lock)
 	return q

@@ -425,7 +425,7 @@ func TestAppendTx(t *testing.T) {
 			t.Errorf("after rollback: history %+v, users table %t; want neither", got, users)
 		}
 	})
-	t.Run("a lease that expires during the change is fenced", func(t *testing.T) {
+	t.Run("a lease that expires during the change is renewed when nobody took the lock over", func(t *testing.T) {
 		s := open(t, filepath.Join(t.TempDir(), "audit.db"))
 		lease, err := s.Acquire(t.Context(), "default", "runner-a", 100*time.Millisecond)
 		if err != nil {
@@ -441,14 +441,48 @@ func TestAppendTx(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		if _, err := s.AppendTx(t.Context(), tx, lease, validEntry("create-users")); err != nil {
+			t.Fatalf("AppendTx with a lease that ran out under the transaction's write lock: %v", err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := s.Lock(t.Context(), "default"); err != nil || !info.Held() || info.Owner != "runner-a" || info.Epoch != lease.Epoch {
+			t.Errorf("lock after the renewing append: %+v, %v; want held by runner-a at epoch %d", info, err, lease.Epoch)
+		}
+		if _, err := s.Refresh(t.Context(), lease); err != nil {
+			t.Errorf("Refresh after the renewing append: %v; want the lease still valid", err)
+		}
+	})
+	t.Run("a lease taken over before the change's transaction is fenced", func(t *testing.T) {
+		s := open(t, filepath.Join(t.TempDir(), "audit.db"))
+		lease, err := s.Acquire(t.Context(), "default", "runner-a", 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, err := s.Acquire(t.Context(), "default", "runner-b", time.Minute)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, audit.ErrLockHeld) || time.Now().After(deadline) {
+				t.Fatalf("runner-b taking the lock over: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		tx := begin(t, s)
 		if _, err := s.AppendTx(t.Context(), tx, lease, validEntry("create-users")); !errors.Is(err, audit.ErrFenced) {
-			t.Fatalf("AppendTx with an expired lease: got %v, want ErrFenced", err)
+			t.Fatalf("AppendTx with a lease taken over: got %v, want ErrFenced", err)
 		}
 		if err := tx.Rollback(); err != nil {
 			t.Fatal(err)
 		}
 		if got, users := stored(t, s); len(got) != 0 || users {
 			t.Errorf("after the fenced append: history %+v, users table %t; want neither", got, users)
+		}
+		if info, err := s.Lock(t.Context(), "default"); err != nil || info.Owner != "runner-b" {
+			t.Errorf("lock after the fenced append: %+v, %v; want runner-b's, untouched", info, err)
 		}
 	})
 	t.Run("an invalid entry is refused inside the transaction", func(t *testing.T) {

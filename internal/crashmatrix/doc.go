@@ -14,7 +14,7 @@
 // run by the real flamingock CLI; the next run must then complete. It
 // prints one line:
 //
-//	crash matrix: 120 cases, 0 lost, 0 doubled, 0 silent
+//	crash matrix: 148 cases, 0 lost, 0 doubled, 0 silent
 //
 // lost counts changes that never took effect and were not reported,
 // doubled side effects beyond what the change allows (once, or twice for a
@@ -25,12 +25,16 @@
 // The cases of a store are those of its targets: on SQLite, sqltarget
 // (shared and separate transactions) and a file without transactions; on
 // PostgreSQL, sqltarget and pgxtarget (shared and separate transactions),
-// pgxtarget in autocommit mode and the file. Combinations that do not
-// exist, such as a marker's crash point without markers, are not cases.
-// PostgreSQL cases run when FLAMINGOCK_TEST_POSTGRES is set (see
-// internal/testenv). Cases run six at a time unless -parallel says
-// otherwise: most of a case is waiting for its dead child's lease to
-// expire.
+// pgxtarget in autocommit mode and the file; on MongoDB, mongotarget with
+// changes declared transactional=false, counted in a collection without a
+// unique index, and the file. Combinations that do not exist, such as a
+// marker's crash point without markers, are not cases. PostgreSQL and
+// MongoDB cases run when FLAMINGOCK_TEST_POSTGRES and FLAMINGOCK_TEST_MONGO
+// are set (see internal/testenv); each case has a schema or database of its
+// own, dropped at its end. The MongoDB transaction strategy is not in the
+// matrix: the server the tests have, FerretDB, has no transactions. Cases
+// run six at a time unless -parallel says otherwise: most of a case is
+// waiting for its dead child's lease to expire.
 //
 // The other tests resolve issues with the CLI, feed the runtime corrupt
 // and hostile audit records and locks, and keep the bugs the matrix found

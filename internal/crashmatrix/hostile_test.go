@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
@@ -63,35 +65,41 @@ func (h *hostileWorld) ranNothing(t *testing.T) {
 
 func TestACorruptRecordStopsTheRunBeforeAnythingRuns(t *testing.T) {
 	corruptions := []struct {
-		name string
-		set  string // the SET clause that corrupts the latest entry
-		want string // in the error
+		name  string
+		set   string // the SET clause that corrupts the latest entry
+		mongo bson.D // the same fields for the MongoDB store
+		want  string // in the error
 	}{
-		{"an unknown state", "state = 'HALF_DONE'", `unknown state "HALF_DONE"`},
-		{"a missing execution id", "execution_id = ''", "missing execution id"},
-		{"a missing change id", "change_id = ''", "missing change id"},
-		{"a missing stage", "stage = ''", "missing stage"},
-		{"an unknown strategy", "strategy = 'TWO_PHASE'", `unknown strategy "TWO_PHASE"`},
-		{"a missing recovery", "recovery = ''", `unknown recovery ""`},
+		{"an unknown state", "state = 'HALF_DONE'", bson.D{{Key: "state", Value: "HALF_DONE"}},
+			`unknown state "HALF_DONE"`},
+		{"a missing execution id", "execution_id = ''", bson.D{{Key: "execution_id", Value: ""}},
+			"missing execution id"},
+		{"a missing change id", "change_id = ''", bson.D{{Key: "change_id", Value: ""}}, "missing change id"},
+		{"a missing stage", "stage = ''", bson.D{{Key: "stage", Value: ""}}, "missing stage"},
+		{"an unknown strategy", "strategy = 'TWO_PHASE'", bson.D{{Key: "strategy", Value: "TWO_PHASE"}},
+			`unknown strategy "TWO_PHASE"`},
+		{"a missing recovery", "recovery = ''", bson.D{{Key: "recovery", Value: ""}}, `unknown recovery ""`},
 		{"a manual mark without an operator", "state = 'MANUAL_MARKED_AS_APPLIED', operator = '', reason = ''",
+			bson.D{{Key: "state", Value: "MANUAL_MARKED_AS_APPLIED"}, {Key: "operator", Value: ""}, {Key: "reason", Value: ""}},
 			"MANUAL_MARKED_AS_APPLIED needs an operator and a reason"},
-		{"metadata that is not a JSON object", "metadata = '[1, 2]'", "metadata is not a JSON object"},
-		{"a newer schema version", "schema_version = 2", "newer flamingock-go"},
+		{"metadata that is not a JSON object", "metadata = '[1, 2]'", bson.D{{Key: "metadata", Value: "[1, 2]"}},
+			"metadata is not a JSON object"},
+		{"a newer schema version", "schema_version = 2", bson.D{{Key: "schema_version", Value: int64(2)}},
+			"newer flamingock-go"},
 	}
-	for _, store := range []string{storeSQLite, storePostgres} {
+	for _, store := range stores {
 		for _, c := range corruptions {
 			t.Run(fmt.Sprintf("on %s an entry with %s", store, c.name), func(t *testing.T) {
 				t.Parallel()
 				h := newHostileWorld(t, store)
-				auditTable, _ := h.tables()
 				// The latest entry of "first", its APPLIED.
 				trail, err := h.history(t.Context(), "first")
 				if err != nil || len(trail) == 0 || trail[len(trail)-1].State != audit.StateApplied {
 					t.Fatalf("seeded trail %v, %v; want it to end APPLIED", states(trail), err)
 				}
 				seq := trail[len(trail)-1].Seq
-				h.exec(t, fmt.Sprintf("UPDATE %s SET %s WHERE seq = %d", auditTable, c.set, seq))
-				entries := h.rows(t, auditTable)
+				h.setEntry(t, seq, c.set, c.mongo)
+				entries := h.trailRows(t)
 				lockBefore, err := h.store.Lock(t.Context(), lockKey)
 				if err != nil {
 					t.Fatal(err)
@@ -117,7 +125,7 @@ func TestACorruptRecordStopsTheRunBeforeAnythingRuns(t *testing.T) {
 					t.Errorf("outcomes %v, want every change not run", statuses(res))
 				}
 				h.ranNothing(t)
-				if n := h.rows(t, auditTable); n != entries {
+				if n := h.trailRows(t); n != entries {
 					t.Errorf("the trail has %d entries, want the %d it had", n, entries)
 				}
 				if l, err := h.store.Lock(t.Context(), lockKey); err != nil || l.Epoch != lockBefore.Epoch || l.Held() {
@@ -130,6 +138,8 @@ func TestACorruptRecordStopsTheRunBeforeAnythingRuns(t *testing.T) {
 
 func TestALockHeldByARunnerThatNeverExisted(t *testing.T) {
 	const ghost, ghostEpoch = "ghost-runner", 41
+	// The SQL stores only: the MongoDB store has no lock row to plant, its
+	// lock is the chain of lock events in the trail.
 	for _, store := range []string{storeSQLite, storePostgres} {
 		// plant writes a lock row no runner wrote: ghost's, expiring in d.
 		plant := func(t *testing.T, h *hostileWorld, d time.Duration) {
@@ -164,8 +174,7 @@ ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, 
 			t.Parallel()
 			h := newHostileWorld(t, store)
 			plant(t, h, time.Hour)
-			auditTable, _ := h.tables()
-			entries := h.rows(t, auditTable)
+			entries := h.trailRows(t)
 			r, err := pipeline.New(h.store, h.stages, pipeline.WithLockWait(200*time.Millisecond, 20*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
@@ -184,7 +193,7 @@ ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, 
 				t.Errorf("outcomes %v, want every pending change not run", statuses(res))
 			}
 			h.ranNothing(t)
-			if n := h.rows(t, auditTable); n != entries {
+			if n := h.trailRows(t); n != entries {
 				t.Errorf("the trail has %d entries, want the %d it had", n, entries)
 			}
 

@@ -233,10 +233,10 @@ func TestCrashMatrix(t *testing.T) {
 	cli := buildCLI(t) // issues are resolved with the operator's tool
 	var sum tally
 	t.Run("cases", func(t *testing.T) {
-		for _, store := range []string{storeSQLite, storePostgres} {
+		for _, store := range stores {
 			t.Run("on "+store, func(t *testing.T) {
 				// A world to learn which strategies the store offers; a
-				// PostgreSQL world skips without a server.
+				// PostgreSQL or MongoDB world skips without a server.
 				probe := newWorld(t, store)
 				for _, c := range cases(probe.media) {
 					t.Run(c.String(), func(t *testing.T) {

@@ -39,7 +39,7 @@ func TestResolvingAnIssueUnblocksThePipeline(t *testing.T) {
 		{"marked rolled back when it had no effect, it is applied again", crash.AfterStarted, "rolled-back",
 			audit.StateManualRolledBack, pipeline.StatusApplied},
 	}
-	for _, store := range []string{storeSQLite, storePostgres} {
+	for _, store := range stores {
 		for _, tt := range tests {
 			t.Run("on "+store+" "+tt.name, func(t *testing.T) {
 				t.Parallel()

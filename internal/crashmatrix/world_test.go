@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,12 +17,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver of the separate target
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/flamingock/flamingock-go/audit"
+	auditmongo "github.com/flamingock/flamingock-go/audit/mongo"
 	"github.com/flamingock/flamingock-go/audit/postgres"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/internal/crash"
 	"github.com/flamingock/flamingock-go/internal/testenv"
+	"github.com/flamingock/flamingock-go/runtime/mongotarget"
 	"github.com/flamingock/flamingock-go/runtime/pgxtarget"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 	"github.com/flamingock/flamingock-go/runtime/sqltarget"
@@ -31,7 +36,11 @@ import (
 const (
 	storeSQLite   = "SQLite"
 	storePostgres = "PostgreSQL"
+	storeMongo    = "MongoDB"
 )
+
+// stores lists every store, in the order the tests run them.
+var stores = []string{storeSQLite, storePostgres, storeMongo}
 
 const (
 	lockKey   = "flamingock" // the runner's default
@@ -46,7 +55,8 @@ type worldSpec struct {
 	// without a transaction.
 	Dir string
 	// DSN and Schema locate the PostgreSQL store; the targets' tables are
-	// in Schema too.
+	// in Schema too. For MongoDB, DSN is the URI whose path names the
+	// world's database, which holds the target's collections too.
 	DSN    string `json:",omitempty"`
 	Schema string `json:",omitempty"`
 }
@@ -99,8 +109,12 @@ func afterEffect(ctx context.Context, id string, fail bool) error {
 func newWorld(t *testing.T, store string) *world {
 	t.Helper()
 	spec := worldSpec{Store: store, Dir: t.TempDir()}
-	if store == storePostgres {
-		spec.DSN, spec.Schema = testenv.Postgres(t), "crashmatrix_"+strings.ToLower(rand.Text()[:12])
+	name := "crashmatrix_" + strings.ToLower(rand.Text()[:12])
+	switch store {
+	case storePostgres:
+		spec.DSN, spec.Schema = testenv.Postgres(t), name
+	case storeMongo:
+		spec.DSN = withDatabase(testenv.Mongo(t), name)
 	}
 	w, err := openWorld(t.Context(), spec)
 	if err != nil {
@@ -125,8 +139,22 @@ func newWorld(t *testing.T, store string) *world {
 	return w
 }
 
+// withDatabase returns the MongoDB URI uri with database in its path, in
+// place of any there.
+func withDatabase(uri, database string) string {
+	scheme, rest, _ := strings.Cut(uri, "://")
+	rest, query, hasQuery := strings.Cut(rest, "?")
+	hosts, _, _ := strings.Cut(rest, "/")
+	uri = scheme + "://" + hosts + "/" + database
+	if hasQuery {
+		uri += "?" + query
+	}
+	return uri
+}
+
 // openWorld opens the world of spec: the SQLite store creates its file and
-// tables, the PostgreSQL one sends nothing until it is used. Whether
+// tables, the MongoDB one its indexes, the PostgreSQL one sends nothing
+// until it is used. Whether
 // each target gets the strategy its medium stands for shows in the audit
 // entries, which the tests check.
 func openWorld(ctx context.Context, spec worldSpec) (*world, error) {
@@ -192,6 +220,22 @@ func (w *world) open(ctx context.Context) error {
 			log,
 		}
 		return nil
+	case storeMongo:
+		store, err := auditmongo.Open(ctx, w.spec.DSN)
+		if err != nil {
+			return err
+		}
+		w.store = store
+		w.closers = append(w.closers, store.Close)
+		db := store.Database()
+		// Declared transactional=false, the changes run without a
+		// transaction on every server, with or without transactions.
+		w.media = []medium{
+			&mongoMedium{target: mongotarget.New(db, mongotarget.WithLogger(slog.New(slog.DiscardHandler))),
+				coll: db.Collection("effects")},
+			log,
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown store %q", w.spec.Store)
 }
@@ -219,7 +263,14 @@ func (w *world) medium(key string) (medium, error) {
 // drop removes what the world put in a server; files go with the test's
 // temporary directory.
 func (w *world) drop(ctx context.Context) error {
-	if w.spec.Store != storePostgres {
+	switch w.spec.Store {
+	case storeMongo:
+		db := w.store.(*auditmongo.Store).Database()
+		if err := db.Drop(ctx); err != nil {
+			return fmt.Errorf("drop database %s: %w", db.Name(), err)
+		}
+		return nil
+	case storeSQLite:
 		return nil
 	}
 	pool := w.store.(*postgres.Store).Pool()
@@ -352,6 +403,53 @@ func (m *pgxMedium) hasMarker(ctx context.Context, key audit.Key, execution stri
 	return m.target.HasMarker(ctx, pipeline.Marker{Key: key, ExecutionID: execution})
 }
 
+// mongoMedium is a MongoDB target running changes without a transaction,
+// and its effect collection: one document per apply (+1) or rollback (-1),
+// with no unique index that would refuse a second apply.
+type mongoMedium struct {
+	target *mongotarget.Target
+	coll   *mongo.Collection
+}
+
+func (m *mongoMedium) name() string             { return "mongotarget" }
+func (m *mongoMedium) strategy() audit.Strategy { return audit.StrategyNonTx }
+
+func (m *mongoMedium) change(meta pipeline.Meta, fail bool) pipeline.Change {
+	insert := func(ctx context.Context, db *mongo.Database, delta int) error {
+		_, err := db.Collection(m.coll.Name()).InsertOne(ctx, bson.D{{Key: "change_id", Value: meta.ID}, {Key: "delta", Value: delta}})
+		return err
+	}
+	return pipeline.NewChange(meta, pipeline.Target[*mongo.Database](m.target),
+		func(ctx context.Context, db *mongo.Database) error {
+			if err := insert(ctx, db, 1); err != nil {
+				return err
+			}
+			return afterEffect(ctx, meta.ID, fail)
+		},
+		func(ctx context.Context, db *mongo.Database) error {
+			crash.Hit(ctx, crash.InRollback)
+			return insert(ctx, db, -1)
+		})
+}
+
+func (m *mongoMedium) effects(ctx context.Context, id string) (int, error) {
+	cur, err := m.coll.Find(ctx, bson.D{{Key: "change_id", Value: id}})
+	if err != nil {
+		return 0, err
+	}
+	var docs []struct {
+		Delta int `bson:"delta"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range docs {
+		n += d.Delta
+	}
+	return n, nil
+}
+
 // logMedium takes effect outside any transaction: one line per apply or
 // rollback, appended to a file, which survives the writer's SIGKILL once
 // the write returned.
@@ -407,7 +505,7 @@ func (m *logMedium) effects(_ context.Context, id string) (int, error) {
 	return n, nil
 }
 
-// tables returns the quoted names of the store's audit and lock tables
+// tables returns the quoted names of an SQL store's audit and lock tables
 // (the default prefix), for tests that write behind the store's back.
 func (w *world) tables() (auditTable, lockTable string) {
 	if w.spec.Store == storePostgres {
@@ -425,7 +523,7 @@ func (w *world) nowPlus(d time.Duration) string {
 	return fmt.Sprintf("CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) + %d", d.Milliseconds())
 }
 
-// exec runs query on the store's database behind its back.
+// exec runs query on the database of an SQL store behind its back.
 func (w *world) exec(t *testing.T, query string) {
 	t.Helper()
 	var err error
@@ -435,26 +533,56 @@ func (w *world) exec(t *testing.T, query string) {
 	case *sqlite.Store:
 		_, err = s.DB().ExecContext(t.Context(), query)
 	default:
-		err = fmt.Errorf("no raw access to %T", s)
+		err = fmt.Errorf("no SQL access to %T", s)
 	}
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
 
-// rows counts the rows of table, read behind the store's back: History
-// refuses a trail with a corrupt record.
-func (w *world) rows(t *testing.T, table string) int {
+// auditCollection is the MongoDB store's collection (the default prefix).
+func (w *world) auditCollection() *mongo.Collection {
+	return w.store.(*auditmongo.Store).Database().Collection("flamingock_audit")
+}
+
+// setEntry changes the fields of entry seq behind the store's back: set is
+// the SET clause of an SQL store, fields the same values for MongoDB.
+func (w *world) setEntry(t *testing.T, seq int64, set string, fields bson.D) {
 	t.Helper()
+	if w.spec.Store != storeMongo {
+		auditTable, _ := w.tables()
+		w.exec(t, fmt.Sprintf("UPDATE %s SET %s WHERE seq = %d", auditTable, set, seq))
+		return
+	}
+	res, err := w.auditCollection().UpdateOne(t.Context(), bson.D{{Key: "_id", Value: seq}},
+		bson.D{{Key: "$set", Value: fields}})
+	if err == nil && res.MatchedCount != 1 {
+		err = fmt.Errorf("%d documents matched", res.MatchedCount)
+	}
+	if err != nil {
+		t.Fatalf("set %v in document seq %d: %v", fields, seq, err)
+	}
+}
+
+// trailRows counts the rows of the store's audit table, or the documents
+// of its collection, read behind its back: History refuses a trail with a
+// corrupt record.
+func (w *world) trailRows(t *testing.T) int {
+	t.Helper()
+	auditTable, _ := w.tables()
 	var (
 		n   int
 		err error
 	)
 	switch s := w.store.(type) {
 	case *postgres.Store:
-		err = s.Pool().QueryRow(t.Context(), "SELECT count(*) FROM "+table).Scan(&n)
+		err = s.Pool().QueryRow(t.Context(), "SELECT count(*) FROM "+auditTable).Scan(&n)
 	case *sqlite.Store:
-		err = s.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM "+table).Scan(&n)
+		err = s.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM "+auditTable).Scan(&n)
+	case *auditmongo.Store:
+		var c int64
+		c, err = w.auditCollection().CountDocuments(t.Context(), bson.D{})
+		n = int(c)
 	default:
 		err = fmt.Errorf("no raw access to %T", s)
 	}

@@ -252,7 +252,25 @@ var (
 	ErrLockHeld = errors.New("audit: lock held by another runner")
 	// ErrCorrupt reports a stored record that cannot be trusted.
 	ErrCorrupt = errors.New("audit: corrupt record")
+	// ErrUnavailable reports that the store could not be reached and the
+	// request never reached it: it had no effect, so it is safe to retry,
+	// even a write. A store marks an error with it (see Unavailable) only
+	// when it knows so, for example when the connection could not be
+	// established or failed before any byte of the request was sent; a
+	// connection lost after the request was sent is not marked, since the
+	// write may have been stored.
+	ErrUnavailable = errors.New("audit: store unavailable, the request did not reach it")
 )
+
+// Unavailable returns err marked as matching ErrUnavailable, with err's
+// message and err still in the chain. Stores call it only for errors that
+// certainly had no effect.
+func Unavailable(err error) error { return &unavailableError{err} }
+
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string   { return e.err.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
 
 // LockHeldError is returned by Acquire when another owner holds the lock.
 type LockHeldError struct {

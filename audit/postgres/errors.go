@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/flamingock/flamingock-go/audit"
 )
 
 // privilege is what an operation needs from the database, so that a
@@ -56,7 +58,34 @@ func (s *Store) grants(p privilege) string {
 // what to do about it when the cause is one users meet: the server is not
 // there, the credentials or database are wrong, a privilege is missing. pgx
 // errors never contain the password, and neither does anything added here.
+//
+// An error that certainly left the database untouched also matches
+// audit.ErrUnavailable, so that the runtime may retry even a write: a
+// connection that could not be established, or a failure pgx guarantees
+// happened before any byte of the request was sent. A connection lost
+// after that is not marked: the server may have run the statement.
 func (s *Store) explain(op string, need privilege, err error) error {
+	explained := s.advise(op, need, err)
+	if unreached(err) {
+		return audit.Unavailable(explained)
+	}
+	return explained
+}
+
+// unreached reports whether err certainly came before the server ran
+// anything of the request. A server that answered the connection attempt
+// with an error (a wrong user or database) was reached and will refuse a
+// retry alike, unless it said it is starting up.
+func unreached(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if !errors.As(err, &connectErr) && !pgconn.SafeToRetry(err) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	return !errors.As(err, &pgErr) || pgErr.Code == "57P03" // cannot_connect_now
+}
+
+func (s *Store) advise(op string, need privilege, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		var advice string

@@ -89,6 +89,9 @@ func TestFirstUseReportsAServerThatIsNotRunning(t *testing.T) {
 			if !errors.Is(err, syscall.ECONNREFUSED) {
 				t.Errorf("error %v does not match ECONNREFUSED", err)
 			}
+			if !errors.Is(err, audit.ErrUnavailable) {
+				t.Errorf("error %v does not match audit.ErrUnavailable: a refused connection sent nothing", err)
+			}
 		})
 	}
 }
@@ -124,6 +127,9 @@ func TestFirstUseReportsAnUnknownDatabaseOrUser(t *testing.T) {
 			}
 			_, err = s.Snapshot(t.Context())
 			wantMessage(t, err, tt.want...)
+			if errors.Is(err, audit.ErrUnavailable) {
+				t.Errorf("error %v matches audit.ErrUnavailable, but the server answered: retrying cannot help", err)
+			}
 		})
 	}
 }

@@ -292,36 +292,63 @@ func TestEveryConnectionCutMidChange(t *testing.T) {
 	}
 }
 
-// TestAuditReadCut pins what the runtime does today when the read that
-// plans the run is cut: reads are not retried, so the run fails before
-// taking the lock or running anything, and the next run applies the change.
+// TestAuditReadCut: the read that plans the run changes nothing, so the
+// runtime reads again after a cut; only a trail that stays unreadable for
+// the whole retry budget fails the run, before it takes the lock or runs
+// anything, and the next run applies the change.
 func TestAuditReadCut(t *testing.T) {
-	ctx := context.Background()
-	w := newWorld(t)
-	r := w.runner(t, lease, change("c1", 1, pgxtarget.New(w.pool), true, audit.RecoveryManual, effect("c1")))
-	f := w.proxy.Arm(cut(snapshot, before))
-	res, err := r.Run(ctx)
-	fired(t, f)
-	if err == nil {
-		t.Fatal("run with the snapshot cut: no error, want one")
-	}
-	if got := status(res, "c1"); got != pipeline.StatusNotRun {
-		t.Errorf("c1 is %s, want %s", got, pipeline.StatusNotRun)
-	}
-	if n := w.effectsHere(t, "c1"); n != 0 {
-		t.Errorf("c1 took effect %d times during a run that could not read the trail", n)
-	}
-	info, err := w.store.Lock(ctx, lockKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Epoch != 0 {
-		t.Errorf("lock epoch %d: the run took the lock without having read the trail", info.Epoch)
-	}
-	if _, err := r.Run(ctx); err != nil {
-		t.Fatalf("run after the cut: %v", err)
-	}
-	if n := w.effectsHere(t, "c1"); n != 1 {
-		t.Errorf("c1 took effect %d times, want exactly once", n)
-	}
+	t.Run("one snapshot read cut is read again and the run applies the change once", func(t *testing.T) {
+		ctx := context.Background()
+		w := newWorld(t)
+		r := w.runner(t, lease, change("c1", 1, pgxtarget.New(w.pool), true, audit.RecoveryManual, effect("c1")))
+		f := w.proxy.Arm(cut(snapshot, before))
+		res, err := r.Run(ctx)
+		fired(t, f)
+		if err != nil {
+			t.Fatalf("run with one snapshot read cut: %v", err)
+		}
+		if got := status(res, "c1"); got != pipeline.StatusApplied {
+			t.Errorf("c1 is %s, want %s", got, pipeline.StatusApplied)
+		}
+		checkTrail(t, w, "c1", "APPLIED SHARED_TX")
+		if n := w.effectsHere(t, "c1"); n != 1 {
+			t.Errorf("c1 took effect %d times, want exactly once", n)
+		}
+	})
+
+	t.Run("snapshot reads cut until the network heals fail the run before the lock, and the next run applies the change", func(t *testing.T) {
+		ctx := context.Background()
+		w := newWorld(t)
+		// A short lease keeps the retry budget (within its margin) short.
+		r := w.runner(t, 3*time.Second, change("c1", 1, pgxtarget.New(w.pool), true, audit.RecoveryManual, effect("c1")))
+		f := w.proxy.Arm(faultproxy.Rule{Match: snapshot, When: before, Repeat: true})
+		res, err := r.Run(ctx)
+		fired(t, f)
+		if err == nil {
+			t.Fatal("run with the snapshot reads cut: no error, want one")
+		}
+		if f.Count() < 2 {
+			t.Errorf("%d snapshot reads cut, want the read and at least one retry", f.Count())
+		}
+		if got := status(res, "c1"); got != pipeline.StatusNotRun {
+			t.Errorf("c1 is %s, want %s", got, pipeline.StatusNotRun)
+		}
+		if n := w.effectsHere(t, "c1"); n != 0 {
+			t.Errorf("c1 took effect %d times during a run that could not read the trail", n)
+		}
+		info, err := w.store.Lock(ctx, lockKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Epoch != 0 {
+			t.Errorf("lock epoch %d: the run took the lock without having read the trail", info.Epoch)
+		}
+		f.Disarm()
+		if _, err := r.Run(ctx); err != nil {
+			t.Fatalf("run after the network healed: %v", err)
+		}
+		if n := w.effectsHere(t, "c1"); n != 1 {
+			t.Errorf("c1 took effect %d times, want exactly once", n)
+		}
+	})
 }

@@ -269,11 +269,15 @@ func (x *run) next(c *boundChange, state audit.State, s audit.Strategy) string {
 }
 
 // record appends e under the run's lease, even when ctx was cancelled
-// meanwhile. A refused write becomes a *LockLostError.
+// meanwhile, retrying only a write that never reached the store (see
+// backoff). A refused write becomes a *LockLostError.
 func (x *run) record(ctx context.Context, c *boundChange, e audit.Entry) error {
 	ctx, cancel := x.writeCtx(ctx)
 	defer cancel()
-	if _, err := x.r.store.Append(ctx, x.lease.current(), e); err != nil {
+	_, err := retry(ctx, x.r.backoff(), "record "+string(e.State), unreached, func(ctx context.Context) (audit.Entry, error) {
+		return x.r.store.Append(ctx, x.lease.current(), e)
+	})
+	if err != nil {
 		if errors.Is(err, audit.ErrFenced) {
 			return &LockLostError{Stage: c.stage, ChangeID: c.meta.ID, Err: fmt.Errorf("record %s: %w", e.State, err)}
 		}

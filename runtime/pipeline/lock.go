@@ -18,6 +18,8 @@ type lease struct {
 	store  audit.Store
 	logger *slog.Logger
 	margin time.Duration
+	// backoff retries a failed refresh, within the margin.
+	backoff backoff
 
 	// refreshing holds a token while a call to Refresh is in flight: it
 	// serializes them, and valid can wait for one with a bound.
@@ -46,11 +48,14 @@ func (r *Runner) acquire(ctx context.Context) (*lease, error) {
 	start := time.Now()
 	ttl := r.cfg.leaseTTL
 	for attempt := 1; ; attempt++ {
-		sent := time.Now()
-		l, err := r.store.Acquire(ctx, r.cfg.lockKey, r.cfg.runnerID, ttl)
+		var sent time.Time
+		l, err := retry(ctx, r.backoff(), "acquire lock", unreached, func(ctx context.Context) (audit.Lease, error) {
+			sent = time.Now()
+			return r.store.Acquire(ctx, r.cfg.lockKey, r.cfg.runnerID, ttl)
+		})
 		if err == nil {
 			k := &lease{store: r.store, logger: r.cfg.logger, margin: ttl / 3, cur: l, deadline: sent.Add(ttl - ttl/3),
-				refreshing: make(chan struct{}, 1)}
+				refreshing: make(chan struct{}, 1), backoff: r.backoff()}
 			k.start(ctx, ttl/3)
 			r.cfg.logger.Debug("lock acquired", "key", l.Key, "epoch", l.Epoch, "expires", l.ExpiresAt)
 			return k, nil
@@ -102,7 +107,7 @@ func (k *lease) start(ctx context.Context, every time.Duration) {
 	}()
 }
 
-// refresh extends the lease once.
+// refresh extends the lease, retrying a failed attempt (see backoff).
 func (k *lease) refresh(ctx context.Context) error {
 	k.refreshing <- struct{}{}
 	defer func() { <-k.refreshing }()
@@ -112,8 +117,18 @@ func (k *lease) refresh(ctx context.Context) error {
 func (k *lease) refreshLocked(ctx context.Context) error {
 	cur := k.current()
 	crash.Hit(ctx, crash.DuringRefresh)
-	sent := time.Now()
-	l, err := k.store.Refresh(ctx, cur)
+	var sent time.Time
+	l, err := retry(ctx, k.backoff, "refresh lease", idempotent, func(ctx context.Context) (audit.Lease, error) {
+		sent = time.Now()
+		l, err := k.store.Refresh(ctx, cur)
+		if err != nil && ctx.Err() == nil {
+			// No change may start until an attempt succeeds (see valid).
+			k.mu.Lock()
+			k.err = fmt.Errorf("refresh lease of lock %q (epoch %d): %w", cur.Key, cur.Epoch, err)
+			k.mu.Unlock()
+		}
+		return l, err
+	})
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err != nil {
@@ -143,8 +158,8 @@ func (k *lease) isLost() bool {
 // valid returns the lease when a change may start under it: its latest
 // refresh succeeded and it stays valid for at least the margin. Otherwise
 // it waits for the refresh in flight, if any, and when that did not make
-// the lease valid it tries one refresh right away, all bounded by the
-// margin; when that does not succeed the run must stop before the next
+// the lease valid it refreshes right away (retrying as backoff says), all
+// bounded by the margin; when that does not succeed the run must stop before the next
 // change.
 func (k *lease) valid(ctx context.Context) (audit.Lease, error) {
 	cur, ok, err := k.check()

@@ -100,7 +100,7 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 
 // plan reads the snapshot and decides every change.
 func (r *Runner) plan(ctx context.Context) (*Plan, error) {
-	snap, err := r.store.Snapshot(ctx)
+	snap, err := retry(ctx, r.backoff(), "read audit trail", idempotent, r.store.Snapshot)
 	if err != nil {
 		return nil, fmt.Errorf("read audit trail: %w", err)
 	}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"testing/fstest"
+)
+
+// statementKind is the single statement each change of a set runs.
+type statementKind string
+
+const (
+	// insert is a data migration of one row into a table that exists
+	// before the run: the cheapest statement, so that what the tool adds
+	// shows, and no files are created, so that disk noise stays out.
+	insert statementKind = "insert"
+	// createTable is a typical schema migration: a table with a primary
+	// key (and, for its text column, a TOAST table), five files each.
+	createTable statementKind = "create-table"
+)
+
+// rowsTable is the table the insert statements write to.
+const rowsTable = "bench_rows"
+
+func (k statementKind) valid() bool { return k == createTable || k == insert }
+
+// statement is change i's statement (i from 1).
+func (k statementKind) statement(i int) string {
+	if k == createTable {
+		return fmt.Sprintf("CREATE TABLE bench_t%05d (id bigint PRIMARY KEY, name text NOT NULL)", i)
+	}
+	return fmt.Sprintf("INSERT INTO %s (i) VALUES (%d)", rowsTable, i)
+}
+
+// setupSQL is what must exist before the first change runs.
+func (k statementKind) setupSQL() string {
+	if k == insert {
+		return "CREATE TABLE " + rowsTable + " (i bigint NOT NULL)"
+	}
+	return ""
+}
+
+// countSQL counts the effects of the changes applied so far.
+func (k statementKind) countSQL() string {
+	if k == createTable {
+		return `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public' AND tablename LIKE 'bench\_t%'`
+	}
+	return "SELECT count(*) FROM " + rowsTable
+}
+
+// changeSet is one list of N changes in the form every tool reads it. What
+// an application has at compile time (file systems, ids, checksums) is
+// built here, untimed; what it builds at run time (flamingock's stage) is
+// built by the tool inside the timed part.
+type changeSet struct {
+	kind       statementKind
+	statements []string // statements[i] is the change of version i+1
+	ids        []string
+	checksums  []string
+	sources    []string
+	gooseFS    fstest.MapFS
+	migrateFS  fstest.MapFS
+}
+
+func newChangeSet(kind statementKind, n int) *changeSet {
+	s := &changeSet{kind: kind, gooseFS: fstest.MapFS{}, migrateFS: fstest.MapFS{}}
+	for i := 1; i <= n; i++ {
+		stmt := kind.statement(i)
+		sum := sha256.Sum256([]byte(stmt))
+		s.statements = append(s.statements, stmt)
+		s.ids = append(s.ids, fmt.Sprintf("change-%05d", i))
+		s.checksums = append(s.checksums, hex.EncodeToString(sum[:]))
+		s.sources = append(s.sources, fmt.Sprintf("changes/change_%05d.go:12", i))
+		s.gooseFS[fmt.Sprintf("%05d_change.sql", i)] = &fstest.MapFile{
+			Data: fmt.Appendf(nil, "-- +goose Up\n%s;\n\n-- +goose Down\nSELECT 1;\n", stmt)}
+		s.migrateFS[fmt.Sprintf("%05d_change.up.sql", i)] = &fstest.MapFile{Data: []byte(stmt + ";\n")}
+	}
+	return s
+}
+
+func (s *changeSet) len() int { return len(s.statements) }

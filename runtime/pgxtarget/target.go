@@ -24,7 +24,10 @@ type Target struct {
 	pool   *pgxpool.Pool
 	marker markerTable
 	where  string // the target database, for messages; never a password
-	err    error  // a bad option or a nil pool; reported by Strategy
+	// maxConns is the pool's size, read once: pool.Config copies the whole
+	// configuration, and Strategy runs once per change.
+	maxConns int32
+	err      error // a bad option or a nil pool; reported by Strategy
 
 	mu    sync.Mutex
 	ready bool // the marker table exists and the user may use it
@@ -54,7 +57,8 @@ func New(pool *pgxpool.Pool, opts ...Option) *Target {
 	if pool == nil {
 		errs = append(errs, errors.New("pgxtarget: nil pool"))
 	} else {
-		t.where = describe(pool.Config().ConnConfig)
+		cfg := pool.Config()
+		t.where, t.maxConns = describe(cfg.ConnConfig), cfg.MaxConns
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -90,7 +94,7 @@ func (t *Target) Strategy(store audit.Store, transactional bool) (audit.Strategy
 		return "", t.err
 	}
 	_, shared := t.shared(store)
-	if n := t.pool.Config().MaxConns; shared && n < 2 {
+	if n := t.maxConns; shared && n < 2 {
 		// The change would hold the only connection while the runner
 		// waits for it to refresh the lease.
 		return "", fmt.Errorf("pgxtarget: the pool the audit store shares has %d connection; it needs at least 2, "+

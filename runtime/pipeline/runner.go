@@ -67,32 +67,36 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 		stageSeen[st.Name] = true
 		for j, c := range st.Changes {
 			m := c.meta
-			where := fmt.Sprintf("stage %q: change %q", st.Name, m.ID)
-			if m.Source != "" {
-				where += " (" + m.Source + ")"
+			// where names the change in errors; built only for one, since New
+			// runs at every start over every change.
+			where := func() string {
+				if m.Source != "" {
+					return fmt.Sprintf("stage %q: change %q (%s)", st.Name, m.ID, m.Source)
+				}
+				return fmt.Sprintf("stage %q: change %q", st.Name, m.ID)
 			}
 			if m.ID == "" {
 				errs = append(errs, fmt.Errorf("stage %q: change #%d has no id", st.Name, j+1))
 			} else if prev, dup := idSeen[m.ID]; dup {
-				errs = append(errs, fmt.Errorf("%s: id already used in stage %q", where, prev))
+				errs = append(errs, fmt.Errorf("%s: id already used in stage %q", where(), prev))
 			} else {
 				idSeen[m.ID] = st.Name
 			}
 			if j > 0 && m.Order <= st.Changes[j-1].meta.Order {
 				errs = append(errs, fmt.Errorf("%s: order %d does not follow order %d of change %q",
-					where, m.Order, st.Changes[j-1].meta.Order, st.Changes[j-1].meta.ID))
+					where(), m.Order, st.Changes[j-1].meta.Order, st.Changes[j-1].meta.ID))
 			}
 			if !m.recovery().Valid() {
 				errs = append(errs, fmt.Errorf("%s: unknown recovery %q (want %s or %s)",
-					where, m.Recovery, audit.RecoveryManual, audit.RecoveryRetry))
+					where(), m.Recovery, audit.RecoveryManual, audit.RecoveryRetry))
 			}
 			if c.bind == nil {
-				errs = append(errs, fmt.Errorf("%s: not built with NewChange", where))
+				errs = append(errs, fmt.Errorf("%s: not built with NewChange", where()))
 				continue
 			}
 			b, err := c.bind(store, cfg.leaseTTL)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", where, err))
+				errs = append(errs, fmt.Errorf("%s: %w", where(), err))
 				continue
 			}
 			m.Recovery = m.recovery()

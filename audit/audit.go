@@ -244,6 +244,49 @@ type Store interface {
 	Close() error
 }
 
+// Checkpoint records that every change of one pipeline was done (applied,
+// or marked applied) in the trail's entries up to Seq. Seq is the highest
+// seq of the trail at that point, so the claim is about a fixed prefix of
+// an append-only trail and stays true forever; while Seq is still the
+// trail's highest seq, the pipeline is still wholly done.
+type Checkpoint struct {
+	// Digest identifies the pipeline: its stages and changes in order, and
+	// their checksums. The runtime computes it; stores only compare it.
+	Digest string
+	// Seq is the highest seq of the trail when every change was done.
+	Seq int64
+}
+
+// Validate reports why cp cannot be recorded.
+func (cp Checkpoint) Validate() error {
+	switch {
+	case cp.Digest == "":
+		return errors.New("checkpoint without a digest")
+	case cp.Seq < 1:
+		return fmt.Errorf("checkpoint at seq %d: a pipeline that is done has entries", cp.Seq)
+	}
+	return nil
+}
+
+// Checkpointer is implemented by stores that keep checkpoints, one per
+// pipeline digest. It lets an up-to-date pipeline start with one small
+// read, whatever the length of its trail: the runtime records a checkpoint
+// when it finds every change done, and a later start that finds it current
+// reads nothing else. Checkpoints of several pipelines (releases of one
+// application) coexist. Stores that implement it must pass its part of
+// audittest.Run.
+type Checkpointer interface {
+	// SnapshotUnlessCurrent returns current true and no entries when the
+	// checkpoint of digest has the trail's highest seq, reading only those
+	// two: one round trip for audit/postgres. Otherwise it returns what
+	// Snapshot returns.
+	SnapshotUnlessCurrent(ctx context.Context, digest string) (entries []Entry, current bool, err error)
+	// SaveCheckpoint records cp, unless the checkpoint recorded for its
+	// digest has a higher Seq. It needs no lease: a checkpoint states a
+	// fact about the trail, not a decision of the lock holder.
+	SaveCheckpoint(ctx context.Context, cp Checkpoint) error
+}
+
 var (
 	// ErrFenced reports a write refused because the writer's lease expired
 	// or another runner acquired the lock since.

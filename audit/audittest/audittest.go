@@ -48,6 +48,9 @@
 // does. Release keeps the key's epoch, and so does ForceRelease, which
 // fences the holder by clearing the owner; the record of a forced release
 // (ReleasedBy, ReleasedAt) survives later acquisitions.
+//
+// The checkpoint tests run only against stores that implement
+// audit.Checkpointer, and are skipped otherwise.
 package audittest
 
 import (
@@ -107,6 +110,10 @@ func Run(t *testing.T, newNamespace func(t *testing.T) Opener) {
 		{"force release of an expired or free lock records the operator", testForceReleaseFree},
 		{"force release of a key never acquired writes nothing", testForceReleaseNeverAcquired},
 		{"force release rejects an empty key and an empty operator", testForceReleaseInvalid},
+		{"a checkpoint at the trail's highest seq is current for its digest only", testCheckpointCurrent},
+		{"a checkpoint is stale once anything is appended", testCheckpointStale},
+		{"a checkpoint replaces an older one of its digest and coexists with others", testCheckpointReplace},
+		{"save checkpoint rejects an empty digest and a seq under 1", testCheckpointInvalid},
 		{"concurrent appenders on several handles store every entry", testConcurrentAppend},
 		{"of many concurrent acquirers exactly one wins", testConcurrentAcquire},
 		{"handles opened concurrently on a fresh namespace share one schema", testConcurrentOpen},

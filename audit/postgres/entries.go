@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Snapshot returns the latest entry of every change, in Seq order, in one
@@ -86,7 +86,9 @@ func (s *Store) queryEntries(ctx context.Context, sql string, args ...any) ([]au
 	return entries, rows.Err()
 }
 
-func (s *Store) scanEntry(row pgx.Row) (audit.Entry, error) {
+// scanEntry reads a row of entryColumns, preceded by the columns lead
+// points at, if any.
+func (s *Store) scanEntry(row pgx.Row, lead ...any) (audit.Entry, error) {
 	var (
 		e        audit.Entry
 		version  int64
@@ -96,9 +98,9 @@ func (s *Store) scanEntry(row pgx.Row) (audit.Entry, error) {
 		duration int64
 		metadata []byte
 	)
-	err := row.Scan(&e.Seq, &version, &e.ExecutionID, &e.Stage, &e.ChangeID, &e.Order, &e.Author, &state,
+	err := row.Scan(append(lead, &e.Seq, &version, &e.ExecutionID, &e.Stage, &e.ChangeID, &e.Order, &e.Author, &state,
 		&e.Time, &duration, &e.Host, &e.RunnerID, &e.TargetID, &strategy, &recovery, &e.Checksum,
-		&e.ErrorMessage, &e.ErrorKind, &e.Operator, &e.Reason, &metadata)
+		&e.ErrorMessage, &e.ErrorKind, &e.Operator, &e.Reason, &metadata)...)
 	if err != nil {
 		return audit.Entry{}, err
 	}
@@ -133,7 +135,9 @@ func (s *Store) Append(ctx context.Context, lease audit.Lease, e audit.Entry) (a
 // AppendTx is Append inside the caller's transaction tx, which must be on the
 // store's database (see Pool): the entry commits or rolls back with it. The
 // fence check share-locks the lease row until tx ends, so call AppendTx
-// just before Commit. On an error, including ErrFenced, roll tx back.
+// just before Commit, or use CommitTx, which appends and commits in one
+// round trip. On an error, including ErrFenced, roll tx back: a refused
+// append has aborted it.
 func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
 	if tx == nil {
 		return audit.Entry{}, errors.New("postgres: AppendTx: nil transaction")
@@ -142,11 +146,35 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, lease audit.Lease, e au
 }
 
 func (s *Store) appendEntry(ctx context.Context, q querier, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	a, err := s.newAppend(ctx, lease, e)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	if err := a.scan(q.QueryRow(ctx, s.sql.append, a.args...)); err != nil {
+		return audit.Entry{}, s.appendError(ctx, a, err)
+	}
+	return a.e, nil
+}
+
+// appending is one append of e under lease: the statement's arguments, and
+// the entry that scan completes with what the statement returns.
+type appending struct {
+	lease audit.Lease
+	e     audit.Entry
+	args  []any
+}
+
+// newAppend checks e and the store's tables and builds the append of e.
+// Its arguments carry no exec mode: appends run in the connection's
+// default one, under pgx's default a statement prepared once per
+// connection, which spares the server parsing and planning the statement
+// for every entry (see the package documentation).
+func (s *Store) newAppend(ctx context.Context, lease audit.Lease, e audit.Entry) (*appending, error) {
 	if err := e.Validate(); err != nil {
-		return audit.Entry{}, fmt.Errorf("postgres: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
+		return nil, fmt.Errorf("postgres: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
 	}
 	if err := s.ready(ctx); err != nil {
-		return audit.Entry{}, err
+		return nil, err
 	}
 	// PostgreSQL keeps microseconds; the entry returned is the one stored.
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
@@ -155,24 +183,41 @@ func (s *Store) appendEntry(ctx context.Context, q querier, lease audit.Lease, e
 		m := string(e.Metadata)
 		metadata = &m
 	}
-	var stored []byte
-	err := q.QueryRow(ctx, s.sql.append, execArgs(
+	return &appending{lease: lease, e: e, args: []any{
 		schemaVersion, e.ExecutionID, e.Stage, e.ChangeID, e.Order, e.Author, string(e.State),
 		e.Time, int64(e.Duration), e.Host, e.RunnerID, e.TargetID, string(e.Strategy), string(e.Recovery),
 		e.Checksum, e.ErrorMessage, e.ErrorKind, e.Operator, e.Reason, metadata,
 		lease.Key, lease.Owner, lease.Epoch,
-	)...).Scan(&e.Seq, &e.Time, &stored)
-	// sql.ErrNoRows covers pgx's ErrNoRows and database/sql's (AppendSQLTx).
-	if errors.Is(err, sql.ErrNoRows) {
-		return audit.Entry{}, s.fenced(ctx, q, "append "+string(e.State)+" of "+e.Stage+"/"+e.ChangeID, lease)
+	}}, nil
+}
+
+// scan completes the entry with the row the append returned.
+func (a *appending) scan(row pgx.Row) error {
+	var stored []byte
+	if err := row.Scan(&a.e.Seq, &a.e.Time, &stored); err != nil {
+		return err
 	}
-	if err != nil {
-		return audit.Entry{}, s.explain("append to "+s.audit.quoted, needAppend, err)
-	}
-	e.Time = e.Time.UTC()
-	e.Metadata = nil
+	a.e.Time = a.e.Time.UTC()
+	a.e.Metadata = nil
 	if len(stored) > 0 {
-		e.Metadata = stored
+		a.e.Metadata = stored
 	}
-	return e, nil
+	return nil
+}
+
+// fencedCode is the SQLSTATE the append statement raises when the lease
+// does not hold the lock: division_by_zero, from its fence check (see
+// statements.go).
+const fencedCode = "22012"
+
+// appendError explains err, the failure of a: a refusal of its lease
+// becomes an error matching audit.ErrFenced that says why.
+func (s *Store) appendError(ctx context.Context, a *appending, err error) error {
+	// *pgconn.PgError is what pgx returns, directly or through database/sql
+	// (AppendSQLTx) or a batch (CommitTx).
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == fencedCode {
+		return s.fenced(ctx, "append "+string(a.e.State)+" of "+a.e.Stage+"/"+a.e.ChangeID, a.lease)
+	}
+	return s.explain("append to "+s.audit.quoted, needAppend, err)
 }

@@ -24,6 +24,7 @@ const (
 	needReadTrail
 	needAppend
 	needLock
+	needCheckpoint
 )
 
 // grants returns the statements that give the store's user p.
@@ -48,6 +49,9 @@ func (s *Store) grants(p privilege) string {
 			"GRANT SELECT, UPDATE ON " + s.lock.quoted + " TO " + user}
 	case needLock:
 		g = []string{usage, "GRANT SELECT, INSERT, UPDATE ON " + s.lock.quoted + " TO " + user}
+	case needCheckpoint:
+		g = []string{usage, "GRANT SELECT ON " + s.audit.quoted + " TO " + user,
+			"GRANT SELECT, INSERT, UPDATE ON " + s.checkpoint.quoted + " TO " + user}
 	default:
 		return ""
 	}

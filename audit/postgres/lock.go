@@ -61,7 +61,7 @@ func (s *Store) Refresh(ctx context.Context, lease audit.Lease) (audit.Lease, er
 	err := s.pool.QueryRow(ctx, s.sql.refresh, execArgs(lease.Key, lease.Owner, lease.Epoch, lease.TTL.Microseconds())...).
 		Scan(&lease.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return audit.Lease{}, s.fenced(ctx, s.pool, "refresh", lease)
+		return audit.Lease{}, s.fenced(ctx, "refresh", lease)
 	}
 	if err != nil {
 		return audit.Lease{}, s.explain(fmt.Sprintf("refresh lock %q in %s", lease.Key, s.lock.quoted), needLock, err)
@@ -82,7 +82,7 @@ func (s *Store) Release(ctx context.Context, lease audit.Lease) error {
 		return s.explain(fmt.Sprintf("release lock %q in %s", lease.Key, s.lock.quoted), needLock, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return s.fenced(ctx, s.pool, "release", lease)
+		return s.fenced(ctx, "release", lease)
 	}
 	return nil
 }
@@ -122,11 +122,12 @@ func (s *Store) lockInfo(ctx context.Context, q querier, key string) (audit.Lock
 }
 
 // fenced builds the ErrFenced error for a write that lease was refused,
-// saying why from the lock as it is now. q is the querier of the refused
-// write, so inside a caller's transaction the read sees what the write saw.
-func (s *Store) fenced(ctx context.Context, q querier, op string, lease audit.Lease) error {
+// saying why from the lock as it is now. It reads the lock through the
+// pool even when the refused write ran in a caller's transaction: a refused
+// append has aborted that transaction, which can run nothing more.
+func (s *Store) fenced(ctx context.Context, op string, lease audit.Lease) error {
 	why := "the lock changed while the write was checked"
-	info, err := s.lockInfo(ctx, q, lease.Key)
+	info, err := s.lockInfo(ctx, s.pool, lease.Key)
 	switch {
 	case err != nil:
 		why = fmt.Sprintf("could not read the lock to say why: %v", err)

@@ -11,10 +11,10 @@
 // that the start of an up-to-date pipeline costs one round trip, its
 // snapshot. The store looks at its tables when it first needs them:
 //
-//   - before its first write (Append, AppendTx, AppendSQLTx, Acquire,
-//     Refresh, Release, ForceRelease), it checks them against the expected
-//     columns and types (one query) and creates the schema and tables that
-//     are missing,
+//   - before its first write (Append, AppendTx, AppendSQLTx, CommitTx,
+//     Acquire, Refresh, Release, ForceRelease), it checks them against the
+//     expected columns and types (one query) and creates the schema and
+//     tables that are missing,
 //     in one transaction serialised by a transaction-scoped advisory lock,
 //     so any number of processes may start at once. Tables of another shape
 //     are refused, with a message saying what is wrong, and nothing is
@@ -46,6 +46,18 @@
 //     released), epoch (grows on every acquisition, kept on release),
 //     expires_at, and released_by and released_at (the latest ForceRelease,
 //     NULL when none happened).
+//   - flamingock_checkpoint: one row per pipeline (see audit.Checkpointer):
+//     its digest, the trail's highest seq when it was last found wholly
+//     applied, and when that was saved. Deleting rows is harmless: the next
+//     start reads the whole trail and saves them again.
+//
+// # Starting with nothing to do
+//
+// A pipeline whose checkpoint is current starts with one small statement,
+// whatever the length of its trail: it compares the checkpoint's seq with
+// the trail's highest (read from the end of the primary key's index). Only
+// when they differ is the latest entry of every change read, as Snapshot
+// does, in a second round trip.
 //
 // # Lock and fencing
 //
@@ -53,10 +65,23 @@
 // now() it is not frozen at the start of a caller's transaction), never the
 // client's. Every lock operation is one statement and every audit write checks
 // the lease in the same statement as the insert, so the store works behind
-// PgBouncer in transaction pooling mode: it uses no session advisory locks, no
-// session state and no named prepared statements (each statement is sent in
-// pgx's exec mode: one round trip whether or not the connection has seen it
-// before).
+// PgBouncer in transaction pooling mode: it uses no session advisory locks and
+// no session state. A write refused by the fence check fails with an error
+// matching audit.ErrFenced, which also aborts a caller's transaction.
+//
+// # Prepared statements and PgBouncer
+//
+// Reads and lock operations are sent in pgx's exec mode (an unnamed
+// statement): one round trip even on a connection that has never seen them,
+// which keeps the start of an up-to-date pipeline at one round trip. Appends
+// (Append, AppendTx, AppendSQLTx, CommitTx) run in the pool's default query
+// exec mode, pgx's QueryExecModeCacheStatement unless the pool says
+// otherwise: the append is prepared once per connection (one more round trip,
+// the first time), then executed without being parsed and planned again for
+// every entry. PgBouncer supports prepared statements in transaction pooling
+// mode from version 1.21 (max_prepared_statements). Behind an older one, set
+// default_query_exec_mode=exec (or simple_protocol) in the DSN or pool
+// configuration, as the application's own queries need anyway.
 //
 // # Shared transactions
 //
@@ -64,17 +89,18 @@
 // records an entry inside the caller's transaction so the change and its
 // APPLIED entry commit together. The fence check takes a share lock on the
 // lease row that lasts until that transaction ends: call AppendTx last, just
-// before Commit, or a refresh or takeover of the lease waits for it.
-// runtime/pgxtarget does so for targets on Pool; for database/sql, DB is a
-// *sql.DB over the same pool and AppendSQLTx the same append inside one of
-// its transactions, which runtime/sqltarget uses for targets on DB.
+// before Commit, or a refresh or takeover of the lease waits for it. CommitTx
+// does both, the append and COMMIT in one round trip; runtime/pgxtarget uses
+// it for targets on Pool. For database/sql, DB is a *sql.DB over the same pool
+// and AppendSQLTx the same append inside one of its transactions, which
+// runtime/sqltarget uses for targets on DB.
 //
 // # Privileges
 //
 // Creating the schema needs CREATE on the database and creating the tables
 // CREATE on the schema; once they exist, the store's user needs USAGE on the
 // schema, SELECT and INSERT on the audit table and SELECT, INSERT and UPDATE
-// on the lock table. A missing privilege is reported with the GRANT that
+// on the lock and checkpoint tables. A missing privilege is reported with the GRANT that
 // supplies it.
 package postgres
 
@@ -98,12 +124,14 @@ type Store struct {
 	dsn      string // without password
 	conn     *pgconn.Config
 
-	schema string
-	prefix string
-	audit  table
-	lock   table
+	schema     string
+	prefix     string
+	audit      table
+	lock       table
+	checkpoint table
 
-	sql statements
+	sql           statements
+	checkpointSQL checkpointStatements
 
 	db     *sql.DB // database/sql over pool; see DB
 	tables tableCheck
@@ -180,8 +208,11 @@ func newStore(pool *pgxpool.Pool, ownsPool bool, dsn string, o options) *Store {
 		prefix:   o.prefix,
 		audit:    newTable(o.schema, o.prefix+auditSuffix),
 		lock:     newTable(o.schema, o.prefix+lockSuffix),
+
+		checkpoint: newTable(o.schema, o.prefix+checkpointSuffix),
 	}
 	s.sql = buildStatements(s.audit.quoted, s.lock.quoted)
+	s.checkpointSQL = buildCheckpointStatements(s.audit.quoted, s.checkpoint.quoted)
 	// No connection is made here: the *sql.DB borrows the pool's
 	// connections per operation and keeps none idle.
 	s.db = stdlib.OpenDBFromPool(pool)

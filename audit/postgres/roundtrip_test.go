@@ -66,12 +66,14 @@ func TestRoundTrips(t *testing.T) {
 			lease, err = s.Refresh(ctx, lease)
 			return err
 		}},
-		// The first Append on the connection costs what the hundredth does:
-		// no statement is prepared.
-		{"Append", 1, 1, func() error { _, err := s.Append(ctx, lease, validEntry("a")); return err }},
+		// Appends run as a prepared statement: the first on a connection
+		// prepares it (one more round trip), the next ones only execute it.
+		{"Append, the first on the connection", 1, 2, func() error { _, err := s.Append(ctx, lease, validEntry("a")); return err }},
 		{"Append again", 1, 1, func() error { _, err := s.Append(ctx, lease, validEntry("b")); return err }},
-		// The refused insert, then the read that says why.
-		{"Append with a fenced lease", 2, 2, func() error {
+		// The refused insert, then the read that says why, before which pgx
+		// deallocates the prepared append (it drops a cached statement
+		// after any error), so the next append prepares it again.
+		{"Append with a fenced lease", 2, 3, func() error {
 			stale := lease
 			stale.Epoch--
 			if _, err := s.Append(ctx, stale, validEntry("c")); err == nil {
@@ -80,12 +82,25 @@ func TestRoundTrips(t *testing.T) {
 			return nil
 		}},
 		{"Begin", 1, 1, func() (err error) { tx, err = pool.Begin(ctx); return err }},
-		{"AppendTx", 1, 1, func() error { _, err := s.AppendTx(ctx, tx, lease, validEntry("d")); return err }},
+		{"AppendTx, preparing the append again", 1, 2, func() error { _, err := s.AppendTx(ctx, tx, lease, validEntry("d")); return err }},
 		{"Commit", 1, 1, func() error { return tx.Commit(ctx) }},
-		// database/sql over the same pool: the same costs.
+		// database/sql over the same pool and connection: the same costs, the
+		// same prepared statement.
 		{"Begin on DB", 1, 1, func() (err error) { sqlTx, err = s.DB().BeginTx(ctx, nil); return err }},
 		{"AppendSQLTx", 1, 1, func() error { _, err := s.AppendSQLTx(ctx, sqlTx, lease, validEntry("e")); return err }},
 		{"Commit on DB", 1, 1, func() error { return sqlTx.Commit() }},
+		// CommitTx sends the append and COMMIT as one batch: one round trip,
+		// which the counter sees, and no statement it traces (it traces
+		// queries, not batches). The first batch on the connection prepares
+		// COMMIT too, in one more round trip.
+		{"Begin for CommitTx", 1, 1, func() (err error) { tx, err = pool.Begin(ctx); return err }},
+		{"CommitTx, the first on the connection", 0, 2, func() error { _, err := s.CommitTx(ctx, tx, lease, validEntry("f")); return err }},
+		// The pgxpool.Tx still holds the connection: Rollback releases it,
+		// at the cost of a round trip that does nothing.
+		{"Rollback after CommitTx", 1, 1, func() error { return tx.Rollback(ctx) }},
+		{"Begin for CommitTx again", 1, 1, func() (err error) { tx, err = pool.Begin(ctx); return err }},
+		{"CommitTx", 0, 1, func() error { _, err := s.CommitTx(ctx, tx, lease, validEntry("g")); return err }},
+		{"Rollback after CommitTx again", 1, 1, func() error { return tx.Rollback(ctx) }},
 		{"Release", 1, 1, func() error { return s.Release(ctx, lease) }},
 		{"Acquire on a released key", 1, 1, func() error {
 			_, err := s.Acquire(ctx, "k", "runner-b", time.Minute)
@@ -93,8 +108,8 @@ func TestRoundTrips(t *testing.T) {
 		}},
 		{"Snapshot of a trail", 1, 1, func() error {
 			got, err := s.Snapshot(ctx)
-			if len(got) != 4 {
-				t.Errorf("Snapshot holds %d entries, want 4", len(got))
+			if len(got) != 6 {
+				t.Errorf("Snapshot holds %d entries, want 6", len(got))
 			}
 			return err
 		}},

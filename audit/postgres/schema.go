@@ -16,9 +16,10 @@ import (
 const schemaVersion = 1
 
 const (
-	auditSuffix = "_audit"
-	lockSuffix  = "_lock"
-	indexSuffix = "_audit_change_idx"
+	auditSuffix      = "_audit"
+	lockSuffix       = "_lock"
+	checkpointSuffix = "_checkpoint"
+	indexSuffix      = "_audit_change_idx"
 )
 
 // column is one column the store needs, as pg_catalog describes it.
@@ -63,7 +64,13 @@ var lockColumns = []column{
 	{name: "released_at", typ: "timestamp with time zone"},
 }
 
-// The DDL matches auditColumns and lockColumns: the conformance suite and
+var checkpointColumns = []column{
+	{name: "digest", typ: "text", notNull: true, unique: true},
+	{name: "seq", typ: "bigint", notNull: true},
+	{name: "saved_at", typ: "timestamp with time zone", notNull: true},
+}
+
+// The DDL matches auditColumns, lockColumns and checkpointColumns: the conformance suite and
 // TestRoundTrips reopen tables the store created, which puts them through
 // the shape check.
 const createAuditSQL = `CREATE TABLE IF NOT EXISTS {audit} (
@@ -104,7 +111,15 @@ const createLockSQL = `CREATE TABLE IF NOT EXISTS {lock} (
 COMMENT ON TABLE {lock} IS 'flamingock-go lease lock: release a stuck lock with the flamingock CLI, not by hand';
 `
 
-// catalogSQL describes the schema and both tables in one statement, from
+const createCheckpointSQL = `CREATE TABLE IF NOT EXISTS {checkpoint} (
+	digest   text PRIMARY KEY,
+	seq      bigint NOT NULL,
+	saved_at timestamptz NOT NULL
+);
+COMMENT ON TABLE {checkpoint} IS 'flamingock-go checkpoints: pipelines found wholly applied up to seq; deleting rows only makes the next start read the whole trail';
+`
+
+// catalogSQL describes the schema and the store's tables in one statement, from
 // pg_catalog rather than information_schema: the latter hides columns the
 // user has no privilege on, which would make a table without grants look
 // missing and send the store into trying to create it. No row: the schema
@@ -115,7 +130,7 @@ const catalogSQL = `SELECT c.relname::text, c.relkind::text, a.attname::text,
 	EXISTS (SELECT 1 FROM pg_catalog.pg_index i
 		WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum)
 FROM pg_catalog.pg_namespace n
-LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname IN ($2, $3)
+LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname IN ($2, $3, $4)
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 WHERE n.nspname = $1`
 
@@ -131,7 +146,7 @@ type catalog struct {
 }
 
 func (s *Store) readCatalog(ctx context.Context) (catalog, error) {
-	rows, err := s.pool.Query(ctx, catalogSQL, execArgs(s.schema, s.audit.name, s.lock.name)...)
+	rows, err := s.pool.Query(ctx, catalogSQL, execArgs(s.schema, s.audit.name, s.lock.name, s.checkpoint.name)...)
 	if err != nil {
 		return catalog{}, err
 	}
@@ -189,10 +204,10 @@ func shapeProblems(found *foundTable, want []column) []string {
 
 // missing lists what ensureTables has to create.
 type missing struct {
-	schema, audit, lock bool
+	schema, audit, lock, checkpoint bool
 }
 
-func (m missing) any() bool { return m.schema || m.audit || m.lock }
+func (m missing) any() bool { return m.schema || m.audit || m.lock || m.checkpoint }
 
 // check verifies the tables that exist and reports what is missing.
 func (s *Store) check(c catalog) (missing, error) {
@@ -202,7 +217,7 @@ func (s *Store) check(c catalog) (missing, error) {
 		table   table
 		want    []column
 		missing *bool
-	}{{s.audit, auditColumns, &m.audit}, {s.lock, lockColumns, &m.lock}} {
+	}{{s.audit, auditColumns, &m.audit}, {s.lock, lockColumns, &m.lock}, {s.checkpoint, checkpointColumns, &m.checkpoint}} {
 		found := c.tables[t.table.name]
 		if found == nil {
 			*t.missing = true
@@ -244,7 +259,7 @@ func (s *Store) ensureTables(ctx context.Context) error {
 			return err
 		}
 		if attempt > 3 {
-			return fmt.Errorf("postgres: tables %s and %s are still missing after creating them", s.audit.quoted, s.lock.quoted)
+			return fmt.Errorf("postgres: tables %s are still missing after creating them", s.tableNames())
 		}
 		// After a success the loop re-reads the catalog: a creator outside
 		// the advisory lock may have won with tables of another shape.
@@ -252,7 +267,7 @@ func (s *Store) ensureTables(ctx context.Context) error {
 			if m.schema {
 				return s.explain("create schema "+pgx.Identifier{s.schema}.Sanitize(), needCreateSchema, err)
 			}
-			return s.explain("create tables "+s.audit.quoted+" and "+s.lock.quoted, needCreateTables, err)
+			return s.explain("create tables "+s.tableNames(), needCreateTables, err)
 		}
 	}
 }
@@ -272,9 +287,13 @@ func (s *Store) create(ctx context.Context, m missing) error {
 	if m.lock {
 		b.WriteString(createLockSQL)
 	}
+	if m.checkpoint {
+		b.WriteString(createCheckpointSQL)
+	}
 	sql := strings.NewReplacer(
 		"{audit}", s.audit.quoted,
 		"{lock}", s.lock.quoted,
+		"{checkpoint}", s.checkpoint.quoted,
 		"{index}", pgx.Identifier{s.prefix + indexSuffix}.Sanitize(),
 	).Replace(b.String())
 	_, err := s.pool.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
@@ -283,6 +302,8 @@ func (s *Store) create(ctx context.Context, m missing) error {
 
 // creationLockKey is the advisory lock key serialising creators of this
 // schema and prefix. Advisory locks are per database, as are the tables.
+// The checkpoint table came later and is left out of the key, so that
+// every release of the store computes the same one.
 func (s *Store) creationLockKey() int64 {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "flamingock-go/audit/postgres create %s %s %s", s.schema, s.audit.name, s.lock.name)
@@ -304,4 +325,9 @@ func isCreationRace(err error) bool {
 		return true
 	}
 	return false
+}
+
+// tableNames lists the store's tables for messages.
+func (s *Store) tableNames() string {
+	return s.audit.quoted + ", " + s.lock.quoted + " and " + s.checkpoint.quoted
 }

@@ -29,7 +29,8 @@ func (s *Store) AppendSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, 
 }
 
 // sqlTx runs the store's statements in a database/sql transaction. pgx's
-// driver hands the arguments to pgx as they are, exec mode included.
+// driver hands the arguments to pgx as they are, and pgx runs the statement
+// in the connection's default exec mode, as it does for AppendTx.
 type sqlTx struct{ tx *sql.Tx }
 
 func (q sqlTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {

@@ -8,6 +8,17 @@ const entryColumns = `seq, schema_version, execution_id, stage, change_id, chang
 	occurred_at, duration_ns, host, runner_id, target_id, strategy, recovery, checksum,
 	error_message, error_kind, operator, reason, metadata`
 
+// latestSQL selects the latest entry of each change, in no particular
+// order. DISTINCT ON keeps the first row of each (stage, change_id) group,
+// which the ORDER BY makes the highest seq. The grouping keys are sorted
+// with COLLATE "C", byte by byte: the groups are the same as under the
+// database's (deterministic) collation, and the sort is several times
+// cheaper than one with strcoll.
+const latestSQL = `(
+	SELECT DISTINCT ON (stage COLLATE "C", change_id COLLATE "C") {columns} FROM {audit}
+	ORDER BY stage COLLATE "C", change_id COLLATE "C", seq DESC
+)`
+
 // statements are the store's SQL with its quoted table names filled in once.
 type statements struct {
 	snapshot string
@@ -22,28 +33,22 @@ type statements struct {
 func buildStatements(auditTable, lockTable string) statements {
 	r := strings.NewReplacer("{audit}", auditTable, "{lock}", lockTable, "{columns}", entryColumns)
 	return statements{
-		// The latest entry of each change in one statement: DISTINCT ON keeps
-		// the first row of each (stage, change_id) group, which the inner
-		// ORDER BY makes the highest seq; the outer one restores trail order.
-		// The (stage, change_id, seq) index serves the inner scan.
-		snapshot: r.Replace(`SELECT {columns} FROM (
-	SELECT DISTINCT ON (stage, change_id) {columns} FROM {audit}
-	ORDER BY stage, change_id, seq DESC
-) AS latest ORDER BY seq`),
+		snapshot: r.Replace(`SELECT {columns} FROM ` + latestSQL + ` AS latest ORDER BY seq`),
 
 		history: r.Replace(`SELECT {columns} FROM {audit} WHERE true`),
 
-		// The fence check and the insert are one statement. The insert's
-		// rows come from the lease row itself, so nothing is inserted unless
-		// the lease is current. FOR SHARE is what makes this safe against a
-		// concurrent takeover under READ COMMITTED:
+		// The fence check and the insert are one statement. The inserted row
+		// comes from the lease row itself (the lease CTE), so nothing is
+		// inserted unless the lease is current. FOR SHARE is what makes this
+		// safe against a concurrent takeover under READ COMMITTED:
 		//   - a takeover committed before this statement started is seen by
 		//     its snapshot: owner/epoch no longer match, nothing is inserted;
 		//   - a takeover in progress holds the row lock (ON CONFLICT DO UPDATE
 		//     and UPDATE take FOR NO KEY UPDATE), which conflicts with FOR
-		//     SHARE: this statement waits for it to commit, then re-evaluates
-		//     the WHERE clause on the new row version (EvalPlanQual) and
-		//     finds it no longer matches;
+		//     SHARE: the lease CTE waits for it to commit, then re-evaluates
+		//     its WHERE clause on the new row version (EvalPlanQual, in the
+		//     CTE's LockRows node as in a plain SELECT … FOR SHARE) and finds
+		//     it no longer matches;
 		//   - a takeover that starts after this statement locked the row
 		//     waits until this transaction commits, so the new owner's next
 		//     read includes this entry.
@@ -51,18 +56,37 @@ func buildStatements(auditTable, lockTable string) statements {
 		// UPDATE, so the takeover would not wait. Without a row lock the
 		// insert could commit after the takeover, unseen by the new owner.
 		// clock_timestamp() rather than now(): inside a caller's transaction
-		// (AppendTx) now() is the transaction's start time, which would
-		// accept a lease that expired while the transaction ran.
-		append: r.Replace(`INSERT INTO {audit} (schema_version, execution_id, stage, change_id, change_order,
-	author, state, occurred_at, duration_ns, host, runner_id, target_id, strategy, recovery, checksum,
-	error_message, error_kind, operator, reason, metadata)
-SELECT $1::integer, $2::text, $3::text, $4::text, $5::bigint, $6::text, $7::text, $8::timestamptz,
-	$9::bigint, $10::text, $11::text, $12::text, $13::text, $14::text, $15::text, $16::text,
-	$17::text, $18::text, $19::text, $20::jsonb
-FROM {lock}
-WHERE key = $21 AND owner = $22 AND owner <> '' AND epoch = $23 AND expires_at > clock_timestamp()
-FOR SHARE
-RETURNING seq, occurred_at, metadata`),
+		// (AppendTx, CommitTx) now() is the transaction's start time, which
+		// would accept a lease that expired while the transaction ran.
+		//
+		// A refused append raises division_by_zero (22012) rather than
+		// inserting nothing: the fence row always exists (an aggregate over
+		// the inserted rows) and its condition divides by their count. An
+		// error is what makes CommitTx safe, since PostgreSQL then skips the
+		// COMMIT sent behind the append in the same round trip, and it aborts
+		// a caller's transaction, which can then no longer commit the change
+		// without its entry. The check is a WHERE condition, which the planner
+		// keeps (EXPLAIN shows it as the aggregate's Filter) and cannot fold,
+		// count(*) being known only once the insert ran; as an unreferenced
+		// output column it could be dropped. Nothing else in the statement
+		// divides, so 22012 from it means refused (see appendError).
+		append: r.Replace(`WITH lease AS (
+	SELECT FROM {lock}
+	WHERE key = $21 AND owner = $22 AND owner <> '' AND epoch = $23 AND expires_at > clock_timestamp()
+	FOR SHARE
+), entry AS (
+	INSERT INTO {audit} (schema_version, execution_id, stage, change_id, change_order,
+		author, state, occurred_at, duration_ns, host, runner_id, target_id, strategy, recovery, checksum,
+		error_message, error_kind, operator, reason, metadata)
+	SELECT $1::integer, $2::text, $3::text, $4::text, $5::bigint, $6::text, $7::text, $8::timestamptz,
+		$9::bigint, $10::text, $11::text, $12::text, $13::text, $14::text, $15::text, $16::text,
+		$17::text, $18::text, $19::text, $20::jsonb
+	FROM lease
+	RETURNING seq, occurred_at, metadata
+)
+SELECT entry.seq, entry.occurred_at, entry.metadata
+FROM (SELECT count(*) AS inserted FROM entry) AS fence LEFT JOIN entry ON true
+WHERE 1 / fence.inserted = 1`),
 
 		// One statement whatever the state of the key: a new row at epoch 1,
 		// or a free (released or expired) row taken over at epoch+1. A held

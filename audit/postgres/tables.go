@@ -85,6 +85,14 @@ func (s *Store) diagnose(ctx context.Context) (retry bool, err error) {
 	if err != nil || !m.any() {
 		return false, err
 	}
+	if m == (missing{checkpoint: true}) {
+		// Checkpoints only spare reads: creating their table again empty
+		// loses nothing.
+		if err := s.create(ctx, m); err != nil && !isCreationRace(err) {
+			return false, s.explain("create table "+s.checkpoint.quoted, needCreateTables, err)
+		}
+		return true, nil
+	}
 	var gone []string
 	if m.schema {
 		gone = append(gone, "schema "+pgx.Identifier{s.schema}.Sanitize())

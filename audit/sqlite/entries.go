@@ -137,7 +137,12 @@ func (s *Store) History(ctx context.Context, f audit.Filter) ([]audit.Entry, err
 }
 
 func (s *Store) entries(ctx context.Context, query string, args ...any) ([]audit.Entry, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	return readEntries(ctx, s.db, query, args...)
+}
+
+// readEntries runs query on q and decodes the entries it selects.
+func readEntries(ctx context.Context, q querier, query string, args ...any) ([]audit.Entry, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, explain(err)
 	}

@@ -81,6 +81,14 @@ var (
 		{name: "released_by", typ: "TEXT"},
 		{name: "released_at", typ: "INTEGER"},
 	}}
+	// One checkpoint per pipeline digest (audit.Checkpointer). Deleting
+	// rows is harmless: the next start reads the whole trail and saves
+	// them again.
+	checkpointTable = table{suffix: "_checkpoint", columns: []column{
+		{name: "digest", typ: "TEXT", pk: true, notNull: true},
+		{name: "seq", typ: "INTEGER", notNull: true},
+		{name: "saved_at", typ: "INTEGER", notNull: true}, // unix milliseconds, store clock
+	}}
 )
 
 // quote makes name an SQL identifier whatever it holds.
@@ -92,27 +100,31 @@ const nowMillis = `CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS IN
 
 // queries holds the SQL of one table prefix, built once.
 type queries struct {
-	auditName, lockName, indexName string
-	createTables                   []string
-	createIndex                    string
+	auditName, lockName, checkpointName, indexName string
+	createTables                                   []string
+	createIndex                                    string
 
 	insert, snapshot, history string
 	acquire, refresh, release string
 	renew                     string
 	lockInfo                  string
+	checkpointCurrent         string
+	saveCheckpoint            string
 }
 
 func newQueries(prefix string) queries {
 	q := queries{
 		auditName: prefix + auditTable.suffix,
 		lockName:  prefix + lockTable.suffix,
-		indexName: prefix + auditTable.suffix + "_by_change",
+
+		checkpointName: prefix + checkpointTable.suffix,
+		indexName:      prefix + auditTable.suffix + "_by_change",
 	}
-	audit, lock := quote(q.auditName), quote(q.lockName)
+	audit, lock, checkpoint := quote(q.auditName), quote(q.lockName), quote(q.checkpointName)
 	for _, t := range []struct {
 		name string
 		table
-	}{{audit, auditTable}, {lock, lockTable}} {
+	}{{audit, auditTable}, {lock, lockTable}, {checkpoint, checkpointTable}} {
 		decls := make([]string, len(t.columns))
 		for i, c := range t.columns {
 			decls[i] = c.decl()
@@ -143,6 +155,11 @@ RETURNING "epoch", "expires_at"`, lock, nowMillis)
 	q.renew = fmt.Sprintf(`UPDATE %s SET "expires_at" = %s + ? WHERE "key" = ? AND "owner" = ? AND "epoch" = ?`, lock, nowMillis)
 	q.release = fmt.Sprintf(`UPDATE %s SET "owner" = '', "expires_at" = %s WHERE %s`, lock, nowMillis, holds)
 	q.lockInfo = fmt.Sprintf(`SELECT l."owner", l."epoch", l."expires_at", %s, l."released_by", l."released_at" FROM (SELECT 1) LEFT JOIN %s AS l ON l."key" = ?`, nowMillis, lock)
+	q.checkpointCurrent = fmt.Sprintf(`SELECT "seq" = (SELECT max("seq") FROM %s) FROM %s WHERE "digest" = ?`, audit, checkpoint)
+	// An older checkpoint of the same pipeline does not replace a newer one.
+	q.saveCheckpoint = fmt.Sprintf(`INSERT INTO %s ("digest", "seq", "saved_at") VALUES (?, ?, %s)
+ON CONFLICT ("digest") DO UPDATE SET "seq" = excluded."seq", "saved_at" = excluded."saved_at"
+WHERE "seq" < excluded."seq"`, checkpoint, nowMillis)
 	return q
 }
 
@@ -191,7 +208,7 @@ func (s *Store) checkSchema(ctx context.Context, q querier) (complete bool, err 
 	for _, t := range []struct {
 		name string
 		table
-	}{{s.q.auditName, auditTable}, {s.q.lockName, lockTable}} {
+	}{{s.q.auditName, auditTable}, {s.q.lockName, lockTable}, {s.q.checkpointName, checkpointTable}} {
 		exists, err := checkTable(ctx, q, t.name, t.table)
 		if err != nil {
 			return false, err

@@ -166,7 +166,7 @@ func TestOpenCreatesTheFileAndTables(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("Open did not create %s: %v", path, err)
 	}
-	want := []string{"index flamingock_audit_by_change", "table flamingock_audit", "table flamingock_lock", "table sqlite_sequence"}
+	want := []string{"index flamingock_audit_by_change", "table flamingock_audit", "table flamingock_checkpoint", "table flamingock_lock", "table sqlite_sequence"}
 	if diff := cmp.Diff(want, schemaNames(t, s.DB())); diff != "" {
 		t.Errorf("schema (-want +got):\n%s", diff)
 	}
@@ -318,8 +318,8 @@ func TestTablePrefix(t *testing.T) {
 		}
 		want := []string{
 			"index _A9_audit_by_change", "index " + long + "_audit_by_change",
-			"table _A9_audit", "table _A9_lock",
-			"table " + long + "_audit", "table " + long + "_lock",
+			"table _A9_audit", "table _A9_checkpoint", "table _A9_lock",
+			"table " + long + "_audit", "table " + long + "_checkpoint", "table " + long + "_lock",
 			"table sqlite_sequence",
 		}
 		if diff := cmp.Diff(want, schemaNames(t, rawDB(t, path, ""))); diff != "" {

@@ -45,7 +45,11 @@ const (
 type Flight struct {
 	// Raw is the bytes of the messages, framing included.
 	Raw []byte
-	// SQL holds the text of the Query and Parse messages of the flight.
+	// SQL holds the text of the statements the flight runs: its Query
+	// messages, and the statements its Bind messages bind, whether parsed
+	// in the flight or prepared earlier on the connection under a name. A
+	// flight that only prepares a statement (Parse without Bind) runs
+	// nothing.
 	SQL []string
 }
 
@@ -341,14 +345,24 @@ func (p *Proxy) toServer(l *link) {
 		// sends none.
 	}
 	var fl Flight
+	// parsed is the SQL of the connection's statements by name, "" being
+	// the unnamed one.
+	parsed := map[string]string{}
 	for {
 		typ, msg, err := r.typed()
 		if err != nil {
 			return
 		}
 		fl.Raw = append(fl.Raw, msg...)
-		if typ == 'Q' || typ == 'P' {
+		switch typ {
+		case 'Q':
 			fl.SQL = append(fl.SQL, sqlText(typ, msg[5:]))
+		case 'P':
+			parsed[cString(msg[5:])] = sqlText(typ, msg[5:])
+		case 'B': // portal\0 statement\0 …
+			body := msg[5:]
+			body = body[min(len(body), len(cString(body))+1):]
+			fl.SQL = append(fl.SQL, parsed[cString(body)])
 		}
 		switch typ {
 		case 'P', 'B', 'D', 'E', 'C':
@@ -379,6 +393,14 @@ func isNegotiation(msg []byte) bool {
 	}
 	code := binary.BigEndian.Uint32(msg[4:])
 	return code == 80877103 || code == 80877104
+}
+
+// cString returns the text of b up to its first NUL.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }
 
 // sqlText returns the SQL of a Query (query\0) or Parse (name\0 query\0 …)

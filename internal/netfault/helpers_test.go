@@ -37,7 +37,7 @@ var (
 	auditAppend = faultproxy.SQLContains(`"flamingock_audit" (schema_version`)
 	refresh     = faultproxy.SQLContains("SET expires_at = clock_timestamp()")
 	historyRead = faultproxy.SQLContains("WHERE true")
-	snapshot    = faultproxy.SQLContains("DISTINCT ON (stage, change_id)")
+	snapshot    = faultproxy.SQLContains("DISTINCT ON (stage")
 	markerRead  = faultproxy.SQLContains("SELECT EXISTS (SELECT 1 FROM")
 	applyEffect = faultproxy.SQLContains("INSERT INTO " + effectsTable)
 )

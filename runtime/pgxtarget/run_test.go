@@ -89,6 +89,39 @@ func TestSharedTransaction(t *testing.T) {
 		if n := ran(t, e.pool, fx, "c1"); n != 0 {
 			t.Errorf("c1 left %d effects, want 0: its transaction must roll back with the refused entry", n)
 		}
+		if n := e.pool.Stat().AcquiredConns(); n != 0 {
+			t.Errorf("%d connections still held after the run, want 0", n)
+		}
+	})
+
+	t.Run("a change that hid a failed statement is not committed and is recorded FAILED", func(t *testing.T) {
+		e := newEnv(t)
+		fx := effects(t, e.pool, e.schema)
+		hiding := func(ctx context.Context, tx pgx.Tx) error {
+			if err := effect(fx, "c1")(ctx, tx); err != nil {
+				return err
+			}
+			_, _ = tx.Exec(ctx, "INSERT INTO no_such_table VALUES (1)") // the error is dropped
+			return nil
+		}
+
+		res, err := runner(t, e.store, stages(change("c1", 1, pgxtarget.New(e.pool), true, hiding))).Run(t.Context())
+
+		if !errors.Is(err, pipeline.ErrChangeFailed) || errors.Is(err, audit.ErrFenced) {
+			t.Fatalf("Run error = %v, want a change failure", err)
+		}
+		if diff := cmp.Diff([]string{"s1/c1=failed"}, statuses(res)); diff != "" {
+			t.Errorf("outcomes (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"FAILED SHARED_TX"}, states(history(t, e.store, "c1"))); diff != "" {
+			t.Errorf("c1 entries (-want +got):\n%s", diff)
+		}
+		if n := ran(t, e.pool, fx, "c1"); n != 0 {
+			t.Errorf("c1 left %d effects, want 0", n)
+		}
+		if n := e.pool.Stat().AcquiredConns(); n != 0 {
+			t.Errorf("%d connections still held after the run, want 0", n)
+		}
 	})
 }
 

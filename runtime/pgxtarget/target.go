@@ -74,10 +74,10 @@ func New(pool *pgxpool.Pool, opts ...Option) *Target {
 }
 
 // sharedStore is an audit store that appends inside a transaction of its
-// own pool: the store of package audit/postgres.
+// own pool and commits it: the store of package audit/postgres.
 type sharedStore interface {
 	Pool() *pgxpool.Pool
-	AppendTx(ctx context.Context, tx pgx.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
+	CommitTx(ctx context.Context, tx pgx.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
 }
 
 // shared returns store as a sharedStore when it is on this target's pool.
@@ -127,11 +127,20 @@ func (t *Target) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline
 		if !ok {
 			return nil, fmt.Errorf("pgxtarget: strategy %s needs the audit/postgres store on this target's pool", s)
 		}
-		tx, err := t.begin(ctx, req.LeaseTTL)
+		// The transaction is begun on a connection the work holds, not as a
+		// pgxpool.Tx: once CommitAudit has committed, the connection is
+		// simply released, where a pgxpool.Tx would still have to be ended
+		// with a round trip.
+		conn, err := t.pool.Acquire(ctx)
 		if err != nil {
 			return nil, t.explain("begin a transaction", err, "")
 		}
-		return &sharedWork{txWork: txWork{tx: tx}, store: ss}, nil
+		tx, err := conn.Conn().BeginTx(ctx, txOptions(req.LeaseTTL))
+		if err != nil {
+			conn.Release()
+			return nil, t.explain("begin a transaction", err, "")
+		}
+		return &sharedWork{conn: conn, tx: tx, store: ss}, nil
 	case audit.StrategySeparateTx:
 		if err := t.ensureMarkerTable(ctx); err != nil {
 			return nil, err
@@ -151,15 +160,21 @@ func (t *Target) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline
 	return nil, fmt.Errorf("pgxtarget: unsupported strategy %s", req.Strategy)
 }
 
-// begin starts a transaction that the server ends once it has been idle
-// for idle (none when idle is zero). BEGIN and the setting go in one
-// simple-protocol round trip.
+// begin starts a transaction on a connection of the pool, with
+// txOptions(idle).
 func (t *Target) begin(ctx context.Context, idle time.Duration) (pgx.Tx, error) {
-	opts := pgx.TxOptions{}
+	return t.pool.BeginTx(ctx, txOptions(idle))
+}
+
+// txOptions are those of a transaction that the server ends once it has
+// been idle for idle (none when idle is zero). BEGIN and the setting go in
+// one simple-protocol round trip.
+func txOptions(idle time.Duration) pgx.TxOptions {
+	var opts pgx.TxOptions
 	if ms := idle.Milliseconds(); ms > 0 {
 		opts.BeginQuery = fmt.Sprintf("BEGIN; SET LOCAL idle_in_transaction_session_timeout = %d", ms)
 	}
-	return t.pool.BeginTx(ctx, opts)
+	return opts
 }
 
 // describe names the database of cfg for messages: user@host:port/database,
@@ -179,17 +194,58 @@ func (w *txWork) Handle() pgx.Tx                   { return w.tx }
 func (w *txWork) Commit(ctx context.Context) error { return w.tx.Commit(ctx) }
 func (w *txWork) Abort(ctx context.Context) error  { return w.tx.Rollback(ctx) }
 
-// sharedWork appends the audit entry inside the change's transaction.
+// sharedWork is a change's transaction on a connection it holds until the
+// transaction ends, committed together with the audit entry by
+// CommitAudit. Whatever the path, the connection is released once: after
+// a commit it goes back to the pool, and a connection whose transaction is
+// still open (a rollback that failed) is closed by pgxpool instead.
 type sharedWork struct {
-	txWork
+	conn  *pgxpool.Conn // nil once released
+	tx    pgx.Tx        // begun on conn
 	store sharedStore
 }
 
-// AppendAudit implements pipeline.AuditAppender. The runner calls it after
-// the change and right before Commit, which is what the store's AppendTx
-// asks for.
-func (w *sharedWork) AppendAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
-	return w.store.AppendTx(ctx, w.tx, lease, e)
+func (w *sharedWork) Handle() pgx.Tx { return w.tx }
+
+// CommitAudit implements pipeline.AuditAppender: the entry's append and
+// COMMIT in one round trip (see the store's CommitTx). After an error the
+// connection stays with the work until Abort rolls back.
+func (w *sharedWork) CommitAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	if w.conn == nil {
+		return audit.Entry{}, pgx.ErrTxClosed
+	}
+	stored, err := w.store.CommitTx(ctx, w.tx, lease, e)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	w.release()
+	return stored, nil
+}
+
+// Commit commits the transaction without an audit entry. The runner
+// commits shared work with CommitAudit; Commit completes pipeline.Work.
+func (w *sharedWork) Commit(ctx context.Context) error {
+	if w.conn == nil {
+		return pgx.ErrTxClosed
+	}
+	defer w.release()
+	return w.tx.Commit(ctx)
+}
+
+// Abort rolls the transaction back, which is harmless after a CommitAudit
+// that failed, even one that committed unbeknown to it, and releases the
+// connection. After a successful CommitAudit it does nothing.
+func (w *sharedWork) Abort(ctx context.Context) error {
+	if w.conn == nil {
+		return nil
+	}
+	defer w.release()
+	return w.tx.Rollback(ctx)
+}
+
+func (w *sharedWork) release() {
+	w.conn.Release()
+	w.conn = nil
 }
 
 // markerWork writes the marker inside the change's transaction.

@@ -2,10 +2,13 @@ package pgxtarget_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -221,4 +224,125 @@ func TestMarkerTableCreatedOnceByConcurrentTargets(t *testing.T) {
 			t.Errorf("target %d: %v", i, err)
 		}
 	}
+}
+
+// TestSharedWork drives a shared transaction's work as the runner does:
+// Begin, the change, CommitAudit, and Abort after a failed CommitAudit.
+// Each path gives the work's connection back to the pool exactly once.
+func TestSharedWork(t *testing.T) {
+	e := newEnv(t, pgtest.MaxConns(2))
+	fx := effects(t, e.pool, e.schema)
+	tg := pgxtarget.New(e.pool)
+	lockTable := pgx.Identifier{e.schema, "flamingock_lock"}.Sanitize()
+	entry := func(id string) audit.Entry {
+		return audit.Entry{ExecutionID: "exec", Stage: "s1", ChangeID: id, State: audit.StateApplied,
+			Time: time.Now(), Strategy: audit.StrategySharedTx, Recovery: audit.RecoveryManual}
+	}
+	// begin starts the work of change id under a lease of its own and runs
+	// the change's statement.
+	begin := func(t *testing.T, id string) (pipeline.Work[pgx.Tx], audit.Lease) {
+		t.Helper()
+		lease, err := e.store.Acquire(t.Context(), id, "runner-a", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySharedTx, LeaseTTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := effect(fx, id)(t.Context(), w.Handle()); err != nil {
+			t.Fatal(err)
+		}
+		return w, lease
+	}
+	// conns is how many connections of the pool are out.
+	conns := func() int32 { return e.pool.Stat().AcquiredConns() }
+
+	t.Run("CommitAudit commits the change with its entry and gives the connection back", func(t *testing.T) {
+		w, lease := begin(t, "committed")
+		stored, err := w.(pipeline.AuditAppender).CommitAudit(t.Context(), lease, entry("committed"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held := conns(); held != 0 {
+			t.Errorf("%d connections held after CommitAudit, want 0", held)
+		}
+		if h := history(t, e.store, "committed"); len(h) != 1 || h[0].Seq != stored.Seq {
+			t.Errorf("entries = %v, want the one CommitAudit returned (seq %d)", h, stored.Seq)
+		}
+		if n := ran(t, e.pool, fx, "committed"); n != 1 {
+			t.Errorf("the change left %d rows, want 1", n)
+		}
+		// The runner does not call Abort after a success; if anything did,
+		// it must not touch the connection, which another may use now.
+		if err := w.Abort(t.Context()); err != nil {
+			t.Errorf("Abort after CommitAudit: %v", err)
+		}
+	})
+
+	t.Run("a lease taken over before CommitAudit commits nothing and Abort gives the connection back", func(t *testing.T) {
+		w, lease := begin(t, "fenced")
+		pid := w.Handle().Conn().PgConn().PID()
+		exec(t, e.srv.Admin, "UPDATE "+lockTable+" SET owner = 'runner-b', epoch = epoch + 1 WHERE key = 'fenced'")
+
+		_, err := w.(pipeline.AuditAppender).CommitAudit(t.Context(), lease, entry("fenced"))
+
+		if !errors.Is(err, audit.ErrFenced) {
+			t.Fatalf("CommitAudit = %v, want ErrFenced", err)
+		}
+		if held := conns(); held != 1 {
+			t.Errorf("%d connections held after a refused CommitAudit, want the work's until Abort", held)
+		}
+		if err := w.Abort(t.Context()); err != nil {
+			t.Errorf("Abort: %v", err)
+		}
+		if held := conns(); held != 0 {
+			t.Errorf("%d connections held after Abort, want 0", held)
+		}
+		if n := ran(t, e.pool, fx, "fenced"); n != 0 {
+			t.Errorf("the change left %d rows, want none", n)
+		}
+		if h := history(t, e.store, "fenced"); len(h) != 0 {
+			t.Errorf("entries = %v, want none", h)
+		}
+		// The work's connection is back in the pool, not closed, and works.
+		idle := e.pool.AcquireAllIdle(t.Context())
+		defer func() {
+			for _, c := range idle {
+				c.Release()
+			}
+		}()
+		i := slices.IndexFunc(idle, func(c *pgxpool.Conn) bool { return c.Conn().PgConn().PID() == pid })
+		if i < 0 {
+			t.Fatal("the work's connection is not idle in the pool after Abort")
+		}
+		if _, err := idle[i].Exec(t.Context(), "SELECT 1"); err != nil {
+			t.Errorf("the work's connection after Abort: %v", err)
+		}
+	})
+
+	t.Run("CommitAudit after a failed statement commits nothing and is no refusal", func(t *testing.T) {
+		w, lease := begin(t, "failed")
+		if _, err := w.Handle().Exec(t.Context(), "SELECT 1 FROM no_such_table"); err == nil {
+			t.Fatal("a statement on a missing table succeeded")
+		}
+
+		_, err := w.(pipeline.AuditAppender).CommitAudit(t.Context(), lease, entry("failed"))
+
+		if err == nil || errors.Is(err, audit.ErrFenced) {
+			t.Fatalf("CommitAudit = %v, want an error other than ErrFenced", err)
+		}
+		if err := w.Abort(t.Context()); err != nil {
+			t.Errorf("Abort: %v", err)
+		}
+		if held := conns(); held != 0 {
+			t.Errorf("%d connections held after Abort, want 0", held)
+		}
+		if n := ran(t, e.pool, fx, "failed"); n != 0 {
+			t.Errorf("the change left %d rows, want none", n)
+		}
+		if h := history(t, e.store, "failed"); len(h) != 0 {
+			t.Errorf("entries = %v, want none", h)
+		}
+	})
 }

@@ -105,9 +105,18 @@ type Work[H any] interface {
 
 // AuditAppender is implemented by the Work of a target that shares its
 // transaction with the audit store: the APPLIED entry is appended inside
-// the change's transaction, so both commit or neither does.
+// the change's transaction, so both commit or neither does. The runner
+// then ends the work with CommitAudit, never with Commit.
 type AuditAppender interface {
-	AppendAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error)
+	// CommitAudit appends e under lease inside the work's transaction and
+	// commits the work, and returns e as stored. When the lease no longer
+	// holds the lock it fails with an error matching audit.ErrFenced and
+	// commits nothing. After any other error the work may or may not have
+	// committed: the audit trail tells, since it holds e if and only if the
+	// work committed. The runner calls Abort after every error of
+	// CommitAudit, never after its success: Abort must be harmless
+	// whatever the commit did.
+	CommitAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error)
 }
 
 // ContextBinder is implemented by the Work of a target whose client ties

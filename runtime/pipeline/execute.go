@@ -28,8 +28,9 @@ func (x *run) execute(ctx context.Context, c *boundChange, pc PlannedChange) Out
 	}
 }
 
-// sharedTx: apply, and append APPLIED inside the same transaction; commit.
-// A crash leaves nothing behind, so no STARTED entry is needed.
+// sharedTx: apply, then append APPLIED inside the same transaction and
+// commit, in one step. A crash leaves nothing behind, so no STARTED entry
+// is needed.
 func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	const s = audit.StrategySharedTx
 	start := time.Now()
@@ -47,17 +48,15 @@ func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	}
 	crash.Hit(ctx, crash.AfterApply)
 	applied := x.entry(c, audit.StateApplied, s, time.Since(start), nil)
-	if _, err := u.appender.AppendAudit(ctx, x.lease.current(), applied); err != nil {
+	crash.Hit(ctx, crash.BeforeCommit)
+	stored, err := u.appender.CommitAudit(ctx, x.lease.current(), applied)
+	if err != nil {
 		x.abort(ctx, c, u)
 		if errors.Is(err, audit.ErrFenced) {
 			o.Status, o.Err = StatusFailed, &LockLostError{Stage: c.stage, ChangeID: c.meta.ID,
 				Err: fmt.Errorf("record APPLIED in the change's transaction, which was rolled back: %w", err)}
 			return o
 		}
-		return x.fail(ctx, c, o, s, start, fmt.Errorf("record APPLIED in the change's transaction: %w", err))
-	}
-	crash.Hit(ctx, crash.BeforeCommit)
-	if err := u.work.Commit(ctx); err != nil {
 		// The commit may have happened even so (a connection lost while it
 		// was acknowledged): the trail holds the truth, since APPLIED was
 		// part of the transaction.
@@ -65,14 +64,18 @@ func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 		switch {
 		case rerr != nil:
 			o.Status, o.Duration = StatusFailed, time.Since(start)
-			o.Err = fmt.Errorf("change %q (stage %q): commit failed (%v) and the audit trail could not be read to tell whether it committed; the next run decides from the trail: %w",
+			o.Err = fmt.Errorf("change %q (stage %q): recording APPLIED and committing failed (%v) and the audit trail could not be read to tell whether it committed; the next run decides from the trail: %w",
 				c.meta.ID, c.stage, err, rerr)
 			return o
 		case !committed:
-			return x.fail(ctx, c, o, s, start, fmt.Errorf("commit: %w", err))
+			return x.fail(ctx, c, o, s, start, fmt.Errorf("record APPLIED and commit: %w", err))
 		}
 		x.log.Warn("commit reported an error but the change committed", "stage", c.stage, "change", c.meta.ID, "error", err)
 	}
+	// stored is zero when the trail told that the change committed: tip
+	// then stays below the entry, which only costs the next start a read
+	// of the trail.
+	x.saw(stored)
 	crash.Hit(ctx, crash.AfterApplied)
 	return x.applied(c, o, time.Since(start))
 }
@@ -274,9 +277,10 @@ func (x *run) next(c *boundChange, state audit.State, s audit.Strategy) string {
 func (x *run) record(ctx context.Context, c *boundChange, e audit.Entry) error {
 	ctx, cancel := x.writeCtx(ctx)
 	defer cancel()
-	_, err := retry(ctx, x.r.backoff(), "record "+string(e.State), unreached, func(ctx context.Context) (audit.Entry, error) {
+	stored, err := retry(ctx, x.r.backoff(), "record "+string(e.State), unreached, func(ctx context.Context) (audit.Entry, error) {
 		return x.r.store.Append(ctx, x.lease.current(), e)
 	})
+	x.saw(stored)
 	if err != nil {
 		if errors.Is(err, audit.ErrFenced) {
 			return &LockLostError{Stage: c.stage, ChangeID: c.meta.ID, Err: fmt.Errorf("record %s: %w", e.State, err)}

@@ -34,6 +34,8 @@ type Plan struct {
 	// Lock is the pipeline's lock when the plan was made. While another
 	// runner holds it, a STARTED change may still be running.
 	Lock audit.LockInfo
+
+	seq int64 // the highest seq of the snapshot decided from
 }
 
 // PlannedChange is the decision for one change.
@@ -104,22 +106,71 @@ func (r *Runner) plan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read audit trail: %w", err)
 	}
-	latest := make(map[audit.Key]audit.Entry, len(snap))
-	for _, e := range snap {
-		latest[e.Key()] = e
+	return r.decideAll(ctx, snap)
+}
+
+// reasonCheckpoint is the reason of every change when a current checkpoint
+// decided them: nothing was recorded since a run found them all applied.
+const reasonCheckpoint = "applied; the audit trail has not changed since every change was found applied"
+
+// startPlan is plan for Run, which only needs to know whether anything is
+// to be done: when the store keeps checkpoints and the pipeline's is
+// current, every change is done and the trail is not read (current true,
+// every Latest nil).
+func (r *Runner) startPlan(ctx context.Context) (p *Plan, current bool, err error) {
+	cp, ok := r.store.(audit.Checkpointer)
+	if !ok {
+		p, err = r.plan(ctx)
+		return p, false, err
 	}
-	p := &Plan{Changes: make([]PlannedChange, 0, len(r.changes))}
-	for _, c := range r.changes {
-		pc := PlannedChange{Stage: c.stage, ChangeID: c.meta.ID, Order: c.meta.Order}
-		if e, ok := latest[c.key()]; ok {
-			pc.Latest = &e
-		}
-		if err := r.decide(ctx, c, &pc); err != nil {
+	type read struct {
+		snap    []audit.Entry
+		current bool
+	}
+	got, err := retry(ctx, r.backoff(), "read audit trail", idempotent, func(ctx context.Context) (read, error) {
+		snap, current, err := cp.SnapshotUnlessCurrent(ctx, r.digest)
+		return read{snap, current}, err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("read audit trail: %w", err)
+	}
+	if !got.current {
+		p, err = r.decideAll(ctx, got.snap)
+		return p, false, err
+	}
+	p = &Plan{Changes: make([]PlannedChange, len(r.changes))}
+	for i, c := range r.changes {
+		p.Changes[i] = PlannedChange{Stage: c.stage, ChangeID: c.meta.ID, Order: c.meta.Order,
+			Action: ActionSkip, Reason: reasonCheckpoint}
+	}
+	return p, true, nil
+}
+
+// decideAll decides every change from snap, the latest entry of every
+// change.
+func (r *Runner) decideAll(ctx context.Context, snap []audit.Entry) (*Plan, error) {
+	latest := make(map[audit.Key]*audit.Entry, len(snap))
+	for i := range snap {
+		latest[snap[i].Key()] = &snap[i]
+	}
+	p := &Plan{Changes: make([]PlannedChange, len(r.changes)), seq: maxSeq(snap)}
+	for i, c := range r.changes {
+		pc := &p.Changes[i]
+		*pc = PlannedChange{Stage: c.stage, ChangeID: c.meta.ID, Order: c.meta.Order, Latest: latest[c.key()]}
+		if err := r.decide(ctx, c, pc); err != nil {
 			return nil, err
 		}
-		p.Changes = append(p.Changes, pc)
 	}
 	return p, nil
+}
+
+// maxSeq returns the highest seq of entries, 0 for none.
+func maxSeq(entries []audit.Entry) int64 {
+	var m int64
+	for _, e := range entries {
+		m = max(m, e.Seq)
+	}
+	return m
 }
 
 // decide fills pc.Action, pc.Reason and pc.Issue by the decision table of

@@ -67,3 +67,16 @@ func (r *Result) with(s Status) []Outcome {
 	}
 	return out
 }
+
+// done reports whether every change of r is applied: skipped as applied,
+// applied or recovered by this run.
+func (r *Result) done() bool {
+	for _, o := range r.Changes {
+		switch o.Status {
+		case StatusSkipped, StatusApplied, StatusRecovered:
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flamingock/flamingock-go/audit"
-	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -20,7 +19,9 @@ import (
 // calls came before; stored reports whether the call reached the store
 // before failing (an append whose acknowledgement was lost).
 type flakyStore struct {
-	*sqlite.Store
+	// An audit.Store, not the *sqlite.Store, so that the store keeps no
+	// checkpoints and every start reads through Snapshot.
+	audit.Store
 	fail func(call string, n int) (err error, stored bool)
 
 	mu    sync.Mutex

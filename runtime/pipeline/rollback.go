@@ -285,8 +285,8 @@ func (x *rollbackRun) undo(ctx context.Context, c *boundChange) Outcome {
 	}
 }
 
-// sharedTx: roll back, and append ROLLED_BACK inside the same
-// transaction; commit. A crash leaves the change APPLIED.
+// sharedTx: roll back, then append ROLLED_BACK inside the same
+// transaction and commit, in one step. A crash leaves the change APPLIED.
 func (x *rollbackRun) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	const s = audit.StrategySharedTx
 	start := time.Now()
@@ -303,7 +303,8 @@ func (x *rollbackRun) sharedTx(ctx context.Context, c *boundChange, o Outcome) O
 		x.abort(ctx, c, u)
 		return x.keptApplied(ctx, c, o, s, audit.StateApplied, start, err)
 	}
-	if _, err := u.appender.AppendAudit(ctx, x.lease.current(), x.entry(c, audit.StateRolledBack, s, time.Since(start), nil)); err != nil {
+	stored, err := u.appender.CommitAudit(ctx, x.lease.current(), x.entry(c, audit.StateRolledBack, s, time.Since(start), nil))
+	if err != nil {
 		x.abort(ctx, c, u)
 		if errors.Is(err, audit.ErrFenced) {
 			o.Status, o.Duration = StatusFailed, time.Since(start)
@@ -312,24 +313,22 @@ func (x *rollbackRun) sharedTx(ctx context.Context, c *boundChange, o Outcome) O
 			x.emit(Event{Kind: EventRollbackFailed, Stage: c.stage, ChangeID: c.meta.ID, Duration: o.Duration, Err: o.Err})
 			return o
 		}
-		return x.keptApplied(ctx, c, o, s, audit.StateApplied, start, fmt.Errorf("record ROLLED_BACK in the rollback's transaction: %w", err))
-	}
-	if err := u.work.Commit(ctx); err != nil {
 		// The commit may have happened even so: the trail holds the
 		// truth, since ROLLED_BACK was part of the transaction.
 		committed, rerr := x.latestIs(ctx, c, audit.StateRolledBack)
 		switch {
 		case rerr != nil:
 			o.Status, o.Duration = StatusFailed, time.Since(start)
-			o.Err = &RollbackError{Stage: c.stage, ChangeID: c.meta.ID, Err: fmt.Errorf("commit: %w", err),
+			o.Err = &RollbackError{Stage: c.stage, ChangeID: c.meta.ID, Err: fmt.Errorf("record ROLLED_BACK and commit: %w", err),
 				Next: fmt.Sprintf("the audit trail could not be read to tell whether the rollback committed (%v); it holds the truth either way: ROLLED_BACK if it did, APPLIED if not", rerr)}
 			x.emit(Event{Kind: EventRollbackFailed, Stage: c.stage, ChangeID: c.meta.ID, Duration: o.Duration, Err: o.Err})
 			return o
 		case !committed:
-			return x.keptApplied(ctx, c, o, s, audit.StateApplied, start, fmt.Errorf("commit: %w", err))
+			return x.keptApplied(ctx, c, o, s, audit.StateApplied, start, fmt.Errorf("record ROLLED_BACK and commit: %w", err))
 		}
 		x.log.Warn("commit reported an error but the rollback committed", "stage", c.stage, "change", c.meta.ID, "error", err)
 	}
+	x.saw(stored) // zero when the trail told that the rollback committed
 	return x.rolledBack(c, o, time.Since(start))
 }
 

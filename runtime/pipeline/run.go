@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
@@ -35,12 +36,16 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	x.begin(ctx, OperationRun)
 	defer func() { x.end(res, err) }()
 
-	p, err := r.plan(ctx)
+	p, current, err := r.startPlan(ctx)
 	if err != nil {
 		return x.notRun(res, nil, "the audit trail could not be read"), err
 	}
 	if len(p.Pending()) == 0 && len(p.Issues()) == 0 {
-		x.log.Info("nothing to apply", "changes", len(p.Changes))
+		x.log.Info("nothing to apply", "changes", len(p.Changes), "checkpoint", current)
+		if !current {
+			x.saw(audit.Entry{Seq: p.seq})
+			x.checkpoint(ctx)
+		}
 		return x.finish(ctx, res, p), nil
 	}
 
@@ -56,6 +61,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	if err != nil {
 		return x.notRun(res, nil, "the audit trail could not be read"), err
 	}
+	x.saw(audit.Entry{Seq: p.seq})
 	if issues := p.Issues(); len(issues) > 0 {
 		for _, is := range issues {
 			x.log.Error("issue blocks the run", "stage", is.Stage, "change", is.ChangeID, "state", is.Latest.State,
@@ -65,7 +71,29 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 		return x.notRun(res, p, fmt.Sprintf("%d %s the run", len(issues), plural(len(issues), "issue blocks", "issues block"))),
 			&IssuesError{Issues: issues}
 	}
-	return x.finish(ctx, res, p), x.err
+	res = x.finish(ctx, res, p)
+	if x.err == nil && res.done() {
+		x.checkpoint(ctx)
+	}
+	return res, x.err
+}
+
+// checkpoint records, when the store keeps checkpoints, that every change
+// is done in the trail up to x.tip, so that the next start reads no more
+// than the checkpoint. It is called only when the run found or left every
+// change done, and tip is a seq the run saw in the trail: the claim is
+// true whoever appends next. Failing to record it only costs the next
+// start a read of the trail, so a failure is logged, not returned.
+func (x *run) checkpoint(ctx context.Context) {
+	cp, ok := x.r.store.(audit.Checkpointer)
+	if !ok || x.tip < 1 {
+		return
+	}
+	ctx, cancel := x.writeCtx(ctx)
+	defer cancel()
+	if err := cp.SaveCheckpoint(ctx, audit.Checkpoint{Digest: x.r.digest, Seq: x.tip}); err != nil {
+		x.log.Warn("checkpoint not saved: the next start reads the whole audit trail", "error", err)
+	}
 }
 
 // run is the state of one Run.
@@ -80,18 +108,31 @@ type run struct {
 	stoppedAt string
 	// ev is what the run's events remember (events.go).
 	ev runEvents
+	// tip is the highest seq this run has seen in the trail: in the
+	// snapshot it decided from, or assigned to an entry it appended.
+	tip int64
 }
+
+// saw records that the trail holds e, so that tip stays the trail's
+// highest seq while the run holds the lock.
+func (x *run) saw(e audit.Entry) { x.tip = max(x.tip, e.Seq) }
 
 // finish walks the plan, executing it unless the run has no lease (the fast
 // path, where nothing is pending).
 func (x *run) finish(ctx context.Context, res *Result, p *Plan) *Result {
+	res.Changes = slices.Grow(res.Changes, len(p.Changes))
+	// A start with nothing to do walks every change of the pipeline: skip
+	// building their debug records unless someone reads them.
+	debug := x.log.Enabled(ctx, slog.LevelDebug)
 	for i, pc := range p.Changes {
 		c := x.r.changes[i]
 		o := Outcome{Stage: pc.Stage, ChangeID: pc.ChangeID, Reason: pc.Reason}
 		switch {
 		case pc.Action == ActionSkip:
 			o.Status = StatusSkipped
-			x.log.Debug("skipped", "stage", pc.Stage, "change", pc.ChangeID, "reason", pc.Reason)
+			if debug {
+				x.log.Debug("skipped", "stage", pc.Stage, "change", pc.ChangeID, "reason", pc.Reason)
+			}
 			x.emit(Event{Kind: EventSkipped, Stage: pc.Stage, ChangeID: pc.ChangeID, Reason: pc.Reason})
 		case x.err != nil:
 			o.Status, o.Reason = StatusNotRun, "not run: the run stopped at "+x.stoppedAt
@@ -125,6 +166,7 @@ func (x *run) finish(ctx context.Context, res *Result, p *Plan) *Result {
 // notRun fills res with every change as not run, for a run that stopped
 // before executing anything.
 func (x *run) notRun(res *Result, p *Plan, why string) *Result {
+	res.Changes = slices.Grow(res.Changes, len(x.r.changes))
 	for i, c := range x.r.changes {
 		o := Outcome{Stage: c.stage, ChangeID: c.meta.ID, Status: StatusNotRun, Reason: "not run: " + why}
 		if p != nil && p.Changes[i].Action == ActionSkip {

@@ -388,7 +388,8 @@ func TestACancelledRunStillRecordsTheOutcome(t *testing.T) {
 	}
 }
 
-// commitFault wraps a database/sql target so that Commit misbehaves.
+// commitFault wraps a database/sql target so that its commit (Commit, or
+// CommitAudit in a shared transaction) misbehaves.
 type commitFault struct {
 	pipeline.Target[*sql.Tx]
 	pipeline.Markers
@@ -420,8 +421,15 @@ func (w *faultyWork) Commit(ctx context.Context) error {
 	return errors.New("connection lost during commit")
 }
 
-func (w *faultyWork) AppendAudit(ctx context.Context, l audit.Lease, e audit.Entry) (audit.Entry, error) {
-	return w.Work.(pipeline.AuditAppender).AppendAudit(ctx, l, e)
+// CommitAudit is the commit of a shared transaction, which misbehaves as
+// Commit does; when it does not commit, the runner's Abort rolls back.
+func (w *faultyWork) CommitAudit(ctx context.Context, l audit.Lease, e audit.Entry) (audit.Entry, error) {
+	if w.committed {
+		if _, err := w.Work.(pipeline.AuditAppender).CommitAudit(ctx, l, e); err != nil {
+			return audit.Entry{}, err
+		}
+	}
+	return audit.Entry{}, errors.New("connection lost during commit")
 }
 
 func (w *faultyWork) WriteMarker(ctx context.Context, m pipeline.Marker) error {

@@ -2,6 +2,9 @@ package pipeline
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -18,6 +21,8 @@ type Runner struct {
 	changes []*boundChange // every change of every stage, in pipeline order
 	cfg     config
 	host    string
+	// digest identifies the pipeline in checkpoints (audit.Checkpoint).
+	digest string
 }
 
 // boundChange is a change of the pipeline bound to the store.
@@ -106,6 +111,7 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("invalid pipeline:\n%w", err)
 	}
+	r.digest = digest(r.changes)
 	r.host, _ = os.Hostname()
 	if r.host == "" {
 		r.host = "unknown-host"
@@ -114,6 +120,27 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 		r.cfg.runnerID = fmt.Sprintf("%s-%d-%s", r.host, os.Getpid(), rand.Text()[:8])
 	}
 	return r, nil
+}
+
+// digest returns the digest of a pipeline of changes: the stage, id and
+// checksum of every change, in pipeline order, each field prefixed with its
+// length so that no two pipelines share one. Only these decide whether a
+// run has anything to do (and the checksum whether Plan reports a changed
+// source), so a pipeline that differs in them never trusts the checkpoint
+// of another.
+func digest(changes []*boundChange) string {
+	h := sha256.New()
+	h.Write([]byte("flamingock-go pipeline digest 1\n"))
+	var buf []byte
+	for _, c := range changes {
+		buf = buf[:0]
+		for _, f := range [...]string{c.stage, c.meta.ID, c.meta.Checksum} {
+			buf = binary.AppendUvarint(buf, uint64(len(f)))
+			buf = append(buf, f...)
+		}
+		h.Write(buf)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // RunnerID is the identity this runner records and locks as.

@@ -277,8 +277,26 @@ type sharedWork struct {
 	store sharedStore
 }
 
-func (w *sharedWork) AppendAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
-	return w.store.AppendSQLTx(ctx, w.tx, lease, e)
+// CommitAudit implements pipeline.AuditAppender: the append, then the
+// commit. database/sql offers no way to send both at once.
+func (w *sharedWork) CommitAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	stored, err := w.store.AppendSQLTx(ctx, w.tx, lease, e)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	if err := w.tx.Commit(); err != nil {
+		return audit.Entry{}, fmt.Errorf("commit: %w", err)
+	}
+	return stored, nil
+}
+
+// Abort rolls the transaction back, unless the commit of CommitAudit ended
+// it already, whether or not it succeeded.
+func (w *sharedWork) Abort(context.Context) error {
+	if err := w.tx.Rollback(); !errors.Is(err, sql.ErrTxDone) {
+		return err
+	}
+	return nil
 }
 
 // markerWork writes the marker inside the change's transaction.

@@ -183,16 +183,23 @@ func TestSharedWorkAppendsInsideTheChangeTransaction(t *testing.T) {
 		if _, err := w.Handle().ExecContext(ctx, `INSERT INTO effects (n) VALUES (1)`); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.(pipeline.AuditAppender).AppendAudit(ctx, lease, entry); err != nil {
+		if !commit {
+			// The entry appended in the transaction, which is then aborted.
+			if _, err := store.AppendSQLTx(ctx, w.Handle(), lease, entry); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Abort(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if _, err := w.(pipeline.AuditAppender).CommitAudit(ctx, lease, entry); err != nil {
 			t.Fatal(err)
 		}
-		if commit {
-			err = w.Commit(ctx)
-		} else {
-			err = w.Abort(ctx)
-		}
-		if err != nil {
-			t.Fatal(err)
+		// The runner aborts after a CommitAudit that failed, whatever its
+		// commit did: that must be harmless even when it committed.
+		if err := w.Abort(ctx); err != nil {
+			t.Errorf("Abort after CommitAudit committed: %v", err)
 		}
 	}
 	count := func() (effects, entries int) {

@@ -253,7 +253,8 @@ func TestAppendInsideTheChangeTransaction(t *testing.T) {
 				if !errors.Is(err, audit.ErrFenced) {
 					t.Fatalf("append with a stale epoch: got %v, want ErrFenced", err)
 				}
-				// The reason is read inside the transaction, too.
+				// The reason is read through the pool: the refusal aborted the
+				// transaction.
 				if want := fmt.Sprintf(`it was taken over by "runner-a" at epoch %d`, lease.Epoch); !strings.Contains(err.Error(), want) {
 					t.Errorf("the refusal %q does not say %q", err, want)
 				}

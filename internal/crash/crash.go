@@ -39,9 +39,10 @@ const (
 	// AfterApply: the change function returned without error; nothing of
 	// it is committed or recorded as applied yet.
 	AfterApply Point = "after-apply"
-	// BeforeCommit: the target's transaction holds the change and its
-	// APPLIED entry (shared transaction) or its marker (separate
-	// transaction) and is about to commit.
+	// BeforeCommit: the target's transaction holds the change and is
+	// about to commit: with its APPLIED entry, appended and committed in
+	// one step (shared transaction), or with the marker it holds already
+	// (separate transaction).
 	BeforeCommit Point = "before-commit"
 	// AfterTargetCommit: the target's transaction, with the marker, has
 	// committed and APPLIED is not written yet (separate transaction).

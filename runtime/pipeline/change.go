@@ -45,7 +45,7 @@ func (m Meta) recovery() audit.Recovery {
 type Change struct {
 	meta        Meta
 	hasRollback bool
-	bind        func(store audit.Store, leaseTTL time.Duration) (binding, error)
+	fn          changeFn // nil unless built by NewChange
 }
 
 // Meta returns the change's declaration.
@@ -159,65 +159,87 @@ type Markers interface {
 // to target t. Generated code calls it once per change; New reports a nil
 // target or function.
 func NewChange[H any](m Meta, t Target[H], apply, rollback func(context.Context, H) error) Change {
-	c := Change{meta: m, hasRollback: rollback != nil}
-	c.bind = func(store audit.Store, leaseTTL time.Duration) (binding, error) {
-		if isNil(t) {
-			return binding{}, fmt.Errorf("target %q of change %q is not wired: set Targets.%s", m.Target, m.ID, fieldName(m.Target))
-		}
-		if apply == nil {
-			return binding{}, errors.New("apply function is nil")
-		}
-		s, err := t.Strategy(store, m.Transactional)
-		if err != nil {
-			return binding{}, fmt.Errorf("target %q: %w", m.Target, err)
-		}
-		b := binding{strategy: s}
-		switch s {
-		case audit.StrategySharedTx:
-		case audit.StrategySeparateTx:
-			mk, ok := t.(Markers)
-			if !ok {
-				return binding{}, fmt.Errorf("target %q: strategy %s needs a target that implements pipeline.Markers (%T does not)", m.Target, s, t)
-			}
-			b.markers = mk
-		case audit.StrategyNonTx:
-		default:
-			return binding{}, fmt.Errorf("target %q: unknown strategy %q", m.Target, s)
-		}
-		if !m.Transactional && s != audit.StrategyNonTx {
-			return binding{}, fmt.Errorf("target %q: change is declared transactional=false but the target chose strategy %s", m.Target, s)
-		}
-		b.begin = func(ctx context.Context, store audit.Store) (unit, error) {
-			w, err := t.Begin(ctx, BeginRequest{Store: store, Strategy: s, LeaseTTL: leaseTTL})
-			if err != nil {
-				return unit{}, err
-			}
-			bind := func(ctx context.Context) context.Context { return ctx }
-			if cb, ok := w.(ContextBinder); ok {
-				bind = cb.BindContext
-			}
-			u := unit{
-				work:  w,
-				apply: func(ctx context.Context) error { return apply(bind(ctx), w.Handle()) },
-			}
-			if rollback != nil {
-				u.rollback = func(ctx context.Context) error { return rollback(bind(ctx), w.Handle()) }
-			}
-			u.appender, _ = w.(AuditAppender)
-			u.marker, _ = w.(MarkerWriter)
-			return u, nil
-		}
-		return b, nil
-	}
-	return c
+	return Change{meta: m, hasRollback: rollback != nil, fn: &changeFunc[H]{target: t, apply: apply, rollback: rollback}}
 }
 
-// binding is a change bound to the pipeline's store, with its handle type
-// erased so the runner needs no type parameter.
+// changeFunc is a change's target and functions, with their handle type.
+type changeFunc[H any] struct {
+	target          Target[H]
+	apply, rollback func(context.Context, H) error
+}
+
+// bind checks the change declared by m against store and decides its
+// strategy.
+func (f *changeFunc[H]) bind(store audit.Store, m Meta) (audit.Strategy, Markers, error) {
+	t := f.target
+	if isNil(t) {
+		return "", nil, fmt.Errorf("target %q of change %q is not wired: set Targets.%s", m.Target, m.ID, fieldName(m.Target))
+	}
+	if f.apply == nil {
+		return "", nil, errors.New("apply function is nil")
+	}
+	s, err := t.Strategy(store, m.Transactional)
+	if err != nil {
+		return "", nil, fmt.Errorf("target %q: %w", m.Target, err)
+	}
+	var markers Markers
+	switch s {
+	case audit.StrategySharedTx, audit.StrategyNonTx:
+	case audit.StrategySeparateTx:
+		mk, ok := t.(Markers)
+		if !ok {
+			return "", nil, fmt.Errorf("target %q: strategy %s needs a target that implements pipeline.Markers (%T does not)", m.Target, s, t)
+		}
+		markers = mk
+	default:
+		return "", nil, fmt.Errorf("target %q: unknown strategy %q", m.Target, s)
+	}
+	if !m.Transactional && s != audit.StrategyNonTx {
+		return "", nil, fmt.Errorf("target %q: change is declared transactional=false but the target chose strategy %s", m.Target, s)
+	}
+	return s, markers, nil
+}
+
+// begin starts the change's unit of work.
+func (f *changeFunc[H]) begin(ctx context.Context, req BeginRequest) (unit, error) {
+	w, err := f.target.Begin(ctx, req)
+	if err != nil {
+		return unit{}, err
+	}
+	bind := func(ctx context.Context) context.Context { return ctx }
+	if cb, ok := w.(ContextBinder); ok {
+		bind = cb.BindContext
+	}
+	u := unit{
+		work:  w,
+		apply: func(ctx context.Context) error { return f.apply(bind(ctx), w.Handle()) },
+	}
+	if f.rollback != nil {
+		u.rollback = func(ctx context.Context) error { return f.rollback(bind(ctx), w.Handle()) }
+	}
+	u.appender, _ = w.(AuditAppender)
+	u.marker, _ = w.(MarkerWriter)
+	return u, nil
+}
+
+// changeFn is a changeFunc with its handle type erased, so that the
+// runner needs no type parameter.
+type changeFn interface {
+	bind(store audit.Store, m Meta) (audit.Strategy, Markers, error)
+	begin(ctx context.Context, req BeginRequest) (unit, error)
+}
+
+// binding is a change bound to the pipeline's store.
 type binding struct {
 	strategy audit.Strategy
 	markers  Markers // set for audit.StrategySeparateTx
-	begin    func(ctx context.Context, store audit.Store) (unit, error)
+	leaseTTL time.Duration
+	fn       changeFn
+}
+
+// begin starts the change's unit of work under its strategy.
+func (b *binding) begin(ctx context.Context, store audit.Store) (unit, error) {
+	return b.fn.begin(ctx, BeginRequest{Store: store, Strategy: b.strategy, LeaseTTL: b.leaseTTL})
 }
 
 // unit is one begun Work with the change's functions bound to its handle.

@@ -59,7 +59,18 @@ func (r *Result) RolledBack() []Outcome { return r.with(StatusRolledBack) }
 func (r *Result) NotRun() []Outcome { return r.with(StatusNotRun) }
 
 func (r *Result) with(s Status) []Outcome {
-	var out []Outcome
+	// Counted first: a start lists every change of the pipeline, which
+	// may be thousands.
+	n := 0
+	for _, o := range r.Changes {
+		if o.Status == s {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Outcome, 0, n)
 	for _, o := range r.Changes {
 		if o.Status == s {
 			out = append(out, o)

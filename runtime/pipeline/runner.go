@@ -59,9 +59,16 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 	if len(stages) == 0 {
 		errs = append(errs, errors.New("pipeline has no stages"))
 	}
-	r := &Runner{store: store, cfg: cfg}
-	stageSeen := map[string]bool{}
-	idSeen := map[string]string{} // change id -> stage that declares it
+	// New runs at every start over every change: one allocation for all
+	// of them rather than one each.
+	total := 0
+	for _, st := range stages {
+		total += len(st.Changes)
+	}
+	bound := make([]boundChange, 0, total)
+	r := &Runner{store: store, cfg: cfg, changes: make([]*boundChange, 0, total)}
+	stageSeen := make(map[string]bool, len(stages))
+	idSeen := make(map[string]string, total) // change id -> stage that declares it
 	for i, st := range stages {
 		switch {
 		case st.Name == "":
@@ -95,17 +102,19 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 				errs = append(errs, fmt.Errorf("%s: unknown recovery %q (want %s or %s)",
 					where(), m.Recovery, audit.RecoveryManual, audit.RecoveryRetry))
 			}
-			if c.bind == nil {
+			if c.fn == nil {
 				errs = append(errs, fmt.Errorf("%s: not built with NewChange", where()))
 				continue
 			}
-			b, err := c.bind(store, cfg.leaseTTL)
+			strategy, markers, err := c.fn.bind(store, m)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", where(), err))
 				continue
 			}
+			b := binding{strategy: strategy, markers: markers, leaseTTL: cfg.leaseTTL, fn: c.fn}
 			m.Recovery = m.recovery()
-			r.changes = append(r.changes, &boundChange{stage: st.Name, meta: m, hasRollback: c.hasRollback, b: b})
+			bound = append(bound, boundChange{stage: st.Name, meta: m, hasRollback: c.hasRollback, b: b})
+			r.changes = append(r.changes, &bound[len(bound)-1])
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -130,16 +139,22 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 // of another.
 func digest(changes []*boundChange) string {
 	h := sha256.New()
-	h.Write([]byte("flamingock-go pipeline digest 1\n"))
-	var buf []byte
+	// Hashed in blocks of a few KiB: one Write per change costs more than
+	// the hashing, and one buffer for the whole pipeline grows and is
+	// copied, at every start.
+	buf := make([]byte, 0, 8<<10)
+	buf = append(buf, "flamingock-go pipeline digest 1\n"...)
 	for _, c := range changes {
-		buf = buf[:0]
 		for _, f := range [...]string{c.stage, c.meta.ID, c.meta.Checksum} {
 			buf = binary.AppendUvarint(buf, uint64(len(f)))
 			buf = append(buf, f...)
 		}
-		h.Write(buf)
+		if len(buf) >= 4<<10 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
 	}
+	h.Write(buf)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

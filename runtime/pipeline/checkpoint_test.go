@@ -171,3 +171,18 @@ func TestCheckpointNotSavedIsAWarning(t *testing.T) {
 		t.Errorf("%d warnings about the checkpoint, want 2 (one per run):\n%s", got, logs.String())
 	}
 }
+
+// Validate, for readiness checks, trusts a current checkpoint as Run does,
+// and a stale one no more.
+func TestCheckpointValidate(t *testing.T) {
+	e := newEnv(t)
+	stages := []pipeline.Stage{e.stage("s1", spec{id: "a", strategy: audit.StrategyNonTx})}
+	e.mustRun(e.runner(stages))
+	if err := e.runner(stages).Validate(context.Background()); err != nil {
+		t.Fatalf("validate after the run: %v", err)
+	}
+	e.seed(seedEntry("s1", "a", audit.StateManualRolledBack, audit.StrategyNonTx, audit.RecoveryManual))
+	if err := e.runner(stages).Validate(context.Background()); !errors.Is(err, pipeline.ErrPending) {
+		t.Fatalf("validate after the rollback mark: %v, want ErrPending", err)
+	}
+}

@@ -88,6 +88,13 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.withLock(lock)
+	return p, nil
+}
+
+// withLock records lock in p and says, for every STARTED change, that it
+// may still be running when another runner holds the lock.
+func (p *Plan) withLock(lock audit.LockInfo) {
 	p.Lock = lock
 	if lock.Held() {
 		for i, c := range p.Changes {
@@ -97,7 +104,6 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 			}
 		}
 	}
-	return p, nil
 }
 
 // plan reads the snapshot and decides every change.

@@ -36,12 +36,16 @@ func (e *PendingError) Unwrap() error { return ErrPending }
 // *IssuesError (ErrManualInterventionRequired) when changes need an
 // operator, since then no run can apply anything; otherwise a
 // *PendingError (ErrPending) listing, in order, what a run would do and
-// why. Like Plan, which decides for it, it takes no lock and writes
-// nothing.
+// why. Like Plan it takes no lock and writes nothing; like Run, it reads
+// only the checkpoint when the store keeps one that is current, so that it
+// is cheap enough for a readiness check however long the trail.
 func (r *Runner) Validate(ctx context.Context) error {
-	p, err := r.Plan(ctx)
-	if err != nil {
+	p, current, err := r.startPlan(ctx)
+	switch {
+	case err != nil:
 		return err
+	case current:
+		return nil
 	}
 	if issues := p.Issues(); len(issues) > 0 {
 		return &IssuesError{Issues: issues}

@@ -18,19 +18,20 @@
 // The database is WithDatabase's, else the URI's path, else "flamingock".
 // String names the store by its URI without the password or secret options.
 //
-// # One collection, append-only
+// # The trail: one collection, append-only
 //
-// The store keeps everything in one collection, PREFIX_audit ("flamingock"
-// unless WithCollectionPrefix says otherwise): a chain of documents whose
-// _id is the seq, 1, 2, 3 and so on. A document is either an entry (kind
-// "entry": one field per audit.Entry field, time as a BSON date at
-// millisecond precision, duration_ns in nanoseconds, metadata as JSON text,
-// and the lease it was written under) or a lock event (kind "lease": an
-// acquire, refresh, release or force_release of a key, with its epoch,
-// owner and expiry). Every document carries a schema_version. The store
-// never updates or deletes a document, and neither may anyone else: the
-// proof below rests on it. Do not shard the collection, nor put a TTL
-// index on it.
+// The store keeps the trail and the lock in one collection, PREFIX_audit
+// ("flamingock" unless WithCollectionPrefix says otherwise), a chain of
+// documents whose _id is the seq, 1, 2, 3 and so on. A document is either
+// an entry (kind "entry": one field per audit.Entry field, time as a BSON
+// date at millisecond precision, duration_ns in nanoseconds, metadata as
+// JSON text, and the lease it was written under) or a lock event (kind
+// "lease": an acquire, refresh, release or force_release of a key, with
+// its epoch, owner and expiry). Every document carries a schema_version.
+// The store never updates or deletes a document of the trail, and neither
+// may anyone else: the proof below rests on it. Do not shard the
+// collection, nor put a TTL index on it. (Checkpoints, which only spare
+// reads, are kept in a collection of their own: see below.)
 //
 // Every write is the same step, extend: read the tip (the server's clock,
 // the highest seq, the key's latest lock event at or below it), decide on
@@ -74,7 +75,37 @@
 // seq sees every seq below it, and sees the document its insert collided
 // with), and writes are acknowledged by a majority (so that no acknowledged
 // document is rolled back by a failover). The store sets both on its
-// collection, whatever the client's defaults.
+// collections, whatever the client's defaults.
+//
+// # Checkpoints
+//
+// PREFIX_checkpoint holds one document per pipeline (see
+// audit.Checkpointer): _id is the pipeline's digest, seq the trail's
+// highest entry seq when a run last found every change of it done, and
+// saved_at the server's time that seq was saved. The trail's highest seq a
+// checkpoint is compared with is that of an entry: lock events take seqs
+// too, and a run releases its lock after saving its checkpoint. Saving is
+// an upsert that only raises seq, so a replica that read the trail earlier
+// cannot set a newer checkpoint back. (FerretDB can lose one of two
+// concurrent updates of a document, so there a checkpoint may end lower
+// than the higher of two racing saves: the next start then reads the trail
+// and saves it again.)
+//
+// A pipeline whose checkpoint is current starts with two small reads,
+// whatever the length of its trail: its checkpoint, by _id, then the
+// highest entry seq, from the end of the index entry_by_seq. Only when they
+// differ is the whole trail read, as Snapshot does.
+//
+// Checkpoints are the one thing the store updates, and they are no part of
+// the proofs above: the lock, the fencing and the order of the trail are
+// decided by reads and inserts of PREFIX_audit alone: no write of the
+// trail reads a checkpoint. A checkpoint only claims that every change was done in the
+// trail up to its seq, a prefix that never changes, so whatever seq it
+// holds (older, or set back by FerretDB) its claim stays true; a current
+// one merely spares a start the read of the trail. Deleting checkpoints,
+// or the whole collection, is harmless: the next start reads the trail and
+// saves them again. A document there without a seq that is a positive
+// 64-bit integer was not written by the store and is reported as corrupt.
 //
 // # Clock
 //
@@ -106,13 +137,16 @@
 // /\. "$*<>:| ? or NUL (FerretDB allows only letters, digits, "_" and "-",
 // and says so). The prefix follows the rules for collection names: not
 // empty, valid UTF-8, no "$" or NUL, not starting with "." or "system.".
-// The namespace, database.prefix_audit, is at most 255 bytes.
+// The namespaces, database.prefix_audit and database.prefix_checkpoint,
+// are at most 255 bytes.
 //
-// Open and New create three secondary indexes when missing (the latest
-// lock event of a key; the history of a change; the unique acquisition),
-// one at a time, since FerretDB 1.24 drops the connection on a
-// createIndexes of several indexes that all exist. An index of one of these
-// names with another definition is an error.
+// Open and New create four secondary indexes of PREFIX_audit when missing
+// (the latest lock event of a key; the highest entry seq; the history of a
+// change; the unique acquisition), one at a time, since FerretDB 1.24
+// drops the connection on a createIndexes of several indexes that all
+// exist. An index of one of these names with another definition is an
+// error. PREFIX_checkpoint needs no index but _id's, and is created by its
+// first save.
 //
 // # Tested against FerretDB
 //
@@ -134,5 +168,6 @@
 //
 // Every lock event is a document: a run adds its acquisition, its release
 // and a refresh every third of its lease (three a minute with the default
-// 60 s lease), besides its entries.
+// 60 s lease), besides its entries. PREFIX_checkpoint holds a document
+// per pipeline ever found done: one per release of an application.
 package mongo

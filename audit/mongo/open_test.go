@@ -2,6 +2,7 @@ package mongo_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -317,8 +318,9 @@ func TestConcurrentOpensCreateTheIndexesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var specs []struct {
-		Name   string `bson:"name"`
-		Unique bool   `bson:"unique"`
+		Name   string   `bson:"name"`
+		Key    bson.Raw `bson:"key"`
+		Unique bool     `bson:"unique"`
 	}
 	if err := cur.All(t.Context(), &specs); err != nil {
 		t.Fatal(err)
@@ -329,9 +331,24 @@ func TestConcurrentOpensCreateTheIndexesOnce(t *testing.T) {
 		if sp.Name == "acquisition_unique" && !sp.Unique {
 			t.Errorf("index acquisition_unique is not unique")
 		}
+		// The highest entry seq is read from the end of the entries' range
+		// of this index: kind first, then _id.
+		if sp.Name == "entry_by_seq" {
+			elems, err := sp.Key.Elements()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var key []string
+			for _, e := range elems {
+				key = append(key, fmt.Sprintf("%s:%d", e.Key(), e.Value().AsInt64()))
+			}
+			if want := []string{"kind:1", "_id:1"}; !slices.Equal(key, want) {
+				t.Errorf("index entry_by_seq has key %v, want %v", key, want)
+			}
+		}
 	}
 	slices.Sort(names)
-	if want := []string{"_id_", "acquisition_unique", "entry_by_change", "lease_by_key"}; !slices.Equal(names, want) {
+	if want := []string{"_id_", "acquisition_unique", "entry_by_change", "entry_by_seq", "lease_by_key"}; !slices.Equal(names, want) {
 		t.Errorf("indexes %v, want %v", names, want)
 	}
 }

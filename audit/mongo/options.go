@@ -16,8 +16,12 @@ const (
 	DefaultCollectionPrefix = "flamingock"
 )
 
-// auditSuffix follows the prefix in the name of the store's collection.
-const auditSuffix = "_audit"
+// The suffixes that follow the prefix in the names of the store's
+// collections: the trail and the checkpoints.
+const (
+	auditSuffix      = "_audit"
+	checkpointSuffix = "_checkpoint"
+)
 
 // MongoDB's limits: database names are shorter than 64 bytes, and a
 // namespace (database "." collection) is at most 255 bytes.

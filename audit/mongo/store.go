@@ -22,9 +22,10 @@ type Store struct {
 	client      *mongodriver.Client
 	ownsClient  bool
 	db          *mongodriver.Database
-	coll        *mongodriver.Collection
-	name        string // String: the URI without secrets, or the database
-	serverHosts string // where the server is, for connection errors
+	coll        *mongodriver.Collection // the trail
+	checkpoints *mongodriver.Collection // see checkpoint.go
+	name        string                  // String: the URI without secrets, or the database
+	serverHosts string                  // where the server is, for connection errors
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -95,19 +96,24 @@ func New(ctx context.Context, db *mongodriver.Database, opts ...Option) (*Store,
 }
 
 func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, hosts string) (*Store, error) {
-	collection := cfg.prefix + auditSuffix
-	if err := validateNamespace(db.Name(), collection); err != nil {
-		return nil, err
+	trail, checkpoints := cfg.prefix+auditSuffix, cfg.prefix+checkpointSuffix
+	for _, c := range []string{trail, checkpoints} {
+		if err := validateNamespace(db.Name(), c); err != nil {
+			return nil, err
+		}
 	}
 	// Writes acknowledged by a majority, so that no acknowledged document
 	// is lost to a failover. Reads from the primary at level local, so that
 	// a writer whose insert collided on a seq sees, when it reads again,
 	// the document it collided with (a majority read could lag behind it).
-	coll := db.Collection(collection, options.Collection().
+	// Checkpoints are read and written the same way: a checkpoint read
+	// from a lagging secondary would only be older, but the trail's highest
+	// entry seq it is compared with must be the primary's.
+	opts := options.Collection().
 		SetWriteConcern(writeconcern.Majority()).
 		SetReadConcern(readconcern.Local()).
-		SetReadPreference(readpref.Primary()))
-	s := &Store{db: db, coll: coll, name: name, serverHosts: hosts}
+		SetReadPreference(readpref.Primary())
+	s := &Store{db: db, coll: db.Collection(trail, opts), checkpoints: db.Collection(checkpoints, opts), name: name, serverHosts: hosts}
 	if err := s.ensureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -122,6 +128,10 @@ func indexModels() []mongodriver.IndexModel {
 		// The latest lease event of a key at or below a seq.
 		{Keys: bson.D{{Key: "kind", Value: 1}, {Key: "key", Value: 1}, {Key: "_id", Value: 1}},
 			Options: options.Index().SetName("lease_by_key")},
+		// The trail's highest entry seq, which a checkpoint is compared
+		// with (lock events, which take seqs too, do not count).
+		{Keys: bson.D{{Key: "kind", Value: 1}, {Key: "_id", Value: 1}},
+			Options: options.Index().SetName("entry_by_seq")},
 		// History of one change.
 		{Keys: bson.D{{Key: "stage", Value: 1}, {Key: "change_id", Value: 1}, {Key: "_id", Value: 1}},
 			Options: options.Index().SetName("entry_by_change")},

@@ -5,8 +5,9 @@
 //	go run ./examples/mongo --store mongodb://127.0.0.1:27017/example
 //
 // The store URL comes from --store, else FLAMINGOCK_STORE; its path names
-// the database (default flamingock), which holds the audit trail
-// (flamingock_audit, package audit/mongo), the users collection and, on a
+// the database (default flamingock), which holds the audit trail and its
+// checkpoints (flamingock_audit and flamingock_checkpoint, package
+// audit/mongo), the users collection and, on a
 // replica set, the markers of changes run in a transaction
 // (flamingock_marker). The first run applies the three changes; the next
 // runs apply none. The operator CLI reads the same trail:

@@ -76,15 +76,9 @@ func (s *Store) serverTime(ctx context.Context) (time.Time, error) {
 // highest _id by BSON order is a seq only if every document is the
 // store's; anything else there (a string, an ObjectId) is reported.
 func (s *Store) topSeq(ctx context.Context) (int64, error) {
-	var doc bson.Raw
-	err := s.coll.FindOne(ctx, bson.D{}, options.FindOne().
-		SetSort(bson.D{{Key: "_id", Value: -1}}).
-		SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&doc)
-	switch {
-	case errors.Is(err, mongodriver.ErrNoDocuments):
-		return 0, nil
-	case err != nil:
-		return 0, fmt.Errorf("read the highest seq: %w", s.explain(err))
+	doc, err := s.last(ctx, bson.D{})
+	if doc == nil || err != nil {
+		return 0, err
 	}
 	id := doc.Lookup("_id")
 	seq, ok := id.Int64OK()
@@ -92,6 +86,22 @@ func (s *Store) topSeq(ctx context.Context) (int64, error) {
 		return 0, s.corrupt(describeID(doc), fmt.Errorf("%w: its _id %s is not a seq, so no seq can follow it", errNotStore, id))
 	}
 	return seq, nil
+}
+
+// last returns the _id of the trail's document of highest seq among those
+// filter selects, nil when there is none.
+func (s *Store) last(ctx context.Context, filter bson.D) (bson.Raw, error) {
+	var doc bson.Raw
+	err := s.coll.FindOne(ctx, filter, options.FindOne().
+		SetSort(bson.D{{Key: "_id", Value: -1}}).
+		SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&doc)
+	switch {
+	case errors.Is(err, mongodriver.ErrNoDocuments):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the highest seq: %w", s.explain(err))
+	}
+	return doc, nil
 }
 
 // extend inserts, at the seq after the tip, the document that build makes

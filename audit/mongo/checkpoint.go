@@ -82,15 +82,9 @@ func (s *Store) checkpointCurrent(ctx context.Context, digest string) (bool, err
 // hint would turn a dropped index into failed starts rather than slower
 // ones (and FerretDB ignores hints).
 func (s *Store) topEntrySeq(ctx context.Context) (int64, error) {
-	var doc bson.Raw
-	err := s.coll.FindOne(ctx, bson.D{{Key: "kind", Value: kindEntry}}, options.FindOne().
-		SetSort(bson.D{{Key: "_id", Value: -1}}).
-		SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&doc)
-	switch {
-	case errors.Is(err, mongodriver.ErrNoDocuments):
-		return 0, nil
-	case err != nil:
-		return 0, fmt.Errorf("read the highest entry seq: %w", s.explain(err))
+	doc, err := s.last(ctx, bson.D{{Key: "kind", Value: kindEntry}})
+	if doc == nil || err != nil {
+		return 0, err
 	}
 	// An _id that is not a seq matches no checkpoint: the caller reads the
 	// snapshot, which reports the document.

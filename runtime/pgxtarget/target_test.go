@@ -257,6 +257,23 @@ func TestSharedWork(t *testing.T) {
 	}
 	// conns is how many connections of the pool are out.
 	conns := func() int32 { return e.pool.Stat().AcquiredConns() }
+	// abortedNothingCommitted aborts w after a failed CommitAudit and checks
+	// that change id left nothing behind and the connection went back.
+	abortedNothingCommitted := func(t *testing.T, w pipeline.Work[pgx.Tx], id string) {
+		t.Helper()
+		if err := w.Abort(t.Context()); err != nil {
+			t.Errorf("Abort: %v", err)
+		}
+		if held := conns(); held != 0 {
+			t.Errorf("%d connections held after Abort, want 0", held)
+		}
+		if n := ran(t, e.pool, fx, id); n != 0 {
+			t.Errorf("the change left %d rows, want none", n)
+		}
+		if h := history(t, e.store, id); len(h) != 0 {
+			t.Errorf("entries = %v, want none", h)
+		}
+	}
 
 	t.Run("CommitAudit commits the change with its entry and gives the connection back", func(t *testing.T) {
 		w, lease := begin(t, "committed")
@@ -293,18 +310,7 @@ func TestSharedWork(t *testing.T) {
 		if held := conns(); held != 1 {
 			t.Errorf("%d connections held after a refused CommitAudit, want the work's until Abort", held)
 		}
-		if err := w.Abort(t.Context()); err != nil {
-			t.Errorf("Abort: %v", err)
-		}
-		if held := conns(); held != 0 {
-			t.Errorf("%d connections held after Abort, want 0", held)
-		}
-		if n := ran(t, e.pool, fx, "fenced"); n != 0 {
-			t.Errorf("the change left %d rows, want none", n)
-		}
-		if h := history(t, e.store, "fenced"); len(h) != 0 {
-			t.Errorf("entries = %v, want none", h)
-		}
+		abortedNothingCommitted(t, w, "fenced")
 		// The work's connection is back in the pool, not closed, and works.
 		idle := e.pool.AcquireAllIdle(t.Context())
 		defer func() {
@@ -332,17 +338,6 @@ func TestSharedWork(t *testing.T) {
 		if err == nil || errors.Is(err, audit.ErrFenced) {
 			t.Fatalf("CommitAudit = %v, want an error other than ErrFenced", err)
 		}
-		if err := w.Abort(t.Context()); err != nil {
-			t.Errorf("Abort: %v", err)
-		}
-		if held := conns(); held != 0 {
-			t.Errorf("%d connections held after Abort, want 0", held)
-		}
-		if n := ran(t, e.pool, fx, "failed"); n != 0 {
-			t.Errorf("the change left %d rows, want none", n)
-		}
-		if h := history(t, e.store, "failed"); len(h) != 0 {
-			t.Errorf("entries = %v, want none", h)
-		}
+		abortedNothingCommitted(t, w, "failed")
 	})
 }

@@ -75,7 +75,7 @@ func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	// stored is zero when the trail told that the change committed: tip
 	// then stays below the entry, which only costs the next start a read
 	// of the trail.
-	x.saw(stored)
+	x.saw(stored.Seq)
 	crash.Hit(ctx, crash.AfterApplied)
 	return x.applied(c, o, time.Since(start))
 }
@@ -280,7 +280,7 @@ func (x *run) record(ctx context.Context, c *boundChange, e audit.Entry) error {
 	stored, err := retry(ctx, x.r.backoff(), "record "+string(e.State), unreached, func(ctx context.Context) (audit.Entry, error) {
 		return x.r.store.Append(ctx, x.lease.current(), e)
 	})
-	x.saw(stored)
+	x.saw(stored.Seq)
 	if err != nil {
 		if errors.Is(err, audit.ErrFenced) {
 			return &LockLostError{Stage: c.stage, ChangeID: c.meta.ID, Err: fmt.Errorf("record %s: %w", e.State, err)}

@@ -328,7 +328,7 @@ func (x *rollbackRun) sharedTx(ctx context.Context, c *boundChange, o Outcome) O
 		}
 		x.log.Warn("commit reported an error but the rollback committed", "stage", c.stage, "change", c.meta.ID, "error", err)
 	}
-	x.saw(stored) // zero when the trail told that the rollback committed
+	x.saw(stored.Seq) // zero when the trail told that the rollback committed
 	return x.rolledBack(c, o, time.Since(start))
 }
 

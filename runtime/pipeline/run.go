@@ -43,7 +43,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	if len(p.Pending()) == 0 && len(p.Issues()) == 0 {
 		x.log.Info("nothing to apply", "changes", len(p.Changes), "checkpoint", current)
 		if !current {
-			x.saw(audit.Entry{Seq: p.seq})
+			x.saw(p.seq)
 			x.checkpoint(ctx)
 		}
 		return x.finish(ctx, res, p), nil
@@ -61,7 +61,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	if err != nil {
 		return x.notRun(res, nil, "the audit trail could not be read"), err
 	}
-	x.saw(audit.Entry{Seq: p.seq})
+	x.saw(p.seq)
 	if issues := p.Issues(); len(issues) > 0 {
 		for _, is := range issues {
 			x.log.Error("issue blocks the run", "stage", is.Stage, "change", is.ChangeID, "state", is.Latest.State,
@@ -113,9 +113,9 @@ type run struct {
 	tip int64
 }
 
-// saw records that the trail holds e, so that tip stays the trail's
-// highest seq while the run holds the lock.
-func (x *run) saw(e audit.Entry) { x.tip = max(x.tip, e.Seq) }
+// saw records that the trail holds an entry at seq, so that tip stays the
+// trail's highest seq while the run holds the lock.
+func (x *run) saw(seq int64) { x.tip = max(x.tip, seq) }
 
 // finish walks the plan, executing it unless the run has no lease (the fast
 // path, where nothing is pending).

@@ -48,7 +48,11 @@
 // # What a run does
 //
 // Run reads the audit trail without the lock and returns at once when every
-// change is applied. Otherwise it takes the lock, reads the trail again and
+// change is applied. With a store that keeps checkpoints
+// (audit.Checkpointer) it first compares the pipeline's digest and the
+// trail's highest seq with those recorded when every change was last found
+// applied: when nothing was recorded since, it reads nothing else, however
+// long the trail. Otherwise it takes the lock, reads the trail again and
 // decides every change from its latest entry:
 //
 //	latest state                                  action

@@ -56,7 +56,7 @@ func (s *Store) ForceRelease(ctx context.Context, key, operator string) (audit.L
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return audit.LockInfo{}, s.explain(fmt.Sprintf("force release lock %q in %s", key, s.lock.quoted), needLock, err)
 		}
-		info, err := s.lockInfo(ctx, s.pool, key)
+		info, err := s.lockInfo(ctx, key)
 		switch {
 		case err != nil:
 			return audit.LockInfo{}, err

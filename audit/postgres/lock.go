@@ -38,7 +38,7 @@ func (s *Store) Acquire(ctx context.Context, key, owner string, ttl time.Duratio
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return audit.Lease{}, s.explain(fmt.Sprintf("acquire lock %q in %s", key, s.lock.quoted), needLock, err)
 		}
-		info, err := s.lockInfo(ctx, s.pool, key)
+		info, err := s.lockInfo(ctx, key)
 		if err != nil {
 			return audit.Lease{}, err
 		}
@@ -91,7 +91,7 @@ func (s *Store) Release(ctx context.Context, lease audit.Lease) error {
 func (s *Store) Lock(ctx context.Context, key string) (audit.LockInfo, error) {
 	var info audit.LockInfo
 	err := s.read(ctx, func() (err error) {
-		info, err = s.lockInfo(ctx, s.pool, key)
+		info, err = s.lockInfo(ctx, key)
 		return err
 	}, func(err error) error { return err }) // lockInfo explains its errors
 	if err != nil {
@@ -100,14 +100,14 @@ func (s *Store) Lock(ctx context.Context, key string) (audit.LockInfo, error) {
 	return info, nil
 }
 
-func (s *Store) lockInfo(ctx context.Context, q querier, key string) (audit.LockInfo, error) {
+func (s *Store) lockInfo(ctx context.Context, key string) (audit.LockInfo, error) {
 	var (
 		owner, releasedBy     *string
 		epoch                 *int64
 		expiresAt, releasedAt *time.Time
 		info                  = audit.LockInfo{Key: key}
 	)
-	err := q.QueryRow(ctx, s.sql.lockInfo, execArgs(key)...).Scan(&owner, &epoch, &expiresAt, &info.Now, &releasedBy, &releasedAt)
+	err := s.pool.QueryRow(ctx, s.sql.lockInfo, execArgs(key)...).Scan(&owner, &epoch, &expiresAt, &info.Now, &releasedBy, &releasedAt)
 	if err != nil {
 		return audit.LockInfo{}, s.explain(fmt.Sprintf("read lock %q in %s", key, s.lock.quoted), needLock, err)
 	}
@@ -127,7 +127,7 @@ func (s *Store) lockInfo(ctx context.Context, q querier, key string) (audit.Lock
 // append has aborted that transaction, which can run nothing more.
 func (s *Store) fenced(ctx context.Context, op string, lease audit.Lease) error {
 	why := "the lock changed while the write was checked"
-	info, err := s.lockInfo(ctx, s.pool, lease.Key)
+	info, err := s.lockInfo(ctx, lease.Key)
 	switch {
 	case err != nil:
 		why = fmt.Sprintf("could not read the lock to say why: %v", err)

@@ -21,7 +21,8 @@ type Runner struct {
 	changes []*boundChange // every change of every stage, in pipeline order
 	cfg     config
 	host    string
-	// digest identifies the pipeline in checkpoints (audit.Checkpoint).
+	// digest identifies the pipeline in checkpoints (audit.Checkpoint);
+	// empty when the store keeps none.
 	digest string
 }
 
@@ -120,7 +121,9 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("invalid pipeline:\n%w", err)
 	}
-	r.digest = digest(r.changes)
+	if _, ok := store.(audit.Checkpointer); ok {
+		r.digest = digest(r.changes)
+	}
 	r.host, _ = os.Hostname()
 	if r.host == "" {
 		r.host = "unknown-host"

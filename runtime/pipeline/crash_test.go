@@ -79,32 +79,7 @@ func TestACrashInsideANonTransactionalChange(t *testing.T) {
 			}
 			defer store.Close()
 
-			child := exec.Command(os.Args[0], "-test.run=^TestHelperCrashChild$", "-test.count=1", "-test.timeout=2m")
-			child.Env = append(os.Environ(), crashStoreEnv+"="+path, crashRecoveryEnv+"="+string(tt.recovery))
-			var stderr bytes.Buffer
-			child.Stderr = &stderr
-			stdout, err := child.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := child.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { child.Process.Kill() }) // when the test fails before killing it
-			ready := false
-			for sc := bufio.NewScanner(stdout); !ready && sc.Scan(); {
-				ready = sc.Text() == "ready"
-			}
-			if !ready {
-				child.Wait()
-				t.Fatalf("the child never reached the change; its stderr:\n%s", stderr.String())
-			}
-			if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			if err := child.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
-				t.Fatalf("child exit = %v, want killed", err)
-			}
+			killWhenReady(t, "TestHelperCrashChild", "the change", crashStoreEnv+"="+path, crashRecoveryEnv+"="+string(tt.recovery))
 
 			// The dead child left STARTED and its lock.
 			h, err := store.History(ctx, audit.Filter{})
@@ -171,5 +146,38 @@ func TestACrashInsideANonTransactionalChange(t *testing.T) {
 				t.Errorf("lock after the next run = %+v (%v), want epoch %d taken and released", l, err, dead.Epoch+1)
 			}
 		})
+	}
+}
+
+// killWhenReady runs the test function helper of this binary as a child
+// process with env added, waits until it prints "ready" (it has reached
+// where, and stays there), and kills it with SIGKILL.
+func killWhenReady(t *testing.T, helper, where string, env ...string) {
+	t.Helper()
+	child := exec.Command(os.Args[0], "-test.run=^"+helper+"$", "-test.count=1", "-test.timeout=2m")
+	child.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	child.Stderr = &stderr
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Process.Kill() }) // when the test fails before killing it
+	ready := false
+	for sc := bufio.NewScanner(stdout); !ready && sc.Scan(); {
+		ready = sc.Text() == "ready"
+	}
+	if !ready {
+		child.Wait()
+		t.Fatalf("the child never reached %s; its stderr:\n%s", where, stderr.String())
+	}
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("child exit = %v, want killed", err)
 	}
 }

@@ -1,17 +1,13 @@
 package pipeline_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -132,32 +128,7 @@ func TestACrashInsideARollback(t *testing.T) {
 			}
 			defer w.Close()
 
-			child := exec.Command(os.Args[0], "-test.run=^TestHelperRollbackCrashChild$", "-test.count=1", "-test.timeout=2m")
-			child.Env = append(os.Environ(), rollbackCrashDirEnv+"="+dir, rollbackCrashStrategyEnv+"="+string(tt.strategy))
-			var stderr bytes.Buffer
-			child.Stderr = &stderr
-			stdout, err := child.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := child.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { child.Process.Kill() }) // when the test fails before killing it
-			ready := false
-			for sc := bufio.NewScanner(stdout); !ready && sc.Scan(); {
-				ready = sc.Text() == "ready"
-			}
-			if !ready {
-				child.Wait()
-				t.Fatalf("the child never reached the rollback; its stderr:\n%s", stderr.String())
-			}
-			if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			if err := child.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
-				t.Fatalf("child exit = %v, want killed", err)
-			}
+			killWhenReady(t, "TestHelperRollbackCrashChild", "the rollback", rollbackCrashDirEnv+"="+dir, rollbackCrashStrategyEnv+"="+string(tt.strategy))
 
 			// The dead child left the rollback's STARTED and its lock.
 			h, err := w.store.History(ctx, audit.Filter{ChangeID: "undo"})

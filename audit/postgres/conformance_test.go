@@ -7,6 +7,7 @@ import (
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/audittest"
 	"github.com/flamingock/flamingock-go/audit/postgres"
+	"github.com/flamingock/flamingock-go/internal/pgtest"
 )
 
 func TestConformance(t *testing.T) {
@@ -25,7 +26,7 @@ func TestConformance(t *testing.T) {
 	t.Run("stores on the caller's pool with quoted names", func(t *testing.T) {
 		audittest.Run(t, func(t *testing.T) audittest.Opener {
 			srv := newServer(t)
-			schema := srv.schemaNamed(t, uniqueName(t, "Mixed"))
+			schema := srv.schemaNamed(t, pgtest.Name(t, "Mixed"))
 			return func(ctx context.Context) (audit.Store, error) {
 				return postgres.New(ctx, srv.admin, postgres.WithSchema(schema), postgres.WithTablePrefix("Trail"))
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/postgres"
+	"github.com/flamingock/flamingock-go/internal/pgtest"
 )
 
 const password = "s3cret-pw"
@@ -138,7 +139,7 @@ func TestFirstUseReportsAnUnknownDatabaseOrUser(t *testing.T) {
 // the test ends, and returns a pool connecting as it.
 func (s *server) role(t *testing.T) (name string, pool *pgxpool.Pool) {
 	t.Helper()
-	name = uniqueName(t, "flrole")
+	name = pgtest.Name(t, "flrole")
 	s.exec(t, "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN")
 	t.Cleanup(func() {
 		ctx := context.Background()

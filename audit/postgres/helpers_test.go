@@ -2,15 +2,13 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flamingock/flamingock-go/audit/postgres"
+	"github.com/flamingock/flamingock-go/internal/pgtest"
 	"github.com/flamingock/flamingock-go/internal/testenv"
 )
 
@@ -33,34 +31,11 @@ func newServer(t *testing.T) *server {
 	return &server{dsn: dsn, admin: admin}
 }
 
-// uniqueName is a fresh identifier derived from the test's name, so a
-// leftover schema says which test left it.
-func uniqueName(t *testing.T, prefix string) string {
-	t.Helper()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	slug := strings.Map(func(r rune) rune {
-		switch {
-		case 'a' <= r && r <= 'z', '0' <= r && r <= '9':
-			return r
-		case 'A' <= r && r <= 'Z':
-			return r + 'a' - 'A'
-		}
-		return '_'
-	}, t.Name())
-	if len(slug) > 30 {
-		slug = slug[len(slug)-30:]
-	}
-	return prefix + "_" + slug + "_" + hex.EncodeToString(b[:])
-}
-
 // schema returns the name of a schema that does not exist yet and is
 // dropped, with whatever the test put in it, when the test ends.
 func (s *server) schema(t *testing.T) string {
 	t.Helper()
-	return s.schemaNamed(t, uniqueName(t, "fl"))
+	return s.schemaNamed(t, pgtest.Name(t, "fl"))
 }
 
 // schemaNamed is schema with a name of the caller's choosing.

@@ -207,9 +207,9 @@ func (w *world) open(ctx context.Context) error {
 		table := func(name string) string { return pgx.Identifier{w.spec.Schema, name}.Sanitize() }
 		marker := func(name string) string { return w.spec.Schema + "." + name }
 		w.media = []medium{
-			&sqlMedium{target: sqltarget.New(store.DB(), sqltarget.WithDollarPlaceholders()),
+			&sqlMedium{target: sqltarget.New(store.DB(), sqltarget.WithPostgreSQL()),
 				s: audit.StrategySharedTx, db: store.DB(), table: table("sql_shared_effects"), dollar: true},
-			&sqlMedium{target: sqltarget.New(db, sqltarget.WithDollarPlaceholders(), sqltarget.WithMarkerTable(marker("sql_marker"))),
+			&sqlMedium{target: sqltarget.New(db, sqltarget.WithPostgreSQL(), sqltarget.WithMarkerTable(marker("sql_marker"))),
 				s: audit.StrategySeparateTx, db: db, table: table("sql_separate_effects"), dollar: true},
 			&pgxMedium{target: pgxtarget.New(store.Pool()),
 				s: audit.StrategySharedTx, pool: store.Pool(), table: table("pgx_shared_effects")},

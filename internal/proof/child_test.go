@@ -3,6 +3,7 @@ package proof_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/flamingock/flamingock-go/internal/crash"
 	"github.com/flamingock/flamingock-go/runtime/pgxtarget"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
+	"github.com/flamingock/flamingock-go/runtime/sqltarget"
 )
 
 // childEnv holds the JSON childConfig of a child process; when it is set,
@@ -42,6 +44,7 @@ const (
 	// Targets a child can run its changes on.
 	targetNonTx = "nontx" // pipeline.NonTransactional over the pool: only the lock protects a change
 	targetPgx   = "pgx"   // pgxtarget on the audit store's pool: each change shares its transaction with its APPLIED entry
+	targetSQL   = "sql"   // sqltarget.WithPostgreSQL on the audit store's DB: the same through database/sql
 )
 
 // childConfig is what the parent tells a child to do.
@@ -129,7 +132,7 @@ func runChild(cfgJSON string) int {
 			waitForParent("paused " + p.String())
 		}
 	}
-	stage, err := proofStage(cfg, pool, pause)
+	stage, err := proofStage(cfg, store, pause)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "proof child %s: %v\n", cfg.Runner, err)
 		return exitSetup
@@ -198,16 +201,18 @@ func changeID(i int) string { return fmt.Sprintf("change-%03d", i) }
 // proofStage is the pipeline every child runs: cfg.Changes changes, each
 // adding one to its own counter row and the runner's id to that row's list.
 // pause is called inside every change, after its increment.
-func proofStage(cfg childConfig, pool *pgxpool.Pool, pause func(at, change string)) (pipeline.Stage, error) {
+func proofStage(cfg childConfig, store *postgres.Store, pause func(at, change string)) (pipeline.Stage, error) {
 	counters := pgx.Identifier{cfg.Schema, countersTable}.Sanitize()
+	pool := store.Pool()
 	appdb := pgxtarget.New(pool)
+	sqldb := sqltarget.New(store.DB(), sqltarget.WithPostgreSQL())
 	st := pipeline.Stage{Name: stageName}
 	for i := 1; i <= cfg.Changes; i++ {
 		id := changeID(i)
 		m := pipeline.Meta{ID: id, Order: int64(i), Author: "proof", Target: "proofdb",
 			Recovery: audit.RecoveryManual, Checksum: "sum-" + id, Source: "proof"}
-		apply := func(ctx context.Context, db execer) error {
-			if err := increment(ctx, db, counters, id, cfg.Runner); err != nil {
+		apply := func(ctx context.Context, exec execFunc) error {
+			if err := increment(ctx, exec, counters, id, cfg.Runner); err != nil {
 				return err
 			}
 			pause("inside", id)
@@ -216,11 +221,15 @@ func proofStage(cfg childConfig, pool *pgxpool.Pool, pause func(at, change strin
 		switch cfg.Target {
 		case targetNonTx:
 			st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.NonTransactional(pool),
-				func(ctx context.Context, p *pgxpool.Pool) error { return apply(ctx, p) }, nil))
+				func(ctx context.Context, p *pgxpool.Pool) error { return apply(ctx, pgxExec(p)) }, nil))
 		case targetPgx:
 			m.Transactional = true
 			st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.Target[pgx.Tx](appdb),
-				func(ctx context.Context, tx pgx.Tx) error { return apply(ctx, tx) }, nil))
+				func(ctx context.Context, tx pgx.Tx) error { return apply(ctx, pgxExec(tx)) }, nil))
+		case targetSQL:
+			m.Transactional = true
+			st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.Target[*sql.Tx](sqldb),
+				func(ctx context.Context, tx *sql.Tx) error { return apply(ctx, sqlExec(tx)) }, nil))
 		default:
 			return pipeline.Stage{}, fmt.Errorf("unknown target %q", cfg.Target)
 		}
@@ -228,22 +237,41 @@ func proofStage(cfg childConfig, pool *pgxpool.Pool, pause func(at, change strin
 	return st, nil
 }
 
-// execer is what both a pool and a transaction offer.
-type execer interface {
+// execFunc runs a statement and returns the number of rows it changed.
+type execFunc func(ctx context.Context, sql string, args ...any) (int64, error)
+
+// pgxExec is execFunc for what a pool and a pgx transaction offer.
+func pgxExec(db interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}) execFunc {
+	return func(ctx context.Context, sql string, args ...any) (int64, error) {
+		tag, err := db.Exec(ctx, sql, args...)
+		return tag.RowsAffected(), err
+	}
+}
+
+// sqlExec is execFunc for a database/sql transaction.
+func sqlExec(tx *sql.Tx) execFunc {
+	return func(ctx context.Context, query string, args ...any) (int64, error) {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
 }
 
 // increment is the body of every change. The counters table has no unique
 // constraint and the statement is not idempotent: a change that ran twice
 // leaves n = 2 and two runner ids.
-func increment(ctx context.Context, db execer, counters, change, runner string) error {
-	tag, err := db.Exec(ctx, "UPDATE "+counters+" SET n = n + 1, runners = array_append(runners, $2) WHERE change = $1",
+func increment(ctx context.Context, exec execFunc, counters, change, runner string) error {
+	n, err := exec(ctx, "UPDATE "+counters+" SET n = n + 1, runners = array_append(runners, $2) WHERE change = $1",
 		change, runner)
 	if err != nil {
 		return fmt.Errorf("increment the counter of %s: %w", change, err)
 	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("increment the counter of %s: %d rows updated, want 1", change, tag.RowsAffected())
+	if n != 1 {
+		return fmt.Errorf("increment the counter of %s: %d rows updated, want 1", change, n)
 	}
 	return nil
 }

@@ -22,8 +22,10 @@
 //     refuses its next write, it exits with an error naming the change, and
 //     no change ran twice. When the holder is stopped inside a
 //     transaction, the server ends that transaction once it has been idle
-//     for the lease (pgxtarget sets idle_in_transaction_session_timeout),
-//     so the next runner is not blocked by its locks.
+//     for the lease (pgxtarget, and sqltarget with WithPostgreSQL, set
+//     idle_in_transaction_session_timeout), so the next runner is not
+//     blocked by its locks; both targets are stopped inside a change and
+//     before its commit.
 //
 // Processes synchronise through pipes, never through sleeps: a child says
 // where it is on stdout and waits there for a line on stdin, and the test

@@ -20,14 +20,16 @@ import (
 // database's clock, runs B to the end, then resumes A with SIGCONT: A must
 // record nothing more, stop with an error naming the change, and no change
 // may have run twice.
+//
+// changes is the pipeline's length; lease is short, since the test waits
+// for it to expire, and long enough for a running holder to refresh it
+// (every third of it) on a loaded machine.
+const (
+	changes = 10
+	lease   = 3 * time.Second
+)
+
 func TestTakeoverOfAStoppedLockHolder(t *testing.T) {
-	const (
-		changes = 10
-		// Short, since the test waits for it to expire; long enough for a
-		// running holder to refresh it (every third of it) on a loaded
-		// machine.
-		lease = 3 * time.Second
-	)
 
 	betweenChanges := []struct {
 		name  string
@@ -111,49 +113,14 @@ func TestTakeoverOfAStoppedLockHolder(t *testing.T) {
 			pause: pausePoint{At: "before-commit", Change: "change-003"},
 		},
 	}
-	for _, tt := range inTransaction {
-		t.Run(tt.name, func(t *testing.T) {
-			db := newDatabase(t, changes)
-			a, store, expired := stopHolder(t, db, targetPgx, changes, lease, tt.pause)
-
-			cfg := db.childConfig(t, "B", targetPgx, changes, lease)
-			// B has nothing to wait for but A's lease, expired already. If
-			// it cannot have the lock, it must say so once its lock wait is
-			// over: a minute is ample for either, and much less than
-			// "forever".
-			cfg.LockWait = 20 * time.Second
-			b := startChild(t, cfg)
-			xb := b.waitWithin(time.Minute, func() string {
-				return fmt.Sprintf("its lock wait is %s; the test's sessions:\n%s", cfg.LockWait, db.sessions(t))
+	// Both PostgreSQL targets that share the change's transaction with its
+	// APPLIED entry: pgx, and database/sql with WithPostgreSQL.
+	for _, target := range []string{targetPgx, targetSQL} {
+		for _, tt := range inTransaction {
+			t.Run(target+": "+tt.name, func(t *testing.T) {
+				testStoppedInTransaction(t, target, tt.pause)
 			})
-			if xb.code != exitOK {
-				t.Fatalf("B exited with code %d: %s\nits stderr:\n%s", xb.code, xb.report.Error, b.stderr.tail())
-			}
-
-			xa := resume(t, a)
-			if xa.code != exitRunFailed || !strings.Contains(xa.report.Error, `"change-003"`) {
-				t.Errorf("A resumed: exit %d, error %q; want exit %d naming change-003", xa.code, xa.report.Error, exitRunFailed)
-			}
-			t.Logf("A, resumed after B took over: exit %d: %s", xa.code, xa.report.Error)
-
-			wantCounts := map[string]string{}
-			wantTrail := map[string][]string{}
-			for i := 1; i <= changes; i++ {
-				runner := "A"
-				if i > 2 {
-					runner = "B"
-				}
-				wantCounts[changeID(i)] = counted(1, runner)
-				wantTrail[changeID(i)] = []string{"APPLIED by " + runner}
-			}
-			if diff := cmp.Diff(wantCounts, db.counts(t)); diff != "" {
-				t.Errorf("counters (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(wantTrail, trail(t, store)); diff != "" {
-				t.Errorf("audit trail (-want +got):\n%s", diff)
-			}
-			checkTakenOverAndReleased(t, store, expired)
-		})
+		}
 	}
 
 	t.Run("stopped inside change-003 without a transaction, the next run reports an issue and its APPLIED is refused", func(t *testing.T) {
@@ -277,4 +244,50 @@ func waitStopped(t *testing.T, c *child) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// testStoppedInTransaction stops runner A inside a transactional change on
+// target, at pause, past its lease, and checks that B takes over and
+// finishes while A's transaction cannot block it.
+func testStoppedInTransaction(t *testing.T, target string, pause pausePoint) {
+	db := newDatabase(t, changes)
+	a, store, expired := stopHolder(t, db, target, changes, lease, pause)
+
+	cfg := db.childConfig(t, "B", target, changes, lease)
+	// B has nothing to wait for but A's lease, expired already. If
+	// it cannot have the lock, it must say so once its lock wait is
+	// over: a minute is ample for either, and much less than
+	// "forever".
+	cfg.LockWait = 20 * time.Second
+	b := startChild(t, cfg)
+	xb := b.waitWithin(time.Minute, func() string {
+		return fmt.Sprintf("its lock wait is %s; the test's sessions:\n%s", cfg.LockWait, db.sessions(t))
+	})
+	if xb.code != exitOK {
+		t.Fatalf("B exited with code %d: %s\nits stderr:\n%s", xb.code, xb.report.Error, b.stderr.tail())
+	}
+
+	xa := resume(t, a)
+	if xa.code != exitRunFailed || !strings.Contains(xa.report.Error, `"change-003"`) {
+		t.Errorf("A resumed: exit %d, error %q; want exit %d naming change-003", xa.code, xa.report.Error, exitRunFailed)
+	}
+	t.Logf("A, resumed after B took over: exit %d: %s", xa.code, xa.report.Error)
+
+	wantCounts := map[string]string{}
+	wantTrail := map[string][]string{}
+	for i := 1; i <= changes; i++ {
+		runner := "A"
+		if i > 2 {
+			runner = "B"
+		}
+		wantCounts[changeID(i)] = counted(1, runner)
+		wantTrail[changeID(i)] = []string{"APPLIED by " + runner}
+	}
+	if diff := cmp.Diff(wantCounts, db.counts(t)); diff != "" {
+		t.Errorf("counters (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantTrail, trail(t, store)); diff != "" {
+		t.Errorf("audit trail (-want +got):\n%s", diff)
+	}
+	checkTakenOverAndReleased(t, store, expired)
 }

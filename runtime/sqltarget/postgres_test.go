@@ -398,3 +398,63 @@ func TestMarkerTableCreatedOnceByConcurrentTargetsOnPostgreSQL(t *testing.T) {
 		}
 	}
 }
+
+// With WithPostgreSQL, the server ends a change's transaction once it has
+// been idle for longer than the lease, as pgxtarget's do: a runner paused
+// inside a change cannot keep the locks that would block the runner that
+// took its lock over.
+func TestPostgreSQLEndsATransactionIdleLongerThanTheLease(t *testing.T) {
+	e := newPGEnv(t)
+	const lease = 200 * time.Millisecond
+	var serverDefault string
+	if err := e.store.DB().QueryRowContext(t.Context(), "SELECT current_setting('idle_in_transaction_session_timeout')").Scan(&serverDefault); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		opt     sqltarget.Option
+		setting string
+	}{
+		{"WithPostgreSQL bounds the idle time by the lease", sqltarget.WithPostgreSQL(), "200ms"},
+		{"WithDollarPlaceholders alone leaves the server's setting", sqltarget.WithDollarPlaceholders(), serverDefault},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := sqltarget.New(e.store.DB(), tt.opt).Begin(t.Context(),
+				pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySharedTx, LeaseTTL: lease})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Abort(context.Background())
+			var setting string
+			var pid int
+			if err := w.Handle().QueryRowContext(t.Context(), "SELECT current_setting('idle_in_transaction_session_timeout'), pg_backend_pid()").Scan(&setting, &pid); err != nil {
+				t.Fatal(err)
+			}
+			if setting != tt.setting {
+				t.Fatalf("idle_in_transaction_session_timeout = %q in the change's transaction, want %q", setting, tt.setting)
+			}
+			if tt.setting == serverDefault {
+				return
+			}
+			// The transaction now stays idle: the server ends it, and its
+			// session, after the lease.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				var alive bool
+				if err := e.srv.Admin.QueryRow(t.Context(), "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)", pid).Scan(&alive); err != nil {
+					t.Fatal(err)
+				}
+				if !alive {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the transaction's session %d is still there 30s after its lease of %s", pid, lease)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if _, err := w.Handle().ExecContext(t.Context(), "SELECT 1"); err == nil {
+				t.Error("the ended transaction still runs statements")
+			}
+		})
+	}
+}

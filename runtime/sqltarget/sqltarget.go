@@ -13,15 +13,15 @@
 //     records the change as applied instead of running it twice.
 //
 // On PostgreSQL, use pgx's database/sql driver (import
-// github.com/jackc/pgx/v5/stdlib, driver name "pgx") with
-// WithDollarPlaceholders. The PostgreSQL audit store's DB is one:
+// github.com/jackc/pgx/v5/stdlib, driver name "pgx") with WithPostgreSQL.
+// The PostgreSQL audit store's DB is one:
 //
 //	store, err := postgres.Open(ctx, dsn)
 //	if err != nil { … }
-//	appdb := sqltarget.New(store.DB(), sqltarget.WithDollarPlaceholders()) // shared transactions
+//	appdb := sqltarget.New(store.DB(), sqltarget.WithPostgreSQL()) // shared transactions
 //	reportsDB, err := sql.Open("pgx", reportsDSN)
 //	if err != nil { … }
-//	reports := sqltarget.New(reportsDB, sqltarget.WithDollarPlaceholders()) // markers
+//	reports := sqltarget.New(reportsDB, sqltarget.WithPostgreSQL()) // markers
 //
 // Sharing is decided by pointer equality: a *sql.DB opened separately on the
 // store's database gets markers, which is safe but not shared.
@@ -31,8 +31,8 @@
 // IF NOT EXISTS (looked up first, since some databases check the privilege
 // to create a table even when it exists, and retried once, since two
 // processes creating it at once can make one of them fail). Its SQL uses '?'
-// placeholders; pass WithDollarPlaceholders for drivers that want $1, $2…
-// (PostgreSQL). Identifiers are quoted with double quotes (standard SQL;
+// placeholders; pass WithPostgreSQL (or, for another database that wants
+// them, WithDollarPlaceholders) for $1, $2…. Identifiers are quoted with double quotes (standard SQL;
 // MySQL needs ANSI_QUOTES). The target's user needs SELECT, INSERT and
 // DELETE on it.
 //
@@ -48,6 +48,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
@@ -56,10 +57,11 @@ import (
 // Target is a database/sql target. It implements pipeline.Target[*sql.Tx]
 // and pipeline.Markers.
 type Target struct {
-	db     *sql.DB
-	table  string // quoted marker table name
-	dollar bool
-	err    error // a bad option or nil db; reported by Strategy
+	db       *sql.DB
+	table    string // quoted marker table name
+	dollar   bool
+	postgres bool  // WithPostgreSQL: bound each transaction's idle time
+	err      error // a bad option or nil db; reported by Strategy
 
 	mu      sync.Mutex
 	created bool // the marker table exists
@@ -97,6 +99,23 @@ func WithMarkerTable(name string) Option {
 func WithDollarPlaceholders() Option {
 	return optionFunc(func(t *Target) error {
 		t.dollar = true
+		return nil
+	})
+}
+
+// WithPostgreSQL says the target's database is PostgreSQL: the marker SQL
+// uses $1, $2… placeholders (as WithDollarPlaceholders), and the server ends
+// a change's transaction once it has been idle for longer than the lease
+// (SET LOCAL idle_in_transaction_session_timeout, one more round trip per
+// change). A runner paused or cut off past its lease then cannot keep the
+// locks its transaction holds, the audit store's lease row among them,
+// which would otherwise block the runner that took the lock over until the
+// paused one resumed or died. runtime/pgxtarget does the same in its BEGIN.
+// A change must therefore not keep its transaction idle for longer than the
+// lease.
+func WithPostgreSQL() Option {
+	return optionFunc(func(t *Target) error {
+		t.dollar, t.postgres = true, true
 		return nil
 	})
 }
@@ -152,22 +171,38 @@ func (t *Target) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline
 		if !ok || ss.DB() != t.db {
 			return nil, fmt.Errorf("sqltarget: strategy %s needs the audit store in this target's database", s)
 		}
-		tx, err := t.db.BeginTx(ctx, nil)
+		tx, err := t.begin(ctx, req.LeaseTTL)
 		if err != nil {
-			return nil, fmt.Errorf("sqltarget: begin a transaction: %w", err)
+			return nil, err
 		}
 		return &sharedWork{work: work{tx: tx}, store: ss}, nil
 	case audit.StrategySeparateTx:
 		if err := t.ensureTable(ctx); err != nil {
 			return nil, err
 		}
-		tx, err := t.db.BeginTx(ctx, nil)
+		tx, err := t.begin(ctx, req.LeaseTTL)
 		if err != nil {
-			return nil, fmt.Errorf("sqltarget: begin a transaction: %w", err)
+			return nil, err
 		}
 		return &markerWork{work: work{tx: tx}, t: t}, nil
 	}
 	return nil, fmt.Errorf("sqltarget: unsupported strategy %s", req.Strategy)
+}
+
+// begin starts a change's transaction; on PostgreSQL (WithPostgreSQL) one
+// that the server ends once idle for longer than lease.
+func (t *Target) begin(ctx context.Context, lease time.Duration) (*sql.Tx, error) {
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqltarget: begin a transaction: %w", err)
+	}
+	if ms := lease.Milliseconds(); t.postgres && ms > 0 {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL idle_in_transaction_session_timeout = %d", ms)); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("sqltarget: bound the transaction's idle time: %w", err)
+		}
+	}
+	return tx, nil
 }
 
 // HasMarker implements pipeline.Markers.

@@ -231,15 +231,36 @@ type changeFn interface {
 
 // binding is a change bound to the pipeline's store.
 type binding struct {
+	target   string // the target's id, for messages
 	strategy audit.Strategy
 	markers  Markers // set for audit.StrategySeparateTx
 	leaseTTL time.Duration
 	fn       changeFn
 }
 
-// begin starts the change's unit of work under its strategy.
+// begin starts the change's unit of work under its strategy. A Work that
+// lacks what the strategy needs of it (AuditAppender for a shared
+// transaction, MarkerWriter for a separate one) is aborted and refused:
+// its target chose a strategy it cannot carry out.
 func (b *binding) begin(ctx context.Context, store audit.Store) (unit, error) {
-	return b.fn.begin(ctx, BeginRequest{Store: store, Strategy: b.strategy, LeaseTTL: b.leaseTTL})
+	u, err := b.fn.begin(ctx, BeginRequest{Store: store, Strategy: b.strategy, LeaseTTL: b.leaseTTL})
+	if err != nil {
+		return unit{}, err
+	}
+	var need string
+	switch {
+	case b.strategy == audit.StrategySharedTx && u.appender == nil:
+		need = "pipeline.AuditAppender"
+	case b.strategy == audit.StrategySeparateTx && u.marker == nil:
+		need = "pipeline.MarkerWriter"
+	default:
+		return u, nil
+	}
+	err = fmt.Errorf("target %q: its work does not implement %s, which strategy %s needs", b.target, need, b.strategy)
+	if aerr := u.work.Abort(ctx); aerr != nil {
+		err = errors.Join(err, fmt.Errorf("abort: %w", aerr))
+	}
+	return unit{}, err
 }
 
 // unit is one begun Work with the change's functions bound to its handle.

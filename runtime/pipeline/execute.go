@@ -38,10 +38,6 @@ func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	if err != nil {
 		return x.fail(ctx, c, o, s, start, fmt.Errorf("begin transaction: %w", err))
 	}
-	if u.appender == nil {
-		x.abort(ctx, c, u)
-		return x.fail(ctx, c, o, s, start, fmt.Errorf("target %q: its work does not implement pipeline.AuditAppender, which strategy %s needs", c.meta.Target, s))
-	}
 	if err := call(ctx, u.apply); err != nil {
 		x.abort(ctx, c, u)
 		return x.fail(ctx, c, o, s, start, err)
@@ -95,10 +91,6 @@ func (x *run) separateTx(ctx context.Context, c *boundChange, o Outcome) Outcome
 	u, err := c.b.begin(ctx, x.r.store)
 	if err != nil {
 		return x.fail(ctx, c, o, s, start, fmt.Errorf("begin transaction: %w", err))
-	}
-	if u.marker == nil {
-		x.abort(ctx, c, u)
-		return x.fail(ctx, c, o, s, start, fmt.Errorf("target %q: its work does not implement pipeline.MarkerWriter, which strategy %s needs", c.meta.Target, s))
 	}
 	if err := call(ctx, u.apply); err != nil {
 		x.abort(ctx, c, u)

@@ -294,11 +294,6 @@ func (x *rollbackRun) sharedTx(ctx context.Context, c *boundChange, o Outcome) O
 	if err != nil {
 		return x.keptApplied(ctx, c, o, s, audit.StateApplied, start, fmt.Errorf("begin transaction: %w", err))
 	}
-	if u.appender == nil {
-		x.abort(ctx, c, u)
-		return x.keptApplied(ctx, c, o, s, audit.StateApplied, start,
-			fmt.Errorf("target %q: its work does not implement pipeline.AuditAppender, which strategy %s needs", c.meta.Target, s))
-	}
 	if err := call(ctx, u.rollback); err != nil {
 		x.abort(ctx, c, u)
 		return x.keptApplied(ctx, c, o, s, audit.StateApplied, start, err)
@@ -360,11 +355,6 @@ func (x *rollbackRun) separateTx(ctx context.Context, c *boundChange, o Outcome)
 	if err != nil {
 		return x.keptApplied(ctx, c, o, s, audit.StateStarted, start, fmt.Errorf("begin transaction: %w", err))
 	}
-	if u.marker == nil {
-		x.abort(ctx, c, u)
-		return x.keptApplied(ctx, c, o, s, audit.StateStarted, start,
-			fmt.Errorf("target %q: its work does not implement pipeline.MarkerWriter, which strategy %s needs", c.meta.Target, s))
-	}
 	if err := call(ctx, u.rollback); err != nil {
 		x.abort(ctx, c, u)
 		return x.keptApplied(ctx, c, o, s, audit.StateStarted, start, err)
@@ -407,10 +397,6 @@ func (x *rollbackRun) holdMarker(ctx context.Context, c *boundChange, m Marker) 
 	u, err := c.b.begin(ctx, x.r.store)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if u.marker == nil {
-		x.abort(ctx, c, u)
-		return fmt.Errorf("target %q: its work does not implement pipeline.MarkerWriter, which strategy %s needs", c.meta.Target, audit.StrategySeparateTx)
 	}
 	if err := u.marker.WriteMarker(ctx, m); err != nil {
 		x.abort(ctx, c, u)

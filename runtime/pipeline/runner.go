@@ -112,7 +112,7 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 				errs = append(errs, fmt.Errorf("%s: %w", where(), err))
 				continue
 			}
-			b := binding{strategy: strategy, markers: markers, leaseTTL: cfg.leaseTTL, fn: c.fn}
+			b := binding{target: m.Target, strategy: strategy, markers: markers, leaseTTL: cfg.leaseTTL, fn: c.fn}
 			m.Recovery = m.recovery()
 			bound = append(bound, boundChange{stage: st.Name, meta: m, hasRollback: c.hasRollback, b: b})
 			r.changes = append(r.changes, &bound[len(bound)-1])

@@ -143,16 +143,7 @@ func (x *run) nonTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	}
 	crash.Hit(ctx, crash.AfterStarted)
 	start := time.Now()
-	u, err := c.b.begin(ctx, x.r.store)
-	if err == nil {
-		if err = call(ctx, u.apply); err != nil {
-			x.abort(ctx, c, u)
-		} else if err = u.work.Commit(ctx); err != nil {
-			err = fmt.Errorf("commit: %w", err)
-		}
-	} else {
-		err = fmt.Errorf("begin: %w", err)
-	}
+	err := x.inWork(ctx, c, func(u unit) func(context.Context) error { return u.apply })
 	d := time.Since(start)
 	if err == nil {
 		crash.Hit(ctx, crash.AfterApply)
@@ -185,16 +176,7 @@ func (x *run) nonTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 func (x *run) rollback(ctx context.Context, c *boundChange, o Outcome, ce *ChangeError) Outcome {
 	const s = audit.StrategyNonTx
 	start := time.Now()
-	u, err := c.b.begin(ctx, x.r.store)
-	if err == nil {
-		if err = call(ctx, u.rollback); err != nil {
-			x.abort(ctx, c, u)
-		} else if err = u.work.Commit(ctx); err != nil {
-			err = fmt.Errorf("commit: %w", err)
-		}
-	} else {
-		err = fmt.Errorf("begin: %w", err)
-	}
+	err := x.inWork(ctx, c, func(u unit) func(context.Context) error { return u.rollback })
 	d := time.Since(start)
 	state, kind := audit.StateRolledBack, EventRolledBack
 	if err != nil {
@@ -329,6 +311,24 @@ func (x *run) abort(ctx context.Context, c *boundChange, u unit) {
 	if err := u.work.Abort(ctx); err != nil {
 		x.log.Warn("abort", "stage", c.stage, "change", c.meta.ID, "error", err)
 	}
+}
+
+// inWork begins c's unit of work, runs on it the function fn picks (the
+// change or its rollback) and commits it: a whole step of a change run
+// without a transaction of its own, where nothing is recorded in between.
+func (x *run) inWork(ctx context.Context, c *boundChange, fn func(unit) func(context.Context) error) error {
+	u, err := c.b.begin(ctx, x.r.store)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := call(ctx, fn(u)); err != nil {
+		x.abort(ctx, c, u)
+		return err
+	}
+	if err := u.work.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // call runs a change or rollback function, turning a panic into a

@@ -416,16 +416,7 @@ func (x *rollbackRun) nonTx(ctx context.Context, c *boundChange, o Outcome) Outc
 		return x.unrecorded(c, o, start, err)
 	}
 	start = time.Now()
-	u, err := c.b.begin(ctx, x.r.store)
-	if err == nil {
-		if err = call(ctx, u.rollback); err != nil {
-			x.abort(ctx, c, u)
-		} else if err = u.work.Commit(ctx); err != nil {
-			err = fmt.Errorf("commit: %w", err)
-		}
-	} else {
-		err = fmt.Errorf("begin: %w", err)
-	}
+	err := x.inWork(ctx, c, func(u unit) func(context.Context) error { return u.rollback })
 	d := time.Since(start)
 	o.Duration = d
 	if err == nil {

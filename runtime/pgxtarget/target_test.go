@@ -15,6 +15,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/postgres"
+	"github.com/flamingock/flamingock-go/internal/markertest"
 	"github.com/flamingock/flamingock-go/internal/pgtest"
 	"github.com/flamingock/flamingock-go/runtime/pgxtarget"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
@@ -125,17 +126,6 @@ func TestMarkers(t *testing.T) {
 			// default table lands there.
 			pool := e.srv.Pool(t, pgtest.MaxConns(2), pgtest.SearchPath(e.schema))
 			tg := pgxtarget.New(pool, tt.opts...)
-			key := audit.Key{Stage: "s1", ChangeID: "c1"}
-			first := pipeline.Marker{Key: key, ExecutionID: "exec-1"}
-			second := pipeline.Marker{Key: key, ExecutionID: "exec-2"}
-			has := func(m pipeline.Marker) bool {
-				t.Helper()
-				ok, err := tg.HasMarker(ctx, m)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return ok
-			}
 			exists := func() bool {
 				t.Helper()
 				var ok bool
@@ -144,54 +134,19 @@ func TestMarkers(t *testing.T) {
 				}
 				return ok
 			}
-			write := func(m pipeline.Marker, commit bool) {
-				t.Helper()
-				w, err := tg.Begin(ctx, pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := w.(pipeline.MarkerWriter).WriteMarker(ctx, m); err != nil {
-					t.Fatal(err)
-				}
-				if commit {
-					err = w.Commit(ctx)
-				} else {
-					err = w.Abort(ctx)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
 
 			// Reading and clearing before any change ran find nothing and
 			// create nothing: a dry run must not change the target.
-			if has(first) {
-				t.Fatal("a marker before any was written")
+			if ok, err := tg.HasMarker(ctx, pipeline.Marker{Key: audit.Key{Stage: "s1", ChangeID: "c1"}, ExecutionID: "exec-1"}); err != nil || ok {
+				t.Fatalf("HasMarker before the table exists = %v, %v; want false", ok, err)
 			}
-			if err := tg.ClearMarker(ctx, key); err != nil {
+			if err := tg.ClearMarker(ctx, audit.Key{Stage: "s1", ChangeID: "c1"}); err != nil {
 				t.Fatalf("ClearMarker before the table exists: %v", err)
 			}
 			if exists() {
 				t.Fatal("reading a marker created the table")
 			}
-			write(first, true)
-			if !has(first) || has(second) {
-				t.Errorf("after committing exec-1's marker: exec-1 %v, exec-2 %v; want true, false", has(first), has(second))
-			}
-			write(second, false)
-			if !has(first) || has(second) {
-				t.Errorf("after aborting exec-2's marker: exec-1 %v, exec-2 %v; want true, false", has(first), has(second))
-			}
-			write(second, true)
-			if has(first) || !has(second) {
-				t.Errorf("after committing exec-2's marker: exec-1 %v, exec-2 %v; want false, true", has(first), has(second))
-			}
-			if err := tg.ClearMarker(ctx, key); err != nil {
-				t.Fatal(err)
-			}
-			if has(second) {
-				t.Error("the marker survived ClearMarker")
-			}
+			markertest.Check(t, markertest.Target[pgx.Tx](tg), e.store)
 			if !exists() {
 				t.Errorf("no table %s", tt.table.Sanitize())
 			}

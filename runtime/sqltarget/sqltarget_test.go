@@ -9,6 +9,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
+	"github.com/flamingock/flamingock-go/internal/markertest"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 	"github.com/flamingock/flamingock-go/runtime/sqltarget"
 )
@@ -96,61 +97,11 @@ func TestMarkers(t *testing.T) {
 			store := openStore(t)
 			db := openDB(t)
 			tg := sqltarget.New(db, tt.opts...)
-			key := audit.Key{Stage: "s1", ChangeID: "c1"}
-			first := pipeline.Marker{Key: key, ExecutionID: "exec-1"}
-			second := pipeline.Marker{Key: key, ExecutionID: "exec-2"}
-			has := func(m pipeline.Marker) bool {
-				t.Helper()
-				ok, err := tg.HasMarker(ctx, m)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return ok
-			}
-			write := func(m pipeline.Marker, commit bool) {
-				t.Helper()
-				w, err := tg.Begin(ctx, pipeline.BeginRequest{Store: store, Strategy: audit.StrategySeparateTx})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := w.(pipeline.MarkerWriter).WriteMarker(ctx, m); err != nil {
-					t.Fatal(err)
-				}
-				if commit {
-					err = w.Commit(ctx)
-				} else {
-					err = w.Abort(ctx)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-
-			if has(first) {
-				t.Fatal("a marker before any was written")
-			}
-			write(first, true)
-			if !has(first) || has(second) {
-				t.Errorf("after committing exec-1's marker: exec-1 %v, exec-2 %v; want true, false", has(first), has(second))
-			}
-			write(second, false)
-			if !has(first) || has(second) {
-				t.Errorf("after aborting exec-2's marker: exec-1 %v, exec-2 %v; want true, false", has(first), has(second))
-			}
-			write(second, true)
-			if has(first) || !has(second) {
-				t.Errorf("after committing exec-2's marker: exec-1 %v, exec-2 %v; want false, true", has(first), has(second))
-			}
-			if err := tg.ClearMarker(ctx, key); err != nil {
-				t.Fatal(err)
-			}
-			if has(second) {
-				t.Error("the marker survived ClearMarker")
-			}
+			markertest.Check(t, markertest.Target[*sql.Tx](tg), store)
 
 			// Another target on the same database finds the table there.
 			again := sqltarget.New(db, tt.opts...)
-			if err := again.ClearMarker(ctx, key); err != nil {
+			if err := again.ClearMarker(ctx, audit.Key{Stage: "s1", ChangeID: "c1"}); err != nil {
 				t.Errorf("second target on the same table: %v", err)
 			}
 			var name string

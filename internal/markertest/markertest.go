@@ -1,0 +1,84 @@
+// Package markertest checks the marker contract of a target that runs its
+// changes in separate transactions (pipeline.MarkerWriter and
+// pipeline.Markers), for the tests of such targets.
+package markertest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/runtime/pipeline"
+)
+
+// Target is a target whose Work writes markers.
+type Target[H any] interface {
+	pipeline.Target[H]
+	pipeline.Markers
+}
+
+// Check drives tg's markers for one change through what the runner relies
+// on: none before any was written; a committed marker proves its own
+// execution only; an aborted one proves nothing; a later execution's
+// committed marker replaces the earlier one; ClearMarker deletes it. store
+// is the audit store the target's Work is begun for.
+func Check[H any](t *testing.T, tg Target[H], store audit.Store) {
+	t.Helper()
+	ctx := t.Context()
+	key := audit.Key{Stage: "s1", ChangeID: "c1"}
+	first := pipeline.Marker{Key: key, ExecutionID: "exec-1"}
+	second := pipeline.Marker{Key: key, ExecutionID: "exec-2"}
+	has := func(m pipeline.Marker) bool {
+		t.Helper()
+		ok, err := tg.HasMarker(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	write := func(m pipeline.Marker, commit bool) {
+		t.Helper()
+		w, err := tg.Begin(ctx, pipeline.BeginRequest{Store: store, Strategy: audit.StrategySeparateTx})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mw, ok := w.(pipeline.MarkerWriter)
+		if !ok {
+			w.Abort(context.WithoutCancel(ctx))
+			t.Fatalf("%T does not write markers", w)
+		}
+		if err := mw.WriteMarker(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			err = w.Commit(ctx)
+		} else {
+			err = w.Abort(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if has(first) {
+		t.Fatal("a marker before any was written")
+	}
+	write(first, true)
+	if !has(first) || has(second) {
+		t.Errorf("after committing exec-1's marker: exec-1 %v, exec-2 %v; want true, false", has(first), has(second))
+	}
+	write(second, false)
+	if !has(first) || has(second) {
+		t.Errorf("after aborting exec-2's marker: exec-1 %v, exec-2 %v; want true, false", has(first), has(second))
+	}
+	write(second, true)
+	if has(first) || !has(second) {
+		t.Errorf("after committing exec-2's marker: exec-1 %v, exec-2 %v; want false, true", has(first), has(second))
+	}
+	if err := tg.ClearMarker(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if has(second) {
+		t.Error("the marker survived ClearMarker")
+	}
+}

@@ -125,6 +125,39 @@ type Key struct {
 // Key returns the entry's change key.
 func (e Entry) Key() Key { return Key{Stage: e.Stage, ChangeID: e.ChangeID} }
 
+// Bounds on the identity of a change, in bytes. Every store indexes the
+// stage and the change id together (PostgreSQL refuses a btree row over
+// 2704 bytes, MySQL an index key over 3072, four bytes per utf8mb4
+// character), so the generator refuses longer ids at generate time,
+// pipeline.New refuses them before anything runs, and stores refuse to
+// append them: what one layer accepts, every store takes.
+const (
+	// MaxIDLen bounds a stage name, a change id and a target id.
+	MaxIDLen = 128
+	// MaxAuthorLen bounds an author.
+	MaxAuthorLen = 256
+)
+
+// CheckBounds reports the first identity field of e longer than its bound
+// (MaxIDLen, MaxAuthorLen), or nil. Stores check it before Append, not
+// when decoding: a trail written before the bounds existed stays readable.
+func (e Entry) CheckBounds() error {
+	for _, f := range [...]struct {
+		name, value string
+		max         int
+	}{
+		{"stage", e.Stage, MaxIDLen},
+		{"change id", e.ChangeID, MaxIDLen},
+		{"target id", e.TargetID, MaxIDLen},
+		{"author", e.Author, MaxAuthorLen},
+	} {
+		if len(f.value) > f.max {
+			return fmt.Errorf("%s of %d bytes is longer than the %d every store takes", f.name, len(f.value), f.max)
+		}
+	}
+	return nil
+}
+
 // Validate reports the first reason e cannot be stored (before Append) or
 // trusted (after decoding a stored row). Seq is not checked.
 func (e Entry) Validate() error {

@@ -49,6 +49,11 @@
 // fences the holder by clearing the owner; the record of a forced release
 // (ReleasedBy, ReleasedAt) survives later acquisitions.
 //
+// Stages, change ids and target ids of audit.MaxIDLen bytes and authors of
+// audit.MaxAuthorLen bytes are stored and read back exactly, and found by
+// History; Append refuses an entry one byte over any of them (see
+// audit.Entry.CheckBounds) with an error, storing nothing.
+//
 // The checkpoint tests run only against stores that implement
 // audit.Checkpointer, and are skipped otherwise.
 package audittest
@@ -97,6 +102,8 @@ func Run(t *testing.T, newNamespace func(t *testing.T) Opener) {
 		{"append round-trips every field", testRoundTrip},
 		{"append stores every state, strategy and recovery", testEnums},
 		{"append rejects an invalid entry and stores nothing", testInvalid},
+		{"entries at the identity bounds round-trip byte for byte", testBounds},
+		{"append refuses an entry one byte over an identity bound and stores nothing", testOverBounds},
 		{"acquire takes a free key", testAcquire},
 		{"acquire by a second owner reports the holder", testAcquireHeld},
 		{"acquire by the holder itself while its lease is valid is refused", testAcquireReentrant},

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -187,5 +188,40 @@ func TestAcquisitionIsUniquePerEpoch(t *testing.T) {
 	_, err := coll.InsertOne(t.Context(), again)
 	if !mongodriver.IsDuplicateKeyError(err) {
 		t.Errorf("a second acquire event of pipeline epoch 1: %v, want a duplicate key error", err)
+	}
+}
+
+// TestTrailOverTheBoundsStaysReadable shows that the bounds are checked by
+// Append only: entries longer than them, written before the bounds existed,
+// are read back.
+func TestTrailOverTheBoundsStaysReadable(t *testing.T) {
+	srv := newServer(t)
+	s, coll := srv.open(t)
+	want := appendEntry(t, s, acquire(t, s, "pipeline", "runner-a"), validEntry("old"))
+	want.Stage, want.ChangeID, want.TargetID = strings.Repeat("s", 300), strings.Repeat("c", 300), strings.Repeat("t", 300)
+	want.Author = strings.Repeat("é", audit.MaxAuthorLen)
+	_, err := coll.UpdateOne(t.Context(), bson.D{{Key: "_id", Value: want.Seq}}, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "stage", Value: want.Stage}, {Key: "change_id", Value: want.ChangeID},
+		{Key: "target_id", Value: want.TargetID}, {Key: "author", Value: want.Author},
+	}}})
+	if err != nil {
+		t.Fatalf("rewrite the entry: %v", err)
+	}
+	if want.CheckBounds() == nil {
+		t.Fatal("the rewritten entry is within the bounds; the test tests nothing")
+	}
+	for name, read := range map[string]func() ([]audit.Entry, error){
+		"Snapshot": func() ([]audit.Entry, error) { return s.Snapshot(t.Context()) },
+		"History": func() ([]audit.Entry, error) {
+			return s.History(t.Context(), audit.Filter{Stage: want.Stage, ChangeID: want.ChangeID})
+		},
+	} {
+		got, err := read()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff([]audit.Entry{want}, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
 	}
 }

@@ -27,6 +27,11 @@ func (s *Store) Append(ctx context.Context, lease audit.Lease, e audit.Entry) (a
 	if err := e.Validate(); err != nil {
 		return audit.Entry{}, fmt.Errorf("mongo: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
 	}
+	// Not checked when decoding: a trail written before the bounds stays
+	// readable.
+	if err := e.CheckBounds(); err != nil {
+		return audit.Entry{}, fmt.Errorf("mongo: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
+	}
 	e.Time = time.UnixMilli(e.Time.UnixMilli()).UTC()
 	t, err := s.extend(ctx, lease.Key, appendStep(lease, e))
 	if err != nil {

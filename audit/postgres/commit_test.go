@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,6 +178,25 @@ func TestCommitTx(t *testing.T) {
 				if c, n := rows(t, "after"); c != 1 || n != 1 {
 					t.Errorf("after: %d target rows and %d entries, want 1 and 1", c, n)
 				}
+			})
+
+			t.Run("an entry over a bound commits nothing", func(t *testing.T) {
+				lease := acquire(t, "bound")
+				id := strings.Repeat("x", audit.MaxIDLen+1)
+				tx := change(t, id)
+
+				_, err := s.CommitTx(t.Context(), tx, lease, validEntry(id))
+
+				if err := tx.Rollback(t.Context()); err != nil {
+					t.Errorf("Rollback after a refused CommitTx: %v", err)
+				}
+				if c, n := rows(t, id); c != 0 || n != 0 {
+					t.Errorf("%d target rows and %d entries, want none", c, n)
+				}
+				if err == nil || errors.Is(err, audit.ErrFenced) {
+					t.Fatalf("CommitTx: got %v, want an error other than ErrFenced", err)
+				}
+				wantMessage(t, err, fmt.Sprintf("change id of %d bytes", audit.MaxIDLen+1))
 			})
 		})
 	}

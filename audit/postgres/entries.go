@@ -173,6 +173,11 @@ func (s *Store) newAppend(ctx context.Context, lease audit.Lease, e audit.Entry)
 	if err := e.Validate(); err != nil {
 		return nil, fmt.Errorf("postgres: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
 	}
+	// Not checked when decoding: a trail written before the bounds stays
+	// readable.
+	if err := e.CheckBounds(); err != nil {
+		return nil, fmt.Errorf("postgres: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
+	}
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}

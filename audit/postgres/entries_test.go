@@ -108,6 +108,44 @@ func TestCorruptRowsFailTheWholeRead(t *testing.T) {
 	}
 }
 
+// TestTrailOverTheBoundsStaysReadable shows that the bounds are checked by
+// the appends only: entries longer than them, written before the bounds
+// existed, are read back.
+func TestTrailOverTheBoundsStaysReadable(t *testing.T) {
+	srv := newServer(t)
+	s, schema := srv.open(t)
+	auditTable, _ := tables(schema, "flamingock")
+	l, err := s.Acquire(t.Context(), "k", "runner-a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Append(t.Context(), l, validEntry("old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Stage, want.ChangeID, want.TargetID = strings.Repeat("s", 300), strings.Repeat("c", 300), strings.Repeat("t", 300)
+	want.Author = strings.Repeat("é", audit.MaxAuthorLen)
+	srv.exec(t, "UPDATE "+auditTable+" SET stage = $1, change_id = $2, target_id = $3, author = $4 WHERE seq = $5",
+		want.Stage, want.ChangeID, want.TargetID, want.Author, want.Seq)
+	if want.CheckBounds() == nil {
+		t.Fatal("the rewritten entry is within the bounds; the test tests nothing")
+	}
+	for name, read := range map[string]func() ([]audit.Entry, error){
+		"Snapshot": func() ([]audit.Entry, error) { return s.Snapshot(t.Context()) },
+		"History": func() ([]audit.Entry, error) {
+			return s.History(t.Context(), audit.Filter{Stage: want.Stage, ChangeID: want.ChangeID})
+		},
+	} {
+		got, err := read()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff([]audit.Entry{want}, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
 func TestAppendReturnsTheEntryAsStored(t *testing.T) {
 	srv := newServer(t)
 	s, _ := srv.open(t)
@@ -260,6 +298,15 @@ func TestAppendInsideTheChangeTransaction(t *testing.T) {
 				}
 				if a, c := srv.count(t, auditTable), srv.count(t, target); a != 1 || c != 1 {
 					t.Errorf("after a fenced append: %d entries and %d target rows, want still 1 and 1", a, c)
+				}
+			})
+			t.Run("an entry over a bound is refused inside the transaction", func(t *testing.T) {
+				_, err := apply(t, lease, validEntry(strings.Repeat("x", audit.MaxIDLen+1)), true)
+				if want := fmt.Sprintf("change id of %d bytes", audit.MaxIDLen+1); err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("append of a change id over the bound: got %v, want an error saying %q", err, want)
+				}
+				if a, c := srv.count(t, auditTable), srv.count(t, target); a != 1 || c != 1 {
+					t.Errorf("after a refused append: %d entries and %d target rows, want still 1 and 1", a, c)
 				}
 			})
 		})

@@ -56,6 +56,11 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e a
 	if err := e.Validate(); err != nil {
 		return audit.Entry{}, fmt.Errorf("sqlite: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
 	}
+	// Not checked when decoding: a trail written before the bounds stays
+	// readable.
+	if err := e.CheckBounds(); err != nil {
+		return audit.Entry{}, fmt.Errorf("sqlite: append %s/%s: invalid entry: %w", e.Stage, e.ChangeID, err)
+	}
 	e.Time = time.UnixMilli(e.Time.UnixMilli()).UTC()
 	if renew && lease.TTL >= time.Millisecond {
 		// Renewed rows make the insert's fence check below pass; a lock that

@@ -372,6 +372,38 @@ func TestCorruptRowsFailTheRead(t *testing.T) {
 	}
 }
 
+// TestTrailOverTheBoundsStaysReadable shows that the bounds are checked by
+// Append only: entries longer than them, written before the bounds existed,
+// are read back.
+func TestTrailOverTheBoundsStaysReadable(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "audit.db"))
+	want, err := s.Append(t.Context(), acquire(t, s), validEntry("old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Stage, want.ChangeID, want.TargetID = strings.Repeat("s", 300), strings.Repeat("c", 300), strings.Repeat("t", 300)
+	want.Author = strings.Repeat("é", audit.MaxAuthorLen)
+	exec(t, s.DB(), fmt.Sprintf(`UPDATE flamingock_audit SET "stage" = '%s', "change_id" = '%s', "target_id" = '%s', "author" = '%s' WHERE "seq" = %d`,
+		want.Stage, want.ChangeID, want.TargetID, want.Author, want.Seq))
+	if want.CheckBounds() == nil {
+		t.Fatal("the rewritten entry is within the bounds; the test tests nothing")
+	}
+	for name, read := range map[string]func() ([]audit.Entry, error){
+		"snapshot": func() ([]audit.Entry, error) { return s.Snapshot(t.Context()) },
+		"history": func() ([]audit.Entry, error) {
+			return s.History(t.Context(), audit.Filter{Stage: want.Stage, ChangeID: want.ChangeID})
+		},
+	} {
+		got, err := read()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff([]audit.Entry{want}, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
 func TestAppendTx(t *testing.T) {
 	// begin starts a transaction holding a change: the users table.
 	begin := func(t *testing.T, s *sqlite.Store) *sql.Tx {
@@ -493,6 +525,28 @@ func TestAppendTx(t *testing.T) {
 		_, err := s.AppendTx(t.Context(), begin(t, s), lease, e)
 		wantErrContains(t, err, "invalid entry", `unknown state "DONE"`)
 	})
+	// AppendSQLTx is the path of runtime/sqltarget's shared transactions.
+	for _, path := range []struct {
+		name   string
+		append func(*sqlite.Store, context.Context, *sql.Tx, audit.Lease, audit.Entry) (audit.Entry, error)
+	}{
+		{"AppendTx", (*sqlite.Store).AppendTx},
+		{"AppendSQLTx", (*sqlite.Store).AppendSQLTx},
+	} {
+		t.Run(path.name+" refuses a change id over the bound inside the transaction", func(t *testing.T) {
+			s := open(t, filepath.Join(t.TempDir(), "audit.db"))
+			lease := acquire(t, s)
+			tx := begin(t, s)
+			_, err := path.append(s, t.Context(), tx, lease, validEntry(strings.Repeat("x", audit.MaxIDLen+1)))
+			wantErrContains(t, err, "invalid entry", fmt.Sprintf("change id of %d bytes", audit.MaxIDLen+1))
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := stored(t, s); len(got) != 0 {
+				t.Errorf("after the refused append and a commit: history %+v, want none", got)
+			}
+		})
+	}
 }
 
 func TestLockedDatabase(t *testing.T) {

@@ -8,11 +8,11 @@
 // no space after "//", tool "flamingock", name "change", then attributes
 // written name=value and separated by spaces:
 //
-//	id=ID                      required; unique in the pipeline
+//	id=ID                      required; unique in the pipeline; at most 128 bytes
 //	order=N                    a non-negative integer, compared as a number (010 is 10);
 //	                           may instead come from a file-name prefix (0001_create_users.go)
-//	target=ID                  required; the id of the target system the change modifies
-//	author=NAME                optional
+//	target=ID                  required; the id of the target system the change modifies; at most 128 bytes
+//	author=NAME                optional; at most 256 bytes
 //	rollback=FUNC              optional; a function of the same package (function form only)
 //	recovery=manual|retry      optional; manual by default
 //	transactional=true|false   optional; true by default
@@ -226,6 +226,9 @@ func parse(d ast.Directive) (Change, ErrorList) {
 func (c *Change) set(name, value string) string {
 	switch name {
 	case attrID, attrTarget:
+		if len(value) > audit.MaxIDLen {
+			return fmt.Sprintf("invalid %s: %d bytes is longer than %d, the most every audit store takes", name, len(value), audit.MaxIDLen)
+		}
 		if !ValidID(value) {
 			return fmt.Sprintf("invalid %s %q: %s", name, value, IDRule)
 		}
@@ -246,6 +249,9 @@ func (c *Change) set(name, value string) string {
 	case attrAuthor:
 		if strings.ContainsFunc(value, unicode.IsControl) {
 			return "invalid author: control characters are not allowed"
+		}
+		if len(value) > audit.MaxAuthorLen {
+			return fmt.Sprintf("invalid author: %d bytes is longer than %d, the most every audit store takes", len(value), audit.MaxAuthorLen)
 		}
 		c.Author = value
 	case attrRollback:

@@ -220,6 +220,21 @@ func TestParseCommentReportsEveryProblemAtItsArgument(t *testing.T) {
 			want: []wantErr{{26, `invalid target "app/db": it must start with an ASCII letter or digit and contain only letters, digits, '.', '_' and '-'`}},
 		},
 		{
+			name: "an id longer than every store takes is invalid",
+			text: `//flamingock:change id=` + strings.Repeat("a", 3000) + ` target=t`,
+			want: []wantErr{{21, `invalid id: 3000 bytes is longer than 128, the most every audit store takes`}},
+		},
+		{
+			name: "a target longer than every store takes is invalid",
+			text: `//flamingock:change id=a target=` + strings.Repeat("t", audit.MaxIDLen+1),
+			want: []wantErr{{26, `invalid target: 129 bytes is longer than 128, the most every audit store takes`}},
+		},
+		{
+			name: "an author is bounded in bytes, not characters",
+			text: `//flamingock:change id=a target=t "author=` + strings.Repeat("é", audit.MaxAuthorLen/2+1) + `"`,
+			want: []wantErr{{35, `invalid author: 258 bytes is longer than 256, the most every audit store takes`}},
+		},
+		{
 			name: "a negative order is invalid",
 			text: `//flamingock:change id=a target=t order=-1`,
 			want: []wantErr{{35, `invalid order "-1": want a non-negative integer`}},
@@ -349,4 +364,18 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted recovery %q", ch.Recovery)
 		}
 	})
+}
+
+func TestParseCommentAcceptsIdsAtTheBoundEveryStoreTakes(t *testing.T) {
+	id, target := strings.Repeat("a", audit.MaxIDLen), strings.Repeat("t", audit.MaxIDLen)
+	author := strings.Repeat("é", audit.MaxAuthorLen/2) // two bytes each
+	text := `//flamingock:change id=` + id + ` target=` + target + ` "author=` + author + `"`
+	ch, ok, err := ParseComment(&ast.Comment{Slash: 1, Text: text})
+	if !ok || err != nil {
+		t.Fatalf("ParseComment(%q) = ok %v, error %v; want a valid directive", text, ok, err)
+	}
+	if ch.ID != id || ch.Target != target || ch.Author != author {
+		t.Errorf("ParseComment kept id %d bytes, target %d, author %d; want %d, %d, %d",
+			len(ch.ID), len(ch.Target), len(ch.Author), len(id), len(target), len(author))
+	}
 }

@@ -36,6 +36,9 @@ type change struct {
 	order                   int64
 	orderPos                token.Pos
 	checksum                string
+	// embeds is set when the change reaches a variable initialized by
+	// //go:embed: its checksum covers the files it embeds too.
+	embeds bool
 	// source is file.go:line, relative to the package directory.
 	source string
 	// badDirective is set when the directive itself has problems, already
@@ -51,6 +54,13 @@ type input struct {
 	info  *types.Info
 	// readFile returns a source file's content, for checksums.
 	readFile func(filename string) ([]byte, error)
+	// dir is the package directory, where //go:embed patterns are
+	// resolved and read; empty when embedded files cannot be read (an
+	// analysis pass may read only the package's own files).
+	dir string
+	// embedFiles are the package's embedded files as the go command lists
+	// them (absolute paths); nil when unknown.
+	embedFiles []string
 }
 
 // generatedNames are the package-level names flamingock_gen.go declares.
@@ -65,6 +75,10 @@ type checker struct {
 	errs      []*Error
 	errType   types.Type
 	funcDecls map[token.Pos]*ast.FuncDecl // by name position
+	// vars maps each package-level variable to its spec, and embeds those
+	// initialized by //go:embed to their files (see embed.go).
+	vars   map[*types.Var]*ast.ValueSpec
+	embeds map[*types.Var]*embedVar
 }
 
 // check finds and validates every change of in, sorted by order. It returns
@@ -83,6 +97,7 @@ func check(in input) ([]*change, []*Error) {
 			}
 		}
 	}
+	c.findVars()
 	for _, name := range generatedNames {
 		// The generated file itself is absent, or empty, when flamingock-gen
 		// loads the package, but present when an analyzer runs.
@@ -207,11 +222,11 @@ func (c *checker) newChange(ann annotations.Change, name *ast.Ident, nodes ...as
 		name:   name.Name,
 		source: fmt.Sprintf("%s:%d", filepath.Base(pos.Filename), pos.Line),
 	}
-	sum, err := c.checksum(nodes...)
+	sum, embeds, err := c.checksum(nodes...)
 	if err != nil {
 		c.add(name.Pos(), "cannot compute the checksum of %s: %v", name.Name, err)
 	}
-	ch.checksum = sum
+	ch.checksum, ch.embeds = sum, embeds
 	return ch
 }
 

@@ -7,17 +7,25 @@ import (
 	"go/ast"
 	"go/scanner"
 	"go/token"
+	"path/filepath"
 	"strings"
 )
 
-// checksum returns the sha256 (hex) of the normalized source of nodes: their
-// tokens, without comments, doc comments and layout, so that reformatting or
-// re-commenting a change does not alter it, while any change to the code
-// does. Semicolons, written or inserted at line ends, count alike; the
-// optional ones before a closing ")" or "}" and a trailing comma before a
-// closing bracket are dropped, so that splitting a block or an argument
-// list over lines keeps the checksum.
-func (c *checker) checksum(nodes ...ast.Node) (string, error) {
+// checksum returns the sha256 (hex) of what a change executes: the
+// normalized source of nodes, then the content of every embedded file they
+// reach (see embedded).
+//
+// The source counts as its tokens, without comments, doc comments and
+// layout, so that reformatting or re-commenting a change does not alter it,
+// while any change to the code does. Semicolons, written or inserted at line
+// ends, count alike; the optional ones before a closing ")" or "}" and a
+// trailing comma before a closing bracket are dropped, so that splitting a
+// block or an argument list over lines keeps the checksum. A change that
+// reaches no embedded file has the checksum of its source alone. embeds
+// reports whether nodes reach a variable initialized by //go:embed; when
+// the checker cannot read embedded files (in an analysis pass), the
+// checksum then covers the source alone.
+func (c *checker) checksum(nodes ...ast.Node) (sum string, embeds bool, err error) {
 	h := sha256.New()
 	for i, n := range nodes {
 		if i > 0 {
@@ -34,11 +42,19 @@ func (c *checker) checksum(nodes ...ast.Node) (string, error) {
 		}
 		toks, err := c.tokens(start, n.End())
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		h.Write([]byte(strings.Join(toks, " ")))
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	vars, files := c.embedded(nodes)
+	for _, f := range files {
+		data, err := c.readFile(filepath.Join(c.dir, filepath.FromSlash(f)))
+		if err != nil {
+			return "", false, fmt.Errorf("reading embedded file %s: %w", f, err)
+		}
+		fmt.Fprintf(h, "\nembed %q %x", f, sha256.Sum256(data))
+	}
+	return hex.EncodeToString(h.Sum(nil)), vars > 0, nil
 }
 
 // tokens returns the tokens of the source between from and to.

@@ -49,6 +49,14 @@ func (e *Error) Format(dir string) string {
 	return pos.String() + ": " + e.Msg
 }
 
+// FormatWarning renders a warning as Format does, with "warning: " before
+// the message.
+func (e *Error) FormatWarning(dir string) string {
+	w := *e
+	w.Msg = "warning: " + e.Msg
+	return w.Format(dir)
+}
+
 // sortErrors orders errs by file, line, column, then message.
 func sortErrors(errs []*Error) {
 	slices.SortStableFunc(errs, func(a, b *Error) int {

@@ -40,6 +40,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/flamingock/flamingock-go/annotations"
+	"github.com/flamingock/flamingock-go/audit"
 )
 
 // File names, in the package directory.
@@ -58,14 +59,32 @@ type Config struct {
 	Env []string
 	// BuildFlags are passed to the go command, e.g. -tags=integration.
 	BuildFlags []string
-	// Stage names the stage in the audit trail; empty means the package
-	// name. Renaming a stage whose changes were applied makes them new
-	// changes to the runtime, so choose it once.
+	// Stage names the stage in the audit trail. The first generation
+	// records it in the ledger (empty means the package name), and later
+	// generations keep the recorded name whatever the package is called:
+	// the stage is part of every change's identity in the trail. A Stage
+	// other than the recorded one is refused unless RenameStage is set.
 	Stage string
+	// RenameStage permits Stage to replace the name the ledger records.
+	// Every environment that ran the stage under its recorded name then
+	// refuses to start (its trail holds the changes under the old name), so
+	// rename only a stage that never ran anywhere.
+	RenameStage bool
 	// AllowLedgerRewrite permits what the ledger otherwise refuses: removing
 	// or renumbering a change generated before, or ordering a new change
-	// before one. Use it only for changes that were never applied anywhere.
+	// before one. Use it only for changes that were never applied anywhere;
+	// Unreleased says so of one change at a time. It does not accept edits.
 	AllowLedgerRewrite bool
+	// Cosmetic lists the ids of changes whose edit does not change what they
+	// do (a renamed variable, a fixed comment in an embedded SQL file): the
+	// ledger records the new checksum and keeps the old one as equivalent,
+	// so that environments that applied the earlier version do not report
+	// the change as edited.
+	Cosmetic []string
+	// Unreleased lists the ids of changes that never ran anywhere: the
+	// ledger forgets what it recorded of them, so they may be edited,
+	// renumbered or removed like changes not generated yet.
+	Unreleased []string
 }
 
 // Result is the outcome of Generate.
@@ -82,14 +101,21 @@ type Result struct {
 	// Errs are the problems found, sorted by position. Those matching
 	// ErrLedger are ledger violations; the others are errors in the package.
 	Errs []*Error
+	// Warnings say what the generation did that is not an error but must
+	// be seen: a renamed stage, an edit recorded as cosmetic. They come with
+	// Content as well as with Errs.
+	Warnings []*Error
 }
 
 // Generate loads the package in cfg.Dir and computes its generated files.
 // Problems in the package are reported in Result.Errs; the error is for
 // failures to run at all (no package, no go command).
 func Generate(ctx context.Context, cfg Config) (*Result, error) {
-	if cfg.Stage != "" && !annotations.ValidID(cfg.Stage) {
-		return nil, fmt.Errorf("invalid stage name %q: %s", cfg.Stage, annotations.IDRule)
+	if cfg.Stage != "" && (!annotations.ValidID(cfg.Stage) || len(cfg.Stage) > audit.MaxIDLen) {
+		return nil, fmt.Errorf("invalid stage name %q: %s, at most %d bytes", cfg.Stage, annotations.IDRule, audit.MaxIDLen)
+	}
+	if cfg.RenameStage && cfg.Stage == "" {
+		return nil, errors.New("renaming the stage needs the new name: -stage NAME -rename-stage")
 	}
 	dir, err := filepath.Abs(cmp.Or(cfg.Dir, "."))
 	if err != nil {
@@ -112,27 +138,37 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 		return res, nil
 	}
 
-	stage := cmp.Or(cfg.Stage, pkg.Name)
-	if !annotations.ValidID(stage) {
-		return nil, fmt.Errorf("package name %q is not a valid stage name (%s): choose one with -stage", stage, annotations.IDRule)
-	}
-
-	changes, errs := check(input{
-		fset:     pkg.Fset,
-		files:    pkg.Syntax,
-		pkg:      pkg.Types,
-		info:     pkg.TypesInfo,
-		readFile: os.ReadFile,
-	})
-	ledger, err := os.ReadFile(res.LedgerPath)
+	ledgerData, err := os.ReadFile(res.LedgerPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
 	}
-	entries, ledgerErrs := parseLedger(res.LedgerPath, ledger)
-	errs = append(errs, ledgerErrs...)
-	if !cfg.AllowLedgerRewrite {
-		errs = append(errs, checkLedger(pkg.Fset, res.LedgerPath, entries, changes)...)
+	led, errs := parseLedger(res.LedgerPath, ledgerData)
+	stage, stageErr, note := resolveStage(cfg, pkg.Name, res.LedgerPath, led)
+	if stageErr != nil {
+		errs = append(errs, stageErr)
 	}
+	if note != nil {
+		res.Warnings = append(res.Warnings, note)
+	}
+
+	changes, checkErrs := check(input{
+		fset:       pkg.Fset,
+		files:      pkg.Syntax,
+		pkg:        pkg.Types,
+		info:       pkg.TypesInfo,
+		readFile:   os.ReadFile,
+		dir:        dir,
+		embedFiles: pkg.EmbedFiles,
+	})
+	errs = append(errs, checkErrs...)
+	rc := reconcile(pkg.Fset, res.LedgerPath, led, changes, policy{
+		rewrite:    cfg.AllowLedgerRewrite,
+		cosmetic:   set(cfg.Cosmetic),
+		unreleased: set(cfg.Unreleased),
+	})
+	errs = append(errs, rc.errs...)
+	res.Warnings = append(res.Warnings, rc.warnings...)
+	sortErrors(res.Warnings)
 	if len(errs) > 0 {
 		sortErrors(errs)
 		res.Errs = errs
@@ -143,12 +179,53 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Ledger = formatLedger(changes)
+	res.Ledger = formatLedger(stage, changes, rc.cosmetic)
 	return res, nil
 }
 
-// loadMode is what validation needs: names, syntax with comments, types.
-const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo
+// resolveStage returns the stage's name: the one the ledger records, or
+// for a first generation cfg.Stage or the package name. A cfg.Stage that
+// would rename a recorded stage is an error unless cfg.RenameStage, and
+// then a note.
+func resolveStage(cfg Config, pkgName, path string, led ledger) (stage string, _, note *Error) {
+	pos := token.Position{Filename: path, Line: led.stageLine, Column: 1}
+	switch {
+	case led.stage == "":
+		stage = cmp.Or(cfg.Stage, pkgName)
+	case cfg.Stage == "" || cfg.Stage == led.stage:
+		return led.stage, nil, nil
+	case !cfg.RenameStage:
+		return led.stage, &Error{Pos: pos, Err: ErrLedger, Msg: fmt.Sprintf(
+			"stage %q was recorded when this package was first generated, and -stage %s would rename it: the audit trail keys every change by its stage, so environments that ran it would take its changes for new ones; "+
+				"drop -stage to keep the name, or rename a stage that never ran anywhere with -stage %s -rename-stage", led.stage, cfg.Stage, cfg.Stage)}, nil
+	default:
+		stage = cfg.Stage
+		note = &Error{Pos: pos, Msg: fmt.Sprintf(
+			"stage renamed from %q to %q: every environment that ran stage %q keeps its changes under that name and will refuse to start; rename only a stage that never ran anywhere",
+			led.stage, stage, led.stage)}
+	}
+	if !annotations.ValidID(stage) || len(stage) > audit.MaxIDLen {
+		what := "package name"
+		if cfg.Stage != "" {
+			what = "stage name"
+		}
+		return stage, &Error{Msg: fmt.Sprintf("%s %q is not a valid stage name (%s, at most %d bytes): choose one with -stage", what, stage, annotations.IDRule, audit.MaxIDLen)}, nil
+	}
+	return stage, nil, note
+}
+
+// set returns the elements of list as a set.
+func set(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
+}
+
+// loadMode is what validation needs: names, syntax with comments, types,
+// and the embedded files that checksums cover.
+const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedEmbedFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo
 
 // load loads the package in the directory of output without output, so
 // that a stale or broken generated file never stops its own regeneration.

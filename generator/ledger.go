@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"fmt"
 	"go/token"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,19 +15,39 @@ import (
 )
 
 // ledgerHeader is the first line of the ledger file.
-const ledgerHeader = "# flamingock.ledger: the changes flamingock-gen generated, as order and id. Do not edit."
+const ledgerHeader = "# flamingock.ledger: what flamingock-gen generated before (stage; order, id and checksum of each change). Do not edit; commit it."
 
-// ledgerEntry is one line of the ledger: a change generated before.
+// ledger is the parsed ledger file: what was generated before.
+type ledger struct {
+	// stage is the stage name recorded when the package was first
+	// generated; empty in a ledger written before stages were recorded.
+	stage     string
+	stageLine int
+	// entries are sorted by order.
+	entries []ledgerEntry
+}
+
+// ledgerEntry is one change generated before.
 type ledgerEntry struct {
 	order int64
 	id    string
-	line  int
+	// checksum is what the change executed when it was generated; empty in
+	// a ledger written before checksums were recorded.
+	checksum string
+	// cosmetic holds the checksums of earlier versions of the change, each
+	// recorded equivalent to its successor by -cosmetic.
+	cosmetic []string
+	line     int
 }
 
+// cosmeticAttr introduces the checksums of earlier, equivalent versions.
+const cosmeticAttr = "cosmetic="
+
 // parseLedger reads a ledger file. Blank lines and lines starting with #
-// are ignored; every other line is "ORDER ID".
-func parseLedger(path string, data []byte) ([]ledgerEntry, []*Error) {
-	var entries []ledgerEntry
+// are ignored; the others are "stage NAME" (once) and
+// "ORDER ID [CHECKSUM [cosmetic=CHECKSUM,…]]".
+func parseLedger(path string, data []byte) (ledger, []*Error) {
+	var l ledger
 	var errs []*Error
 	seen := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -36,65 +57,220 @@ func parseLedger(path string, data []byte) ([]ledgerEntry, []*Error) {
 			continue
 		}
 		pos := token.Position{Filename: path, Line: line, Column: 1}
+		malformed := func(want string) {
+			errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("malformed ledger line %q: want %s (restore the file from version control)", text, want)})
+		}
 		fields := strings.Fields(text)
-		n, err := strconv.ParseInt(fields[0], 10, 64)
-		switch {
-		case len(fields) != 2 || err != nil || n < 0 || !annotations.ValidID(fields[1]):
-			errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("malformed ledger line %q: want ORDER ID (restore the file from version control)", text)})
-			continue
-		case seen[fields[1]] != 0:
-			errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("change %q appears twice in the ledger (first on line %d)", fields[1], seen[fields[1]])})
+		if fields[0] == "stage" {
+			switch {
+			case len(fields) != 2 || !annotations.ValidID(fields[1]):
+				malformed("stage NAME")
+			case l.stageLine != 0:
+				errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("the ledger names its stage twice (first on line %d)", l.stageLine)})
+			default:
+				l.stage, l.stageLine = fields[1], line
+			}
 			continue
 		}
-		seen[fields[1]] = line
-		entries = append(entries, ledgerEntry{order: n, id: fields[1], line: line})
+		e, ok := parseEntry(fields)
+		switch {
+		case !ok:
+			malformed("ORDER ID CHECKSUM")
+			continue
+		case seen[e.id] != 0:
+			errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("change %q appears twice in the ledger (first on line %d)", e.id, seen[e.id])})
+			continue
+		}
+		seen[e.id] = line
+		e.line = line
+		l.entries = append(l.entries, e)
 	}
 	if err := sc.Err(); err != nil {
 		errs = append(errs, &Error{Pos: token.Position{Filename: path}, Msg: fmt.Sprintf("reading the ledger: %v", err)})
 	}
-	slices.SortStableFunc(entries, func(a, b ledgerEntry) int { return cmp.Compare(a.order, b.order) })
-	return entries, errs
+	slices.SortStableFunc(l.entries, func(a, b ledgerEntry) int { return cmp.Compare(a.order, b.order) })
+	return l, errs
 }
 
-// formatLedger returns the ledger file recording changes (sorted by order).
-func formatLedger(changes []*change) []byte {
+// parseEntry parses the fields of one change's line.
+func parseEntry(fields []string) (ledgerEntry, bool) {
+	if len(fields) < 2 || len(fields) > 4 {
+		return ledgerEntry{}, false
+	}
+	n, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil || n < 0 || !annotations.ValidID(fields[1]) {
+		return ledgerEntry{}, false
+	}
+	e := ledgerEntry{order: n, id: fields[1]}
+	if len(fields) > 2 {
+		if !isChecksum(fields[2]) {
+			return ledgerEntry{}, false
+		}
+		e.checksum = fields[2]
+	}
+	if len(fields) > 3 {
+		list, ok := strings.CutPrefix(fields[3], cosmeticAttr)
+		if !ok {
+			return ledgerEntry{}, false
+		}
+		e.cosmetic = strings.Split(list, ",")
+		if slices.ContainsFunc(e.cosmetic, func(s string) bool { return !isChecksum(s) }) {
+			return ledgerEntry{}, false
+		}
+	}
+	return e, true
+}
+
+// isChecksum reports whether s is a checksum as the generator writes them:
+// a SHA-256 in lowercase hex.
+func isChecksum(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// formatLedger returns the ledger file recording stage and changes (sorted
+// by order), each change with the earlier versions cosmetic lists for it.
+func formatLedger(stage string, changes []*change, cosmetic map[string][]string) []byte {
 	var b bytes.Buffer
 	b.WriteString(ledgerHeader + "\n")
+	fmt.Fprintf(&b, "stage %s\n", stage)
 	for _, ch := range changes {
-		fmt.Fprintf(&b, "%d %s\n", ch.order, ch.ann.ID)
+		fmt.Fprintf(&b, "%d %s %s", ch.order, ch.ann.ID, ch.checksum)
+		if sums := cosmetic[ch.ann.ID]; len(sums) > 0 {
+			fmt.Fprintf(&b, " %s%s", cosmeticAttr, strings.Join(sums, ","))
+		}
+		b.WriteByte('\n')
 	}
 	return b.Bytes()
 }
 
-// checkLedger reports, as errors matching ErrLedger, what changes do that the
-// ledger forbids: a generated change removed or renumbered, or a new change
-// ordered before a generated one. fset positions errors at the changes.
-func checkLedger(fset *token.FileSet, path string, entries []ledgerEntry, changes []*change) []*Error {
-	const hint = "if this is intended, run flamingock-gen with -allow-ledger-rewrite"
+// policy is what this generation may do to the ledger's history.
+type policy struct {
+	// rewrite permits removing and renumbering generated changes and
+	// ordering new changes before them (Config.AllowLedgerRewrite).
+	rewrite bool
+	// cosmetic and unreleased are Config.Cosmetic and Config.Unreleased.
+	cosmetic, unreleased map[string]bool
+}
+
+// reconciled is what the ledger says of this generation.
+type reconciled struct {
+	// cosmetic holds, by change id, the checksums of the earlier versions
+	// to record as equivalent.
+	cosmetic map[string][]string
+	// errs are ledger violations (matching ErrLedger) and bad flags;
+	// warnings say what an allowance recorded.
+	errs, warnings []*Error
+}
+
+// reconcile checks changes (sorted by order) against l: what the ledger
+// forbids is an error matching ErrLedger, unless pol allows it for that
+// change. A change that pol marks unreleased is checked as a new change.
+func reconcile(fset *token.FileSet, path string, l ledger, changes []*change, pol policy) reconciled {
+	rc := reconciled{cosmetic: map[string][]string{}}
+	declared := map[string]*change{}
+	for _, ch := range changes {
+		if _, dup := declared[ch.ann.ID]; !dup && ch.ann.ID != "" && ch.orderPos.IsValid() {
+			declared[ch.ann.ID] = ch
+		}
+	}
+	generated := map[string]ledgerEntry{}
+	var entries []ledgerEntry
+	for _, e := range l.entries {
+		generated[e.id] = e
+		if !pol.unreleased[e.id] {
+			entries = append(entries, e)
+		}
+	}
+	rc.checkFlags(pol, declared, generated)
+	if !pol.rewrite {
+		rc.errs = append(rc.errs, checkHistory(fset, path, entries, changes, declared)...)
+	}
+	for _, e := range entries {
+		if ch := declared[e.id]; ch != nil {
+			rc.checkEdit(fset, path, e, ch, pol.cosmetic[e.id])
+		}
+	}
+	return rc
+}
+
+// checkFlags reports allowances that name no change they could apply to.
+func (rc *reconciled) checkFlags(pol policy, declared map[string]*change, generated map[string]ledgerEntry) {
+	for _, id := range slices.Sorted(maps.Keys(pol.unreleased)) {
+		if _, ok := generated[id]; !ok && declared[id] == nil {
+			rc.errs = append(rc.errs, &Error{Msg: fmt.Sprintf("-unreleased=%s: no change %q is declared or in %s", id, id, LedgerName), Err: ErrLedger})
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(pol.cosmetic)) {
+		switch _, ok := generated[id]; {
+		case declared[id] == nil:
+			rc.errs = append(rc.errs, &Error{Msg: fmt.Sprintf("-cosmetic=%s: no change %q is declared", id, id), Err: ErrLedger})
+		case !ok:
+			rc.errs = append(rc.errs, &Error{Msg: fmt.Sprintf("-cosmetic=%s: change %q is new, so it has no earlier version to be equivalent to", id, id), Err: ErrLedger})
+		case pol.unreleased[id]:
+			rc.errs = append(rc.errs, &Error{Msg: fmt.Sprintf("-cosmetic=%s and -unreleased=%s contradict each other: choose one", id, id), Err: ErrLedger})
+		}
+	}
+}
+
+// checkEdit compares ch with its entry e: a change whose checksum differs
+// from the one generated before was edited, which the ledger refuses
+// unless the edit is declared cosmetic.
+func (rc *reconciled) checkEdit(fset *token.FileSet, path string, e ledgerEntry, ch *change, cosmetic bool) {
+	pos := fset.Position(ch.decl)
+	switch {
+	case e.checksum == "" || ch.checksum == "":
+		// A ledger written before checksums were recorded adopts today's;
+		// a checksum that could not be computed is reported already.
+		if cosmetic {
+			rc.warnings = append(rc.warnings, &Error{Pos: pos, Msg: fmt.Sprintf("-cosmetic=%s: %s recorded no checksum for change %q, so there is no edit to record", ch.ann.ID, LedgerName, ch.ann.ID)})
+		}
+	case ch.checksum == e.checksum:
+		rc.cosmetic[e.id] = e.cosmetic
+		if cosmetic {
+			rc.warnings = append(rc.warnings, &Error{Pos: pos, Msg: fmt.Sprintf("-cosmetic=%s: change %q is not edited, so there is no edit to record", ch.ann.ID, ch.ann.ID)})
+		}
+	case slices.Contains(e.cosmetic, ch.checksum):
+		// Back to an earlier version, already recorded equivalent.
+		rc.cosmetic[e.id] = append(slices.DeleteFunc(slices.Clone(e.cosmetic), func(s string) bool { return s == ch.checksum }), e.checksum)
+	case cosmetic:
+		rc.cosmetic[e.id] = append(slices.Clone(e.cosmetic), e.checksum)
+		rc.warnings = append(rc.warnings, &Error{Pos: pos, Msg: fmt.Sprintf("change %q: edit recorded as cosmetic (checksum %s, was %s): environments that applied the earlier version will not report it as changed",
+			ch.ann.ID, short(ch.checksum), short(e.checksum))})
+	default:
+		rc.errs = append(rc.errs, &Error{Pos: pos, Err: ErrLedger, Msg: fmt.Sprintf(
+			"change %q was edited since it was generated (checksum %s, %s:%d has %s): environments that applied it keep the old version, so make the edit a new change; "+
+				"if the edit does not change what it does, record that with -cosmetic=%s; if it never ran anywhere, with -unreleased=%s",
+			ch.ann.ID, short(ch.checksum), LedgerName, e.line, short(e.checksum), ch.ann.ID, ch.ann.ID)})
+	}
+}
+
+// short abbreviates a checksum for messages.
+func short(sum string) string { return sum[:min(len(sum), 12)] }
+
+// checkHistory reports, as errors matching ErrLedger, what changes do that
+// the ledger forbids: a generated change removed or renumbered, or a new
+// change ordered before a generated one. entries are the generated changes
+// (sorted by order) that may have run somewhere.
+func checkHistory(fset *token.FileSet, path string, entries []ledgerEntry, changes []*change, declared map[string]*change) []*Error {
 	var errs []*Error
-	fail := func(pos token.Position, format string, args ...any) {
-		errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...) + "; " + hint, Err: ErrLedger})
+	fail := func(pos token.Position, id, format string, args ...any) {
+		errs = append(errs, &Error{Pos: pos, Err: ErrLedger, Msg: fmt.Sprintf(format, args...) +
+			fmt.Sprintf("; if it never ran anywhere, run flamingock-gen with -unreleased=%s", id)})
 	}
 	at := func(line int) string { return fmt.Sprintf("%s:%d", LedgerName, line) }
 
-	current := map[string]*change{}
-	for _, ch := range changes {
-		if _, dup := current[ch.ann.ID]; !dup && ch.ann.ID != "" && ch.orderPos.IsValid() {
-			current[ch.ann.ID] = ch
-		}
-	}
 	known := map[string]ledgerEntry{}
 	var last *ledgerEntry
 	for i, e := range entries {
 		known[e.id] = e
 		last = &entries[i]
-		ch, ok := current[e.id]
+		ch, ok := declared[e.id]
 		switch {
 		case !ok:
-			fail(token.Position{Filename: path, Line: e.line, Column: 1},
+			fail(token.Position{Filename: path, Line: e.line, Column: 1}, e.id,
 				"change %q (order %d) was generated before and is no longer declared: a change that may have been applied must stay", e.id, e.order)
 		case ch.order != e.order:
-			fail(fset.Position(ch.orderPos), "change %q has order %d but was generated with order %d (%s): the order of a generated change is fixed, and its id is never reused",
+			fail(fset.Position(ch.orderPos), e.id, "change %q has order %d but was generated with order %d (%s): the order of a generated change is fixed, and its id is never reused",
 				e.id, ch.order, e.order, at(e.line))
 		}
 	}
@@ -102,14 +278,15 @@ func checkLedger(fset *token.FileSet, path string, entries []ledgerEntry, change
 		return errs
 	}
 	for _, ch := range changes {
-		if _, generated := known[ch.ann.ID]; generated || current[ch.ann.ID] != ch || ch.order > last.order {
+		if _, generated := known[ch.ann.ID]; generated || declared[ch.ann.ID] != ch || ch.order > last.order {
 			continue
 		}
 		// The first generated change at or after the new one's order.
 		i, _ := slices.BinarySearchFunc(entries, ch.order, func(e ledgerEntry, o int64) int { return cmp.Compare(e.order, o) })
 		next := entries[i]
-		fail(fset.Position(ch.orderPos), "new change %q (order %d) is ordered before change %q (order %d, %s), which was generated before: new changes go after order %d",
-			ch.ann.ID, ch.order, next.id, next.order, at(next.line), last.order)
+		errs = append(errs, &Error{Pos: fset.Position(ch.orderPos), Err: ErrLedger, Msg: fmt.Sprintf(
+			"new change %q (order %d) is ordered before change %q (order %d, %s), which was generated before: new changes go after order %d; if %q never ran anywhere, run flamingock-gen with -unreleased=%s",
+			ch.ann.ID, ch.order, next.id, next.order, at(next.line), last.order, next.id, next.id)})
 	}
 	return errs
 }

@@ -73,6 +73,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/flamingock/flamingock-go/generator"
 )
@@ -96,8 +97,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("flamingock-gen", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	check := flags.Bool("check", false, "report whether the generated files are up to date; write nothing")
-	stage := flags.String("stage", "", "stage `name` in the audit trail (default: the package name)")
+	stage := flags.String("stage", "", "stage `name` in the audit trail (default: the one the ledger records, else the package name)")
+	renameStage := flags.Bool("rename-stage", false, "with -stage, rename the stage the ledger records (only a stage that never ran anywhere)")
 	allowRewrite := flags.Bool("allow-ledger-rewrite", false, "permit removing, renumbering or inserting before generated changes")
+	var cosmetic, unreleased idList
+	flags.Var(&cosmetic, "cosmetic", "record that the edit of change `id` does not change what it does (repeatable)")
+	flags.Var(&unreleased, "unreleased", "record that change `id` never ran anywhere: it may be edited, renumbered or removed (repeatable)")
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "usage: flamingock-gen [flags] [dir]\n\nflags:\n")
 		flags.PrintDefaults()
@@ -114,7 +119,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	dir := flags.Arg(0)
 
-	res, err := generator.Generate(ctx, generator.Config{Dir: dir, Stage: *stage, AllowLedgerRewrite: *allowRewrite})
+	res, err := generator.Generate(ctx, generator.Config{
+		Dir:                dir,
+		Stage:              *stage,
+		RenameStage:        *renameStage,
+		AllowLedgerRewrite: *allowRewrite,
+		Cosmetic:           cosmetic,
+		Unreleased:         unreleased,
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "flamingock-gen: %v\n", err)
 		return exitError
@@ -122,6 +134,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cwd, err := os.Getwd()
 	if err != nil {
 		cwd = ""
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(stderr, w.FormatWarning(cwd))
 	}
 	if len(res.Errs) > 0 {
 		onlyLedger := true
@@ -152,4 +167,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// idList is a repeatable flag of change ids; a value may also list several,
+// separated by commas.
+type idList []string
+
+func (l *idList) String() string { return strings.Join(*l, ",") }
+
+func (l *idList) Set(v string) error {
+	for id := range strings.SplitSeq(v, ",") {
+		if id = strings.TrimSpace(id); id == "" {
+			return errors.New("empty change id")
+		}
+		*l = append(*l, id)
+	}
+	return nil
 }

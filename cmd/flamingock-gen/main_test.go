@@ -124,6 +124,12 @@ func Example_usage() {
 	//     	permit removing, renumbering or inserting before generated changes
 	//   -check
 	//     	report whether the generated files are up to date; write nothing
+	//   -cosmetic id
+	//     	record that the edit of change id does not change what it does (repeatable)
+	//   -rename-stage
+	//     	with -stage, rename the stage the ledger records (only a stage that never ran anywhere)
 	//   -stage name
-	//     	stage name in the audit trail (default: the package name)
+	//     	stage name in the audit trail (default: the one the ledger records, else the package name)
+	//   -unreleased id
+	//     	record that change id never ran anywhere: it may be edited, renumbered or removed (repeatable)
 }

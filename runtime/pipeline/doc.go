@@ -108,7 +108,11 @@
 //     whole wait; nothing ran;
 //   - ErrChangeFailed (*ChangeError): a change failed; it says the state
 //     recorded and what the next run does;
-//   - ErrLockLost (*LockLostError): the lease was lost; no later change ran.
+//   - ErrLockLost (*LockLostError): the lease was lost; no later change ran;
+//   - ErrStageRenamed (*StageRenamedError): the audit trail records changes
+//     of the pipeline under another stage name (a package renamed without
+//     its stage name pinned), under which they would be applied again;
+//     nothing ran. Plan, Validate and RollbackTo refuse it too.
 //
 // RollbackTo returns, besides those, ErrUnknownChange, ErrRollbackRefused
 // (*RollbackRefusedError; nothing ran) and ErrRollbackFailed

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
@@ -78,7 +79,8 @@ func (p *Plan) Issues() []Issue {
 // would do with every change, and why. It runs nothing and writes nothing;
 // for a change whose separate transaction may have committed it asks the
 // target whether its marker is there (a read). It is the validate-only,
-// dry-run call.
+// dry-run call. Like Run it refuses, with a *StageRenamedError, a trail
+// that records changes of the pipeline under another stage name.
 func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 	lock, err := r.store.Lock(ctx, r.cfg.lockKey)
 	if err != nil {
@@ -122,7 +124,9 @@ const reasonCheckpoint = "applied; the audit trail has not changed since every c
 // startPlan is plan for Run, which only needs to know whether anything is
 // to be done: when the store keeps checkpoints and the pipeline's is
 // current, every change is done and the trail is not read (current true,
-// every Latest nil).
+// every Latest nil). A renamed stage cannot hide behind a checkpoint: the
+// stage names are in the digest, and a current checkpoint of this digest
+// proves every change recorded under its own stage (see renamed).
 func (r *Runner) startPlan(ctx context.Context) (p *Plan, current bool, err error) {
 	cp, ok := r.store.(audit.Checkpointer)
 	if !ok {
@@ -153,11 +157,16 @@ func (r *Runner) startPlan(ctx context.Context) (p *Plan, current bool, err erro
 }
 
 // decideAll decides every change from snap, the latest entry of every
-// change.
+// change. It refuses, with a *StageRenamedError and before deciding (which
+// may read markers), a trail that records changes of the pipeline under
+// another stage name: every path that decides from the trail comes here.
 func (r *Runner) decideAll(ctx context.Context, snap []audit.Entry) (*Plan, error) {
 	latest := make(map[audit.Key]*audit.Entry, len(snap))
 	for i := range snap {
 		latest[snap[i].Key()] = &snap[i]
+	}
+	if err := r.renamed(snap, latest); err != nil {
+		return nil, err
 	}
 	p := &Plan{Changes: make([]PlannedChange, len(r.changes)), seq: maxSeq(snap)}
 	for i, c := range r.changes {
@@ -168,6 +177,42 @@ func (r *Runner) decideAll(ctx context.Context, snap []audit.Entry) (*Plan, erro
 		}
 	}
 	return p, nil
+}
+
+// renamed returns a *StageRenamedError listing the changes of the pipeline
+// that snap records under another stage and not under their own, or nil.
+//
+// A change recorded under its own stage too is decided from that history,
+// as always: only a trail written before this check holds one (a rename
+// re-applied it), and refusing it would refuse both names, leaving no way
+// forward but editing the trail. For the same reason a current checkpoint
+// needs no check: it proves that every change was done under its own
+// stage.
+func (r *Runner) renamed(snap []audit.Entry, latest map[audit.Key]*audit.Entry) error {
+	var other map[string][]string // change id -> the other stages that record it
+	for i := range snap {
+		e := &snap[i]
+		st, ok := r.stageOf[e.ChangeID]
+		if !ok || st == e.Stage || latest[audit.Key{Stage: st, ChangeID: e.ChangeID}] != nil {
+			continue
+		}
+		if other == nil {
+			other = make(map[string][]string)
+		}
+		other[e.ChangeID] = append(other[e.ChangeID], e.Stage)
+	}
+	if other == nil {
+		return nil
+	}
+	err := &StageRenamedError{declared: r.stages}
+	for _, c := range r.changes {
+		recorded := other[c.meta.ID]
+		slices.Sort(recorded)
+		for _, st := range recorded {
+			err.Changes = append(err.Changes, RenamedChange{ChangeID: c.meta.ID, Stage: c.stage, RecordedStage: st})
+		}
+	}
+	return err
 }
 
 // maxSeq returns the highest seq of entries, 0 for none.

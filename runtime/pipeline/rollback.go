@@ -44,6 +44,8 @@ func Inclusive() RollbackOption {
 //   - an error matching ErrUnknownChange when no stage declares id;
 //   - an *IssuesError when any change of the pipeline is an issue, as Run
 //     does;
+//   - a *StageRenamedError when the audit trail records changes of the
+//     pipeline under another stage name, as Run does;
 //   - a *RollbackRefusedError (ErrRollbackRefused) listing every change of
 //     the range that is applied but declares no rollback, whose outcome
 //     is uncertain (recovery retry), or whose separate transaction

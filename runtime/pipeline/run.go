@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -38,7 +39,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 
 	p, current, err := r.startPlan(ctx)
 	if err != nil {
-		return x.notRun(res, nil, "the audit trail could not be read"), err
+		return x.notRun(res, nil, x.undecided(err)), err
 	}
 	if len(p.Pending()) == 0 && len(p.Issues()) == 0 {
 		x.log.Info("nothing to apply", "changes", len(p.Changes), "checkpoint", current)
@@ -59,7 +60,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	// decide again, since another runner may have finished meanwhile.
 	p, err = r.plan(ctx)
 	if err != nil {
-		return x.notRun(res, nil, "the audit trail could not be read"), err
+		return x.notRun(res, nil, x.undecided(err)), err
 	}
 	x.saw(p.seq)
 	if issues := p.Issues(); len(issues) > 0 {
@@ -76,6 +77,20 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 		x.checkpoint(ctx)
 	}
 	return res, x.err
+}
+
+// undecided logs why the changes could not be decided from the audit trail
+// and returns it as the reason of their outcomes.
+func (x *run) undecided(err error) string {
+	var re *StageRenamedError
+	if !errors.As(err, &re) {
+		return "the audit trail could not be read"
+	}
+	for _, c := range re.Changes {
+		x.log.Error("change recorded under another stage name blocks the run", "stage", c.Stage, "change", c.ChangeID,
+			"recorded_stage", c.RecordedStage)
+	}
+	return "the audit trail records changes of the pipeline under another stage name"
 }
 
 // checkpoint records, when the store keeps checkpoints, that every change

@@ -24,6 +24,11 @@ type Runner struct {
 	// digest identifies the pipeline in checkpoints (audit.Checkpoint);
 	// empty when the store keeps none.
 	digest string
+	// stageOf is the stage that declares each change id, and stages the
+	// set of stage names, for finding changes the trail records under
+	// another stage (renamed).
+	stageOf map[string]string
+	stages  map[string]bool
 }
 
 // boundChange is a change of the pipeline bound to the store.
@@ -121,6 +126,7 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("invalid pipeline:\n%w", err)
 	}
+	r.stageOf, r.stages = idSeen, stageSeen
 	if _, ok := store.(audit.Checkpointer); ok {
 		r.digest = digest(r.changes)
 	}

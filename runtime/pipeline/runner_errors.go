@@ -25,6 +25,11 @@ var (
 	// ErrChangeFailed matches the *ChangeError Run returns when a change
 	// failed. Later changes were not run.
 	ErrChangeFailed = errors.New("change failed")
+	// ErrStageRenamed matches the *StageRenamedError Run, Plan, Validate
+	// and RollbackTo return when the audit trail records changes of the
+	// pipeline under another stage name. Nothing was run or recorded, and
+	// no lock was taken unless the trail changed while Run waited for it.
+	ErrStageRenamed = errors.New("stage renamed")
 )
 
 // IssuesError lists every change of the pipeline that blocks the run. Run
@@ -226,3 +231,91 @@ func orUnknown(s string) string {
 	}
 	return s
 }
+
+// StageRenamedError lists the changes of the pipeline that the audit trail
+// records under another stage name and never under their own. A stage's
+// name is part of every change's key in the trail (audit.Key), so run
+// under a new name these changes would all be applied again; and which
+// name is right cannot be guessed. The usual cause is a package renamed
+// without its stage name pinned: flamingock-gen names a stage after its
+// package unless -stage or the stage recorded in flamingock.ledger says
+// otherwise. Also reported: a change moved to another stage of the
+// pipeline, and, on an audit store shared by several pipelines, a new
+// change whose id another pipeline already recorded.
+type StageRenamedError struct {
+	// Changes are the renamed changes in pipeline order; a change recorded
+	// under several other stages is listed once for each.
+	Changes []RenamedChange
+
+	declared map[string]bool // the pipeline's stage names; nil when unknown
+}
+
+// RenamedChange is a change of the pipeline recorded under another stage.
+type RenamedChange struct {
+	ChangeID string
+	// Stage is the stage that declares the change in the pipeline.
+	Stage string
+	// RecordedStage is the stage the audit trail records it under.
+	RecordedStage string
+}
+
+func (e *StageRenamedError) Error() string {
+	ids := make(map[string]bool, len(e.Changes))
+	for _, c := range e.Changes {
+		ids[c.ChangeID] = true
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d %s recorded in the audit trail under another stage name; "+
+		"a stage's name is part of every change's identity there, so under another name %s would be applied again, "+
+		"and which name is right cannot be guessed: nothing was run",
+		ErrStageRenamed, len(ids), plural(len(ids), "change is", "changes are"), plural(len(ids), "it", "they"))
+	for _, c := range e.Changes {
+		fmt.Fprintf(&b, "\n  change %q of stage %q is recorded under stage %q", c.ChangeID, c.Stage, c.RecordedStage)
+	}
+	// One resolution per stage the trail records changes under, in the
+	// order of the changes: give a renamed stage its name back, or move a
+	// change back to the stage of the pipeline that holds its history.
+	type group struct {
+		recorded, stage string
+		ids             []string
+	}
+	var groups []*group
+	find := func(recorded, stage string) *group {
+		for _, g := range groups {
+			if g.recorded == recorded && g.stage == stage {
+				return g
+			}
+		}
+		g := &group{recorded: recorded, stage: stage}
+		groups = append(groups, g)
+		return g
+	}
+	for _, c := range e.Changes {
+		stage := c.Stage
+		if e.declared[c.RecordedStage] {
+			stage = "" // moved: whichever stage it is in now, it goes back
+		}
+		g := find(c.RecordedStage, stage)
+		g.ids = append(g.ids, c.ChangeID)
+	}
+	for _, g := range groups {
+		if g.stage == "" {
+			quoted := make([]string, len(g.ids))
+			for i, id := range g.ids {
+				quoted[i] = fmt.Sprintf("%q", id)
+			}
+			fmt.Fprintf(&b, "\n  to keep the history of %s %s, declare %s in stage %q again",
+				plural(len(g.ids), "change", "changes"), strings.Join(quoted, ", "), plural(len(g.ids), "it", "them"), g.recorded)
+			continue
+		}
+		fmt.Fprintf(&b, "\n  to keep the history of stage %q, give stage %q that name again: "+
+			"regenerate it with flamingock-gen -stage %s, or restore \"stage %s\" in its flamingock.ledger "+
+			"(if stage %q is another pipeline's, on the same audit store, give %s)",
+			g.recorded, g.stage, g.recorded, g.recorded, g.recorded,
+			plural(len(g.ids), "this change an id of its own", "these changes ids of their own"))
+	}
+	return b.String()
+}
+
+// Unwrap makes the error match ErrStageRenamed.
+func (e *StageRenamedError) Unwrap() error { return ErrStageRenamed }

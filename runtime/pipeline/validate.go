@@ -36,7 +36,8 @@ func (e *PendingError) Unwrap() error { return ErrPending }
 // *IssuesError (ErrManualInterventionRequired) when changes need an
 // operator, since then no run can apply anything; otherwise a
 // *PendingError (ErrPending) listing, in order, what a run would do and
-// why. Like Plan it takes no lock and writes nothing; like Run, it reads
+// why; a *StageRenamedError (ErrStageRenamed) when the trail records
+// changes of the pipeline under another stage name. Like Plan it takes no lock and writes nothing; like Run, it reads
 // only the checkpoint when the store keeps one that is current, so that it
 // is cheap enough for a readiness check however long the trail.
 func (r *Runner) Validate(ctx context.Context) error {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"unicode/utf8"
 
 	"github.com/flamingock/flamingock-go/audit"
 )
@@ -43,7 +44,9 @@ func (c *boundChange) key() audit.Key { return audit.Key{Stage: c.stage, ChangeI
 
 // New validates the pipeline and returns its runner. It reports every
 // problem at once: a bad option, an empty or repeated stage name, an empty
-// or repeated change id (ids are unique across the whole pipeline), orders
+// or repeated change id (ids are unique across the whole pipeline), a
+// stage name, change id or target id longer than audit.MaxIDLen or an
+// author longer than audit.MaxAuthorLen (no store takes them), orders
 // not strictly increasing within a stage, an unknown recovery, a target not
 // wired, a target that cannot run a change as declared. Nothing touches the
 // store or the targets.
@@ -80,7 +83,9 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 		case st.Name == "":
 			errs = append(errs, fmt.Errorf("stage #%d has no name", i+1))
 		case stageSeen[st.Name]:
-			errs = append(errs, fmt.Errorf("stage %q is listed twice", st.Name))
+			errs = append(errs, fmt.Errorf("stage %q is listed twice", clip(st.Name)))
+		case len(st.Name) > audit.MaxIDLen:
+			errs = append(errs, fmt.Errorf("stage %q: %s", clip(st.Name), tooLong("name", st.Name, audit.MaxIDLen)))
 		}
 		stageSeen[st.Name] = true
 		for j, c := range st.Changes {
@@ -89,20 +94,33 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 			// runs at every start over every change.
 			where := func() string {
 				if m.Source != "" {
-					return fmt.Sprintf("stage %q: change %q (%s)", st.Name, m.ID, m.Source)
+					return fmt.Sprintf("stage %q: change %q (%s)", clip(st.Name), clip(m.ID), m.Source)
 				}
-				return fmt.Sprintf("stage %q: change %q", st.Name, m.ID)
+				return fmt.Sprintf("stage %q: change %q", clip(st.Name), clip(m.ID))
 			}
 			if m.ID == "" {
-				errs = append(errs, fmt.Errorf("stage %q: change #%d has no id", st.Name, j+1))
+				errs = append(errs, fmt.Errorf("stage %q: change #%d has no id", clip(st.Name), j+1))
 			} else if prev, dup := idSeen[m.ID]; dup {
-				errs = append(errs, fmt.Errorf("%s: id already used in stage %q", where(), prev))
+				errs = append(errs, fmt.Errorf("%s: id already used in stage %q", where(), clip(prev)))
 			} else {
 				idSeen[m.ID] = st.Name
 			}
+			// What no store takes would fail every run at its first append.
+			for _, f := range [...]struct {
+				name, value string
+				bound       int
+			}{
+				{"id", m.ID, audit.MaxIDLen},
+				{"target id", m.Target, audit.MaxIDLen},
+				{"author", m.Author, audit.MaxAuthorLen},
+			} {
+				if len(f.value) > f.bound {
+					errs = append(errs, fmt.Errorf("%s: %s", where(), tooLong(f.name, f.value, f.bound)))
+				}
+			}
 			if j > 0 && m.Order <= st.Changes[j-1].meta.Order {
 				errs = append(errs, fmt.Errorf("%s: order %d does not follow order %d of change %q",
-					where(), m.Order, st.Changes[j-1].meta.Order, st.Changes[j-1].meta.ID))
+					where(), m.Order, st.Changes[j-1].meta.Order, clip(st.Changes[j-1].meta.ID)))
 			}
 			if !m.recovery().Valid() {
 				errs = append(errs, fmt.Errorf("%s: unknown recovery %q (want %s or %s)",
@@ -138,6 +156,25 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 		r.cfg.runnerID = fmt.Sprintf("%s-%d-%s", r.host, os.Getpid(), rand.Text()[:8])
 	}
 	return r, nil
+}
+
+// tooLong says that value, the named field, is longer than bound bytes, in
+// the words of audit.Entry.CheckBounds.
+func tooLong(field, value string, bound int) string {
+	return fmt.Sprintf("%s of %d bytes is longer than the %d every store takes", field, len(value), bound)
+}
+
+// clip shortens, for messages, a name longer than any store takes: its
+// first 32 bytes or fewer, cut before a character, and "…".
+func clip(s string) string {
+	if len(s) <= audit.MaxIDLen {
+		return s
+	}
+	n := 32
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // digest returns the digest of a pipeline of changes: the stage, id and

@@ -239,7 +239,7 @@ func orUnknown(s string) string {
 // name is right cannot be guessed. The usual cause is a package renamed
 // without its stage name pinned: flamingock-gen names a stage after its
 // package unless -stage or the stage recorded in flamingock.ledger says
-// otherwise. Also reported: a change moved to another stage of the
+// otherwise (-stage NAME -rename-stage replaces a recorded name). Also reported: a change moved to another stage of the
 // pipeline, and, on an audit store shared by several pipelines, a new
 // change whose id another pipeline already recorded.
 type StageRenamedError struct {
@@ -309,7 +309,7 @@ func (e *StageRenamedError) Error() string {
 			continue
 		}
 		fmt.Fprintf(&b, "\n  to keep the history of stage %q, give stage %q that name again: "+
-			"regenerate it with flamingock-gen -stage %s, or restore \"stage %s\" in its flamingock.ledger "+
+			"regenerate it with flamingock-gen -stage %s -rename-stage, or restore \"stage %s\" in its flamingock.ledger "+
 			"(if stage %q is another pipeline's, on the same audit store, give %s)",
 			g.recorded, g.stage, g.recorded, g.recorded, g.recorded,
 			plural(len(g.ids), "this change an id of its own", "these changes ids of their own"))

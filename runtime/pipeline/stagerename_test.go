@@ -341,7 +341,7 @@ func TestStageRenamedMessage(t *testing.T) {
   change "a" of stage "store" is recorded under stage "app"
   change "b" of stage "store" is recorded under stage "app"
   change "j2" of stage "store" is recorded under stage "jobs"
-  to keep the history of stage "app", give stage "store" that name again: regenerate it with flamingock-gen -stage app, or restore "stage app" in its flamingock.ledger (if stage "app" is another pipeline's, on the same audit store, give these changes ids of their own)
+  to keep the history of stage "app", give stage "store" that name again: regenerate it with flamingock-gen -stage app -rename-stage, or restore "stage app" in its flamingock.ledger (if stage "app" is another pipeline's, on the same audit store, give these changes ids of their own)
   to keep the history of change "j2", declare it in stage "jobs" again`
 	if diff := cmp.Diff(want, fmt.Sprint(err)); diff != "" {
 		t.Errorf("message (-want +got):\n%s", diff)

@@ -112,6 +112,11 @@ func check(in input) ([]*change, []*Error) {
 	})
 	var changes []*change
 	for _, f := range files {
+		if strings.HasSuffix(in.fset.File(f.Pos()).Name(), "_test.go") {
+			// An analysis pass of the package's test variant sees them.
+			c.errs = append(c.errs, strayDirectives(in.fset, f, whyTestFile)...)
+			continue
+		}
 		changes = append(changes, c.file(f)...)
 	}
 	c.crossCheck(changes)

@@ -49,6 +49,9 @@ const (
 	OutputName = "flamingock_gen.go"
 	// LedgerName is the ledger file: the changes generated before.
 	LedgerName = "flamingock.ledger"
+	// TestOutputName is the generated test that fails the package's tests
+	// while the generated files are stale.
+	TestOutputName = "flamingock_gen_test.go"
 )
 
 // Config says which package to generate for, and how.
@@ -93,11 +96,12 @@ type Result struct {
 	PkgPath, PkgName string
 	// Dir is the package directory (absolute).
 	Dir string
-	// OutputPath and LedgerPath are where the files belong.
-	OutputPath, LedgerPath string
-	// Content and Ledger are the files' content. Both are nil when Errs is
-	// not empty.
-	Content, Ledger []byte
+	// OutputPath, LedgerPath and TestPath are where the files belong.
+	OutputPath, LedgerPath, TestPath string
+	// Content, Ledger and Test are the files' content: the registry, the
+	// ledger and the test that fails while they are stale. All are nil when
+	// Errs is not empty.
+	Content, Ledger, Test []byte
 	// Errs are the problems found, sorted by position. Those matching
 	// ErrLedger are ledger violations; the others are errors in the package.
 	Errs []*Error
@@ -105,6 +109,11 @@ type Result struct {
 	// be seen: a renamed stage, an edit recorded as cosmetic. They come with
 	// Content as well as with Errs.
 	Warnings []*Error
+
+	// What Stale compares the files on disk with.
+	fset       *token.FileSet
+	changes    []*change
+	equivalent map[string][]string
 }
 
 // Generate loads the package in cfg.Dir and computes its generated files.
@@ -125,6 +134,7 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 		Dir:        dir,
 		OutputPath: filepath.Join(dir, OutputName),
 		LedgerPath: filepath.Join(dir, LedgerName),
+		TestPath:   filepath.Join(dir, TestOutputName),
 	}
 	pkg, err := load(ctx, cfg, res.OutputPath)
 	if err != nil {
@@ -161,6 +171,11 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 		embedFiles: pkg.EmbedFiles,
 	})
 	errs = append(errs, checkErrs...)
+	unbuilt, err := unbuiltDirectives(pkg.Fset, dir, pkg.GoFiles)
+	if err != nil {
+		return nil, fmt.Errorf("reading the package directory: %w", err)
+	}
+	errs = append(errs, unbuilt...)
 	rc := reconcile(pkg.Fset, res.LedgerPath, led, changes, policy{
 		rewrite:    cfg.AllowLedgerRewrite,
 		cosmetic:   set(cfg.Cosmetic),
@@ -175,11 +190,15 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 		return res, nil
 	}
 
-	res.Content, err = render(pkg.Types, stage, changes)
+	res.Content, err = render(pkg.Types, stage, changes, rc.cosmetic)
 	if err != nil {
 		return nil, err
 	}
 	res.Ledger = formatLedger(stage, changes, rc.cosmetic)
+	if res.Test, err = renderTest(pkg.Name); err != nil {
+		return nil, err
+	}
+	res.fset, res.changes, res.equivalent = pkg.Fset, changes, rc.cosmetic
 	return res, nil
 }
 
@@ -324,10 +343,7 @@ func (r *Result) Commit() error {
 	if len(r.Errs) > 0 || r.Content == nil {
 		return fmt.Errorf("not writing %s: the package has %d problem(s)", OutputName, len(r.Errs))
 	}
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{r.OutputPath, r.Content}, {r.LedgerPath, r.Ledger}} {
+	for _, f := range r.files() {
 		if old, err := os.ReadFile(f.path); err == nil && bytes.Equal(old, f.data) {
 			continue
 		}
@@ -336,6 +352,61 @@ func (r *Result) Commit() error {
 		}
 	}
 	return nil
+}
+
+// file is one file of a Result.
+type file struct {
+	path string
+	data []byte
+}
+
+// files returns the files that r writes.
+func (r *Result) files() []file {
+	return []file{{r.OutputPath, r.Content}, {r.LedgerPath, r.Ledger}, {r.TestPath, r.Test}}
+}
+
+// Stale compares the files on disk with r and returns a problem for each
+// difference, each saying to run go generate: a change that
+// flamingock_gen.go does not register (or registers differently, or that is
+// no longer declared), positioned at the change, and a file that is missing
+// or differs. It returns nil when the files are up to date. r must have no
+// problems.
+func (r *Result) Stale() ([]*Error, error) {
+	if len(r.Errs) > 0 || r.Content == nil {
+		return nil, fmt.Errorf("cannot compare %s: the package has %d problem(s)", OutputName, len(r.Errs))
+	}
+	var errs []*Error
+	disk, err := os.ReadFile(r.OutputPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return []*Error{{Pos: token.Position{Filename: r.OutputPath}, Msg: "missing: run go generate"}}, nil
+	case err != nil:
+		return nil, err
+	}
+	if !bytes.Equal(disk, r.Content) {
+		f, err := parser.ParseFile(r.fset, r.OutputPath, disk, parser.SkipObjectResolution)
+		if err != nil {
+			return []*Error{{Pos: token.Position{Filename: r.OutputPath}, Msg: fmt.Sprintf("does not parse (%v): run go generate", err)}}, nil
+		}
+		errs = staleness(r.fset, r.changes, readRegistry(f), r.equivalent, func(*change) bool { return true })
+		if len(errs) == 0 {
+			errs = append(errs, &Error{Pos: token.Position{Filename: r.OutputPath}, Msg: "differs from what flamingock-gen writes for the package: run go generate"})
+		}
+	}
+	for _, f := range r.files()[1:] {
+		old, err := os.ReadFile(f.path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		switch {
+		case err != nil:
+			errs = append(errs, &Error{Pos: token.Position{Filename: f.path}, Msg: "missing: run go generate"})
+		case !bytes.Equal(old, f.data):
+			errs = append(errs, &Error{Pos: token.Position{Filename: f.path}, Msg: "not up to date: run go generate"})
+		}
+	}
+	sortErrors(errs)
+	return errs, nil
 }
 
 func writeFile(path string, data []byte) error {
@@ -362,10 +433,7 @@ func (r *Result) Diff() ([]byte, error) {
 		return nil, fmt.Errorf("cannot compare %s: the package has %d problem(s)", OutputName, len(r.Errs))
 	}
 	var out []byte
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{{r.OutputPath, r.Content}, {r.LedgerPath, r.Ledger}} {
+	for _, f := range r.files() {
 		old, err := os.ReadFile(f.path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err

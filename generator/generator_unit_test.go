@@ -35,7 +35,11 @@ func tempModule(t *testing.T, files map[string]string) string {
 		"replace github.com/flamingock/flamingock-go => " + checkout + "\n"
 	files["go.sum"] = string(sum)
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

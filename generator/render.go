@@ -169,12 +169,13 @@ type dep struct {
 
 // renderer builds flamingock_gen.go.
 type renderer struct {
-	pkg     *types.Package
-	stage   string
-	changes []*change
-	types   *typeWriter
-	targets map[string]target // by target id
-	deps    []dep
+	pkg        *types.Package
+	stage      string
+	changes    []*change
+	equivalent map[string][]string
+	types      *typeWriter
+	targets    map[string]target // by target id
+	deps       []dep
 	// names holds every identifier the generated code must not shadow.
 	names map[string]bool
 	// Local names in Stage.
@@ -196,15 +197,18 @@ func (r *renderer) typ(t types.Type) *jen.Statement {
 }
 
 // render returns the generated file for changes (valid, sorted by order).
-func render(pkg *types.Package, stage string, changes []*change) ([]byte, error) {
+// equivalent holds, by change id, the checksums of earlier versions that
+// the ledger records as cosmetic edits.
+func render(pkg *types.Package, stage string, changes []*change, equivalent map[string][]string) ([]byte, error) {
 	r := &renderer{
-		pkg:       pkg,
-		stage:     stage,
-		changes:   changes,
-		types:     newTypeWriter(pkg),
-		targets:   map[string]target{},
-		names:     map[string]bool{},
-		instances: map[*change]string{},
+		pkg:        pkg,
+		stage:      stage,
+		changes:    changes,
+		equivalent: equivalent,
+		types:      newTypeWriter(pkg),
+		targets:    map[string]target{},
+		names:      map[string]bool{},
+		instances:  map[*change]string{},
 	}
 	// Locals must not shadow what the generated code refers to (the
 	// package's names, new, error…) nor be keywords (a type Import would
@@ -456,7 +460,7 @@ func (r *renderer) meta(ch *change) jen.Code {
 	field := func(name string, value jen.Code) jen.Code {
 		return jen.Line().Id(name).Op(":").Add(value)
 	}
-	return jen.Qual(pipelinePath, "Meta").Values(
+	fields := []jen.Code{
 		field("ID", jen.Lit(ch.ann.ID)),
 		field("Order", jen.Lit(int(ch.order))),
 		field("Author", jen.Lit(ch.ann.Author)),
@@ -464,9 +468,38 @@ func (r *renderer) meta(ch *change) jen.Code {
 		field("Recovery", jen.Qual(auditPath, recovery)),
 		field("Transactional", jen.Lit(ch.ann.Transactional)),
 		field("Checksum", jen.Lit(ch.checksum)),
-		field("Source", jen.Lit(ch.source)),
-		jen.Line(),
+	}
+	if sums := r.equivalent[ch.ann.ID]; len(sums) > 0 {
+		lits := make([]jen.Code, len(sums))
+		for i, s := range sums {
+			lits[i] = jen.Lit(s)
+		}
+		fields = append(fields, field("Equivalent", jen.Index().String().Values(lits...)))
+	}
+	fields = append(fields, field("Source", jen.Lit(ch.source)), jen.Line())
+	return jen.Qual(pipelinePath, "Meta").Values(fields...)
+}
+
+// gencheckPath is the package the generated test calls.
+const gencheckPath = "github.com/flamingock/flamingock-go/generator/gencheck"
+
+// renderTest returns the generated test of package pkgName: an external
+// test package, so that it can clash with no name of the package.
+func renderTest(pkgName string) ([]byte, error) {
+	f := jen.NewFile(pkgName + "_test")
+	f.HeaderComment(header)
+	f.Comment("TestFlamingockGenerated fails while flamingock_gen.go or flamingock.ledger")
+	f.Comment("does not match the package's changes: a change added, edited or removed")
+	f.Comment("without running go generate would otherwise build, pass its tests, and")
+	f.Comment("never run.")
+	f.Func().Id("TestFlamingockGenerated").Params(jen.Id("t").Op("*").Qual("testing", "T")).Block(
+		jen.Qual(gencheckPath, "UpToDate").Call(jen.Id("t")),
 	)
+	var buf bytes.Buffer
+	if err := f.Render(&buf); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", TestOutputName, err)
+	}
+	return buf.Bytes(), nil
 }
 
 // funcValue returns fn as a func(context.Context, H) error: the function

@@ -150,17 +150,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitProblems
 	}
 	if *check {
+		stale, err := res.Stale()
+		if err != nil {
+			fmt.Fprintf(stderr, "flamingock-gen: %v\n", err)
+			return exitError
+		}
+		if len(stale) == 0 {
+			return exitOK
+		}
 		diff, err := res.Diff()
 		if err != nil {
 			fmt.Fprintf(stderr, "flamingock-gen: %v\n", err)
 			return exitError
 		}
-		if len(diff) > 0 {
-			stdout.Write(diff)
-			fmt.Fprintf(stderr, "flamingock-gen: %s is not up to date: run go generate\n", res.PkgPath)
-			return exitProblems
+		stdout.Write(diff)
+		for _, e := range stale {
+			fmt.Fprintln(stderr, e.Format(cwd))
 		}
-		return exitOK
+		fmt.Fprintf(stderr, "flamingock-gen: %s is not up to date: run go generate\n", res.PkgPath)
+		return exitProblems
 	}
 	if err := res.Commit(); err != nil {
 		fmt.Fprintf(stderr, "flamingock-gen: %v\n", err)

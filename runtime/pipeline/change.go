@@ -27,8 +27,13 @@ type Meta struct {
 	// transactional=false: it then runs without a target transaction, with
 	// STARTED/APPLIED guarding it, even on a transactional target.
 	Transactional bool
-	// Checksum is a digest of the change's normalized source.
+	// Checksum is a digest of what the change executes: its normalized
+	// source and the files it embeds.
 	Checksum string
+	// Equivalent lists the checksums of earlier versions of the change
+	// that its ledger records as cosmetic edits (flamingock-gen -cosmetic):
+	// a change applied under one of them is not reported as changed.
+	Equivalent []string
 	// Source is where the change is declared, as file:line.
 	Source string
 }

@@ -94,6 +94,8 @@ type spec struct {
 	// rollback declares a rollback, which fails with rollbackErr.
 	rollback    bool
 	rollbackErr error
+	// equivalent lists checksums recorded as cosmetic edits of it.
+	equivalent []string
 }
 
 func (e *env) meta(s spec) pipeline.Meta {
@@ -106,7 +108,7 @@ func (e *env) meta(s spec) pipeline.Meta {
 	}
 	return pipeline.Meta{
 		ID: s.id, Order: order, Author: "tester", Target: target, Recovery: s.recovery,
-		Transactional: s.strategy != audit.StrategyNonTx, Checksum: "sum-" + s.id, Source: s.id + ".go:3",
+		Transactional: s.strategy != audit.StrategyNonTx, Checksum: "sum-" + s.id, Equivalent: s.equivalent, Source: s.id + ".go:3",
 	}
 }
 

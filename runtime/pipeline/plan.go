@@ -257,7 +257,7 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 	switch a.Verdict {
 	case audit.VerdictDone:
 		pc.Action = ActionSkip
-		if e := pc.Latest; e.State == audit.StateApplied && e.Checksum != "" && c.meta.Checksum != "" && e.Checksum != c.meta.Checksum {
+		if e := pc.Latest; e.State == audit.StateApplied && e.Checksum != "" && c.meta.Checksum != "" && e.Checksum != c.meta.Checksum && !slices.Contains(c.meta.Equivalent, e.Checksum) {
 			pc.Reason += fmt.Sprintf("; its source changed since (checksum %s, now %s) and is not applied again", e.Checksum, c.meta.Checksum)
 		}
 	case audit.VerdictPending:

@@ -114,3 +114,32 @@ func TestPlanReportsEveryDecisionAndRunsNothing(t *testing.T) {
 		t.Errorf("lock after Plan = %+v, want it untouched", l)
 	}
 }
+
+func TestPlanDoesNotReportAnEditRecordedAsCosmetic(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var seeded []audit.Entry
+	for _, id := range []string{"cosmetic", "edited"} {
+		en := seedEntry("s1", id, audit.StateApplied, audit.StrategySharedTx, audit.RecoveryManual)
+		en.Checksum = "sum-old"
+		seeded = append(seeded, en)
+	}
+	e.seed(seeded...)
+	r := e.runner([]pipeline.Stage{e.stage("s1",
+		spec{id: "cosmetic", order: 1, strategy: audit.StrategySharedTx, equivalent: []string{"sum-older", "sum-old"}},
+		spec{id: "edited", order: 2, strategy: audit.StrategySharedTx, equivalent: []string{"sum-older"}},
+	)})
+	p, err := r.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const at = "applied at 2025-03-01T10:00:00Z by runner old-runner"
+	var got []string
+	for _, c := range p.Changes {
+		got = append(got, c.Reason)
+	}
+	want := []string{at, at + "; its source changed since (checksum sum-old, now sum-edited) and is not applied again"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("reasons (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,180 @@
+package generator
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+// A registry left stale is the generator's silent failure: a change added
+// without go generate builds, vets and runs, and never runs. registry.go
+// reads the registry that flamingock_gen.go holds and names every change
+// it disagrees with, for Result.Stale (the generated test, -check) and for
+// Analyzer (go vet).
+
+// registered is one change as flamingock_gen.go registers it.
+type registered struct {
+	pos                                token.Pos // of its Meta literal
+	id, order, author, target, recover string
+	transactional, checksum            string
+	equivalent                         []string
+	rollback                           bool
+}
+
+// readRegistry returns the changes that the generated file f registers, in
+// its order: every pipeline.Meta literal, as render writes them.
+func readRegistry(f *ast.File) []registered {
+	var regs []registered
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) != 4 {
+			return true
+		}
+		lit, ok := call.Args[0].(*ast.CompositeLit)
+		if sel, isSel := ast.Unparen(lit.Type).(*ast.SelectorExpr); !ok || !isSel || sel.Sel.Name != "Meta" {
+			return true
+		}
+		r := registered{pos: lit.Pos()}
+		if id, ok := call.Args[3].(*ast.Ident); !ok || id.Name != "nil" {
+			r.rollback = true
+		}
+		for _, elt := range lit.Elts {
+			kv, ok := elt.(*ast.KeyValueExpr)
+			if !ok {
+				continue
+			}
+			key, _ := kv.Key.(*ast.Ident)
+			if key == nil {
+				continue
+			}
+			switch key.Name {
+			case "ID":
+				r.id = stringLit(kv.Value)
+			case "Order":
+				r.order = exprText(kv.Value)
+			case "Author":
+				r.author = stringLit(kv.Value)
+			case "Target":
+				r.target = stringLit(kv.Value)
+			case "Recovery":
+				r.recover = exprText(kv.Value)
+			case "Transactional":
+				r.transactional = exprText(kv.Value)
+			case "Checksum":
+				r.checksum = stringLit(kv.Value)
+			case "Equivalent":
+				if list, ok := kv.Value.(*ast.CompositeLit); ok {
+					for _, e := range list.Elts {
+						r.equivalent = append(r.equivalent, stringLit(e))
+					}
+				}
+			}
+		}
+		regs = append(regs, r)
+		return false
+	})
+	return regs
+}
+
+func stringLit(e ast.Expr) string {
+	if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+		if s, err := strconv.Unquote(lit.Value); err == nil {
+			return s
+		}
+	}
+	return exprText(e)
+}
+
+// exprText renders a literal, an identifier or a selector's last name.
+func exprText(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		return e.Value
+	case *ast.Ident:
+		return e.Name
+	case *ast.SelectorExpr:
+		return e.Sel.Name
+	}
+	return fmt.Sprintf("%T", e)
+}
+
+// registration returns ch as render registers it, to compare with what
+// readRegistry finds.
+func registration(ch *change, equivalent []string) registered {
+	recovery := "RecoveryManual"
+	if ch.ann.Recovery == audit.RecoveryRetry {
+		recovery = "RecoveryRetry"
+	}
+	return registered{
+		id:            ch.ann.ID,
+		order:         strconv.FormatInt(ch.order, 10),
+		author:        ch.ann.Author,
+		target:        ch.ann.Target,
+		recover:       recovery,
+		transactional: strconv.FormatBool(ch.ann.Transactional),
+		checksum:      ch.checksum,
+		equivalent:    equivalent,
+		rollback:      ch.rollback != nil,
+	}
+}
+
+// staleness compares the declared changes with regs, what the generated
+// file registers, and returns a problem for each disagreement, positioned
+// at the change (or, for a change no longer declared, at its registration
+// in fset). A change whose checksum cannot be trusted (it embeds files the
+// caller could not read) is compared without it. equivalent holds the
+// checksums the ledger records as cosmetic, by change id; nil when the
+// ledger is unknown, and the registered ones are then not compared.
+func staleness(fset *token.FileSet, changes []*change, regs []registered, equivalent map[string][]string, trustChecksum func(*change) bool) []*Error {
+	const fix = "run go generate"
+	var errs []*Error
+	add := func(pos token.Pos, format string, args ...any) {
+		errs = append(errs, &Error{Pos: fset.Position(pos), at: pos, Msg: fmt.Sprintf(format, args...) + ": " + fix})
+	}
+	byID := map[string]registered{}
+	for _, r := range regs {
+		byID[r.id] = r
+	}
+	declared := map[string]bool{}
+	for _, ch := range changes {
+		declared[ch.ann.ID] = true
+		got, ok := byID[ch.ann.ID]
+		if !ok {
+			add(ch.decl, "change %q is not in %s, so it would never run", ch.ann.ID, OutputName)
+			continue
+		}
+		want := registration(ch, equivalent[ch.ann.ID])
+		var diffs []string
+		for _, f := range []struct{ name, want, got string }{
+			{"order", want.order, got.order},
+			{"author", want.author, got.author},
+			{"target", want.target, got.target},
+			{"recovery", want.recover, got.recover},
+			{"transactional", want.transactional, got.transactional},
+		} {
+			if f.want != f.got {
+				diffs = append(diffs, fmt.Sprintf("%s %s, registered %s", f.name, f.want, f.got))
+			}
+		}
+		if want.rollback != got.rollback {
+			diffs = append(diffs, map[bool]string{true: "a rollback, registered none", false: "no rollback, registered one"}[want.rollback])
+		}
+		if trustChecksum(ch) && (want.checksum != got.checksum || equivalent != nil && !slices.Equal(want.equivalent, got.equivalent)) {
+			diffs = append(diffs, "its source or embedded files")
+		}
+		if len(diffs) > 0 {
+			add(ch.decl, "change %q differs from its registration in %s (%s)", ch.ann.ID, OutputName, strings.Join(diffs, "; "))
+		}
+	}
+	for _, r := range regs {
+		if !declared[r.id] {
+			add(r.pos, "%s registers change %q, which is no longer declared", OutputName, r.id)
+		}
+	}
+	return errs
+}

@@ -11,8 +11,10 @@ import (
 )
 
 // ErrLedger is matched (with errors.Is) by the problems that only the ledger
-// forbids: a removed or renumbered change, or a new change ordered before one
-// that was generated before. Config.AllowLedgerRewrite permits them.
+// forbids: a removed, renumbered or edited change, a new change ordered
+// before one that was generated before, a renamed stage, and allowances
+// (Config.Cosmetic, Config.Unreleased) that name no such change. The
+// allowances of Config permit them.
 var ErrLedger = errors.New("ledger violation")
 
 // Error is one problem found in the package, at one position.

@@ -1,11 +1,13 @@
 // Package generator is the engine of flamingock-gen: it loads a Go package,
 // validates its //flamingock:change directives (see package annotations),
-// and computes the flamingock_gen.go file and the flamingock.ledger file
-// that belong beside it.
+// checks them against the ledger of what was generated before, and computes
+// the files that belong beside them: flamingock_gen.go (the registry),
+// flamingock.ledger and flamingock_gen_test.go (which fails the package's
+// tests while the others are stale; see package gencheck).
 //
 // Generate returns a Result: the files' content, or every problem found, each
-// positioned. Nothing is written until Result.Commit; Result.Diff compares
-// the result with the files on disk, for a -check mode:
+// positioned. Nothing is written until Result.Commit; Result.Stale and
+// Result.Diff compare the result with the files on disk, for a -check mode:
 //
 //	res, err := generator.Generate(ctx, generator.Config{Dir: "./migrations"})
 //	if err != nil {

@@ -238,17 +238,7 @@ func render(pkg *types.Package, stage string, changes []*change, equivalent map[
 		return nil, r.err
 	}
 
-	var buf bytes.Buffer
-	if err := f.Render(&buf); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", OutputName, err)
-	}
-	// jennifer sorts imports in one block; goimports' grouping puts the
-	// standard library's apart, as people write them.
-	out, err := imports.Process(OutputName, buf.Bytes(), &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("formatting %s: %w", OutputName, err)
-	}
-	return out, nil
+	return format(f, OutputName)
 }
 
 // collect gathers targets and dependency types, and the packages they need.
@@ -488,6 +478,7 @@ const gencheckPath = "github.com/flamingock/flamingock-go/generator/gencheck"
 func renderTest(pkgName string) ([]byte, error) {
 	f := jen.NewFile(pkgName + "_test")
 	f.HeaderComment(header)
+	f.ImportName(gencheckPath, "gencheck")
 	f.Comment("TestFlamingockGenerated fails while flamingock_gen.go or flamingock.ledger")
 	f.Comment("does not match the package's changes: a change added, edited or removed")
 	f.Comment("without running go generate would otherwise build, pass its tests, and")
@@ -495,11 +486,22 @@ func renderTest(pkgName string) ([]byte, error) {
 	f.Func().Id("TestFlamingockGenerated").Params(jen.Id("t").Op("*").Qual("testing", "T")).Block(
 		jen.Qual(gencheckPath, "UpToDate").Call(jen.Id("t")),
 	)
+	return format(f, TestOutputName)
+}
+
+// format renders f as gofmt and goimports lay it out: jennifer sorts
+// imports in one block, and goimports puts the standard library's apart, as
+// people write them.
+func format(f *jen.File, name string) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := f.Render(&buf); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", TestOutputName, err)
+		return nil, fmt.Errorf("rendering %s: %w", name, err)
 	}
-	return buf.Bytes(), nil
+	out, err := imports.Process(name, buf.Bytes(), &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("formatting %s: %w", name, err)
+	}
+	return out, nil
 }
 
 // funcValue returns fn as a func(context.Context, H) error: the function

@@ -34,10 +34,18 @@
 //
 // and compile-time guards that break the build when a change function is
 // renamed or retyped, until go generate runs again. It also keeps
-// flamingock.ledger, the changes generated before, as order and id; commit
-// both files. A change that was generated before may not be removed or
-// renumbered, and a new change may not be ordered before it: once applied
-// somewhere, a change's place in the history is fixed.
+// flamingock.ledger: the stage's name, recorded the first time, and the
+// changes generated before, as order, id and checksum (of the change's
+// source and of the files it embeds); and flamingock_gen_test.go, a test
+// that fails go test while the generated files are stale, naming the
+// change concerned. Commit all three. A change that was generated before
+// may not be removed, renumbered or edited, and a new change may not be
+// ordered before it: once applied somewhere, a change is fixed. Renaming
+// the package keeps the recorded stage name, which is part of every
+// change's identity in the audit trail.
+//
+// A //flamingock:change in a _test.go file or in a file that build
+// constraints exclude is an error: it would declare no change.
 //
 // Usage:
 //
@@ -47,17 +55,34 @@
 // which is where go generate runs it. The flags are:
 //
 //	-check
-//		write nothing; report whether flamingock_gen.go and flamingock.ledger
-//		are up to date, printing a diff when they are not. For CI.
+//		write nothing; report whether the generated files are up to date,
+//		naming each change that is not registered as declared, and printing
+//		a diff. For CI.
 //	-stage name
-//		the stage's name in the audit trail (default: the package name).
-//		Choose it once: renamed, the stage's changes are new changes.
+//		the stage's name in the audit trail, for the first generation
+//		(default: the package name). Later generations keep the recorded
+//		name; another one is refused unless -rename-stage.
+//	-rename-stage
+//		with -stage, replace the recorded name, with a warning: environments
+//		that ran the stage under its old name then refuse to start. Only for
+//		a stage that never ran anywhere.
+//	-cosmetic id
+//		record that the edit of change id does not change what it does: the
+//		ledger keeps its old checksum as equivalent, and environments that
+//		applied the old version do not report it as changed. Repeatable, or
+//		a comma-separated list.
+//	-unreleased id
+//		record that change id never ran anywhere: it may be edited,
+//		renumbered or removed. Repeatable, or a comma-separated list.
 //	-allow-ledger-rewrite
-//		permit removing or renumbering changes generated before, and adding
-//		a change before them, and rewrite the ledger accordingly. Only for
-//		changes that were never applied anywhere.
+//		permit removing or renumbering every change generated before, and
+//		adding a change before them. Only for changes that were never
+//		applied anywhere. It accepts no edit: name each with -cosmetic or
+//		-unreleased.
 //
-// Every problem is reported at once, one per line, as file:line:col: message.
+// Every problem is reported at once, one per line, as file:line:col: message;
+// warnings (a renamed stage, an edit recorded as cosmetic) as
+// file:line:col: warning: message.
 //
 // Exit status: 0 when the files were written (or, with -check, are up to
 // date); 1 when the package has problems (with -check: the files are stale or

@@ -3,8 +3,9 @@
 package changes_test
 
 import (
-	gencheck "github.com/flamingock/flamingock-go/generator/gencheck"
 	"testing"
+
+	"github.com/flamingock/flamingock-go/generator/gencheck"
 )
 
 // TestFlamingockGenerated fails while flamingock_gen.go or flamingock.ledger

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/audittest"
 	"github.com/flamingock/flamingock-go/audit/postgres"
 )
 
@@ -123,27 +124,10 @@ func TestTrailOverTheBoundsStaysReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.Stage, want.ChangeID, want.TargetID = strings.Repeat("s", 300), strings.Repeat("c", 300), strings.Repeat("t", 300)
-	want.Author = strings.Repeat("é", audit.MaxAuthorLen)
+	want = audittest.OverTheBounds(want)
 	srv.exec(t, "UPDATE "+auditTable+" SET stage = $1, change_id = $2, target_id = $3, author = $4 WHERE seq = $5",
 		want.Stage, want.ChangeID, want.TargetID, want.Author, want.Seq)
-	if want.CheckBounds() == nil {
-		t.Fatal("the rewritten entry is within the bounds; the test tests nothing")
-	}
-	for name, read := range map[string]func() ([]audit.Entry, error){
-		"Snapshot": func() ([]audit.Entry, error) { return s.Snapshot(t.Context()) },
-		"History": func() ([]audit.Entry, error) {
-			return s.History(t.Context(), audit.Filter{Stage: want.Stage, ChangeID: want.ChangeID})
-		},
-	} {
-		got, err := read()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if diff := cmp.Diff([]audit.Entry{want}, got); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", name, diff)
-		}
-	}
+	audittest.ReadsBack(t, s, want)
 }
 
 func TestAppendReturnsTheEntryAsStored(t *testing.T) {

@@ -155,12 +155,12 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
 	}
 	led, errs := parseLedger(res.LedgerPath, ledgerData)
-	stage, stageErr, note := resolveStage(cfg, pkg.Name, res.LedgerPath, led)
+	stage, stageErr, warning := resolveStage(cfg, pkg.Name, res.LedgerPath, led)
 	if stageErr != nil {
 		errs = append(errs, stageErr)
 	}
-	if note != nil {
-		res.Warnings = append(res.Warnings, note)
+	if warning != nil {
+		res.Warnings = append(res.Warnings, warning)
 	}
 
 	changes, checkErrs := check(input{
@@ -205,34 +205,29 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 // resolveStage returns the stage's name: the one the ledger records, or
-// for a first generation cfg.Stage or the package name. A cfg.Stage that
-// would rename a recorded stage is an error unless cfg.RenameStage, and
-// then a note.
-func resolveStage(cfg Config, pkgName, path string, led ledger) (stage string, _, note *Error) {
+// for a first generation cfg.Stage (validated by Generate) or the package
+// name. A cfg.Stage that would rename a recorded stage is an error unless
+// cfg.RenameStage, and then a warning.
+func resolveStage(cfg Config, pkgName, path string, led ledger) (stage string, _, warning *Error) {
 	pos := token.Position{Filename: path, Line: led.stageLine, Column: 1}
 	switch {
+	case led.stage == "" && cfg.Stage != "":
+		return cfg.Stage, nil, nil
 	case led.stage == "":
-		stage = cmp.Or(cfg.Stage, pkgName)
+		if !annotations.ValidID(pkgName) || len(pkgName) > audit.MaxIDLen {
+			return pkgName, &Error{Msg: fmt.Sprintf("package name %q is not a valid stage name (%s, at most %d bytes): choose one with -stage", pkgName, annotations.IDRule, audit.MaxIDLen)}, nil
+		}
+		return pkgName, nil, nil
 	case cfg.Stage == "" || cfg.Stage == led.stage:
 		return led.stage, nil, nil
 	case !cfg.RenameStage:
 		return led.stage, &Error{Pos: pos, Err: ErrLedger, Msg: fmt.Sprintf(
 			"stage %q was recorded when this package was first generated, and -stage %s would rename it: the audit trail keys every change by its stage, so environments that ran it would take its changes for new ones; "+
 				"drop -stage to keep the name, or rename a stage that never ran anywhere with -stage %s -rename-stage", led.stage, cfg.Stage, cfg.Stage)}, nil
-	default:
-		stage = cfg.Stage
-		note = &Error{Pos: pos, Msg: fmt.Sprintf(
-			"stage renamed from %q to %q: every environment that ran stage %q keeps its changes under that name and will refuse to start; rename only a stage that never ran anywhere",
-			led.stage, stage, led.stage)}
 	}
-	if !annotations.ValidID(stage) || len(stage) > audit.MaxIDLen {
-		what := "package name"
-		if cfg.Stage != "" {
-			what = "stage name"
-		}
-		return stage, &Error{Msg: fmt.Sprintf("%s %q is not a valid stage name (%s, at most %d bytes): choose one with -stage", what, stage, annotations.IDRule, audit.MaxIDLen)}, nil
-	}
-	return stage, nil, note
+	return cfg.Stage, nil, &Error{Pos: pos, Msg: fmt.Sprintf(
+		"stage renamed from %q to %q: every environment that ran stage %q keeps its changes under that name and will refuse to start; rename only a stage that never ran anywhere",
+		led.stage, cfg.Stage, led.stage)}
 }
 
 // set returns the elements of list as a set.

@@ -13,9 +13,12 @@
 //	                           may instead come from a file-name prefix (0001_create_users.go)
 //	target=ID                  required; the id of the target system the change modifies; at most 128 bytes
 //	author=NAME                optional; at most 256 bytes
-//	rollback=FUNC              optional; a function of the same package (function form only)
+//	rollback=FUNC              optional; a function of the same package (function form only):
+//	                           the undo of the applied change, run by RollbackTo
 //	recovery=manual|retry      optional; manual by default
 //	transactional=true|false   optional; true by default
+//	compensate=true|false      optional; false by default: true runs the rollback right
+//	                           after the change fails without a transaction
 //
 // An id or target id starts with an ASCII letter or digit and continues with
 // letters, digits, '.', '_' or '-'. A value with spaces is written by quoting
@@ -56,9 +59,10 @@ const (
 	attrRollback      = "rollback"
 	attrRecovery      = "recovery"
 	attrTransactional = "transactional"
+	attrCompensate    = "compensate"
 )
 
-var knownAttrs = []string{attrID, attrOrder, attrTarget, attrAuthor, attrRollback, attrRecovery, attrTransactional}
+var knownAttrs = []string{attrID, attrOrder, attrTarget, attrAuthor, attrRollback, attrRecovery, attrTransactional, attrCompensate}
 
 // IDRule states the charset of ids and target ids (see ValidID), as error
 // messages say it.
@@ -83,6 +87,10 @@ type Change struct {
 	Recovery audit.Recovery
 	// Transactional is true unless transactional=false.
 	Transactional bool
+	// Compensate is true when compensate=true: a failure of the change run
+	// without a transaction is followed at once by its rollback. Without
+	// it, the rollback is an undo, for a change that was fully applied.
+	Compensate bool
 
 	// attrs holds the position of each attribute present, by name.
 	attrs map[string]token.Pos
@@ -268,14 +276,14 @@ func (c *Change) set(name, value string) string {
 		default:
 			return fmt.Sprintf("invalid recovery %q: want manual or retry", value)
 		}
-	case attrTransactional:
-		switch value {
-		case "true":
-			c.Transactional = true
-		case "false":
-			c.Transactional = false
-		default:
-			return fmt.Sprintf("invalid transactional %q: want true or false", value)
+	case attrTransactional, attrCompensate:
+		if value != "true" && value != "false" {
+			return fmt.Sprintf("invalid %s %q: want true or false", name, value)
+		}
+		if name == attrTransactional {
+			c.Transactional = value == "true"
+		} else {
+			c.Compensate = value == "true"
 		}
 	}
 	return ""

@@ -27,9 +27,9 @@ func TestParseCommentAcceptsValidDirectives(t *testing.T) {
 	}{
 		{
 			name: "every attribute is read",
-			text: `//flamingock:change id=create-users order=1 target=appdb author=alice rollback=DropUsers recovery=retry transactional=false`,
+			text: `//flamingock:change id=create-users order=1 target=appdb author=alice rollback=DropUsers recovery=retry transactional=false compensate=true`,
 			want: Change{ID: "create-users", Order: 1, HasOrder: true, Target: "appdb", Author: "alice",
-				Rollback: "DropUsers", Recovery: audit.RecoveryRetry, Transactional: false},
+				Rollback: "DropUsers", Recovery: audit.RecoveryRetry, Transactional: false, Compensate: true},
 		},
 		{
 			name: "defaults are manual recovery and transactional",
@@ -154,7 +154,7 @@ func TestParseCommentReportsEveryProblemAtItsArgument(t *testing.T) {
 		{
 			name: "an unrelated attribute lists the known ones",
 			text: `//flamingock:change id=a target=t color=red`,
-			want: []wantErr{{35, `unknown attribute "color"; known attributes are id, order, target, author, rollback, recovery, transactional`}},
+			want: []wantErr{{35, `unknown attribute "color"; known attributes are id, order, target, author, rollback, recovery, transactional, compensate`}},
 		},
 		{
 			name: "a repeated attribute is reported at its second use",
@@ -233,6 +233,11 @@ func TestParseCommentReportsEveryProblemAtItsArgument(t *testing.T) {
 			name: "an author is bounded in bytes, not characters",
 			text: `//flamingock:change id=a target=t "author=` + strings.Repeat("é", audit.MaxAuthorLen/2+1) + `"`,
 			want: []wantErr{{35, `invalid author: 258 bytes is longer than 256, the most every audit store takes`}},
+		},
+		{
+			name: "compensate is true or false",
+			text: `//flamingock:change id=a target=t compensate=yes`,
+			want: []wantErr{{35, `invalid compensate "yes": want true or false`}},
 		},
 		{
 			name: "a negative order is invalid",

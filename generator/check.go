@@ -256,6 +256,9 @@ func (c *checker) funcForm(ann annotations.Change, fd *ast.FuncDecl) *change {
 	ch.apply = fn
 	ch.handle, ch.applyDeps = c.shape("change "+fd.Name.Name, fd.Name.Pos(), fn.Signature(), fd)
 	if ann.Rollback == "" {
+		if ann.Compensate {
+			c.add(ann.AttrPos("compensate"), "compensate=true runs the change's rollback after it fails, but %s declares none: add rollback=FUNC", fd.Name.Name)
+		}
 		return ch
 	}
 	pos := ann.AttrPos("rollback")
@@ -335,6 +338,9 @@ func (c *checker) typeForm(ann annotations.Change, ts *ast.TypeSpec) *change {
 	ch.apply = apply
 	ch.handle, ch.applyDeps = c.shape("method "+ts.Name.Name+".Apply", apply.Pos(), apply.Signature(), c.funcDecls[apply.Pos()])
 	if rollback == nil {
+		if ann.Compensate {
+			c.add(ann.AttrPos("compensate"), "compensate=true runs the change's rollback after it fails, but %s has no Rollback method: declare one", ts.Name.Name)
+		}
 		return ch
 	}
 	h, deps := c.shape("method "+ts.Name.Name+".Rollback", rollback.Pos(), rollback.Signature(), c.funcDecls[rollback.Pos()])

@@ -19,11 +19,11 @@ import (
 
 // registered is one change as flamingock_gen.go registers it.
 type registered struct {
-	pos                                token.Pos // of its Meta literal
-	id, order, author, target, recover string
-	transactional, checksum            string
-	equivalent                         []string
-	rollback                           bool
+	pos                                 token.Pos // of its Meta literal
+	id, order, author, target, recover  string
+	transactional, compensate, checksum string
+	equivalent                          []string
+	rollback                            bool
 }
 
 // readRegistry returns the changes that the generated file f registers, in
@@ -39,7 +39,8 @@ func readRegistry(f *ast.File) []registered {
 		if sel, isSel := ast.Unparen(lit.Type).(*ast.SelectorExpr); !ok || !isSel || sel.Sel.Name != "Meta" {
 			return true
 		}
-		r := registered{pos: lit.Pos()}
+		// render writes Compensate only when it is true.
+		r := registered{pos: lit.Pos(), compensate: "false"}
 		if id, ok := call.Args[3].(*ast.Ident); !ok || id.Name != "nil" {
 			r.rollback = true
 		}
@@ -65,6 +66,8 @@ func readRegistry(f *ast.File) []registered {
 				r.recover = exprText(kv.Value)
 			case "Transactional":
 				r.transactional = exprText(kv.Value)
+			case "Compensate":
+				r.compensate = exprText(kv.Value)
 			case "Checksum":
 				r.checksum = stringLit(kv.Value)
 			case "Equivalent":
@@ -117,6 +120,7 @@ func registration(ch *change, equivalent []string) registered {
 		target:        ch.ann.Target,
 		recover:       recovery,
 		transactional: strconv.FormatBool(ch.ann.Transactional),
+		compensate:    strconv.FormatBool(ch.ann.Compensate),
 		checksum:      ch.checksum,
 		equivalent:    equivalent,
 		rollback:      ch.rollback != nil,
@@ -156,6 +160,7 @@ func staleness(fset *token.FileSet, changes []*change, regs []registered, equiva
 			{"target", want.target, got.target},
 			{"recovery", want.recover, got.recover},
 			{"transactional", want.transactional, got.transactional},
+			{"compensate", want.compensate, got.compensate},
 		} {
 			if f.want != f.got {
 				diffs = append(diffs, fmt.Sprintf("%s %s, registered %s", f.name, f.want, f.got))

@@ -457,8 +457,11 @@ func (r *renderer) meta(ch *change) jen.Code {
 		field("Target", jen.Lit(ch.ann.Target)),
 		field("Recovery", jen.Qual(auditPath, recovery)),
 		field("Transactional", jen.Lit(ch.ann.Transactional)),
-		field("Checksum", jen.Lit(ch.checksum)),
 	}
+	if ch.ann.Compensate {
+		fields = append(fields, field("Compensate", jen.True()))
+	}
+	fields = append(fields, field("Checksum", jen.Lit(ch.checksum)))
 	if sums := r.equivalent[ch.ann.ID]; len(sums) > 0 {
 		lits := make([]jen.Code, len(sums))
 		for i, s := range sums {

@@ -50,9 +50,15 @@ const (
 	// AfterApplied: the change's APPLIED entry is recorded (and, under a
 	// separate transaction, its marker not yet cleared).
 	AfterApplied Point = "after-applied"
+	// AfterFailed: a change without a transaction failed, its FAILED entry
+	// is recorded, and its compensation (compensate=true) has not begun.
+	AfterFailed Point = "after-failed"
 	// InRollback is never hit by the runtime: a rollback function hits it
 	// itself, from inside its own work.
 	InRollback Point = "in-rollback"
+	// AfterRolledBack: the compensation of a failed change ended and its
+	// ROLLED_BACK (or ROLLBACK_FAILED) entry is recorded.
+	AfterRolledBack Point = "after-rolled-back"
 	// DuringRefresh: the lease of the run's lock is about to be refreshed.
 	DuringRefresh Point = "during-refresh"
 )
@@ -60,7 +66,7 @@ const (
 // Points lists every point, in the order a change meets them.
 func Points() []Point {
 	return []Point{BeforeStarted, AfterStarted, InApply, AfterApply, BeforeCommit,
-		AfterTargetCommit, AfterApplied, InRollback, DuringRefresh}
+		AfterTargetCommit, AfterApplied, AfterFailed, InRollback, AfterRolledBack, DuringRefresh}
 }
 
 type hookKey struct{}

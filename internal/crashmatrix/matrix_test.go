@@ -48,7 +48,7 @@ var pointsOf = map[audit.Strategy][]crash.Point{
 	audit.StrategySeparateTx: {crash.BeforeStarted, crash.AfterStarted, crash.InApply, crash.AfterApply,
 		crash.BeforeCommit, crash.AfterTargetCommit, crash.AfterApplied, crash.DuringRefresh},
 	audit.StrategyNonTx: {crash.BeforeStarted, crash.AfterStarted, crash.InApply, crash.AfterApply,
-		crash.AfterApplied, crash.InRollback, crash.DuringRefresh},
+		crash.AfterApplied, crash.AfterFailed, crash.InRollback, crash.AfterRolledBack, crash.DuringRefresh},
 }
 
 var strategyNames = map[audit.Strategy]string{
@@ -65,7 +65,9 @@ var pointNames = map[crash.Point]string{
 	crash.BeforeCommit:      "before the commit",
 	crash.AfterTargetCommit: "after the target's commit",
 	crash.AfterApplied:      "after APPLIED",
-	crash.InRollback:        "inside the rollback",
+	crash.AfterFailed:       "after FAILED, before its compensation",
+	crash.InRollback:        "inside the compensating rollback",
+	crash.AfterRolledBack:   "after ROLLED_BACK",
 	crash.DuringRefresh:     "during a lock refresh",
 }
 
@@ -157,8 +159,8 @@ func runChild(arg string) int {
 	}
 
 	failing := ""
-	if job.Point == crash.InRollback {
-		failing = ids[1] // its rollback is where the child dies
+	if compensating(job.Point) {
+		failing = ids[1] // it fails, and its compensation is where the child dies
 	}
 	r, err := pipeline.New(w.store, stages(m, job.Recovery, ids, failing), opts...)
 	if err != nil {
@@ -168,6 +170,12 @@ func runChild(arg string) int {
 	_, err = r.Run(crash.With(ctx, killAt(job.Point)))
 	fmt.Fprintf(os.Stderr, "child: the run returned without reaching %s: %v\n", job.Point, err)
 	return 3
+}
+
+// compensating reports whether the crash point p is on the way of a
+// compensation: the change fails, and asks for its rollback to run then.
+func compensating(p crash.Point) bool {
+	return p == crash.AfterFailed || p == crash.InRollback || p == crash.AfterRolledBack
 }
 
 // killAt returns the crash hook that kills the process with SIGKILL at
@@ -273,8 +281,10 @@ func expectedCrashState(s audit.Strategy, p crash.Point) crashState {
 	case crash.AfterApplied:
 		// Under a separate transaction the marker is cleared after APPLIED.
 		return crashState{latest: audit.StateApplied, effects: 1, marker: s == audit.StrategySeparateTx}
-	case crash.InRollback:
+	case crash.AfterFailed, crash.InRollback:
 		return crashState{latest: audit.StateFailed, effects: 1}
+	case crash.AfterRolledBack:
+		return crashState{latest: audit.StateRolledBack}
 	}
 	// Inside or after apply, before the commit: the transaction died
 	// uncommitted; without one, the effect stays.
@@ -296,6 +306,8 @@ func restartOutcome(s audit.Strategy, rec audit.Recovery, st crashState) string 
 		return string(pipeline.StatusApplied)
 	case st.latest == audit.StateApplied:
 		return string(pipeline.StatusSkipped)
+	case st.latest == audit.StateRolledBack:
+		return string(pipeline.StatusApplied)
 	case st.latest == audit.StateStarted && s == audit.StrategySeparateTx && st.marker:
 		return string(pipeline.StatusRecovered)
 	case st.latest == audit.StateStarted && s == audit.StrategySeparateTx:

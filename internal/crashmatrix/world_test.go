@@ -297,11 +297,14 @@ func meta(id string, order int64, s audit.Strategy, rec audit.Recovery) pipeline
 }
 
 // stages is the pipeline of one stage with changes ids, in order, all on
-// medium m with recovery rec; the change failing fails.
+// medium m with recovery rec; the change failing fails, and asks for its
+// rollback to compensate.
 func stages(m medium, rec audit.Recovery, ids []string, failing string) []pipeline.Stage {
 	st := pipeline.Stage{Name: stageName}
 	for i, id := range ids {
-		st.Changes = append(st.Changes, m.change(meta(id, int64(i+1), m.strategy(), rec), id == failing))
+		md := meta(id, int64(i+1), m.strategy(), rec)
+		md.Compensate = id == failing
+		st.Changes = append(st.Changes, m.change(md, id == failing))
 	}
 	return []pipeline.Stage{st}
 }

@@ -27,6 +27,15 @@ type Meta struct {
 	// transactional=false: it then runs without a target transaction, with
 	// STARTED/APPLIED guarding it, even on a transactional target.
 	Transactional bool
+	// Compensate asks for the rollback to run right after the change fails
+	// without a transaction (non-transactional strategy), to compensate
+	// what it partly did: ROLLED_BACK or ROLLBACK_FAILED is then recorded
+	// after FAILED. Without it a rollback is an undo, for a change that was
+	// fully applied, run only by RollbackTo: an undo run on a half-applied
+	// change can destroy data (a "down" migration dropping a column that the
+	// failed "up" never finished adding). New refuses Compensate without a
+	// rollback.
+	Compensate bool
 	// Checksum is a digest of what the change executes: its normalized
 	// source and the files it embeds.
 	Checksum string

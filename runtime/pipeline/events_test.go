@@ -65,7 +65,7 @@ func TestEventsBracketStagesAndChanges(t *testing.T) {
 		{
 			name: "a failure finishes its stage with the error; later stages are not reported",
 			specs: [][]spec{
-				{{id: "c1", strategy: nonTx}, {id: "c2", order: 2, strategy: nonTx, fail: errBoom, rollback: true}},
+				{{id: "c1", strategy: nonTx}, {id: "c2", order: 2, strategy: nonTx, fail: errBoom, rollback: true, compensate: true}},
 				{{id: "c3", strategy: nonTx}},
 			},
 			want: []string{

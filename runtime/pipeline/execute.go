@@ -132,8 +132,9 @@ func (x *run) separateTx(ctx context.Context, c *boundChange, o Outcome) Outcome
 	return x.applied(c, o, d)
 }
 
-// nonTx: STARTED, apply, APPLIED; on failure FAILED, then the rollback if
-// one is declared, then ROLLED_BACK or ROLLBACK_FAILED.
+// nonTx: STARTED, apply, APPLIED; on failure FAILED, then, only for a
+// change that asks for compensation, its rollback and ROLLED_BACK or
+// ROLLBACK_FAILED.
 func (x *run) nonTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	const s = audit.StrategyNonTx
 	crash.Hit(ctx, crash.BeforeStarted)
@@ -155,14 +156,22 @@ func (x *run) nonTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 		crash.Hit(ctx, crash.AfterApplied)
 		return x.applied(c, o, d)
 	}
-	if !c.hasRollback {
-		return x.fail(ctx, c, o, s, start, err)
-	}
 	o = x.fail(ctx, c, o, s, start, err)
+	if !c.meta.Compensate {
+		// The rollback is an undo of a fully applied change: run on a
+		// half-applied one it could destroy data.
+		return o
+	}
 	var ce *ChangeError
 	if !errors.As(o.Err, &ce) || ce.State != audit.StateFailed {
 		return o // FAILED could not be recorded: do not go on without the lock
 	}
+	crash.Hit(ctx, crash.AfterFailed)
+	// A change cancelled by a signal (SIGTERM on a rolling deploy) still
+	// gets its compensation, detached from the cancellation and bounded
+	// like the recording of its outcome.
+	ctx, cancel := x.writeCtx(ctx)
+	defer cancel()
 	if _, lerr := x.lease.valid(ctx); lerr != nil {
 		o.Err = errors.Join(o.Err, &LockLostError{Stage: c.stage, ChangeID: c.meta.ID,
 			Err: fmt.Errorf("its rollback was not run: %w", lerr)})
@@ -171,8 +180,8 @@ func (x *run) nonTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 	return x.rollback(ctx, c, o, ce)
 }
 
-// rollback runs the declared rollback of a failed non-transactional change
-// and records its outcome.
+// rollback runs the rollback of a failed non-transactional change that asks
+// for compensation, and records its outcome.
 func (x *run) rollback(ctx context.Context, c *boundChange, o Outcome, ce *ChangeError) Outcome {
 	const s = audit.StrategyNonTx
 	start := time.Now()
@@ -187,6 +196,7 @@ func (x *run) rollback(ctx context.Context, c *boundChange, o Outcome, ce *Chang
 			c.meta.ID, c.stage, state, err, rerr))
 		return o
 	}
+	crash.Hit(ctx, crash.AfterRolledBack)
 	ce.State, ce.RollbackErr, ce.Next = state, err, x.next(c, state, s)
 	if err != nil {
 		x.log.Error("rollback failed", "stage", c.stage, "change", c.meta.ID, "state", state, "duration", d, "error", err)
@@ -229,6 +239,10 @@ func (x *run) applied(c *boundChange, o Outcome, d time.Duration) Outcome {
 
 // next says what happens after a change ended in state under strategy s.
 func (x *run) next(c *boundChange, state audit.State, s audit.Strategy) string {
+	if state == audit.StateFailed && s == audit.StrategyNonTx && c.hasRollback && !c.meta.Compensate {
+		return "its rollback was not run: it undoes a fully applied change, and the change does not ask for compensation (compensate=true); " +
+			x.next(c, audit.StateStarted, s)
+	}
 	switch {
 	case state == audit.StateFailed && s != audit.StrategyNonTx:
 		return "its transaction was rolled back, so nothing was applied; fix the cause and run again: the next run applies it again"

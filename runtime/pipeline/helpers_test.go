@@ -96,6 +96,9 @@ type spec struct {
 	rollbackErr error
 	// equivalent lists checksums recorded as cosmetic edits of it.
 	equivalent []string
+	// compensate runs the rollback right after a failure without a
+	// transaction.
+	compensate bool
 }
 
 func (e *env) meta(s spec) pipeline.Meta {
@@ -108,7 +111,7 @@ func (e *env) meta(s spec) pipeline.Meta {
 	}
 	return pipeline.Meta{
 		ID: s.id, Order: order, Author: "tester", Target: target, Recovery: s.recovery,
-		Transactional: s.strategy != audit.StrategyNonTx, Checksum: "sum-" + s.id, Equivalent: s.equivalent, Source: s.id + ".go:3",
+		Transactional: s.strategy != audit.StrategyNonTx, Compensate: s.compensate, Checksum: "sum-" + s.id, Equivalent: s.equivalent, Source: s.id + ".go:3",
 	}
 }
 

@@ -241,23 +241,28 @@ func TestAFailedChangeStopsTheRun(t *testing.T) {
 	}
 }
 
-func TestRollbackOfANonTransactionalChange(t *testing.T) {
+func TestCompensationOfANonTransactionalChange(t *testing.T) {
 	rbErr := errors.New("cannot undo")
 	tests := []struct {
-		name        string
-		rollback    bool
-		rollbackErr error
-		wantNew     []audit.State
-		wantState   audit.State
-		wantEvents  []pipeline.EventKind
+		name                 string
+		rollback, compensate bool
+		rollbackErr          error
+		wantNew              []audit.State
+		wantState            audit.State
+		wantEvents           []pipeline.EventKind
 	}{
-		{"a rollback that succeeds records ROLLED_BACK", true, nil,
+		{"a compensation that succeeds records ROLLED_BACK", true, true, nil,
 			[]audit.State{audit.StateStarted, audit.StateFailed, audit.StateRolledBack}, audit.StateRolledBack,
 			[]pipeline.EventKind{pipeline.EventStarted, pipeline.EventFailed, pipeline.EventRolledBack}},
-		{"a rollback that fails records ROLLBACK_FAILED", true, rbErr,
+		{"a compensation that fails records ROLLBACK_FAILED", true, true, rbErr,
 			[]audit.State{audit.StateStarted, audit.StateFailed, audit.StateRollbackFailed}, audit.StateRollbackFailed,
 			[]pipeline.EventKind{pipeline.EventStarted, pipeline.EventFailed, pipeline.EventRollbackFailed}},
-		{"without a rollback the change stays FAILED", false, nil,
+		// An undo written for a fully applied change must not run on a
+		// half-applied one (issue 11: it dropped a column and its data).
+		{"a rollback without compensate is an undo: the change stays FAILED", true, false, nil,
+			[]audit.State{audit.StateStarted, audit.StateFailed}, audit.StateFailed,
+			[]pipeline.EventKind{pipeline.EventStarted, pipeline.EventFailed}},
+		{"without a rollback the change stays FAILED", false, false, nil,
 			[]audit.State{audit.StateStarted, audit.StateFailed}, audit.StateFailed,
 			[]pipeline.EventKind{pipeline.EventStarted, pipeline.EventFailed}},
 	}
@@ -266,7 +271,7 @@ func TestRollbackOfANonTransactionalChange(t *testing.T) {
 			e := newEnv(t)
 			var kinds []pipeline.EventKind
 			r := e.runner([]pipeline.Stage{e.stage("s1",
-				spec{id: "c1", order: 1, strategy: nonTx, fail: errBoom, rollback: tt.rollback, rollbackErr: tt.rollbackErr},
+				spec{id: "c1", order: 1, strategy: nonTx, fail: errBoom, rollback: tt.rollback, rollbackErr: tt.rollbackErr, compensate: tt.compensate},
 				spec{id: "c2", order: 2, strategy: nonTx},
 			)}, pipeline.WithEvents(func(ev pipeline.Event) {
 				if ev.ChangeID != "" { // pipeline and stage events: see events_test.go
@@ -291,7 +296,7 @@ func TestRollbackOfANonTransactionalChange(t *testing.T) {
 				t.Errorf("ROLLBACK_FAILED entry error = %q, want the rollback's", last.ErrorMessage)
 			}
 			wantRollbacks := 0
-			if tt.rollback {
+			if tt.compensate {
 				wantRollbacks = 1
 			}
 			if n := e.rec.count("c1:rollback"); n != wantRollbacks {
@@ -344,7 +349,7 @@ func TestAPanicInAChangeIsRecordedAsAFailure(t *testing.T) {
 	}
 	t.Run("a panic in a rollback is recorded as ROLLBACK_FAILED", func(t *testing.T) {
 		e := newEnv(t)
-		c := pipeline.NewChange(e.meta(spec{id: "c1", strategy: nonTx}), pipeline.NonTransactional(e.rec),
+		c := pipeline.NewChange(e.meta(spec{id: "c1", strategy: nonTx, compensate: true}), pipeline.NonTransactional(e.rec),
 			func(context.Context, *recorder) error { return errBoom },
 			func(context.Context, *recorder) error { panic("rollback exploded") })
 		r := e.runner([]pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{c}}})

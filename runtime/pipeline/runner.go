@@ -126,6 +126,9 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 				errs = append(errs, fmt.Errorf("%s: unknown recovery %q (want %s or %s)",
 					where(), m.Recovery, audit.RecoveryManual, audit.RecoveryRetry))
 			}
+			if m.Compensate && !c.hasRollback {
+				errs = append(errs, fmt.Errorf("%s: Compensate is set, but the change has no rollback to compensate with", where()))
+			}
 			if c.fn == nil {
 				errs = append(errs, fmt.Errorf("%s: not built with NewChange", where()))
 				continue

@@ -432,14 +432,42 @@ func (r *renderer) stageFunc(f *jen.File) {
 		))
 	}
 	items = append(items, jen.Line())
-	body = append(body, jen.Return(jen.Qual(pipelinePath, "Stage").Values(
+	fields := []jen.Code{
 		jen.Line().Id("Name").Op(":").Lit(r.stage),
 		jen.Line().Id("Changes").Op(":").Index().Qual(pipelinePath, "Change").Values(items...),
-		jen.Line(),
-	)))
+	}
+	if deps := r.nilableDeps(); len(deps) > 0 {
+		fields = append(fields, jen.Line().Id("Deps").Op(":").Index().Qual(pipelinePath, "Dep").Values(append(deps, jen.Line())...))
+	}
+	body = append(body, jen.Return(jen.Qual(pipelinePath, "Stage").Values(append(fields, jen.Line())...)))
 	f.Commentf("Stage returns stage %q: its changes in order, bound to their", r.stage)
 	f.Comment("targets and dependencies.")
 	f.Func().Id("Stage").Params(jen.Id(r.t).Id("Targets"), jen.Id(r.d).Id("Deps")).Qual(pipelinePath, "Stage").Block(body...)
+}
+
+// nilableDeps lists, as pipeline.Dep values, the dependencies that can be
+// nil, so that pipeline.New reports one left unset.
+func (r *renderer) nilableDeps() []jen.Code {
+	var out []jen.Code
+	for _, d := range r.deps {
+		switch d.typ.Underlying().(type) {
+		case *types.Pointer, *types.Interface, *types.Map, *types.Chan, *types.Signature:
+		default:
+			continue
+		}
+		var ids []jen.Code
+		for _, ch := range r.changes {
+			if slices.ContainsFunc(slices.Concat(ch.applyDeps, ch.rollbackDeps), func(t types.Type) bool { return types.Identical(t, d.typ) }) {
+				ids = append(ids, jen.Lit(ch.ann.ID))
+			}
+		}
+		out = append(out, jen.Line().Values(
+			jen.Id("Name").Op(":").Lit("Deps."+d.field),
+			jen.Id("Value").Op(":").Id(r.d).Dot(d.field),
+			jen.Id("Changes").Op(":").Index().String().Values(ids...),
+		))
+	}
+	return out
 }
 
 func (r *renderer) meta(ch *change) jen.Code {

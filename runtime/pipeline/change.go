@@ -73,6 +73,21 @@ func (c Change) HasRollback() bool { return c.hasRollback }
 type Stage struct {
 	Name    string
 	Changes []Change
+	// Deps are the dependencies the changes receive, as generated code
+	// passes them from its Deps struct, so that New reports one left unset
+	// before anything runs instead of a change failing on a nil pointer.
+	Deps []Dep
+}
+
+// Dep is one dependency that changes of a stage receive.
+type Dep struct {
+	// Name says where it is set, as Deps.Logger.
+	Name string
+	// Value is the dependency. New refuses a nil pointer, interface, map,
+	// channel or function.
+	Value any
+	// Changes are the ids of the changes that receive it.
+	Changes []string
 }
 
 // Target is a system that changes modify. H is the handle each change
@@ -320,6 +335,12 @@ func isNil(t any) bool {
 		return v.IsNil()
 	}
 	return false
+}
+
+// unset reports whether dependency v is one a change would fail on: nil,
+// or a nil pointer, map, channel or function (a nil slice is an empty one).
+func unset(v any) bool {
+	return isNil(v) && reflect.ValueOf(v).Kind() != reflect.Slice
 }
 
 // NonTransactional returns a target whose changes receive h and run with

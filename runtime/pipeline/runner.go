@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/flamingock/flamingock-go/audit"
@@ -47,8 +49,8 @@ func (c *boundChange) key() audit.Key { return audit.Key{Stage: c.stage, ChangeI
 // or repeated change id (ids are unique across the whole pipeline), a
 // stage name, change id or target id longer than audit.MaxIDLen or an
 // author longer than audit.MaxAuthorLen (no store takes them), orders
-// not strictly increasing within a stage, an unknown recovery, a target not
-// wired, a target that cannot run a change as declared. Nothing touches the
+// not strictly increasing within a stage, an unknown recovery, a target or a
+// dependency not wired, a target that cannot run a change as declared. Nothing touches the
 // store or the targets.
 func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 	var errs []error
@@ -88,6 +90,11 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 			errs = append(errs, fmt.Errorf("stage %q: %s", clip(st.Name), tooLong("name", st.Name, audit.MaxIDLen)))
 		}
 		stageSeen[st.Name] = true
+		for _, d := range st.Deps {
+			if unset(d.Value) {
+				errs = append(errs, fmt.Errorf("stage %q: dependency %s is not set (%s it): set it", clip(st.Name), d.Name, quoteList("change", d.Changes)))
+			}
+		}
 		for j, c := range st.Changes {
 			m := c.meta
 			// where names the change in errors; built only for one, since New
@@ -244,4 +251,17 @@ func (r *Runner) storeArgs() []string {
 		args = append(args, "--lock-key", r.cfg.lockKey)
 	}
 	return args
+}
+
+// quoteList names ids after noun as the subject of "take": change "a"
+// takes, changes "a", "b" take.
+func quoteList(noun string, ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = strconv.Quote(id)
+	}
+	if len(ids) == 1 {
+		return noun + " " + q[0] + " takes"
+	}
+	return noun + "s " + strings.Join(q, ", ") + " take"
 }

@@ -77,5 +77,8 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				Source:        "flags.go:55",
 			}, t.Flags, EnableSignup, DisableSignup),
 		},
+		Deps: []pipeline.Dep{
+			{Name: "Deps.Logger", Value: d.Logger, Changes: []string{"seed-admin"}},
+		},
 	}
 }

@@ -82,5 +82,8 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return Announce(ctx, h, d.Logger)
 			}, Unannounce),
 		},
+		Deps: []pipeline.Dep{
+			{Name: "Deps.Logger", Value: d.Logger, Changes: []string{"seed-users", "announce"}},
+		},
 	}
 }

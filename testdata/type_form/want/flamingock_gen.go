@@ -69,5 +69,9 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return publish.Apply(ctx, h, d.SlogLogger, d.TypeFormLogger)
 			}, nil),
 		},
+		Deps: []pipeline.Dep{
+			{Name: "Deps.SlogLogger", Value: d.SlogLogger, Changes: []string{"publish"}},
+			{Name: "Deps.TypeFormLogger", Value: d.TypeFormLogger, Changes: []string{"publish"}},
+		},
 	}
 }

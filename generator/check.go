@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flamingock/flamingock-go/annotations"
+	"github.com/flamingock/flamingock-go/internal/goname"
 )
 
 // change is one validated declaration of a change.
@@ -502,7 +503,7 @@ func (c *checker) crossCheck(changes []*change) {
 			}
 			continue
 		}
-		name := goName(id)
+		name := goname.Field(id)
 		if other, clash := byGoName[name]; clash {
 			c.add(ch.ann.AttrPos("target"), "target ids %q and %q both become the Go name %s in Targets: rename one", other, id, name)
 		}
@@ -537,25 +538,6 @@ func (c *checker) resolveOrder(ch *change) {
 	default:
 		c.add(ch.ann.Pos, "missing order: add order=N, or name the file with an order prefix such as 0001_%s.go", snake(ch.name))
 	}
-}
-
-// goName turns a target id into an exported Go identifier: "app-db" and
-// "app.db" become AppDb, "1db" becomes T1db.
-func goName(id string) string {
-	var b strings.Builder
-	for _, part := range strings.FieldsFunc(id, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
-		b.WriteString(upperFirst(part))
-	}
-	s := b.String()
-	if s == "" || !unicode.IsLetter([]rune(s)[0]) {
-		s = "T" + s
-	}
-	return s
-}
-
-func upperFirst(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 func lowerFirst(s string) string {

@@ -277,22 +277,6 @@ func F(ctx context.Context, tx *sql.Tx) error { _, err := tx.ExecContext(ctx, "C
 	}
 }
 
-func TestGoNameMakesExportedIdentifiers(t *testing.T) {
-	for id, want := range map[string]string{
-		"appdb":      "Appdb",
-		"app-db":     "AppDb",
-		"app.db_v2":  "AppDbV2",
-		"kafkaMain":  "KafkaMain",
-		"1db":        "T1db",
-		"0.x":        "T0X",
-		"events-api": "EventsApi",
-	} {
-		if got := goName(id); got != want {
-			t.Errorf("goName(%q) = %q, want %q", id, got, want)
-		}
-	}
-}
-
 func TestDepsAreNamedAfterTheirTypesWithoutClashes(t *testing.T) {
 	named := func(path, name string) *types.Named {
 		pkg := types.NewPackage(path, filepath.Base(path))

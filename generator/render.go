@@ -14,6 +14,7 @@ import (
 	"golang.org/x/tools/imports"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/goname"
 )
 
 // Import paths the generated code refers to.
@@ -246,7 +247,7 @@ func (r *renderer) collect() {
 	byKey := map[string]types.Type{}
 	for _, ch := range r.changes {
 		if _, ok := r.targets[ch.ann.Target]; !ok {
-			r.targets[ch.ann.Target] = target{id: ch.ann.Target, field: goName(ch.ann.Target), handle: ch.handle}
+			r.targets[ch.ann.Target] = target{id: ch.ann.Target, field: goname.Field(ch.ann.Target), handle: ch.handle}
 		}
 		r.typ(ch.handle)
 		for _, t := range slices.Concat(ch.applyDeps, ch.rollbackDeps) {
@@ -265,14 +266,14 @@ func (r *renderer) collect() {
 // (SlogLogger, ZapLogger), then by pointer-ness (…Ptr), then by number.
 func nameDeps(deps []dep) {
 	steps := []func(d dep) string{
-		func(d dep) string { return upperFirst(depTypeName(d.typ).Name()) },
+		func(d dep) string { return goname.UpperFirst(depTypeName(d.typ).Name()) },
 		func(d dep) string {
 			tn := depTypeName(d.typ)
-			return goName(tn.Pkg().Name()) + upperFirst(tn.Name())
+			return goname.Field(tn.Pkg().Name()) + goname.UpperFirst(tn.Name())
 		},
 		func(d dep) string {
 			tn := depTypeName(d.typ)
-			s := goName(tn.Pkg().Name()) + upperFirst(tn.Name())
+			s := goname.Field(tn.Pkg().Name()) + goname.UpperFirst(tn.Name())
 			if _, ptr := types.Unalias(d.typ).(*types.Pointer); ptr {
 				s += "Ptr"
 			}
@@ -426,7 +427,7 @@ func (r *renderer) stageFunc(f *jen.File) {
 		}
 		items = append(items, jen.Line().Qual(pipelinePath, "NewChange").Call(
 			r.meta(ch),
-			jen.Id(r.t).Dot(goName(ch.ann.Target)),
+			jen.Id(r.t).Dot(goname.Field(ch.ann.Target)),
 			r.funcValue(ch, ch.apply, ch.applyDeps),
 			rollback,
 		))

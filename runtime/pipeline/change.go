@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/goname"
 )
 
 // Meta describes a change as it was declared. flamingock-gen fills it from
@@ -202,7 +201,7 @@ type changeFunc[H any] struct {
 func (f *changeFunc[H]) bind(store audit.Store, m Meta) (audit.Strategy, Markers, error) {
 	t := f.target
 	if isNil(t) {
-		return "", nil, fmt.Errorf("target %q of change %q is not wired: set Targets.%s", m.Target, m.ID, fieldName(m.Target))
+		return "", nil, fmt.Errorf("target %q of change %q is not wired: set Targets.%s", m.Target, m.ID, goname.Field(m.Target))
 	}
 	if f.apply == nil {
 		return "", nil, errors.New("apply function is nil")
@@ -302,25 +301,6 @@ type unit struct {
 	rollback func(context.Context) error // nil when none is declared
 	appender AuditAppender               // nil unless the Work shares the audit transaction
 	marker   MarkerWriter                // nil unless the Work writes markers
-}
-
-// fieldName guesses the Targets field flamingock-gen declares for a target
-// id: the id in CamelCase ("appdb" → "Appdb", "app-db" → "AppDb").
-func fieldName(id string) string {
-	var b strings.Builder
-	up := true
-	for _, r := range id {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-			up = true
-			continue
-		}
-		if up {
-			r = unicode.ToUpper(r)
-			up = false
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // isNil reports whether t is a nil interface or holds a nil pointer, map,

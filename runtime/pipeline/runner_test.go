@@ -33,6 +33,8 @@ func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 			pipeline.NewChange(meta("c", 3, "app-db"), pipeline.Target[*sql.Tx](nil), noop, nil),
 			pipeline.NewChange(meta("d", 5, "appdb"), pipeline.Target[*sql.Tx](unwired), noop, nil),
 			pipeline.NewChange(nonTxMeta, pipeline.Target[*sql.Tx](e.shared), noop, nil),
+			// The generator names this target's field T1db: the message must too.
+			pipeline.NewChange(meta("e", 10, "1db"), pipeline.Target[*sql.Tx](nil), noop, nil),
 		}},
 		{Name: "schema"},
 		{Name: "", Changes: []pipeline.Change{
@@ -65,6 +67,7 @@ func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 		`stage "schema": change "c": target "app-db" of change "c" is not wired: set Targets.AppDb`,
 		`stage "schema": change "d": target "appdb" of change "d" is not wired: set Targets.Appdb`,
 		`stage "schema": change "ddl": target "appdb": database/sql target cannot run a change outside a transaction (its handle is *sql.Tx)`,
+		`stage "schema": change "e": target "1db" of change "e" is not wired: set Targets.T1db`,
 		`stage "schema" is listed twice`,
 		`stage #3 has no name`,
 		`stage "": change "a": id already used in stage "schema"`,

@@ -20,7 +20,15 @@
 //		err = res.Commit()
 //	}
 //
-// The same checks back Analyzer, for go vet and gopls.
+// The same checks back Analyzer, for go vet (cmd/flamingock-vet).
+//
+// The files follow the phases, as wire's parse → analyze → gen: this file
+// loads the package and returns the Result; analyze.go turns directives
+// into validated changes (embed.go: what their checksums cover; unbuilt.go:
+// directives the build never sees); ledger.go checks them against what was
+// generated before; render.go writes the registry (registry.go reads it
+// back); types.go and names.go hold the type writing and the naming that
+// analysis and rendering share.
 package generator
 
 import (

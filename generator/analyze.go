@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/flamingock/flamingock-go/annotations"
 	"github.com/flamingock/flamingock-go/internal/goname"
@@ -412,17 +410,6 @@ func (c *checker) expressible(t types.Type) error {
 	return err
 }
 
-// typeName returns the name of a named type or alias, or nil.
-func typeName(t types.Type) *types.TypeName {
-	switch t := t.(type) {
-	case *types.Named:
-		return t.Obj()
-	case *types.Alias:
-		return t.Obj()
-	}
-	return nil
-}
-
 func isContext(t types.Type) bool {
 	n, ok := types.Unalias(t).(*types.Named)
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "context" && n.Obj().Name() == "Context"
@@ -460,17 +447,6 @@ func kindOf(obj types.Object) string {
 
 // typeString renders t as the package's source would write it.
 func (c *checker) typeString(t types.Type) string { return typeString(t, c.pkg) }
-
-// typeString renders t as the source of package local would write it:
-// *sql.Tx, not *database/sql.Tx.
-func typeString(t types.Type, local *types.Package) string {
-	return types.TypeString(t, func(p *types.Package) string {
-		if p == local {
-			return ""
-		}
-		return p.Name()
-	})
-}
 
 // crossCheck checks what involves several changes: orders, ids, targets.
 func (c *checker) crossCheck(changes []*change) {
@@ -538,21 +514,4 @@ func (c *checker) resolveOrder(ch *change) {
 	default:
 		c.add(ch.ann.Pos, "missing order: add order=N, or name the file with an order prefix such as 0001_%s.go", snake(ch.name))
 	}
-}
-
-func lowerFirst(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	return string(unicode.ToLower(r)) + s[n:]
-}
-
-// snake turns CreateUsers into create_users, for a file name suggestion.
-func snake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) && i > 0 {
-			b.WriteByte('_')
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
 }

@@ -107,6 +107,8 @@ type Entry struct {
 	Recovery Recovery
 	Checksum string
 	// ErrorMessage and ErrorKind describe a failure (FAILED, ROLLBACK_FAILED).
+	// ErrorKind is one of the ErrorKind constants, or else the Go type of
+	// the innermost error of the failure's chain ("*net.OpError").
 	ErrorMessage string
 	ErrorKind    string
 	// Operator and Reason are set on manual marks.
@@ -115,6 +117,20 @@ type Entry struct {
 	// Metadata is user metadata; empty or a JSON object.
 	Metadata json.RawMessage
 }
+
+// The error kinds the runtime records for a failure that is not the
+// change's own error, whatever its Go type.
+const (
+	// ErrorKindPanic: the change or its rollback panicked.
+	ErrorKindPanic = "panic"
+	// ErrorKindCancelled: the change returned because its context was
+	// cancelled (its error matches context.Canceled), typically when the
+	// process was told to stop. It was interrupted, not broken.
+	ErrorKindCancelled = "cancelled"
+	// ErrorKindDeadline: the change returned because a deadline of its
+	// context passed (its error matches context.DeadlineExceeded).
+	ErrorKindDeadline = "deadline"
+)
 
 // Key identifies a change in the trail.
 type Key struct {
@@ -336,6 +352,13 @@ var (
 	// connection lost after the request was sent is not marked, since the
 	// write may have been stored.
 	ErrUnavailable = errors.New("audit: store unavailable, the request did not reach it")
+	// ErrBusy reports that the store could not serve a request in time
+	// because another transaction held a lock the request needs, such as
+	// SQLite's single write lock held by a change that shares its
+	// transaction with the store. The request had no effect, so it is safe
+	// to retry, even a write; the runtime waits for the lock to be free as
+	// it waits for the pipeline's lock.
+	ErrBusy = errors.New("audit: store busy, another transaction holds the lock the request needs")
 )
 
 // Unavailable returns err marked as matching ErrUnavailable, with err's

@@ -21,7 +21,7 @@
 //	r, err := pipeline.New(store, []pipeline.Stage{
 //		schema.Stage(schema.Targets{Appdb: sqltarget.New(store.DB())}, schema.Deps{}),
 //		topics.Stage(topics.Targets{Kafka: pipeline.NonTransactional(admin)}, topics.Deps{}),
-//	}, pipeline.WithLogger(slog.Default()))
+//	})
 //	if err != nil { … } // every problem of the pipeline at once
 //
 //	res, err := r.Run(ctx)
@@ -83,7 +83,17 @@
 //
 // The first failure stops the run. A panic inside a change or its rollback
 // is recovered and recorded as the change's failure (error kind "panic"):
-// it does not crash the process.
+// it does not crash the process. A change that returns its context's error
+// was stopped, not broken: its error kind is "cancelled" or "deadline"
+// (audit.ErrorKindCancelled, audit.ErrorKindDeadline), in the audit trail
+// and in Event.ErrorKind; any other failure's is the Go type of its
+// innermost error.
+//
+// An applied change whose recorded checksum is neither its code's nor one
+// its Meta.Equivalent lists was edited after it was applied somewhere: it
+// is not applied again, and Run (Result.Drift), Plan (Plan.Drift) and
+// Validate report it as a Drift, a warning in the log; it fails none of
+// them.
 //
 // # The lock
 //
@@ -95,7 +105,21 @@
 // store refuses the writes of a runner whose lease expired or was taken
 // over; the run then stops with ErrLockLost. A crashed runner's lock frees
 // itself when the lease expires; meanwhile others wait (WithLockWait,
-// default 3m polling every 1s).
+// default 3m polling every 1s), saying so in the log. On SQLite a start
+// also waits, within the same bound, while another process holds the
+// database's write lock, as a change that shares its transaction with the
+// store does while it runs (audit.ErrBusy); Validate waits the same way.
+//
+// # Logging
+//
+// The runner logs through slog.Default() (as it is when New is called)
+// unless WithLogger says otherwise: each change it starts, applies,
+// recovers or rolls back, a summary line per execution ("run finished",
+// or "run stopped" with the error), and warnings for a wait for the lock
+// or a busy store (who holds it, until when: once, then every 10s), a
+// drift and a retried store call. A migration tool that is silent while
+// it waits looks hung. WithLogger(slog.New(slog.DiscardHandler)) silences
+// it.
 //
 // # Errors
 //
@@ -105,14 +129,27 @@
 //   - ErrManualInterventionRequired (*IssuesError): changes whose outcome
 //     only an operator can decide; nothing ran;
 //   - ErrLockNotAcquired (*LockError): another runner held the lock for the
-//     whole wait; nothing ran;
+//     whole wait, or the store stayed busy that long (LockError.Err, which
+//     matches audit.ErrBusy); nothing ran;
 //   - ErrChangeFailed (*ChangeError): a change failed; it says the state
 //     recorded and what the next run does;
 //   - ErrLockLost (*LockLostError): the lease was lost; no later change ran;
 //   - ErrStageRenamed (*StageRenamedError): the audit trail records changes
 //     of the pipeline under another stage name (a package renamed without
 //     its stage name pinned), under which they would be applied again;
-//     nothing ran. Plan, Validate and RollbackTo refuse it too.
+//     nothing ran. Plan, Validate and RollbackTo refuse it too;
+//   - ErrStoreFailed (*StoreError): a read or write failed after the
+//     retries the runtime makes where they are safe: reading the trail, a
+//     change's marker in its target or the lock, taking the lock (nothing
+//     ran), or recording a step of a change (StoreError.ChangeID names it;
+//     the message says whether it took effect, for example "committed, but
+//     its state stays STARTED until the next run finds its marker"). The
+//     next run decides from what the trail holds. It also matches the
+//     store's error: audit.ErrCorrupt for a record that cannot be trusted,
+//     audit.ErrUnavailable;
+//   - context.Canceled or context.DeadlineExceeded: ctx ended while Run
+//     waited for the lock or before a change started; a change that
+//     returns it fails with a *ChangeError that matches it too.
 //
 // RollbackTo returns, besides those, ErrUnknownChange, ErrRollbackRefused
 // (*RollbackRefusedError; nothing ran) and ErrRollbackFailed

@@ -75,6 +75,11 @@ type Event struct {
 	// of the stage's changes (stage finished) or of the execution
 	// (pipeline finished, nil when it succeeded).
 	Err error
+	// ErrorKind is the kind of Err, as the audit trail records it: one of
+	// audit.ErrorKindPanic, audit.ErrorKindCancelled and
+	// audit.ErrorKindDeadline, or else the Go type of the innermost error
+	// of its chain. Empty when Err is nil.
+	ErrorKind string
 	// Reason explains skips, recoveries, issues and why a change runs; on
 	// EventPipelineFinished it sums up the outcomes.
 	Reason string
@@ -116,9 +121,10 @@ func (x *run) begin(ctx context.Context, op Operation) {
 	x.deliver(Event{Kind: EventPipelineStarted})
 }
 
-// end closes what the execution's events left open and emits
-// EventPipelineFinished. err is what the execution returns.
+// end logs the execution's summary, closes what its events left open and
+// emits EventPipelineFinished. err is what the execution returns.
 func (x *run) end(res *Result, err error) {
+	x.summarize(res, err)
 	if x.r.cfg.events == nil {
 		return
 	}
@@ -173,7 +179,25 @@ func (x *run) finishStage() {
 
 func (x *run) deliver(ev Event) {
 	ev.ExecutionID, ev.Operation, ev.Context = x.id, x.ev.op, x.ev.ctx
+	if ev.Err != nil && ev.ErrorKind == "" {
+		ev.ErrorKind = errorKind(ev.Err)
+	}
 	x.r.cfg.events(ev)
+}
+
+// summarize logs the one line that sums an execution up: "run finished"
+// (or "rollback finished") at info level with what it did, or "run
+// stopped" at error level with the error too.
+func (x *run) summarize(res *Result, err error) {
+	args := []any{"result", res.summary(), "duration", time.Since(x.ev.start).Round(time.Millisecond)}
+	if len(res.Drift) > 0 {
+		args = append(args, "drift", len(res.Drift))
+	}
+	if err != nil {
+		x.log.Error(string(x.ev.op)+" stopped", append(args, "error", err)...)
+		return
+	}
+	x.log.Info(string(x.ev.op)+" finished", args...)
 }
 
 // summary counts the outcomes of res, as in "2 applied, 1 skipped".

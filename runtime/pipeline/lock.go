@@ -43,13 +43,19 @@ type lease struct {
 }
 
 // acquire takes the pipeline's lock, polling while another runner holds it
-// for up to the configured wait, and starts refreshing it.
+// (or, on a store such as SQLite, while another transaction holds the
+// write lock the acquisition needs) for up to the configured wait, and
+// starts refreshing it.
 func (r *Runner) acquire(ctx context.Context) (*lease, error) {
 	start := time.Now()
 	ttl := r.cfg.leaseTTL
-	for attempt := 1; ; attempt++ {
+	var (
+		w      waitLog
+		holder audit.LockInfo // as the store last reported it
+	)
+	for {
 		var sent time.Time
-		l, err := retry(ctx, r.backoff(), "acquire lock", unreached, func(ctx context.Context) (audit.Lease, error) {
+		l, err := retry(ctx, r.backoff(), "acquire lock", exceptBusy(unreached), func(ctx context.Context) (audit.Lease, error) {
 			sent = time.Now()
 			return r.store.Acquire(ctx, r.cfg.lockKey, r.cfg.runnerID, ttl)
 		})
@@ -61,27 +67,124 @@ func (r *Runner) acquire(ctx context.Context) (*lease, error) {
 			return k, nil
 		}
 		var held *audit.LockHeldError
-		if !errors.As(err, &held) {
-			return nil, fmt.Errorf("acquire lock %q: %w", r.cfg.lockKey, err)
+		switch {
+		case errors.As(err, &held):
+			holder = held.Info
+		case ctx.Err() != nil:
+			return nil, r.waitEnded(ctx, holder)
+		case errors.Is(err, audit.ErrBusy):
+			holder = r.lockHolder(ctx)
+		default:
+			return nil, &StoreError{Op: opAcquire, Err: fmt.Errorf("lock %q: %w", r.cfg.lockKey, err)}
 		}
 		waited := time.Since(start)
 		if waited >= r.cfg.lockWait {
-			return nil, &LockError{Holder: held.Info, Waited: waited}
+			le := &LockError{Holder: holder, Waited: waited}
+			if held == nil {
+				le.Err = err
+			}
+			return nil, le
 		}
-		level := slog.LevelDebug // said once at info level is enough
-		if attempt == 1 {
-			level = slog.LevelInfo
+		if held != nil {
+			r.cfg.logger.Log(ctx, w.level(), "waiting for lock", "key", r.cfg.lockKey, "holder", holder.Owner,
+				"epoch", holder.Epoch, "until", holder.ExpiresAt, "waited", waited.Round(time.Millisecond),
+				"gives_up_after", r.cfg.lockWait)
+		} else {
+			r.logBusy(ctx, &w, "acquire lock", holder, start)
 		}
-		r.cfg.logger.Log(ctx, level, "waiting for lock", "key", r.cfg.lockKey, "holder", held.Info.Owner,
-			"until", held.Info.ExpiresAt, "waited", waited)
-		t := time.NewTimer(min(r.cfg.lockPoll, r.cfg.lockWait-waited))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("wait for lock %q held by runner %s: %w", r.cfg.lockKey, held.Info.Owner, ctx.Err())
-		case <-t.C:
+		if !sleep(ctx, min(r.cfg.lockPoll, r.cfg.lockWait-waited)) {
+			return nil, r.waitEnded(ctx, holder)
 		}
 	}
+}
+
+// waitBusy calls f, a call of a start (the start-up read), again every
+// poll while it fails because the store is busy (audit.ErrBusy: on SQLite,
+// another connection holds the database's write lock, as a change sharing
+// its transaction with the store does while it runs), for up to the lock
+// wait: a start waits for a busy store as it waits for the pipeline's
+// lock, saying so in the log. Once the wait is over it returns a
+// *LockError.
+func waitBusy[T any](ctx context.Context, r *Runner, call string, f func(context.Context) (T, error)) (T, error) {
+	start := time.Now()
+	var w waitLog
+	for {
+		v, err := f(ctx)
+		if err == nil || !errors.Is(err, audit.ErrBusy) || ctx.Err() != nil {
+			return v, err
+		}
+		holder := r.lockHolder(ctx)
+		waited := time.Since(start)
+		if waited >= r.cfg.lockWait {
+			return v, &LockError{Holder: holder, Waited: waited, Err: err}
+		}
+		r.logBusy(ctx, &w, call, holder, start)
+		if !sleep(ctx, min(r.cfg.lockPoll, r.cfg.lockWait-waited)) {
+			return v, fmt.Errorf("wait for the audit store's write lock: %w", ctx.Err())
+		}
+	}
+}
+
+// lockHolder returns the pipeline's lock as the store reports it, for
+// saying who is likely to hold a busy store's write lock; the zero
+// LockInfo when it cannot be read.
+func (r *Runner) lockHolder(ctx context.Context) audit.LockInfo {
+	info, err := r.store.Lock(ctx, r.cfg.lockKey)
+	if err != nil {
+		return audit.LockInfo{}
+	}
+	return info
+}
+
+// logBusy says that call waits for a busy store since since: who holds the
+// pipeline's lock, when one does (its lease may have run out by the clock:
+// a change holding the write lock keeps its runner from refreshing it),
+// is the likely holder of the store's write lock.
+func (r *Runner) logBusy(ctx context.Context, w *waitLog, call string, holder audit.LockInfo, since time.Time) {
+	args := []any{"call", call, "since", since, "waited", time.Since(since).Round(time.Millisecond),
+		"gives_up_after", r.cfg.lockWait}
+	if holder.Owner != "" {
+		args = append(args, "holder", holder.Owner, "key", holder.Key, "lease_until", holder.ExpiresAt)
+	}
+	r.cfg.logger.Log(ctx, w.level(), "waiting for the audit store's write lock, held by another transaction", args...)
+}
+
+// waitEnded is the error of a wait for the lock that ctx ended.
+func (r *Runner) waitEnded(ctx context.Context, holder audit.LockInfo) error {
+	if holder.Owner == "" {
+		return fmt.Errorf("acquire lock %q: %w", r.cfg.lockKey, ctx.Err())
+	}
+	return fmt.Errorf("wait for lock %q held by runner %s: %w", r.cfg.lockKey, holder.Owner, ctx.Err())
+}
+
+// sleep waits for d, or for ctx to end: it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// lockLogEvery is how often a wait is said at warning level after the
+// first time.
+const lockLogEvery = 10 * time.Second
+
+// waitLog paces the log lines of a wait: a warning the first time and then
+// every lockLogEvery, a debug line at every other poll, so that a wait of
+// minutes is neither silent nor a line a second.
+type waitLog struct{ next time.Time }
+
+func (w *waitLog) level() slog.Level {
+	now := time.Now()
+	if now.Before(w.next) {
+		return slog.LevelDebug
+	}
+	w.next = now.Add(lockLogEvery)
+	return slog.LevelWarn
 }
 
 // start refreshes the lease every period until release. A cancelled run

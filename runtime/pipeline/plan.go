@@ -51,6 +51,9 @@ type PlannedChange struct {
 	Reason string
 	// Issue is set when Action is ActionIssue.
 	Issue *Issue
+	// Drift is set when the change is applied but its source changed
+	// since (see Drift).
+	Drift *Drift
 }
 
 // Pending returns the changes a run would execute or recover.
@@ -75,6 +78,18 @@ func (p *Plan) Issues() []Issue {
 	return out
 }
 
+// Drift returns the applied changes whose source changed since they were
+// applied, in pipeline order.
+func (p *Plan) Drift() []Drift {
+	var out []Drift
+	for _, c := range p.Changes {
+		if c.Drift != nil {
+			out = append(out, *c.Drift)
+		}
+	}
+	return out
+}
+
 // Plan reads the audit trail without taking the lock and reports what Run
 // would do with every change, and why. It runs nothing and writes nothing;
 // for a change whose separate transaction may have committed it asks the
@@ -84,7 +99,7 @@ func (p *Plan) Issues() []Issue {
 func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 	lock, err := r.store.Lock(ctx, r.cfg.lockKey)
 	if err != nil {
-		return nil, fmt.Errorf("read lock %q: %w", r.cfg.lockKey, err)
+		return nil, r.failed(ctx, opReadLock, fmt.Errorf("lock %q: %w", r.cfg.lockKey, err))
 	}
 	p, err := r.plan(ctx)
 	if err != nil {
@@ -112,7 +127,7 @@ func (p *Plan) withLock(lock audit.LockInfo) {
 func (r *Runner) plan(ctx context.Context) (*Plan, error) {
 	snap, err := retry(ctx, r.backoff(), "read audit trail", idempotent, r.store.Snapshot)
 	if err != nil {
-		return nil, fmt.Errorf("read audit trail: %w", err)
+		return nil, r.failed(ctx, opReadTrail, err)
 	}
 	return r.decideAll(ctx, snap)
 }
@@ -127,22 +142,28 @@ const reasonCheckpoint = "applied; the audit trail has not changed since every c
 // every Latest nil). A renamed stage cannot hide behind a checkpoint: the
 // stage names are in the digest, and a current checkpoint of this digest
 // proves every change recorded under its own stage (see renamed).
+//
+// A busy store is waited for, up to the lock wait (waitBusy): on SQLite
+// this read takes the database's write lock, which a change of another
+// process holds while it shares its transaction with the store.
 func (r *Runner) startPlan(ctx context.Context) (p *Plan, current bool, err error) {
-	cp, ok := r.store.(audit.Checkpointer)
-	if !ok {
-		p, err = r.plan(ctx)
-		return p, false, err
-	}
 	type read struct {
 		snap    []audit.Entry
 		current bool
 	}
-	got, err := retry(ctx, r.backoff(), "read audit trail", idempotent, func(ctx context.Context) (read, error) {
-		snap, current, err := cp.SnapshotUnlessCurrent(ctx, r.digest)
-		return read{snap, current}, err
+	cp, ok := r.store.(audit.Checkpointer)
+	got, err := waitBusy(ctx, r, "read audit trail", func(ctx context.Context) (read, error) {
+		return retry(ctx, r.backoff(), "read audit trail", exceptBusy(idempotent), func(ctx context.Context) (read, error) {
+			if !ok {
+				snap, err := r.store.Snapshot(ctx)
+				return read{snap: snap}, err
+			}
+			snap, current, err := cp.SnapshotUnlessCurrent(ctx, r.digest)
+			return read{snap, current}, err
+		})
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("read audit trail: %w", err)
+		return nil, false, r.failed(ctx, opReadTrail, err)
 	}
 	if !got.current {
 		p, err = r.decideAll(ctx, got.snap)
@@ -241,9 +262,12 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 			a = a.WithoutMarker()
 		} else {
 			m := Marker{Key: c.key(), ExecutionID: pc.Latest.ExecutionID}
-			found, err := c.b.markers.HasMarker(ctx, m)
+			found, err := retry(ctx, r.backoff(), "read marker", idempotent, func(ctx context.Context) (bool, error) {
+				return c.b.markers.HasMarker(ctx, m)
+			})
 			if err != nil {
-				return fmt.Errorf("stage %q: change %q: read marker in target %q: %w", c.stage, c.meta.ID, c.meta.Target, err)
+				return &StoreError{Op: opReadMarker, Stage: c.stage, ChangeID: c.meta.ID,
+					Err: fmt.Errorf("target %q, change %q (stage %q): %w", c.meta.Target, c.meta.ID, c.stage, err)}
 			}
 			if found {
 				pc.Action, pc.Reason = ActionRecover, a.What+fmt.Sprintf("; the marker in target %q shows its transaction committed", c.meta.Target)
@@ -259,6 +283,7 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 		pc.Action = ActionSkip
 		if e := pc.Latest; e.State == audit.StateApplied && e.Checksum != "" && c.meta.Checksum != "" && e.Checksum != c.meta.Checksum && !slices.Contains(c.meta.Equivalent, e.Checksum) {
 			pc.Reason += fmt.Sprintf("; its source changed since (checksum %s, now %s) and is not applied again", e.Checksum, c.meta.Checksum)
+			pc.Drift = &Drift{Stage: c.stage, ChangeID: c.meta.ID, Recorded: e.Checksum, Current: c.meta.Checksum, AppliedAt: e.Time}
 		}
 	case audit.VerdictPending:
 		pc.Action = ActionApply
@@ -272,7 +297,10 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 			Resolutions: r.resolutions(c.meta.ID),
 		}
 	default:
-		return fmt.Errorf("stage %q: change %q: unexpected verdict %q", c.stage, c.meta.ID, a.Verdict)
+		// An entry this version cannot decide from cannot be trusted.
+		return &StoreError{Op: opReadTrail, Stage: c.stage, ChangeID: c.meta.ID,
+			Err: &audit.CorruptError{Where: fmt.Sprintf("entry seq %d", pc.Latest.Seq),
+				Err: fmt.Errorf("change %q (stage %q): unexpected verdict %q", c.meta.ID, c.stage, a.Verdict)}}
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package pipeline
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Status is what a run did with a change.
 type Status string
@@ -23,6 +26,36 @@ type Result struct {
 	// Changes lists every change of the pipeline, in pipeline order, for
 	// Run; for RollbackTo, the changes it had to roll back, newest first.
 	Changes []Outcome
+	// Drift lists, in pipeline order, the applied changes whose source
+	// changed since they were applied. It is a warning, not a failure: they
+	// are not applied again, and the run goes on (see Drift).
+	Drift []Drift
+}
+
+// Drift is an applied change whose source changed since it was applied:
+// the checksum recorded in its APPLIED entry is neither the code's nor one
+// of the checksums its Meta.Equivalent lists as cosmetic edits. Every
+// environment that applied it keeps the old version; one that never did
+// runs the new one. Run, Plan and Validate report it and it is logged as a
+// warning; it never makes them fail. Undo the edit and declare a new
+// change, or, when the edit changes nothing the change does, record it as
+// cosmetic (flamingock-gen -cosmetic=ID).
+type Drift struct {
+	Stage    string
+	ChangeID string
+	// Recorded is the checksum recorded when the change was applied;
+	// Current is the code's.
+	Recorded string
+	Current  string
+	// AppliedAt is the time of the APPLIED entry.
+	AppliedAt time.Time
+}
+
+func (d Drift) String() string {
+	return fmt.Sprintf("change %q (stage %q) was applied at %s with checksum %s; its source now has checksum %s: "+
+		"it is not applied again, so environments that applied it keep the old version; "+
+		"undo the edit and declare a new change, or record it as cosmetic with flamingock-gen -cosmetic=%s",
+		d.ChangeID, d.Stage, d.AppliedAt.UTC().Format(time.RFC3339), d.Recorded, d.Current, d.ChangeID)
 }
 
 // Outcome is what a run did with one change.

@@ -23,10 +23,17 @@ import (
 //     except the store's verdicts: a corrupt record, a fenced lease;
 //   - acquiring the lock and appending an entry only on
 //     audit.ErrUnavailable, the store's word that the request never reached
-//     it. An append whose outcome is unknown (the connection lost after it
-//     was sent) is never retried: it may have been stored, and a retry
-//     would record the transition twice. An acquisition retried after it
-//     was taken would find its own lease held.
+//     it, or audit.ErrBusy, its word that the request did nothing because
+//     another transaction held the lock it needed. An append whose outcome
+//     is unknown (the connection lost after it was sent) is never retried:
+//     it may have been stored, and a retry would record the transition
+//     twice. An acquisition retried after it was taken would find its own
+//     lease held;
+//   - reading a change's marker in its target, like the trail.
+//
+// A start waits for a busy store longer than backoff would, for up to the
+// lock wait (waitBusy), as it waits for the pipeline's lock: the start-up
+// read and the acquisition leave busy errors to it (exceptBusy).
 type backoff struct {
 	first, max, budget time.Duration
 	logger             *slog.Logger
@@ -82,6 +89,15 @@ func idempotent(err error) bool {
 	return !errors.Is(err, audit.ErrCorrupt) && !errors.Is(err, audit.ErrFenced)
 }
 
-// unreached accepts only the errors of a request that never reached the
-// store, the one kind after which a write may be sent again.
-func unreached(err error) bool { return errors.Is(err, audit.ErrUnavailable) }
+// unreached accepts only the errors of a request that had no effect: it
+// never reached the store, or the store did nothing because it was busy.
+// They are the only errors after which a write may be sent again.
+func unreached(err error) bool {
+	return errors.Is(err, audit.ErrUnavailable) || errors.Is(err, audit.ErrBusy)
+}
+
+// exceptBusy accepts what retryable accepts but a busy store, which the
+// caller waits for itself.
+func exceptBusy(retryable func(error) bool) func(error) bool {
+	return func(err error) bool { return !errors.Is(err, audit.ErrBusy) && retryable(err) }
+}

@@ -27,9 +27,24 @@ import (
 //
 // A panic inside a change or its rollback is recovered and recorded as
 // the change's failure (error kind "panic"); it does not crash the process.
+// A change that returns its context's error is recorded with error kind
+// "cancelled" or "deadline" (audit.ErrorKindCancelled,
+// audit.ErrorKindDeadline).
+//
+// A busy store is waited for like a held lock: on SQLite, a start's first
+// read and the acquisition of the lock need the database's write lock,
+// which another process's change holds while it shares its transaction
+// with the store.
+//
+// Every error Run returns matches one of ErrManualInterventionRequired,
+// ErrLockNotAcquired, ErrLockLost, ErrChangeFailed, ErrStageRenamed,
+// ErrStoreFailed, or the context's error (context.Canceled,
+// context.DeadlineExceeded) when ctx ended before a change started; see
+// the package documentation.
 //
 // The Result is never nil: it lists what happened to every change, with
-// StatusNotRun for the changes a failure kept from running.
+// StatusNotRun for the changes a failure kept from running, and the
+// applied changes whose source changed since (Result.Drift).
 func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	x := &run{r: r, id: rand.Text(), log: r.cfg.logger}
 	x.log = x.log.With("execution", x.id)
@@ -39,20 +54,21 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 
 	p, current, err := r.startPlan(ctx)
 	if err != nil {
-		return x.notRun(res, nil, x.undecided(err)), err
+		return x.notRun(ctx, res, nil, x.undecided(err)), err
 	}
 	if len(p.Pending()) == 0 && len(p.Issues()) == 0 {
-		x.log.Info("nothing to apply", "changes", len(p.Changes), "checkpoint", current)
+		x.log.Debug("nothing to apply", "changes", len(p.Changes), "checkpoint", current)
+		res = x.finish(ctx, res, p)
 		if !current {
 			x.saw(p.seq)
-			x.checkpoint(ctx)
+			x.checkpoint(ctx, res)
 		}
-		return x.finish(ctx, res, p), nil
+		return res, nil
 	}
 
 	x.lease, err = r.acquire(ctx)
 	if err != nil {
-		return x.notRun(res, p, "the lock was not acquired"), err
+		return x.notRun(ctx, res, p, "the lock was not acquired"), err
 	}
 	defer x.lease.release(ctx)
 
@@ -60,7 +76,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	// decide again, since another runner may have finished meanwhile.
 	p, err = r.plan(ctx)
 	if err != nil {
-		return x.notRun(res, nil, x.undecided(err)), err
+		return x.notRun(ctx, res, nil, x.undecided(err)), err
 	}
 	x.saw(p.seq)
 	if issues := p.Issues(); len(issues) > 0 {
@@ -69,12 +85,12 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 				"problem", is.Problem)
 			x.emit(Event{Kind: EventIssueFound, Stage: is.Stage, ChangeID: is.ChangeID, State: is.Latest.State, Reason: is.Problem})
 		}
-		return x.notRun(res, p, fmt.Sprintf("%d %s the run", len(issues), plural(len(issues), "issue blocks", "issues block"))),
+		return x.notRun(ctx, res, p, fmt.Sprintf("%d %s the run", len(issues), plural(len(issues), "issue blocks", "issues block"))),
 			&IssuesError{Issues: issues}
 	}
 	res = x.finish(ctx, res, p)
 	if x.err == nil && res.done() {
-		x.checkpoint(ctx)
+		x.checkpoint(ctx, res)
 	}
 	return res, x.err
 }
@@ -82,7 +98,13 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 // undecided logs why the changes could not be decided from the audit trail
 // and returns it as the reason of their outcomes.
 func (x *run) undecided(err error) string {
-	var re *StageRenamedError
+	var (
+		re *StageRenamedError
+		le *LockError
+	)
+	if errors.As(err, &le) {
+		return "the lock was not acquired"
+	}
 	if !errors.As(err, &re) {
 		return "the audit trail could not be read"
 	}
@@ -99,9 +121,16 @@ func (x *run) undecided(err error) string {
 // change done, and tip is a seq the run saw in the trail: the claim is
 // true whoever appends next. Failing to record it only costs the next
 // start a read of the trail, so a failure is logged, not returned.
-func (x *run) checkpoint(ctx context.Context) {
+//
+// No checkpoint is recorded while res reports drift: a start from the
+// checkpoint would not read the trail, and so would no longer see it.
+func (x *run) checkpoint(ctx context.Context, res *Result) {
 	cp, ok := x.r.store.(audit.Checkpointer)
 	if !ok || x.tip < 1 {
+		return
+	}
+	if len(res.Drift) > 0 {
+		x.log.Debug("checkpoint not saved: applied changes whose source changed are reported at every start", "drift", len(res.Drift))
 		return
 	}
 	ctx, cancel := x.writeCtx(ctx)
@@ -148,6 +177,7 @@ func (x *run) finish(ctx context.Context, res *Result, p *Plan) *Result {
 			if debug {
 				x.log.Debug("skipped", "stage", pc.Stage, "change", pc.ChangeID, "reason", pc.Reason)
 			}
+			x.drift(ctx, res, pc)
 			x.emit(Event{Kind: EventSkipped, Stage: pc.Stage, ChangeID: pc.ChangeID, Reason: pc.Reason})
 		case x.err != nil:
 			o.Status, o.Reason = StatusNotRun, "not run: the run stopped at "+x.stoppedAt
@@ -166,6 +196,7 @@ func (x *run) finish(ctx context.Context, res *Result, p *Plan) *Result {
 				o = x.execute(ctx, c, pc)
 			}
 			if o.Status == StatusFailed {
+				o.Err = recordFailed(pc, o.Err)
 				x.err = o.Err
 				o.Reason = "failed: " + o.Err.Error()
 			}
@@ -180,16 +211,47 @@ func (x *run) finish(ctx context.Context, res *Result, p *Plan) *Result {
 
 // notRun fills res with every change as not run, for a run that stopped
 // before executing anything.
-func (x *run) notRun(res *Result, p *Plan, why string) *Result {
+func (x *run) notRun(ctx context.Context, res *Result, p *Plan, why string) *Result {
 	res.Changes = slices.Grow(res.Changes, len(x.r.changes))
 	for i, c := range x.r.changes {
 		o := Outcome{Stage: c.stage, ChangeID: c.meta.ID, Status: StatusNotRun, Reason: "not run: " + why}
 		if p != nil && p.Changes[i].Action == ActionSkip {
 			o.Status, o.Reason = StatusSkipped, p.Changes[i].Reason
+			x.drift(ctx, res, p.Changes[i])
 		}
 		res.Changes = append(res.Changes, o)
 	}
 	return res
+}
+
+// drift reports, in res and as a warning, an applied change whose source
+// changed since.
+func (x *run) drift(ctx context.Context, res *Result, pc PlannedChange) {
+	if pc.Drift == nil {
+		return
+	}
+	res.Drift = append(res.Drift, *pc.Drift)
+	logDrift(ctx, x.log, *pc.Drift)
+}
+
+// logDrift says d at warning level.
+func logDrift(ctx context.Context, log *slog.Logger, d Drift) {
+	log.WarnContext(ctx, "applied change's source changed since it was applied; it is not applied again",
+		"stage", d.Stage, "change", d.ChangeID, "recorded_checksum", d.Recorded, "checksum", d.Current,
+		"applied_at", d.AppliedAt, "fix", fmt.Sprintf("undo the edit and declare a new change, or record it as cosmetic: flamingock-gen -cosmetic=%s", d.ChangeID))
+}
+
+// recordFailed returns err, the error of change pc's execution, so that it
+// matches a documented error. An execution fails with a *ChangeError (the
+// change failed) or a *LockLostError (a refused write); any other error
+// is a step the audit trail could not record: STARTED before the change
+// ran, or APPLIED after it took effect (the error says which). It becomes
+// a *StoreError.
+func recordFailed(pc PlannedChange, err error) error {
+	if errors.Is(err, ErrChangeFailed) || errors.Is(err, ErrLockLost) || errors.Is(err, ErrStoreFailed) {
+		return err
+	}
+	return &StoreError{Op: opRecord, Stage: pc.Stage, ChangeID: pc.ChangeID, Err: err}
 }
 
 // recover records APPLIED for a change whose separate transaction the

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,6 +31,14 @@ var (
 	// pipeline under another stage name. Nothing was run or recorded, and
 	// no lock was taken unless the trail changed while Run waited for it.
 	ErrStageRenamed = errors.New("stage renamed")
+	// ErrStoreFailed matches the *StoreError Run, Plan and Validate return
+	// when a read or write they need failed, after the retries the runtime
+	// makes where they are safe: of the audit store (reading the trail,
+	// taking the lock, recording a step of a change) or of a target
+	// (reading a change's marker). Before any change ran nothing was
+	// applied; otherwise the error names the change whose step could not
+	// be recorded and says whether it took effect.
+	ErrStoreFailed = errors.New("store failed")
 )
 
 // IssuesError lists every change of the pipeline that blocks the run. Run
@@ -142,22 +151,43 @@ func (e *ChangeError) Unwrap() []error {
 }
 
 // LockError reports that the pipeline's lock could not be acquired within
-// the lock wait.
+// the lock wait: another runner held it, or the store stayed busy (Err).
 type LockError struct {
 	// Holder is the lock as the store saw it at the last attempt.
 	Holder audit.LockInfo
 	// Waited is how long Run waited.
 	Waited time.Duration
+	// Err is set when the store, rather than a runner, kept the start
+	// waiting: the store's last error, matching audit.ErrBusy (on SQLite,
+	// another connection held the database's write lock, as a change that
+	// shares its transaction with the store does while it runs). Holder
+	// then names the runner that held the pipeline's lock, if any: the
+	// likely holder of the write lock.
+	Err error
 }
 
 func (e *LockError) Error() string {
+	if e.Err != nil {
+		msg := fmt.Sprintf("%s: the audit store stayed busy for the whole wait: another transaction held its write lock", ErrLockNotAcquired)
+		if e.Holder.Owner != "" {
+			msg += fmt.Sprintf(" (runner %s holds lock %q, epoch %d, lease until %s: it may be running a change that shares its transaction with the store)",
+				e.Holder.Owner, e.Holder.Key, e.Holder.Epoch, e.Holder.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		return msg + fmt.Sprintf("; waited %s: %v", e.Waited.Round(time.Millisecond), e.Err)
+	}
 	return fmt.Sprintf("%s: lock %q is held by runner %s (epoch %d) until %s; waited %s",
 		ErrLockNotAcquired, e.Holder.Key, e.Holder.Owner, e.Holder.Epoch,
 		e.Holder.ExpiresAt.UTC().Format(time.RFC3339), e.Waited.Round(time.Millisecond))
 }
 
-// Unwrap makes the error match ErrLockNotAcquired and audit.ErrLockHeld.
-func (e *LockError) Unwrap() []error { return []error{ErrLockNotAcquired, audit.ErrLockHeld} }
+// Unwrap makes the error match ErrLockNotAcquired and either
+// audit.ErrLockHeld or, when the store stayed busy, Err (audit.ErrBusy).
+func (e *LockError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrLockNotAcquired, e.Err}
+	}
+	return []error{ErrLockNotAcquired, audit.ErrLockHeld}
+}
 
 // LockLostError reports that the run stopped because its lease no longer
 // held the lock.
@@ -182,6 +212,63 @@ func (e *LockLostError) Error() string {
 // write, audit.ErrFenced).
 func (e *LockLostError) Unwrap() []error { return []error{ErrLockLost, e.Err} }
 
+// StoreError reports a read or write of the audit store, or of a target's
+// marker, that failed after the retries the runtime makes where they are
+// safe (see retry.go). Its message starts with what failed.
+type StoreError struct {
+	// Op is what failed: "read audit trail", "read lock", "acquire lock",
+	// "read marker", or "record" for a step of a change that the audit
+	// trail could not record.
+	Op string
+	// Stage and ChangeID name the change concerned; empty for reads of the
+	// whole trail and for the lock.
+	Stage    string
+	ChangeID string
+	// Err is the store's or the target's error, with what it means for the
+	// change (whether it took effect, what the next run does).
+	Err error
+}
+
+func (e *StoreError) Error() string {
+	if e.Op == opRecord {
+		// Err names the change and what it means for it.
+		return fmt.Sprintf("%s: %v", ErrStoreFailed, e.Err)
+	}
+	return fmt.Sprintf("%s: %s: %v", ErrStoreFailed, e.Op, e.Err)
+}
+
+// Unwrap makes the error match ErrStoreFailed and the store's error (for
+// example audit.ErrCorrupt, audit.ErrUnavailable).
+func (e *StoreError) Unwrap() []error { return []error{ErrStoreFailed, e.Err} }
+
+// failed returns err, the error of the call named op, as a *StoreError
+// that also matches ctx's error when ctx ended meanwhile; a *LockError (a
+// store busy for the whole wait) and a *StageRenamedError are returned as
+// they are.
+func (r *Runner) failed(ctx context.Context, op string, err error) error {
+	var (
+		le *LockError
+		se *StoreError
+		re *StageRenamedError
+	)
+	if errors.As(err, &le) || errors.As(err, &se) || errors.As(err, &re) {
+		return err
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w: %w", cerr, err)
+	}
+	return &StoreError{Op: op, Err: err}
+}
+
+// The Ops of StoreError.
+const (
+	opReadTrail  = "read audit trail"
+	opReadLock   = "read lock"
+	opAcquire    = "acquire lock"
+	opReadMarker = "read marker"
+	opRecord     = "record"
+)
+
 // PanicError is a panic recovered inside a change or its rollback. The run
 // treats it as the change's failure instead of crashing the process.
 type PanicError struct {
@@ -198,16 +285,23 @@ func (e *PanicError) Unwrap() error {
 	return err
 }
 
-// errorKind names the kind of err for the audit trail: "panic", or the Go
-// type of the innermost error of its chain, which says more than a
-// wrapper's type.
+// errorKind names the kind of err for the audit trail and events:
+// audit.ErrorKindPanic, audit.ErrorKindCancelled or
+// audit.ErrorKindDeadline when err is a panic or a context's error (a
+// change stopped, not broken), otherwise the Go type of the innermost
+// error of its chain, which says more than a wrapper's type.
 func errorKind(err error) string {
 	if err == nil {
 		return ""
 	}
 	var p *PanicError
-	if errors.As(err, &p) {
-		return "panic"
+	switch {
+	case errors.As(err, &p):
+		return audit.ErrorKindPanic
+	case errors.Is(err, context.Canceled):
+		return audit.ErrorKindCancelled
+	case errors.Is(err, context.DeadlineExceeded):
+		return audit.ErrorKindDeadline
 	}
 	for {
 		next := errors.Unwrap(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -26,11 +27,36 @@ type config struct {
 	runnerID string
 	events   func(Event)
 	storeURL string
+	// drifts are the drifts Validate has logged, so that a readiness
+	// check probing it every few seconds says each once (see Validate).
+	drifts *driftsLogged
+}
+
+// driftsLogged is the set of drifts a Runner's Validate has logged.
+type driftsLogged struct {
+	mu   sync.Mutex
+	seen map[[4]string]bool // stage, change id, recorded and current checksum
+}
+
+// first reports whether d was not logged before, and notes it.
+func (s *driftsLogged) first(d Drift) bool {
+	k := [4]string{d.Stage, d.ChangeID, d.Recorded, d.Current}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen[k] {
+		return false
+	}
+	if s.seen == nil {
+		s.seen = make(map[[4]string]bool)
+	}
+	s.seen[k] = true
+	return true
 }
 
 func defaultConfig() config {
 	return config{
-		logger:   slog.New(slog.DiscardHandler),
+		logger:   slog.Default(),
+		drifts:   new(driftsLogged),
 		leaseTTL: 60 * time.Second,
 		lockWait: 3 * time.Minute,
 		lockPoll: time.Second,
@@ -39,7 +65,17 @@ func defaultConfig() config {
 }
 
 // WithLogger makes the runner log to l (stage, change, state and duration
-// as attributes). By default it logs nothing.
+// as attributes) instead of slog.Default() as it was when New was called.
+//
+// A run logs, at info level, each change it starts and each change
+// applied, recovered or rolled back and, last, a summary ("run finished", result "2 applied, 5
+// skipped"; at error level "run stopped" with the error); at warning
+// level, a wait for the lock or for a busy store (who holds it, until
+// when; then again every 10s, each poll in between at debug level), an
+// applied change whose source changed since (Drift), and a retried store
+// call; at error level, a failed change and an issue. A start with
+// nothing to do logs its summary only. WithLogger(slog.New(slog.DiscardHandler))
+// silences it.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) error {
 		if l == nil {

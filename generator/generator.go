@@ -200,16 +200,28 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 		return res, nil
 	}
 
-	res.Content, err = render(pkg.Types, stage, changes, rc.cosmetic)
+	m := model{stage: stage, changes: changes, deps: depsOf(changes, led.deps), equivalent: rc.cosmetic}
+	res.Content, err = render(pkg.Types, m)
 	if err != nil {
 		return nil, err
 	}
-	res.Ledger = formatLedger(stage, changes, rc.cosmetic)
+	res.Ledger = formatLedger(m)
 	if res.Test, err = renderTest(pkg.Name); err != nil {
 		return nil, err
 	}
 	res.fset, res.changes, res.equivalent = pkg.Fset, changes, rc.cosmetic
 	return res, nil
+}
+
+// model is what analysis found and the ledger allows: what render and
+// formatLedger write.
+type model struct {
+	stage   string
+	changes []*change // sorted by order
+	deps    []dep     // sorted by field
+	// equivalent holds, by change id, the checksums of earlier versions
+	// that the ledger records as cosmetic edits.
+	equivalent map[string][]string
 }
 
 // resolveStage returns the stage's name: the one the ledger records, or

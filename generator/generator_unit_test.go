@@ -302,6 +302,36 @@ func TestDepsAreNamedAfterTheirTypesWithoutClashes(t *testing.T) {
 	}
 }
 
+// Adding a dependency must not rename the fields applications already set:
+// the fields the ledger records are kept, and new ones named around them.
+func TestDepsKeepTheFieldsTheLedgerRecords(t *testing.T) {
+	named := func(path, name string) *types.Named {
+		pkg := types.NewPackage(path, filepath.Base(path))
+		return types.NewNamed(types.NewTypeName(token.NoPos, pkg, name, nil), types.NewStruct(nil, nil), nil)
+	}
+	slogLogger := types.NewPointer(named("log/slog", "Logger"))
+	zapLogger := types.NewPointer(named("go.uber.org/zap", "Logger"))
+	otherZap := types.NewPointer(named("example.com/zap", "Logger"))
+	deps := []dep{
+		{typ: slogLogger, field: "Logger"}, // generated when it was the only one
+		{typ: zapLogger},
+		{typ: otherZap},
+	}
+	nameDeps(deps)
+	got := map[string]string{}
+	for _, d := range deps {
+		got[depKey(d.typ)] = d.field
+	}
+	want := map[string]string{
+		"*log/slog.Logger":        "Logger",
+		"*go.uber.org/zap.Logger": "ZapLoggerPtr1",
+		"*example.com/zap.Logger": "ZapLoggerPtr2",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("field names (-want +got):\n%s", diff)
+	}
+}
+
 func TestErrorFormatIsRelativeInsideTheDirectory(t *testing.T) {
 	e := &Error{Pos: token.Position{Filename: "/work/p/changes.go", Line: 3, Column: 7}, Msg: "boom"}
 	tests := []struct{ dir, want string }{
@@ -336,6 +366,42 @@ func TestParsePosReadsGoPackagesPositions(t *testing.T) {
 		got, ok := parsePos(tt.in)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("parsePos(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestAddingADependencyKeepsTheFieldsOfTheOthers(t *testing.T) {
+	const first = `package m
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+)
+
+//flamingock:change id=a order=1 target=appdb
+func A(ctx context.Context, tx *sql.Tx, log *slog.Logger) error { return nil }
+`
+	dir := tempModule(t, map[string]string{"changes.go": first, "zap/zap.go": "package zap\n\ntype Logger struct{}\n"})
+	if err := generate(t, Config{Dir: dir}).Commit(); err != nil {
+		t.Fatal(err)
+	}
+	second := strings.Replace(first, `"log/slog"`, `"log/slog"
+
+	"example.com/m/zap"`, 1) + `
+//flamingock:change id=b order=2 target=appdb
+func B(ctx context.Context, tx *sql.Tx, log *zap.Logger) error { return nil }
+`
+	if err := os.WriteFile(filepath.Join(dir, "changes.go"), []byte(second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := generate(t, Config{Dir: dir})
+	if len(res.Errs) > 0 {
+		t.Fatal(res.Errs)
+	}
+	for _, want := range []string{"\tLogger *slog.Logger\n", "\tZapLogger *zap.Logger\n"} {
+		if !bytes.Contains(res.Content, []byte(want)) {
+			t.Errorf("Deps has no field %q:\n%s", want, res.Content)
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // ledgerHeader is the first line of the ledger file.
-const ledgerHeader = "# flamingock.ledger: what flamingock-gen generated before (stage; order, id and checksum of each change). Do not edit; commit it."
+const ledgerHeader = "# flamingock.ledger: what flamingock-gen generated before (stage, dependency fields; order, id and checksum of each change). Do not edit; commit it."
 
 // ledger is the parsed ledger file: what was generated before.
 type ledger struct {
@@ -23,6 +23,9 @@ type ledger struct {
 	// generated; empty in a ledger written before stages were recorded.
 	stage     string
 	stageLine int
+	// deps maps each dependency type (depKey) to the Deps field it was
+	// given.
+	deps map[string]string
 	// entries are sorted by order.
 	entries []ledgerEntry
 }
@@ -45,7 +48,8 @@ const cosmeticAttr = "cosmetic="
 
 // parseLedger reads a ledger file. Blank lines and lines starting with #
 // are ignored; the others are "stage NAME" (once) and
-// "ORDER ID [CHECKSUM [cosmetic=CHECKSUM,…]]".
+// "ORDER ID [CHECKSUM [cosmetic=CHECKSUM,…]]", and "dep FIELD TYPE" for
+// the field of Deps each dependency type was given.
 func parseLedger(path string, data []byte) (ledger, []*Error) {
 	var l ledger
 	var errs []*Error
@@ -61,6 +65,24 @@ func parseLedger(path string, data []byte) (ledger, []*Error) {
 			errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("malformed ledger line %q: want %s (restore the file from version control)", text, want)})
 		}
 		fields := strings.Fields(text)
+		if fields[0] == "dep" {
+			field, key := "", ""
+			if len(fields) >= 3 {
+				field, key = fields[1], strings.Join(fields[2:], " ")
+			}
+			switch {
+			case !token.IsExported(field) || key == "":
+				malformed("dep FIELD TYPE")
+			case l.deps[key] != "":
+				errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("dependency %s appears twice in the ledger", key)})
+			default:
+				if l.deps == nil {
+					l.deps = map[string]string{}
+				}
+				l.deps[key] = field
+			}
+			continue
+		}
 		if fields[0] == "stage" {
 			switch {
 			case len(fields) != 2 || !annotations.ValidID(fields[1]):
@@ -127,15 +149,19 @@ func isChecksum(s string) bool {
 	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
-// formatLedger returns the ledger file recording stage and changes (sorted
-// by order), each change with the earlier versions cosmetic lists for it.
-func formatLedger(stage string, changes []*change, cosmetic map[string][]string) []byte {
+// formatLedger returns the ledger file recording m: its stage, the fields
+// of its dependencies, and its changes in order, each with the earlier
+// versions recorded as equivalent.
+func formatLedger(m model) []byte {
 	var b bytes.Buffer
 	b.WriteString(ledgerHeader + "\n")
-	fmt.Fprintf(&b, "stage %s\n", stage)
-	for _, ch := range changes {
+	fmt.Fprintf(&b, "stage %s\n", m.stage)
+	for _, d := range m.deps {
+		fmt.Fprintf(&b, "dep %s %s\n", d.field, depKey(d.typ))
+	}
+	for _, ch := range m.changes {
 		fmt.Fprintf(&b, "%d %s %s", ch.order, ch.ann.ID, ch.checksum)
-		if sums := cosmetic[ch.ann.ID]; len(sums) > 0 {
+		if sums := m.equivalent[ch.ann.ID]; len(sums) > 0 {
 			fmt.Fprintf(&b, " %s%s", cosmeticAttr, strings.Join(sums, ","))
 		}
 		b.WriteByte('\n')

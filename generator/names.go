@@ -3,6 +3,7 @@ package generator
 import (
 	"cmp"
 	"go/types"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,10 +13,43 @@ import (
 	"github.com/flamingock/flamingock-go/internal/goname"
 )
 
+// depsOf returns the dependencies that changes receive, each with its
+// field of Deps (see nameDeps), sorted by field. recorded holds the
+// fields the ledger records, by type (types.TypeString with full package
+// paths): a dependency keeps its field once generated, whatever is added.
+func depsOf(changes []*change, recorded map[string]string) []dep {
+	byKey := map[string]types.Type{}
+	for _, ch := range changes {
+		for _, t := range slices.Concat(ch.applyDeps, ch.rollbackDeps) {
+			byKey[depKey(t)] = t
+		}
+	}
+	var deps []dep
+	for _, k := range slices.Sorted(maps.Keys(byKey)) {
+		deps = append(deps, dep{typ: byKey[k], field: recorded[k]})
+	}
+	nameDeps(deps)
+	return deps
+}
+
+// depKey identifies a dependency type in the ledger.
+func depKey(t types.Type) string { return types.TypeString(t, nil) }
+
 // nameDeps names the fields of Deps after their types: Logger for
 // *slog.Logger. Types whose names clash are told apart by their package
-// (SlogLogger, ZapLogger), then by pointer-ness (…Ptr), then by number.
+// (SlogLogger, ZapLogger), then by pointer-ness (…Ptr), then by number. A
+// dep that has a field already (recorded in the ledger) keeps it, and the
+// others are named around it.
 func nameDeps(deps []dep) {
+	kept := map[string]bool{}
+	var fresh []int // the deps to name
+	for i, d := range deps {
+		if d.field != "" {
+			kept[d.field] = true
+		} else {
+			fresh = append(fresh, i)
+		}
+	}
 	steps := []func(d dep) string{
 		func(d dep) string { return goname.UpperFirst(depTypeName(d.typ).Name()) },
 		func(d dep) string {
@@ -31,29 +65,40 @@ func nameDeps(deps []dep) {
 			return s
 		},
 	}
+	// A kept field counts as a clash: its holder does not move.
 	clashes := func() map[string]int {
 		count := map[string]int{}
-		for _, d := range deps {
-			count[d.field]++
+		for f := range kept {
+			count[f] = 2
+		}
+		for _, i := range fresh {
+			count[deps[i].field]++
 		}
 		return count
 	}
-	for i := range deps {
+	for _, i := range fresh {
 		deps[i].field = steps[0](deps[i])
 	}
 	for _, step := range steps[1:] {
 		count := clashes()
-		for i := range deps {
+		for _, i := range fresh {
 			if count[deps[i].field] > 1 {
 				deps[i].field = step(deps[i])
 			}
 		}
 	}
 	count, seen := clashes(), map[string]int{}
-	for i := range deps {
-		if f := deps[i].field; count[f] > 1 {
+	for _, i := range fresh {
+		f := deps[i].field
+		if count[f] <= 1 {
+			continue
+		}
+		for {
 			seen[f]++
-			deps[i].field = f + strconv.Itoa(seen[f])
+			if n := f + strconv.Itoa(seen[f]); !kept[n] && count[n] == 0 {
+				deps[i].field = n
+				break
+			}
 		}
 	}
 	slices.SortFunc(deps, func(a, b dep) int { return cmp.Compare(a.field, b.field) })

@@ -41,13 +41,10 @@ type dep struct {
 
 // renderer builds flamingock_gen.go.
 type renderer struct {
-	pkg        *types.Package
-	stage      string
-	changes    []*change
-	equivalent map[string][]string
-	types      *typeWriter
-	targets    map[string]target // by target id
-	deps       []dep
+	model
+	pkg     *types.Package
+	types   *typeWriter
+	targets map[string]target // by target id
 	// names holds every identifier the generated code must not shadow.
 	names map[string]bool
 	// Local names in Stage.
@@ -68,19 +65,15 @@ func (r *renderer) typ(t types.Type) *jen.Statement {
 	return c
 }
 
-// render returns the generated file for changes (valid, sorted by order).
-// equivalent holds, by change id, the checksums of earlier versions that
-// the ledger records as cosmetic edits.
-func render(pkg *types.Package, stage string, changes []*change, equivalent map[string][]string) ([]byte, error) {
+// render returns the generated file of package pkg for m.
+func render(pkg *types.Package, m model) ([]byte, error) {
 	r := &renderer{
-		pkg:        pkg,
-		stage:      stage,
-		changes:    changes,
-		equivalent: equivalent,
-		types:      newTypeWriter(pkg),
-		targets:    map[string]target{},
-		names:      map[string]bool{},
-		instances:  map[*change]string{},
+		model:     m,
+		pkg:       pkg,
+		types:     newTypeWriter(pkg),
+		targets:   map[string]target{},
+		names:     map[string]bool{},
+		instances: map[*change]string{},
 	}
 	// Locals must not shadow what the generated code refers to (the
 	// package's names, new, error…) nor be keywords (a type Import would
@@ -96,7 +89,7 @@ func render(pkg *types.Package, stage string, changes []*change, equivalent map[
 	f.HeaderComment(header)
 	r.importNames(f)
 	r.t, r.d, r.ctx, r.h = r.fresh("t"), r.fresh("d"), r.fresh("ctx"), r.fresh("h")
-	for _, ch := range changes {
+	for _, ch := range m.changes {
 		if ch.typ != nil {
 			r.instances[ch] = r.fresh(lowerFirst(ch.name))
 		}
@@ -115,21 +108,15 @@ func render(pkg *types.Package, stage string, changes []*change, equivalent map[
 
 // collect gathers targets and dependency types, and the packages they need.
 func (r *renderer) collect() {
-	byKey := map[string]types.Type{}
 	for _, ch := range r.changes {
 		if _, ok := r.targets[ch.ann.Target]; !ok {
 			r.targets[ch.ann.Target] = target{id: ch.ann.Target, field: goname.Field(ch.ann.Target), handle: ch.handle}
 		}
 		r.typ(ch.handle)
-		for _, t := range slices.Concat(ch.applyDeps, ch.rollbackDeps) {
-			byKey[types.TypeString(t, nil)] = t
-			r.typ(t)
-		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(byKey)) {
-		r.deps = append(r.deps, dep{typ: byKey[k]})
+	for _, d := range r.deps {
+		r.typ(d.typ)
 	}
-	nameDeps(r.deps)
 }
 
 // fresh returns base, or base2, base3…, whichever the package and the

@@ -296,8 +296,11 @@ type Store interface {
 // Checkpoint records that every change of one pipeline was done (applied,
 // or marked applied) in the trail's entries up to Seq. Seq is the highest
 // seq of the trail at that point, so the claim is about a fixed prefix of
-// an append-only trail and stays true forever; while Seq is still the
-// trail's highest seq, the pipeline is still wholly done.
+// the trail; while Seq is still the trail's highest seq and that prefix is
+// still the one the claim was made on, the pipeline is still wholly done.
+// The trail is append-only for the runtime, not for an operator with a SQL
+// shell: a store must notice when an entry at or below Seq was deleted or
+// edited since the checkpoint was saved (see Checkpointer).
 type Checkpoint struct {
 	// Digest identifies the pipeline: its stages and changes in order, and
 	// their checksums. The runtime computes it; stores only compare it.
@@ -319,20 +322,31 @@ func (cp Checkpoint) Validate() error {
 
 // Checkpointer is implemented by stores that keep checkpoints, one per
 // pipeline digest. It lets an up-to-date pipeline start with one small
-// read, whatever the length of its trail: the runtime records a checkpoint
-// when it finds every change done, and a later start that finds it current
-// reads nothing else. Checkpoints of several pipelines (releases of one
-// application) coexist. Stores that implement it must pass its part of
-// audittest.Run.
+// read: the runtime records a checkpoint when it finds every change done,
+// and a later start that finds it current reads nothing else. Checkpoints
+// of several pipelines (releases of one application) coexist. Stores that
+// implement it must pass its part of audittest.Run.
+//
+// A checkpoint is current only while the trail's highest seq is its Seq
+// and the entries at or below Seq are those it was saved on: deleting any
+// of them, or editing any field of one, by hand, must make it stale, so
+// that a checkpoint never hides a change made pending again. How a store
+// knows is its own (audit/postgres compares the entries' count and row
+// versions, audit/sqlite has triggers void checkpoints on an edit,
+// audit/mongo digests the documents); a checkpoint saved by an earlier
+// release of a store that could not tell must never be current.
 type Checkpointer interface {
 	// SnapshotUnlessCurrent returns current true and no entries when the
-	// checkpoint of digest has the trail's highest seq, reading only those
-	// two: one round trip for audit/postgres. Otherwise it returns what
-	// Snapshot returns.
+	// checkpoint of digest is current, reading as little as the store can
+	// (one round trip for audit/postgres; audit/mongo reads the trail's
+	// documents to digest them, without decoding them). Otherwise it
+	// returns what Snapshot returns.
 	SnapshotUnlessCurrent(ctx context.Context, digest string) (entries []Entry, current bool, err error)
-	// SaveCheckpoint records cp, unless the checkpoint recorded for its
-	// digest has a higher Seq. It needs no lease: a checkpoint states a
-	// fact about the trail, not a decision of the lock holder.
+	// SaveCheckpoint records cp, on the entries at or below cp.Seq as they
+	// now are, unless the checkpoint recorded for its digest has a higher
+	// Seq that is not above the trail's highest. It needs no lease: a
+	// checkpoint states a fact about the trail, not a decision of the lock
+	// holder.
 	SaveCheckpoint(ctx context.Context, cp Checkpoint) error
 }
 

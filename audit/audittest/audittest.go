@@ -2,14 +2,18 @@
 // of testing/fstest.TestFS: a store is correct when Run passes against it.
 //
 // A store's test gives Run a function that creates a fresh, empty namespace
-// (a new database file, schema, database or table prefix) and returns an
-// Opener for it:
+// (a new database file, schema, database or table prefix) and returns a
+// Namespace for it: an Opener, and a Tamperer that edits its trail behind
+// the store's back, as an operator with a SQL shell would:
 //
 //	func TestConformance(t *testing.T) {
-//		audittest.Run(t, func(t *testing.T) audittest.Opener {
+//		audittest.Run(t, func(t *testing.T) audittest.Namespace {
 //			path := filepath.Join(t.TempDir(), "audit.db")
-//			return func(ctx context.Context) (audit.Store, error) {
-//				return sqlite.Open(ctx, path)
+//			return audittest.Namespace{
+//				Open: func(ctx context.Context) (audit.Store, error) {
+//					return sqlite.Open(ctx, path)
+//				},
+//				Tamper: tamperer{path},
 //			}
 //		})
 //	}
@@ -55,7 +59,12 @@
 // audit.Entry.CheckBounds) with an error, storing nothing.
 //
 // The checkpoint tests run only against stores that implement
-// audit.Checkpointer, and are skipped otherwise.
+// audit.Checkpointer, and are skipped otherwise. A checkpoint is current
+// only while the trail's entries at or below its seq are exactly those it
+// was saved on: deleting any of them, or editing any field of one (a
+// value of the same length included, such as STARTED for APPLIED), makes
+// it stale, and saving it again at the same seq makes it current again,
+// for the trail as it now is.
 package audittest
 
 import (
@@ -73,6 +82,32 @@ import (
 // Opener opens a new handle on one namespace of a store.
 type Opener func(ctx context.Context) (audit.Store, error)
 
+// Namespace is one fresh namespace of a store, as Run's newNamespace
+// makes it.
+type Namespace struct {
+	// Open opens a new handle on the namespace.
+	Open Opener
+	// Tamper edits the namespace's trail without the store, with the
+	// database's own tools (raw SQL, a raw collection update): the
+	// checkpoint tests check that a checkpoint notices. Required of every
+	// store that implements audit.Checkpointer.
+	Tamper Tamperer
+}
+
+// Tamperer edits one namespace's trail behind its store's back, the way an
+// operator editing the database by hand would. The suite only tampers
+// with entries it appended.
+type Tamperer interface {
+	// DeleteEntry deletes the entry at seq.
+	DeleteEntry(ctx context.Context, seq int64) error
+	// EditEntry stores value as field of the entry at seq. field is the
+	// name of an audit.Entry field other than Seq; value is a string for
+	// the fields of a string type (State, Strategy and Recovery included,
+	// and Metadata, as JSON text), an int64 for Order and for Duration (in
+	// nanoseconds) and a time.Time in UTC, a whole millisecond, for Time.
+	EditEntry(ctx context.Context, seq int64, field string, value any) error
+}
+
 const (
 	// key is the lock key the tests use; namespaces are fresh, so one
 	// name is enough.
@@ -87,7 +122,7 @@ const (
 
 // Run runs the conformance suite against the store that newNamespace opens.
 // See the package documentation for the contract.
-func Run(t *testing.T, newNamespace func(t *testing.T) Opener) {
+func Run(t *testing.T, newNamespace func(t *testing.T) Namespace) {
 	t.Helper()
 	tests := []struct {
 		name string
@@ -121,6 +156,8 @@ func Run(t *testing.T, newNamespace func(t *testing.T) Opener) {
 		{"a checkpoint is stale once anything is appended", testCheckpointStale},
 		{"a checkpoint replaces an older one of its digest and coexists with others", testCheckpointReplace},
 		{"save checkpoint rejects an empty digest and a seq under 1", testCheckpointInvalid},
+		{"a checkpoint is stale once an entry at or below its seq is deleted", testCheckpointDeleted},
+		{"a checkpoint is stale once any field of an entry at or below its seq is edited", testCheckpointEdited},
 		{"concurrent appenders on several handles store every entry", testConcurrentAppend},
 		{"of many concurrent acquirers exactly one wins", testConcurrentAcquire},
 		{"handles opened concurrently on a fresh namespace share one schema", testConcurrentOpen},
@@ -138,11 +175,13 @@ func Run(t *testing.T, newNamespace func(t *testing.T) Opener) {
 type harness struct {
 	t            *testing.T
 	open         Opener
-	newNamespace func(t *testing.T) Opener
+	tamper       Tamperer
+	newNamespace func(t *testing.T) Namespace
 }
 
-func newHarness(t *testing.T, newNamespace func(t *testing.T) Opener) *harness {
-	return &harness{t: t, open: newNamespace(t), newNamespace: newNamespace}
+func newHarness(t *testing.T, newNamespace func(t *testing.T) Namespace) *harness {
+	ns := newNamespace(t)
+	return &harness{t: t, open: ns.Open, tamper: ns.Tamper, newNamespace: newNamespace}
 }
 
 // store opens a new handle and closes it when the test ends.

@@ -2,6 +2,7 @@ package audittest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -135,5 +136,129 @@ func testCheckpointInvalid(t *testing.T, h *harness) {
 	}
 	if h.unlessCurrent(s, "d1") {
 		t.Error("a rejected checkpoint was recorded")
+	}
+}
+
+// tamperer returns the namespace's Tamperer, failing the test of a store
+// that keeps checkpoints without giving one.
+func (h *harness) tamperer() Tamperer {
+	h.t.Helper()
+	if h.tamper == nil {
+		h.t.Fatal("the Namespace has no Tamper: a store that keeps checkpoints must give one, " +
+			"so that the suite can check that a checkpoint notices a trail edited by hand")
+	}
+	return h.tamper
+}
+
+// tamperedTrail appends the entries the tamper tests edit: a change in two
+// entries, and two more changes.
+func tamperedTrail(h *harness, s audit.Store) []audit.Entry {
+	b := entry("s1", "b", audit.StateApplied)
+	b.Checksum = "sha256:aaaa"
+	return appendAll(h, s,
+		entry("s1", "a", audit.StateStarted),
+		entry("s1", "a", audit.StateApplied),
+		b,
+		entry("s1", "c", audit.StateApplied))
+}
+
+func testCheckpointDeleted(t *testing.T, h *harness) {
+	s := h.store()
+	h.checkpointer(s)
+	tamper := h.tamperer()
+	got := tamperedTrail(h, s)
+	top := got[len(got)-1].Seq
+	h.saveCheckpoint(s, audit.Checkpoint{Digest: "d1", Seq: top})
+	h.saveCheckpoint(s, audit.Checkpoint{Digest: "d2", Seq: top})
+	if !h.unlessCurrent(s, "d1") {
+		t.Fatal("not current before the trail was touched")
+	}
+	for _, tc := range []struct {
+		name string
+		seq  int64
+	}{
+		// The issue's case: an APPLIED entry below the top is deleted, and
+		// the change is pending again.
+		{"the APPLIED entry of a change below the top", got[2].Seq},
+		{"the first entry of the trail", got[0].Seq},
+		{"the entry at the checkpoint's seq", top},
+	} {
+		if err := tamper.DeleteEntry(t.Context(), tc.seq); err != nil {
+			t.Fatalf("delete %s (seq %d): %v", tc.name, tc.seq, err)
+		}
+		if h.unlessCurrent(s, "d1") {
+			t.Errorf("current after %s (seq %d) was deleted", tc.name, tc.seq)
+		}
+		// Another digest's checkpoint saved on the same trail is stale too.
+		if h.unlessCurrent(h.store(), "d2") {
+			t.Errorf("another digest's checkpoint is current after %s (seq %d) was deleted", tc.name, tc.seq)
+		}
+		// A start that reads the trail and finds every change done saves
+		// the checkpoint again at the trail's highest seq, which may be the
+		// same: it is current for the trail as it now is.
+		snap := h.snapshot(s)
+		if len(snap) == 0 {
+			t.Fatal("the whole trail is gone")
+		}
+		h.saveCheckpoint(s, audit.Checkpoint{Digest: "d1", Seq: snap[len(snap)-1].Seq})
+		if !h.unlessCurrent(s, "d1") {
+			t.Errorf("not current when saved again after %s was deleted", tc.name)
+		}
+	}
+}
+
+func testCheckpointEdited(t *testing.T, h *harness) {
+	s := h.store()
+	h.checkpointer(s)
+	tamper := h.tamperer()
+	got := tamperedTrail(h, s)
+	top := got[len(got)-1].Seq
+	h.saveCheckpoint(s, audit.Checkpoint{Digest: "d1", Seq: top})
+	if !h.unlessCurrent(s, "d1") {
+		t.Fatal("not current before the trail was touched")
+	}
+	// Every field of the entry of b, below the top. Where the field has a
+	// value, the new one has the same length, so that only a digest of the
+	// values, not of their sizes, tells them apart.
+	for _, tc := range []struct {
+		field string
+		value any
+	}{
+		{"State", string(audit.StateStarted)}, // was APPLIED
+		{"Checksum", "sha256:aaab"},           // was sha256:aaaa
+		{"ChangeID", "x"},                     // was b
+		{"Stage", "s2"},                       // was s1
+		{"ExecutionID", "exec-2"},             // was exec-1
+		{"Order", int64(2)},                   // was 1
+		{"Author", "mallory"},
+		{"Time", base.Add(time.Millisecond)},
+		{"Duration", int64(time.Millisecond)},
+		{"Host", "elsewhere"},
+		{"RunnerID", "runner-z"},
+		{"TargetID", "other-db"},
+		{"Strategy", string(audit.StrategySharedTx)},
+		{"Recovery", string(audit.RecoveryRetry)},
+		{"ErrorMessage", "boom"},
+		{"ErrorKind", "panic"},
+		{"Operator", "mallory"},
+		{"Reason", "edited by hand"},
+		{"Metadata", `{"tampered":true}`},
+		{"Metadata", `{"tampered":null}`},
+	} {
+		if err := tamper.EditEntry(t.Context(), got[2].Seq, tc.field, tc.value); err != nil {
+			t.Fatalf("edit %s of the entry at seq %d: %v", tc.field, got[2].Seq, err)
+		}
+		if h.unlessCurrent(s, "d1") {
+			t.Errorf("current after %s of the entry at seq %d was edited to %v", tc.field, got[2].Seq, tc.value)
+		}
+		h.saveCheckpoint(s, audit.Checkpoint{Digest: "d1", Seq: top})
+		if !h.unlessCurrent(s, "d1") {
+			t.Errorf("not current when saved again after %s was edited", tc.field)
+		}
+	}
+	// What was edited is what the store reads back.
+	e := h.history(s, audit.Filter{})[2]
+	if e.ChangeID != "x" || e.State != audit.StateStarted || e.Checksum != "sha256:aaab" || e.Author != "mallory" {
+		t.Errorf("the edited entry reads back as %+v", e)
 	}
 }

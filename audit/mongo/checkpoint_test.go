@@ -107,9 +107,10 @@ func (c *commandLog) take() []string {
 	return names
 }
 
-// TestCheckpointRoundTrips pins the cost of a start: two small reads when
-// the checkpoint is current, one more (Snapshot's) when it is not, and
-// one write to save it.
+// TestCheckpointRoundTrips pins the cost of a start: two reads when the
+// checkpoint is current (the checkpoint, and the trail, digested), one more
+// (Snapshot's) when it is not, and a read of the trail and one write to
+// save it.
 func TestCheckpointRoundTrips(t *testing.T) {
 	srv := newServer(t)
 	var log commandLog
@@ -147,12 +148,12 @@ func TestCheckpointRoundTrips(t *testing.T) {
 		want []string
 	}{
 		{"SnapshotUnlessCurrent without a checkpoint", unlessCurrent(false, 2), []string{"find", "find"}},
-		{"SaveCheckpoint of an older seq", save(first.Seq), []string{"update"}},
+		{"SaveCheckpoint of an older seq", save(first.Seq), []string{"find", "update"}},
 		{"SnapshotUnlessCurrent, stale", unlessCurrent(false, 2), []string{"find", "find", "find"}},
-		{"SaveCheckpoint of a newer seq", save(second.Seq), []string{"update"}},
+		{"SaveCheckpoint of a newer seq", save(second.Seq), []string{"find", "update"}},
 		{"SnapshotUnlessCurrent, current", unlessCurrent(true, 0), []string{"find", "find"}},
 		// The upsert fails on _id, and the update is made again without it.
-		{"SaveCheckpoint of an older seq than the saved one", save(first.Seq), []string{"update", "update"}},
+		{"SaveCheckpoint of an older seq than the saved one", save(first.Seq), []string{"find", "update", "update"}},
 		{"SnapshotUnlessCurrent, still current", unlessCurrent(true, 0), []string{"find", "find"}},
 	} {
 		log.take()
@@ -166,7 +167,8 @@ func TestCheckpointRoundTrips(t *testing.T) {
 }
 
 // TestStoredCheckpoints pins the checkpoint collection's documents, which
-// operators may read or delete: one per digest, only ever raised.
+// operators may read or delete: one per digest, only ever raised, with the
+// number and digest of the trail's entries at or below its seq.
 func TestStoredCheckpoints(t *testing.T) {
 	srv := newServer(t)
 	s, _ := srv.open(t)
@@ -180,12 +182,15 @@ func TestStoredCheckpoints(t *testing.T) {
 	saved := rawDocs(t, coll)
 	// A replica that read the trail earlier changes nothing.
 	saveCheckpoint(t, s, "d1", first.Seq)
-	saveCheckpoint(t, s, "d2", second.Seq)
 
 	docs := rawDocs(t, coll)
 	if diff := cmp.Diff(saved, docs); diff != "" {
-		t.Errorf("an older or equal checkpoint changed the stored ones (-before +after):\n%s", diff)
+		t.Errorf("an older checkpoint changed the stored ones (-before +after):\n%s", diff)
 	}
+	// One at the same seq is saved again, on the same trail: the same
+	// entries.
+	saveCheckpoint(t, s, "d2", second.Seq)
+	docs = rawDocs(t, coll)
 	if len(docs) != 2 {
 		t.Fatalf("stored %d checkpoints, want 2: %v", len(docs), docs)
 	}
@@ -200,7 +205,12 @@ func TestStoredCheckpoints(t *testing.T) {
 		}
 		// saved_at first: MongoDB (5.0 on) adds an update's new fields in
 		// the order of their names, and FerretDB does the same here.
-		want = append(want, bson.D{{Key: "_id", Value: []string{"d1", "d2"}[i]}, {Key: "saved_at", Value: at}, {Key: "seq", Value: second.Seq}})
+		sum, _ := field(d, "entries_digest").(string)
+		if len(sum) != 64 || sum != field(docs[0], "entries_digest") {
+			t.Errorf("entries_digest of %v is not the hex SHA-256 of the trail both were saved on", d)
+		}
+		want = append(want, bson.D{{Key: "_id", Value: []string{"d1", "d2"}[i]}, {Key: "entries", Value: int64(2)},
+			{Key: "entries_digest", Value: sum}, {Key: "saved_at", Value: at}, {Key: "seq", Value: second.Seq}})
 	}
 	if diff := cmp.Diff(want, docs); diff != "" {
 		t.Errorf("stored checkpoints (-want +got):\n%s", diff)

@@ -13,11 +13,14 @@ import (
 func TestConformance(t *testing.T) {
 	newServer(t) // skips without MongoDB
 	t.Run("stores opened from a URI, each with its own client", func(t *testing.T) {
-		audittest.Run(t, func(t *testing.T) audittest.Opener {
+		audittest.Run(t, func(t *testing.T) audittest.Namespace {
 			srv := newServer(t)
 			db := srv.database(t)
-			return func(ctx context.Context) (audit.Store, error) {
-				return mongo.Open(ctx, srv.uri, mongo.WithDatabase(db))
+			return audittest.Namespace{
+				Open: func(ctx context.Context) (audit.Store, error) {
+					return mongo.Open(ctx, srv.uri, mongo.WithDatabase(db))
+				},
+				Tamper: newTamperer(srv, db, mongo.DefaultCollectionPrefix),
 			}
 		})
 	})
@@ -25,9 +28,10 @@ func TestConformance(t *testing.T) {
 	// database that already holds another store's populated trail: the
 	// prefix keeps the trails apart.
 	t.Run("stores on the caller's client beside another trail", func(t *testing.T) {
-		audittest.Run(t, func(t *testing.T) audittest.Opener {
+		audittest.Run(t, func(t *testing.T) audittest.Namespace {
 			srv := newServer(t)
-			db := srv.admin.Database(srv.database(t))
+			name := srv.database(t)
+			db := srv.admin.Database(name)
 			other, err := mongo.New(t.Context(), db)
 			if err != nil {
 				t.Fatalf("New for the other trail: %v", err)
@@ -39,8 +43,11 @@ func TestConformance(t *testing.T) {
 			if _, err := other.Append(t.Context(), l, validEntry("other")); err != nil {
 				t.Fatalf("append to the other trail: %v", err)
 			}
-			return func(ctx context.Context) (audit.Store, error) {
-				return mongo.New(ctx, db, mongo.WithCollectionPrefix("app.trail"))
+			return audittest.Namespace{
+				Open: func(ctx context.Context) (audit.Store, error) {
+					return mongo.New(ctx, db, mongo.WithCollectionPrefix("app.trail"))
+				},
+				Tamper: newTamperer(srv, name, "app.trail"),
 			}
 		})
 	})

@@ -81,28 +81,36 @@
 //
 // PREFIX_checkpoint holds one document per pipeline (see
 // audit.Checkpointer): _id is the pipeline's digest, seq the trail's
-// highest entry seq when a run last found every change of it done, and
-// saved_at the server's time that seq was saved. The trail's highest seq a
-// checkpoint is compared with is that of an entry: lock events take seqs
-// too, and a run releases its lock after saving its checkpoint. Saving is
-// an upsert that only raises seq, so a replica that read the trail earlier
+// highest entry seq when a run last found every change of it done,
+// entries and entries_digest the number of the trail's documents other
+// than lock events at or below seq and a SHA-256 digest of them as stored,
+// and saved_at the server's time that seq was saved. The trail's highest
+// seq a checkpoint is compared with is that of an entry: lock events take
+// seqs too, and a run releases its lock after saving its checkpoint.
+// Saving is an upsert that only raises seq (or saves it again, on the
+// documents as they now are), so a replica that read the trail earlier
 // cannot set a newer checkpoint back. (FerretDB can lose one of two
 // concurrent updates of a document, so there a checkpoint may end lower
 // than the higher of two racing saves: the next start then reads the trail
 // and saves it again.)
 //
-// A pipeline whose checkpoint is current starts with two small reads,
-// whatever the length of its trail: its checkpoint, by _id, then the
-// highest entry seq, from the end of the index entry_by_seq. Only when they
-// differ is the whole trail read, as Snapshot does.
+// A pipeline whose checkpoint is current starts with two reads: its
+// checkpoint, by _id, then the trail's documents, digested but not
+// decoded, so that a document deleted or edited by hand since the
+// checkpoint was saved makes it stale. FerretDB implements no aggregation
+// operator that could digest them on the server. When the checkpoint is
+// stale, the trail is read again, as Snapshot does. A checkpoint saved by
+// a release before entries were recorded has no entries: it is never
+// current.
 //
 // Checkpoints are the one thing the store updates, and they are no part of
 // the proofs above: the lock, the fencing and the order of the trail are
 // decided by reads and inserts of PREFIX_audit alone: no write of the
 // trail reads a checkpoint. A checkpoint only claims that every change was done in the
-// trail up to its seq, a prefix that never changes, so whatever seq it
-// holds (older, or set back by FerretDB) its claim stays true; a current
-// one merely spares a start the read of the trail. Deleting checkpoints,
+// trail up to its seq, a prefix the store never changes, so whatever seq it
+// holds (older, or set back by FerretDB) its claim stays true until an
+// operator edits that prefix, which its digest tells; a current one merely
+// spares a start the decoding of the trail. Deleting checkpoints,
 // or the whole collection, is harmless: the next start reads the trail and
 // saves them again. A document there without a seq that is a positive
 // 64-bit integer was not written by the store and is reported as corrupt.

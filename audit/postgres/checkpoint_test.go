@@ -123,3 +123,44 @@ func TestCheckpointTable(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckpointOfAnEarlierRelease covers a checkpoint table made, and rows
+// saved, by a release before checkpoints recorded their entries: such a
+// row is never current, the table gets the columns on the first read, and
+// the earlier release's statements keep working beside this one's (a
+// rolling deploy).
+func TestCheckpointOfAnEarlierRelease(t *testing.T) {
+	srv := newServer(t)
+	s, schema := srv.open(t)
+	table := pgx.Identifier{schema, "flamingock_checkpoint"}.Sanitize()
+	tip := appendApplied(t, s, "a", "b")
+	// The table and the row as the earlier release made them.
+	srv.exec(t, "ALTER TABLE "+table+" DROP COLUMN entries, DROP COLUMN entries_digest")
+	earlierSave := `INSERT INTO ` + table + ` AS c (digest, seq, saved_at) VALUES ($1, $2, clock_timestamp())
+ON CONFLICT (digest) DO UPDATE SET seq = excluded.seq, saved_at = excluded.saved_at WHERE c.seq < excluded.seq`
+	srv.exec(t, earlierSave, "d", tip)
+
+	entries, current, err := s.SnapshotUnlessCurrent(t.Context(), "d")
+	if err != nil || current || len(entries) != 2 {
+		t.Fatalf("an earlier release's checkpoint: %d entries, current %v, error %v; want the snapshot of 2 entries", len(entries), current, err)
+	}
+	if err := s.SaveCheckpoint(t.Context(), audit.Checkpoint{Digest: "d", Seq: tip}); err != nil {
+		t.Fatal(err)
+	}
+	if _, current, err := s.SnapshotUnlessCurrent(t.Context(), "d"); err != nil || !current {
+		t.Fatalf("saved again by this release: current %v, error %v", current, err)
+	}
+	// The earlier release, still running, saves a checkpoint of its own
+	// pipeline: a row without entries, never current here.
+	srv.exec(t, earlierSave, "old", tip)
+	if _, current, err := s.SnapshotUnlessCurrent(t.Context(), "old"); err != nil || current {
+		t.Fatalf("a row the earlier release saved beside this one's: current %v, error %v", current, err)
+	}
+	// And it moves this release's row up when the trail grows: the entries
+	// recorded no longer match, so the row is stale until saved again.
+	tip = appendApplied(t, s, "c")
+	srv.exec(t, earlierSave, "d", tip)
+	if _, current, err := s.SnapshotUnlessCurrent(t.Context(), "d"); err != nil || current {
+		t.Fatalf("moved up by the earlier release: current %v, error %v", current, err)
+	}
+}

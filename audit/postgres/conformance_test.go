@@ -13,22 +13,28 @@ import (
 func TestConformance(t *testing.T) {
 	newServer(t) // skips without PostgreSQL
 	t.Run("stores opened from a DSN", func(t *testing.T) {
-		audittest.Run(t, func(t *testing.T) audittest.Opener {
+		audittest.Run(t, func(t *testing.T) audittest.Namespace {
 			srv := newServer(t)
 			schema := srv.schema(t)
-			return func(ctx context.Context) (audit.Store, error) {
-				return postgres.Open(ctx, srv.dsn, postgres.WithSchema(schema))
+			return audittest.Namespace{
+				Open: func(ctx context.Context) (audit.Store, error) {
+					return postgres.Open(ctx, srv.dsn, postgres.WithSchema(schema))
+				},
+				Tamper: newTamperer(srv, schema, "flamingock"),
 			}
 		})
 	})
 	// Mixed case and a custom prefix exercise the quoting of every name;
 	// New exercises stores on a pool the caller owns.
 	t.Run("stores on the caller's pool with quoted names", func(t *testing.T) {
-		audittest.Run(t, func(t *testing.T) audittest.Opener {
+		audittest.Run(t, func(t *testing.T) audittest.Namespace {
 			srv := newServer(t)
 			schema := srv.schemaNamed(t, pgtest.Name(t, "Mixed"))
-			return func(ctx context.Context) (audit.Store, error) {
-				return postgres.New(ctx, srv.admin, postgres.WithSchema(schema), postgres.WithTablePrefix("Trail"))
+			return audittest.Namespace{
+				Open: func(ctx context.Context) (audit.Store, error) {
+					return postgres.New(ctx, srv.admin, postgres.WithSchema(schema), postgres.WithTablePrefix("Trail"))
+				},
+				Tamper: newTamperer(srv, schema, "Trail"),
 			}
 		})
 	})

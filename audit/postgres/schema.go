@@ -64,6 +64,9 @@ var lockColumns = []column{
 	{name: "released_at", typ: "timestamp with time zone"},
 }
 
+// checkpointColumns leaves out entries and entries_digest, which a table
+// made by an earlier release lacks until its first checkpoint read or save
+// adds them (see checkpoint.go).
 var checkpointColumns = []column{
 	{name: "digest", typ: "text", notNull: true, unique: true},
 	{name: "seq", typ: "bigint", notNull: true},
@@ -112,9 +115,11 @@ COMMENT ON TABLE {lock} IS 'flamingock-go lease lock: release a stuck lock with 
 `
 
 const createCheckpointSQL = `CREATE TABLE IF NOT EXISTS {checkpoint} (
-	digest   text PRIMARY KEY,
-	seq      bigint NOT NULL,
-	saved_at timestamptz NOT NULL
+	digest         text PRIMARY KEY,
+	seq            bigint NOT NULL,
+	saved_at       timestamptz NOT NULL,
+	entries        bigint,
+	entries_digest text
 );
 COMMENT ON TABLE {checkpoint} IS 'flamingock-go checkpoints: pipelines found wholly applied up to seq; deleting rows only makes the next start read the whole trail';
 `

@@ -108,8 +108,6 @@ type queries struct {
 	acquire, refresh, release string
 	renew                     string
 	lockInfo                  string
-	checkpointCurrent         string
-	saveCheckpoint            string
 }
 
 func newQueries(prefix string) queries {
@@ -155,11 +153,6 @@ RETURNING "epoch", "expires_at"`, lock, nowMillis)
 	q.renew = fmt.Sprintf(`UPDATE %s SET "expires_at" = %s + ? WHERE "key" = ? AND "owner" = ? AND "epoch" = ?`, lock, nowMillis)
 	q.release = fmt.Sprintf(`UPDATE %s SET "owner" = '', "expires_at" = %s WHERE %s`, lock, nowMillis, holds)
 	q.lockInfo = fmt.Sprintf(`SELECT l."owner", l."epoch", l."expires_at", %s, l."released_by", l."released_at" FROM (SELECT 1) LEFT JOIN %s AS l ON l."key" = ?`, nowMillis, lock)
-	q.checkpointCurrent = fmt.Sprintf(`SELECT "seq" = (SELECT max("seq") FROM %s) FROM %s WHERE "digest" = ?`, audit, checkpoint)
-	// An older checkpoint of the same pipeline does not replace a newer one.
-	q.saveCheckpoint = fmt.Sprintf(`INSERT INTO %s ("digest", "seq", "saved_at") VALUES (?, ?, %s)
-ON CONFLICT ("digest") DO UPDATE SET "seq" = excluded."seq", "saved_at" = excluded."saved_at"
-WHERE "seq" < excluded."seq"`, checkpoint, nowMillis)
 	return q
 }
 

@@ -25,9 +25,12 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	audittest.Run(t, func(t *testing.T) audittest.Opener {
+	audittest.Run(t, func(t *testing.T) audittest.Namespace {
 		path := filepath.Join(t.TempDir(), "audit.db")
-		return func(ctx context.Context) (audit.Store, error) { return sqlite.Open(ctx, path) }
+		return audittest.Namespace{
+			Open:   func(ctx context.Context) (audit.Store, error) { return sqlite.Open(ctx, path) },
+			Tamper: newTamperer(t, path, "flamingock"),
+		}
 	})
 }
 
@@ -36,7 +39,7 @@ func TestConformance(t *testing.T) {
 // so it also shows that prefixes keep trails apart.
 func TestConformanceNew(t *testing.T) {
 	t.Parallel()
-	audittest.Run(t, func(t *testing.T) audittest.Opener {
+	audittest.Run(t, func(t *testing.T) audittest.Namespace {
 		path := filepath.Join(t.TempDir(), "shared.db")
 		other := open(t, path)
 		lease := acquire(t, other)
@@ -46,9 +49,12 @@ func TestConformanceNew(t *testing.T) {
 		if err := other.Release(t.Context(), lease); err != nil {
 			t.Fatalf("release the other prefix's lock: %v", err)
 		}
-		return func(ctx context.Context) (audit.Store, error) {
-			db := rawDB(t, path, "&_txlock=immediate&_pragma=busy_timeout(5000)")
-			return sqlite.New(ctx, db, sqlite.WithTablePrefix("app_trail"))
+		return audittest.Namespace{
+			Open: func(ctx context.Context) (audit.Store, error) {
+				db := rawDB(t, path, "&_txlock=immediate&_pragma=busy_timeout(5000)")
+				return sqlite.New(ctx, db, sqlite.WithTablePrefix("app_trail"))
+			},
+			Tamper: newTamperer(t, path, "app_trail"),
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/flamingock/flamingock-go/audit"
 )
@@ -47,21 +48,20 @@ func (q *queries) checkpointTriggers() (names [2]string, create string) {
 	return names, create
 }
 
-// checkpointSQL is the SQL of audit.Checkpointer for one table prefix.
+// checkpointSQL is the SQL of audit.Checkpointer for one table prefix,
+// built once with the other queries.
 type checkpointSQL struct {
 	current, triggers, create, void, save string
-	names                                 [2]string
 }
 
-func (s *Store) checkpointSQL() checkpointSQL {
-	audit, checkpoint := quote(s.q.auditName), quote(s.q.checkpointName)
-	names, create := s.q.checkpointTriggers()
-	// The triggers' table, and their names, are parameters ?2 to ?4.
-	triggers := `SELECT count(*) FROM sqlite_schema WHERE "type" = 'trigger' AND "tbl_name" = ?2 AND "name" IN (?3, ?4)`
+func (q *queries) checkpointSQL() checkpointSQL {
+	audit, checkpoint := quote(q.auditName), quote(q.checkpointName)
+	names, create := q.checkpointTriggers()
+	triggers := fmt.Sprintf(`SELECT count(*) FROM sqlite_schema WHERE "type" = 'trigger' AND "tbl_name" = %s AND "name" IN (%s, %s)`,
+		literal(q.auditName), literal(names[0]), literal(names[1]))
 	return checkpointSQL{
-		names:    names,
-		current:  fmt.Sprintf(`SELECT "seq" = (SELECT max("seq") FROM %s) AND (%s) = 2 FROM %s WHERE "digest" = ?1`, audit, triggers, checkpoint),
-		triggers: triggers + ` AND ?1 = ?1`,
+		current:  fmt.Sprintf(`SELECT "seq" = (SELECT max("seq") FROM %s) AND (%s) = 2 FROM %s WHERE "digest" = ?`, audit, triggers, checkpoint),
+		triggers: triggers,
 		create:   create,
 		void:     "DELETE FROM " + checkpoint,
 		// An older checkpoint of the same pipeline does not replace a newer
@@ -73,17 +73,20 @@ WHERE "seq" < excluded."seq" OR "seq" > (SELECT coalesce(max("seq"), 0) FROM %s)
 	}
 }
 
+// literal makes s an SQL string literal whatever it holds.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 // SnapshotUnlessCurrent implements audit.Checkpointer. The check and the
 // snapshot read one state of the database: they run in one transaction.
 func (s *Store) SnapshotUnlessCurrent(ctx context.Context, digest string) ([]audit.Entry, bool, error) {
-	q := s.checkpointSQL()
+	q := &s.q.checkpoint
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: snapshot: %w", explain(err))
 	}
 	defer tx.Rollback() // it only reads
 	var current bool
-	err = tx.QueryRowContext(ctx, q.current, digest, s.q.auditName, q.names[0], q.names[1]).Scan(&current)
+	err = tx.QueryRowContext(ctx, q.current, digest).Scan(&current)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -105,23 +108,23 @@ func (s *Store) SaveCheckpoint(ctx context.Context, cp audit.Checkpoint) error {
 	if err := cp.Validate(); err != nil {
 		return fmt.Errorf("sqlite: save checkpoint: %w", err)
 	}
-	if err := s.saveCheckpoint(ctx, s.checkpointSQL(), cp); err != nil {
+	if err := s.saveCheckpoint(ctx, &s.q.checkpoint, cp); err != nil {
 		return fmt.Errorf("sqlite: save checkpoint: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) saveCheckpoint(ctx context.Context, q checkpointSQL, cp audit.Checkpoint) error {
+func (s *Store) saveCheckpoint(ctx context.Context, q *checkpointSQL, cp audit.Checkpoint) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return explain(err)
 	}
 	defer tx.Rollback()
 	var triggers int
-	if err := tx.QueryRowContext(ctx, q.triggers, cp.Digest, s.q.auditName, q.names[0], q.names[1]).Scan(&triggers); err != nil {
+	if err := tx.QueryRowContext(ctx, q.triggers).Scan(&triggers); err != nil {
 		return explain(err)
 	}
-	if triggers != len(q.names) {
+	if triggers != 2 {
 		if _, err := tx.ExecContext(ctx, q.create); err != nil {
 			return fmt.Errorf("create the triggers that void checkpoints: %w", explain(err))
 		}

@@ -108,6 +108,7 @@ type queries struct {
 	acquire, refresh, release string
 	renew                     string
 	lockInfo                  string
+	checkpoint                checkpointSQL // see checkpoint.go
 }
 
 func newQueries(prefix string) queries {
@@ -153,6 +154,7 @@ RETURNING "epoch", "expires_at"`, lock, nowMillis)
 	q.renew = fmt.Sprintf(`UPDATE %s SET "expires_at" = %s + ? WHERE "key" = ? AND "owner" = ? AND "epoch" = ?`, lock, nowMillis)
 	q.release = fmt.Sprintf(`UPDATE %s SET "owner" = '', "expires_at" = %s WHERE %s`, lock, nowMillis, holds)
 	q.lockInfo = fmt.Sprintf(`SELECT l."owner", l."epoch", l."expires_at", %s, l."released_by", l."released_at" FROM (SELECT 1) LEFT JOIN %s AS l ON l."key" = ?`, nowMillis, lock)
+	q.checkpoint = q.checkpointSQL()
 	return q
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"slices"
 	"strings"
@@ -100,12 +101,18 @@ func (b logBook) dump() string {
 }
 
 // withDefaultLogger makes slog.Default() log to a new logBook for the rest
-// of the test.
+// of the test. slog.SetDefault also points the log package's output at the
+// new handler, and putting the old logger back does not undo that: the
+// cleanup restores both.
 func withDefaultLogger(t *testing.T) logBook {
 	b := newLogBook()
-	prev := slog.Default()
+	prev, out, flags := slog.Default(), log.Writer(), log.Flags()
 	slog.SetDefault(b.logger())
-	t.Cleanup(func() { slog.SetDefault(prev) })
+	t.Cleanup(func() {
+		slog.SetDefault(prev)
+		log.SetOutput(out)
+		log.SetFlags(flags)
+	})
 	return b
 }
 

@@ -49,10 +49,11 @@
 //
 // Run reads the audit trail without the lock and returns at once when every
 // change is applied. With a store that keeps checkpoints
-// (audit.Checkpointer) it first compares the pipeline's digest and the
-// trail's highest seq with those recorded when every change was last found
-// applied: when nothing was recorded since, it reads nothing else, however
-// long the trail. Otherwise it takes the lock, reads the trail again and
+// (audit.Checkpointer) it first asks whether the checkpoint of the
+// pipeline's digest is current: nothing appended since every change was
+// last found applied, and nothing deleted or edited that it counted (see
+// audit.Checkpointer for how each store tells). When it is, it reads
+// nothing else. Otherwise it takes the lock, reads the trail again and
 // decides every change from its latest entry:
 //
 //	latest state                                  action

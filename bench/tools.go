@@ -116,7 +116,7 @@ func flamingockUp(ctx context.Context, h *handles, s *changeSet) (int, func(), e
 	for i, stmt := range s.statements {
 		changes[i] = pipeline.NewChange(pipeline.Meta{
 			ID: s.ids[i], Order: int64(i + 1), Author: "bench", Target: "appdb",
-			Recovery: audit.RecoveryManual, Transactional: true, Checksum: s.checksums[i], Source: s.sources[i],
+			Recovery: audit.RecoveryManual, Checksum: s.checksums[i], Source: s.sources[i],
 		}, target, func(ctx context.Context, tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, stmt)
 			return err

@@ -19,11 +19,11 @@ import (
 
 // registered is one change as flamingock_gen.go registers it.
 type registered struct {
-	pos                                 token.Pos // of its Meta literal
-	id, order, author, target, recover  string
-	transactional, compensate, checksum string
-	equivalent                          []string
-	rollback                            bool
+	pos                                token.Pos // of its Meta literal
+	id, order, author, target, recover string
+	withoutTx, compensate, checksum    string
+	equivalent                         []string
+	rollback                           bool
 }
 
 // readRegistry returns the changes that the generated file f registers, in
@@ -39,8 +39,8 @@ func readRegistry(f *ast.File) []registered {
 		if sel, isSel := ast.Unparen(lit.Type).(*ast.SelectorExpr); !ok || !isSel || sel.Sel.Name != "Meta" {
 			return true
 		}
-		// render writes Compensate only when it is true.
-		r := registered{pos: lit.Pos(), compensate: "false"}
+		// render writes these only when they are true.
+		r := registered{pos: lit.Pos(), withoutTx: "false", compensate: "false"}
 		if id, ok := call.Args[3].(*ast.Ident); !ok || id.Name != "nil" {
 			r.rollback = true
 		}
@@ -64,8 +64,8 @@ func readRegistry(f *ast.File) []registered {
 				r.target = stringLit(kv.Value)
 			case "Recovery":
 				r.recover = exprText(kv.Value)
-			case "Transactional":
-				r.transactional = exprText(kv.Value)
+			case "WithoutTransaction":
+				r.withoutTx = exprText(kv.Value)
 			case "Compensate":
 				r.compensate = exprText(kv.Value)
 			case "Checksum":
@@ -114,16 +114,16 @@ func registration(ch *change, equivalent []string) registered {
 		recovery = "RecoveryRetry"
 	}
 	return registered{
-		id:            ch.ann.ID,
-		order:         strconv.FormatInt(ch.order, 10),
-		author:        ch.ann.Author,
-		target:        ch.ann.Target,
-		recover:       recovery,
-		transactional: strconv.FormatBool(ch.ann.Transactional),
-		compensate:    strconv.FormatBool(ch.ann.Compensate),
-		checksum:      ch.checksum,
-		equivalent:    equivalent,
-		rollback:      ch.rollback != nil,
+		id:         ch.ann.ID,
+		order:      strconv.FormatInt(ch.order, 10),
+		author:     ch.ann.Author,
+		target:     ch.ann.Target,
+		recover:    recovery,
+		withoutTx:  strconv.FormatBool(!ch.ann.Transactional),
+		compensate: strconv.FormatBool(ch.ann.Compensate),
+		checksum:   ch.checksum,
+		equivalent: equivalent,
+		rollback:   ch.rollback != nil,
 	}
 }
 
@@ -159,7 +159,7 @@ func staleness(fset *token.FileSet, changes []*change, regs []registered, equiva
 			{"author", want.author, got.author},
 			{"target", want.target, got.target},
 			{"recovery", want.recover, got.recover},
-			{"transactional", want.transactional, got.transactional},
+			{"transactional", strconv.FormatBool(want.withoutTx != "true"), strconv.FormatBool(got.withoutTx != "true")},
 			{"compensate", want.compensate, got.compensate},
 		} {
 			if f.want != f.got {

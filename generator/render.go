@@ -288,7 +288,9 @@ func (r *renderer) meta(ch *change) jen.Code {
 		field("Author", jen.Lit(ch.ann.Author)),
 		field("Target", jen.Lit(ch.ann.Target)),
 		field("Recovery", jen.Qual(auditPath, recovery)),
-		field("Transactional", jen.Lit(ch.ann.Transactional)),
+	}
+	if !ch.ann.Transactional {
+		fields = append(fields, field("WithoutTransaction", jen.True()))
 	}
 	if ch.ann.Compensate {
 		fields = append(fields, field("Compensate", jen.True()))

@@ -292,7 +292,7 @@ func (w *world) close() error {
 func meta(id string, order int64, s audit.Strategy, rec audit.Recovery) pipeline.Meta {
 	return pipeline.Meta{
 		ID: id, Order: order, Author: "crashmatrix", Target: "target", Recovery: rec,
-		Transactional: s != audit.StrategyNonTx, Checksum: "sum-" + id, Source: id + ".go:1",
+		WithoutTransaction: s == audit.StrategyNonTx, Checksum: "sum-" + id, Source: id + ".go:1",
 	}
 }
 

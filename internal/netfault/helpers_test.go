@@ -152,7 +152,7 @@ func effect(id string) func(context.Context, pgx.Tx) error {
 // change declares change id of the stage on tg.
 func change(id string, order int64, tg pipeline.Target[pgx.Tx], transactional bool, recovery audit.Recovery,
 	apply func(context.Context, pgx.Tx) error) pipeline.Change {
-	m := pipeline.Meta{ID: id, Order: order, Author: "netfault", Target: "appdb", Transactional: transactional,
+	m := pipeline.Meta{ID: id, Order: order, Author: "netfault", Target: "appdb", WithoutTransaction: !transactional,
 		Recovery: recovery, Checksum: "sum-" + id}
 	return pipeline.NewChange(m, tg, apply, nil)
 }

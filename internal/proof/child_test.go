@@ -223,11 +223,9 @@ func proofStage(cfg childConfig, store *postgres.Store, pause func(at, change st
 			st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.NonTransactional(pool),
 				func(ctx context.Context, p *pgxpool.Pool) error { return apply(ctx, pgxExec(p)) }, nil))
 		case targetPgx:
-			m.Transactional = true
 			st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.Target[pgx.Tx](appdb),
 				func(ctx context.Context, tx pgx.Tx) error { return apply(ctx, pgxExec(tx)) }, nil))
 		case targetSQL:
-			m.Transactional = true
 			st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.Target[*sql.Tx](sqldb),
 				func(ctx context.Context, tx *sql.Tx) error { return apply(ctx, sqlExec(tx)) }, nil))
 		default:

@@ -94,6 +94,8 @@ type decl struct {
 	retry    bool // recovery=retry
 	apply    fn
 	rollback fn
+	// compensate runs rollback right after a failure without a transaction.
+	compensate bool
 }
 
 // runner returns a runner of one stage "s1" whose changes run on tg.
@@ -101,8 +103,8 @@ func (e *env) runner(t *testing.T, tg *mongotarget.Target, changes ...decl) *pip
 	t.Helper()
 	st := pipeline.Stage{Name: "s1"}
 	for _, d := range changes {
-		m := pipeline.Meta{ID: d.id, Order: d.order, Author: "test", Target: "appdb", Transactional: !d.nonTx,
-			Recovery: audit.RecoveryManual, Checksum: "sum-" + d.id, Source: "test.go:1"}
+		m := pipeline.Meta{ID: d.id, Order: d.order, Author: "test", Target: "appdb", WithoutTransaction: d.nonTx,
+			Compensate: d.compensate, Recovery: audit.RecoveryManual, Checksum: "sum-" + d.id, Source: "test.go:1"}
 		if d.retry {
 			m.Recovery = audit.RecoveryRetry
 		}

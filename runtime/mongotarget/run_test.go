@@ -159,11 +159,11 @@ func TestFailureWithoutTransaction(t *testing.T) {
 		}
 	}
 
-	t.Run("a failure is recorded as FAILED, the rollback runs, and the next run applies the change again", func(t *testing.T) {
+	t.Run("a failure is recorded as FAILED, the compensation runs, and the next run applies the change again", func(t *testing.T) {
 		e := newEnv(t)
 		fx := e.effects()
 		res, err := e.runner(t, e.target(),
-			decl{id: "seed", order: 1, nonTx: true, apply: seed(fx), rollback: unseed(fx)},
+			decl{id: "seed", order: 1, nonTx: true, apply: seed(fx), rollback: unseed(fx), compensate: true},
 			decl{id: "after", order: 2, nonTx: true, apply: never(t)},
 		).Run(t.Context())
 		if !errors.Is(err, pipeline.ErrChangeFailed) || !errors.Is(err, boom) {
@@ -198,7 +198,7 @@ func TestFailureWithoutTransaction(t *testing.T) {
 		e := newEnv(t)
 		fx := e.effects()
 		failing := func(context.Context, *mongo.Database) error { return errors.New("cannot undo") }
-		_, err := e.runner(t, e.target(), decl{id: "seed", order: 1, nonTx: true, apply: seed(fx), rollback: failing}).Run(t.Context())
+		_, err := e.runner(t, e.target(), decl{id: "seed", order: 1, nonTx: true, apply: seed(fx), rollback: failing, compensate: true}).Run(t.Context())
 		if !errors.Is(err, pipeline.ErrChangeFailed) {
 			t.Fatalf("Run error = %v; want the change's failure", err)
 		}

@@ -49,7 +49,7 @@ func TestAWorkWithoutWhatItsStrategyNeedsIsRefused(t *testing.T) {
 			e := newEnv(t)
 			target := &bareTarget{strategy: tt.strategy}
 			applied := 0
-			ch := pipeline.NewChange(pipeline.Meta{ID: "a", Order: 1, Target: "bare", Transactional: true},
+			ch := pipeline.NewChange(pipeline.Meta{ID: "a", Order: 1, Target: "bare"},
 				pipeline.Target[struct{}](target), func(context.Context, struct{}) error { applied++; return nil }, nil)
 			r, err := pipeline.New(e.store, []pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{ch}}})
 			if err != nil {

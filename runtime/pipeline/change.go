@@ -22,10 +22,12 @@ type Meta struct {
 	// Recovery is what the next run does when this change's outcome is
 	// uncertain. Empty means audit.RecoveryManual.
 	Recovery audit.Recovery
-	// Transactional is false when the change was declared
+	// WithoutTransaction is true when the change was declared
 	// transactional=false: it then runs without a target transaction, with
-	// STARTED/APPLIED guarding it, even on a transactional target.
-	Transactional bool
+	// STARTED/APPLIED guarding it, even on a transactional target. The zero
+	// value runs the change as its target does, in a transaction where the
+	// target has them.
+	WithoutTransaction bool
 	// Compensate asks for the rollback to run right after the change fails
 	// without a transaction (non-transactional strategy), to compensate
 	// what it partly did: ROLLED_BACK or ROLLBACK_FAILED is then recorded
@@ -206,7 +208,7 @@ func (f *changeFunc[H]) bind(store audit.Store, m Meta) (audit.Strategy, Markers
 	if f.apply == nil {
 		return "", nil, errors.New("apply function is nil")
 	}
-	s, err := t.Strategy(store, m.Transactional)
+	s, err := t.Strategy(store, !m.WithoutTransaction)
 	if err != nil {
 		return "", nil, fmt.Errorf("target %q: %w", m.Target, err)
 	}
@@ -222,7 +224,7 @@ func (f *changeFunc[H]) bind(store audit.Store, m Meta) (audit.Strategy, Markers
 	default:
 		return "", nil, fmt.Errorf("target %q: unknown strategy %q", m.Target, s)
 	}
-	if !m.Transactional && s != audit.StrategyNonTx {
+	if m.WithoutTransaction && s != audit.StrategyNonTx {
 		return "", nil, fmt.Errorf("target %q: change is declared transactional=false but the target chose strategy %s", m.Target, s)
 	}
 	return s, markers, nil

@@ -38,7 +38,7 @@ func ExampleRunner_RollbackTo() {
 		}
 	}
 	meta := func(id string, order int64) pipeline.Meta {
-		return pipeline.Meta{ID: id, Order: order, Author: "alice", Target: "appdb", Recovery: audit.RecoveryManual, Transactional: true}
+		return pipeline.Meta{ID: id, Order: order, Author: "alice", Target: "appdb", Recovery: audit.RecoveryManual}
 	}
 	r, err := pipeline.New(store, []pipeline.Stage{{Name: "schema", Changes: []pipeline.Change{
 		pipeline.NewChange(meta("create-users", 1), appdb,

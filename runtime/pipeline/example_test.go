@@ -30,7 +30,7 @@ func Example() {
 	defer store.Close()
 
 	createUsers := pipeline.NewChange(
-		pipeline.Meta{ID: "create-users", Order: 1, Author: "alice", Target: "appdb", Recovery: audit.RecoveryManual, Transactional: true},
+		pipeline.Meta{ID: "create-users", Order: 1, Author: "alice", Target: "appdb", Recovery: audit.RecoveryManual},
 		pipeline.Target[*sql.Tx](sqltarget.New(store.DB())),
 		func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)`)

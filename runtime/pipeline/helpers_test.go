@@ -111,7 +111,7 @@ func (e *env) meta(s spec) pipeline.Meta {
 	}
 	return pipeline.Meta{
 		ID: s.id, Order: order, Author: "tester", Target: target, Recovery: s.recovery,
-		Transactional: s.strategy != audit.StrategyNonTx, Compensate: s.compensate, Checksum: "sum-" + s.id, Equivalent: s.equivalent, Source: s.id + ".go:3",
+		WithoutTransaction: s.strategy == audit.StrategyNonTx, Compensate: s.compensate, Checksum: "sum-" + s.id, Equivalent: s.equivalent, Source: s.id + ".go:3",
 	}
 }
 

@@ -57,7 +57,7 @@ func (w *rollbackCrashWorld) Close() {
 func (w *rollbackCrashWorld) stages(s audit.Strategy, rb func(context.Context) error) []pipeline.Stage {
 	meta := func(id string, order int64) pipeline.Meta {
 		return pipeline.Meta{ID: id, Order: order, Author: "tester", Target: "t", Recovery: audit.RecoveryManual,
-			Transactional: s != nonTx, Checksum: "sum-" + id}
+			WithoutTransaction: s == nonTx, Checksum: "sum-" + id}
 	}
 	noop := func(context.Context, struct{}) error { return nil }
 	keep := pipeline.NewChange(meta("keep", 1), pipeline.NonTransactional(struct{}{}), noop, noop)

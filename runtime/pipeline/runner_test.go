@@ -19,11 +19,11 @@ func noop[H any](context.Context, H) error { return nil }
 func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 	e := newEnv(t)
 	meta := func(id string, order int64, target string) pipeline.Meta {
-		return pipeline.Meta{ID: id, Order: order, Target: target, Transactional: true}
+		return pipeline.Meta{ID: id, Order: order, Target: target}
 	}
 	var unwired *sqltarget.Target
 	nonTxMeta := meta("ddl", 9, "appdb")
-	nonTxMeta.Transactional = false
+	nonTxMeta.WithoutTransaction = true
 	badRecovery := meta("odd", 4, "flags")
 	badRecovery.Recovery = "SOMETIMES"
 	stages := []pipeline.Stage{

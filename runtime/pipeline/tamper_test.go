@@ -126,7 +126,7 @@ var tamperWorlds = []struct {
 var sqlParams = strings.NewReplacer("$1", "?1", "$2", "?2")
 
 func tamperMeta(id string, order int64) pipeline.Meta {
-	return pipeline.Meta{ID: id, Order: order, Author: "tester", Target: "appdb", Transactional: true,
+	return pipeline.Meta{ID: id, Order: order, Author: "tester", Target: "appdb",
 		Recovery: audit.RecoveryManual, Checksum: "sum-" + id, Source: id + ".go:3"}
 }
 

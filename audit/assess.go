@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/flamingock/flamingock-go/internal/redact"
 )
 
 // Verdict is what the next run of a pipeline does with a change, as far as
@@ -148,14 +150,15 @@ type Resolution struct {
 // Resolutions returns the operator commands that resolve an issue of
 // change id, one per possible truth. storeArgs are the flamingock global
 // flags that select the audit store, such as "--store", "sqlite:app.db";
-// they are printed as given (quoted for a POSIX shell when they need it), so
-// a password must be redacted from them first.
+// they are printed quoted for a POSIX shell when they need it, with any
+// password in them shown as xxxxx (internal/redact), so a connection
+// string may be passed as it is.
 func Resolutions(changeID string, storeArgs ...string) []Resolution {
 	cmd := func(res string) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, `flamingock audit fix %s --resolution %s --reason "describe what you checked"`, shellQuote(changeID), res)
 		for _, a := range storeArgs {
-			b.WriteString(" " + shellQuote(a))
+			b.WriteString(" " + shellQuote(redact.DSN(a)))
 		}
 		return b.String()
 	}

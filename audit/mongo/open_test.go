@@ -106,7 +106,7 @@ func TestOpenNamesTheUnreachableServer(t *testing.T) {
 	if err == nil {
 		t.Fatalf("Open of a server that is not there succeeded")
 	}
-	for _, want := range []string{"cannot reach MongoDB at " + addr, "mongodb://alice@" + addr + "/?serverSelectionTimeoutMS=300"} {
+	for _, want := range []string{"cannot reach MongoDB at " + addr, "mongodb://alice:xxxxx@" + addr + "/?serverSelectionTimeoutMS=300"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Open: %v\nwant it to say %q", err, want)
 		}
@@ -220,7 +220,7 @@ func TestStringHidesThePassword(t *testing.T) {
 			t.Errorf("String() = %q, want %q", s.String(), srv.uri)
 		}
 	})
-	t.Run("with credentials it keeps the user and drops the password", func(t *testing.T) {
+	t.Run("with credentials it keeps the user and hides the password", func(t *testing.T) {
 		// PLAIN is accepted by a FerretDB without authentication; a
 		// server that checks credentials refuses these.
 		scheme, rest, _ := strings.Cut(srv.uri, "://")
@@ -233,7 +233,7 @@ func TestStringHidesThePassword(t *testing.T) {
 			t.Skipf("the test server refuses made-up credentials, so no store can be opened with a password: %v", err)
 		}
 		defer s.Close()
-		want := scheme + "://alice@" + rest + "&authMechanism=PLAIN"
+		want := scheme + "://alice:xxxxx@" + rest + "&authMechanism=PLAIN"
 		if s.String() != want {
 			t.Errorf("String() = %q, want %q", s.String(), want)
 		}

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/redact"
 )
 
 // Store is the MongoDB audit store. It implements audit.Store and is safe
@@ -26,6 +27,8 @@ type Store struct {
 	checkpoints *mongodriver.Collection // see checkpoint.go
 	name        string                  // String: the URI without secrets, or the database
 	serverHosts string                  // where the server is, for connection errors
+	// secrets are the URI's, scrubbed from every error (see explain).
+	secrets redact.Secrets
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -40,6 +43,12 @@ var _ audit.Store = (*Store)(nil)
 // that cannot be reached or that refuses the indexes is an error naming
 // the server without its password.
 func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
+	s, err := open(ctx, uri, opts)
+	// The driver's errors may quote parts of the URI.
+	return s, redact.Error(err, uri)
+}
+
+func open(ctx context.Context, uri string, opts []Option) (*Store, error) {
 	srv, err := parseURI(uri)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: open: %w", err)
@@ -61,7 +70,7 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo: open %s: %w", srv.redacted, err)
 	}
-	s, err := newStore(ctx, client.Database(database), cfg, srv.redacted, srv.hosts)
+	s, err := newStore(ctx, client.Database(database), cfg, srv.redacted, srv.hosts, redact.SecretsOf(uri))
 	if err != nil {
 		client.Disconnect(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("mongo: open %s: %w", srv.redacted, err)
@@ -88,14 +97,14 @@ func New(ctx context.Context, db *mongodriver.Database, opts ...Option) (*Store,
 		return nil, fmt.Errorf("mongo: new: %w", err)
 	}
 	name := fmt.Sprintf("mongodb database %q", db.Name())
-	s, err := newStore(ctx, db, cfg, name, "the server of the client given to New")
+	s, err := newStore(ctx, db, cfg, name, "the server of the client given to New", redact.Secrets{})
 	if err != nil {
 		return nil, fmt.Errorf("mongo: new: %s: %w", name, err)
 	}
 	return s, nil
 }
 
-func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, hosts string) (*Store, error) {
+func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, hosts string, secrets redact.Secrets) (*Store, error) {
 	trail, checkpoints := cfg.prefix+auditSuffix, cfg.prefix+checkpointSuffix
 	for _, c := range []string{trail, checkpoints} {
 		if err := validateNamespace(db.Name(), c); err != nil {
@@ -113,7 +122,7 @@ func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, h
 		SetWriteConcern(writeconcern.Majority()).
 		SetReadConcern(readconcern.Local()).
 		SetReadPreference(readpref.Primary())
-	s := &Store{db: db, coll: db.Collection(trail, opts), checkpoints: db.Collection(checkpoints, opts), name: name, serverHosts: hosts}
+	s := &Store{db: db, coll: db.Collection(trail, opts), checkpoints: db.Collection(checkpoints, opts), name: name, serverHosts: hosts, secrets: secrets}
 	if err := s.ensureIndexes(ctx); err != nil {
 		return nil, err
 	}
@@ -163,16 +172,18 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 }
 
 // explain says where the server is when a driver error is about reaching
-// it. Neither the driver's errors nor these name the password.
+// it, and scrubs the URI's secrets from the message: the driver's errors
+// name the hosts, which hold pieces of a password whose '@' was not
+// percent-encoded.
 func (s *Store) explain(err error) error {
 	var sel topology.ServerSelectionError
 	switch {
 	case errors.As(err, &sel):
-		return fmt.Errorf("cannot reach MongoDB at %s: is it running, and reachable from here? (%w)", s.serverHosts, err)
+		err = fmt.Errorf("cannot reach MongoDB at %s: is it running, and reachable from here? (%w)", s.serverHosts, err)
 	case mongodriver.IsNetworkError(err):
-		return fmt.Errorf("lost the connection to MongoDB at %s (%w)", s.serverHosts, err)
+		err = fmt.Errorf("lost the connection to MongoDB at %s (%w)", s.serverHosts, err)
 	}
-	return err
+	return s.secrets.Error(err)
 }
 
 // corrupt reports a stored document the store cannot trust.

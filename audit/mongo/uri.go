@@ -4,13 +4,16 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+
+	"github.com/flamingock/flamingock-go/internal/redact"
 )
 
 // server is what the store takes from a connection URI for itself: how to
 // name the server without secrets, where it is, and the database the path
 // names. The driver parses the URI again, fully, in Open.
 type server struct {
-	// redacted is the URI without its password and secret options.
+	// redacted is the URI with its password and secret options shown as
+	// xxxxx (internal/redact).
 	redacted string
 	// hosts is the host list as written: "h1:27017,h2:27017", or the SRV
 	// name of a mongodb+srv URI.
@@ -28,7 +31,9 @@ func parseURI(uri string) (server, error) {
 	if !ok || (scheme != "mongodb" && scheme != "mongodb+srv") {
 		return server{}, errors.New(`invalid URI: it must start with "mongodb://" or "mongodb+srv://"`)
 	}
-	var user string
+	if redact.Ambiguous(uri) {
+		return server{}, errors.New("invalid URI: the password is not percent-encoded: encode '/', ':', '@' and '%' as %2F, %3A, %40 and %25 (and '@' in options)")
+	}
 	if at := strings.Index(rest, "@"); at >= 0 {
 		userinfo := rest[:at]
 		rest = rest[at+1:]
@@ -39,17 +44,16 @@ func parseURI(uri string) (server, error) {
 		if _, err := url.PathUnescape(password); err != nil || strings.ContainsAny(password, ":/") {
 			return server{}, errors.New("invalid URI: the password is not percent-encoded: encode '/', ':', '@' and '%' as %2F, %3A, %40 and %25")
 		}
-		user = u + "@"
 	}
 	s := server{hosts: rest}
-	var path, query string
+	var path string
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
 		s.hosts = rest[:i]
 		if rest[i] == '?' {
 			return server{}, errors.New("invalid URI: it needs a / between the hosts and the ?")
 		}
 		path = rest[i+1:]
-		path, query, _ = strings.Cut(path, "?")
+		path, _, _ = strings.Cut(path, "?")
 	}
 	if s.hosts == "" {
 		return server{}, errors.New("invalid URI: it names no host")
@@ -59,29 +63,6 @@ func parseURI(uri string) (server, error) {
 		return server{}, errors.New("invalid URI: the database name in its path is not percent-encoded")
 	}
 	s.database = db
-
-	s.redacted = scheme + "://" + user + s.hosts + "/" + path
-	if q := withoutSecrets(query); q != "" {
-		s.redacted += "?" + q
-	}
+	s.redacted = redact.DSN(uri)
 	return s, nil
-}
-
-// withoutSecrets drops the options that carry secrets from a URI's query,
-// keeping the others in order: passwords of key files and proxies, and the
-// mechanism properties that may hold an AWS session token.
-func withoutSecrets(query string) string {
-	var kept []string
-	for _, opt := range strings.FieldsFunc(query, func(r rune) bool { return r == '&' || r == ';' }) {
-		key, _, _ := strings.Cut(opt, "=")
-		if k, err := url.QueryUnescape(key); err == nil {
-			key = k
-		}
-		key = strings.ToLower(key)
-		if strings.Contains(key, "password") || key == "authmechanismproperties" {
-			continue
-		}
-		kept = append(kept, opt)
-	}
-	return strings.Join(kept, "&")
 }

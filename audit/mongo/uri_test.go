@@ -13,14 +13,14 @@ func TestParseURI(t *testing.T) {
 		wantDatabase string
 	}{
 		{"a URI without credentials is kept", "mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/", "127.0.0.1:27017", ""},
-		{"a missing slash is added", "mongodb://db.example.com", "mongodb://db.example.com/", "db.example.com", ""},
-		{"the password is dropped and the user kept", "mongodb://alice:s3cret@h1:27017,h2:27017/app?replicaSet=rs0",
-			"mongodb://alice@h1:27017,h2:27017/app?replicaSet=rs0", "h1:27017,h2:27017", "app"},
-		{"an escaped password is dropped", "mongodb://alice:p%40ss%3Aw%2Fd@h/", "mongodb://alice@h/", "h", ""},
+		{"a URI without a path is kept", "mongodb://db.example.com", "mongodb://db.example.com", "db.example.com", ""},
+		{"the password is hidden and the user kept", "mongodb://alice:s3cret@h1:27017,h2:27017/app?replicaSet=rs0",
+			"mongodb://alice:xxxxx@h1:27017,h2:27017/app?replicaSet=rs0", "h1:27017,h2:27017", "app"},
+		{"an escaped password is hidden", "mongodb://alice:p%40ss%3Aw%2Fd@h/", "mongodb://alice:xxxxx@h/", "h", ""},
 		{"a user without a password is kept", "mongodb://alice@h/?authMechanism=MONGODB-X509", "mongodb://alice@h/?authMechanism=MONGODB-X509", "h", ""},
-		{"secret options are dropped, others kept in order", "mongodb+srv://alice:s3cret@cluster0.example.net/app?retryWrites=true&tlsCertificateKeyFilePassword=s3cret;proxyPassword=s3cret&authMechanismProperties=AWS_SESSION_TOKEN:s3cret&w=majority",
-			"mongodb+srv://alice@cluster0.example.net/app?retryWrites=true&w=majority", "cluster0.example.net", "app"},
-		{"option names are matched in any case", "mongodb://h/?TLSCertificateKeyFilePassword=s3cret", "mongodb://h/", "h", ""},
+		{"secret options are hidden, others kept in order", "mongodb+srv://alice:s3cret@cluster0.example.net/app?retryWrites=true&tlsCertificateKeyFilePassword=s3cret;proxyPassword=s3cret&authMechanismProperties=AWS_SESSION_TOKEN:s3cret&w=majority",
+			"mongodb+srv://alice:xxxxx@cluster0.example.net/app?retryWrites=true&tlsCertificateKeyFilePassword=xxxxx;proxyPassword=xxxxx&authMechanismProperties=xxxxx&w=majority", "cluster0.example.net", "app"},
+		{"option names are matched in any case", "mongodb://h/?TLSCertificateKeyFilePassword=s3cret", "mongodb://h/?TLSCertificateKeyFilePassword=xxxxx", "h", ""},
 		{"the database is unescaped", "mongodb://h/my%2Ddb?w=1", "mongodb://h/my%2Ddb?w=1", "h", "my-db"},
 	}
 	for _, tc := range tests {
@@ -45,6 +45,8 @@ func TestParseURIErrors(t *testing.T) {
 		{"no scheme", "alice:s3cret@h", `must start with "mongodb://"`},
 		{"a bad escape in the password", "mongodb://alice:s3%zzcret@h/", "password is not percent-encoded"},
 		{"a colon in the password", "mongodb://alice:s3:cret@h/", "password is not percent-encoded"},
+		{"an @ in the password", "mongodb://alice:s3@cret@h/", "password is not percent-encoded"},
+		{"a slash in the password", "mongodb://alice:s3/cret@h/", "password is not percent-encoded"},
 		{"a bad escape in the user name", "mongodb://al%zzice:s3cret@h/", "user name is not percent-encoded"},
 		{"no host", "mongodb://alice:s3cret@/app", "names no host"},
 		{"a query without a slash", "mongodb://alice:s3cret@h?w=1", "needs a / between the hosts and the ?"},

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"net"
 	"net/url"
 	"strconv"
@@ -8,22 +9,18 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flamingock/flamingock-go/internal/redact"
 )
 
-// redactDSN returns connString without any password, for messages and
-// String. A URL keeps its shape and every other parameter; anything else
-// (keyword/value strings, URLs net/url cannot parse) is rendered from the
-// parsed configuration as postgres://user@host:port/db.
+// redactDSN names the store of connString without its secrets, for
+// messages and String. A URL keeps its shape and every parameter, its
+// password shown as xxxxx (internal/redact); a keyword/value string is
+// rendered from the parsed configuration as a URL the flamingock CLI takes,
+// postgres://user:xxxxx@host:port/db (":xxxxx" only when a password is set).
 func redactDSN(connString string, cfg *pgconn.Config) string {
 	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
-		if u, err := url.Parse(connString); err == nil {
-			if u.User != nil {
-				u.User = url.User(u.User.Username())
-			}
-			u.RawQuery = withoutSecrets(u.RawQuery)
-			u.ForceQuery = false
-			return u.String()
-		}
+		return redact.DSN(connString)
 	}
 	return configDSN(cfg)
 }
@@ -42,31 +39,13 @@ func poolDSN(cfg *pgxpool.Config) string {
 	return configDSN(conn)
 }
 
-// withoutSecrets drops the password parameters from a raw query, keeping the
-// order and encoding of the others.
-func withoutSecrets(rawQuery string) string {
-	var kept []string
-	for part := range strings.SplitSeq(rawQuery, "&") {
-		if part == "" {
-			continue
-		}
-		key, _, _ := strings.Cut(part, "=")
-		if k, err := url.QueryUnescape(key); err == nil {
-			key = k
-		}
-		switch strings.ToLower(key) {
-		case "password", "sslpassword":
-			continue
-		}
-		kept = append(kept, part)
-	}
-	return strings.Join(kept, "&")
-}
-
 // configDSN renders the connection target of cfg as a URL without secrets.
 func configDSN(cfg *pgconn.Config) string {
 	u := url.URL{Scheme: "postgres", Path: "/" + cfg.Database}
-	if cfg.User != "" {
+	switch {
+	case cfg.Password != "":
+		u.User = url.UserPassword(cfg.User, redact.Mask)
+	case cfg.User != "":
 		u.User = url.User(cfg.User)
 	}
 	port := strconv.Itoa(int(cfg.Port))
@@ -89,3 +68,29 @@ func address(cfg *pgconn.Config) string {
 	}
 	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
 }
+
+// parseError rewrites an error of pgx's ParseConfig so that it quotes
+// nothing of the DSN: pgx quotes it with a best-effort redaction that lets
+// parts of a password through (an unencoded '/' or '#' in it, a quote
+// escaped inside a keyword/value password). What remains, pgx's reason, is
+// scrubbed of the DSN's secrets too: it may quote a misread part of one.
+func parseError(err error, secrets redact.Secrets) error {
+	var pce *pgconn.ParseConfigError
+	if !errors.As(err, &pce) {
+		return secrets.Error(err)
+	}
+	bare := *pce
+	bare.ConnString = ""
+	reason := strings.TrimPrefix(bare.Error(), "cannot parse ``: ")
+	return &parseConfigError{msg: secrets.String(reason), err: pce.Unwrap()}
+}
+
+// parseConfigError is pgx's reason for refusing a DSN, without the DSN. It
+// wraps pgx's cause, not the *pgconn.ParseConfigError, which holds the DSN.
+type parseConfigError struct {
+	msg string
+	err error
+}
+
+func (e *parseConfigError) Error() string { return e.msg }
+func (e *parseConfigError) Unwrap() error { return e.err }

@@ -12,38 +12,38 @@ func TestRedactDSN(t *testing.T) {
 	tests := []struct {
 		name, dsn, want string
 	}{
-		{"a URL keeps everything but the password",
+		{"a URL keeps everything, the password shown as xxxxx",
 			"postgres://app:s3cret@db.example.com:5433/orders?sslmode=require&application_name=api",
-			"postgres://app@db.example.com:5433/orders?sslmode=require&application_name=api"},
+			"postgres://app:xxxxx@db.example.com:5433/orders?sslmode=require&application_name=api"},
 		{"the postgresql scheme is kept",
-			"postgresql://app:s3cret@db/orders", "postgresql://app@db/orders"},
-		{"a percent-encoded password goes too",
-			"postgres://app:s3%40cret%2F@db/orders", "postgres://app@db/orders"},
-		{"password parameters go, in any spelling",
+			"postgresql://app:s3cret@db/orders", "postgresql://app:xxxxx@db/orders"},
+		{"a percent-encoded password is hidden too",
+			"postgres://app:s3%40cret%2F@db/orders", "postgres://app:xxxxx@db/orders"},
+		{"password parameters are hidden, in any spelling",
 			"postgres://app@db/orders?password=s3cret&sslmode=disable&PassWord=s3cret&pass%77ord=s3cret",
-			"postgres://app@db/orders?sslmode=disable"},
-		{"the client key's password goes",
-			"postgres://app@db/orders?sslpassword=s3cret&application_name=api", "postgres://app@db/orders?application_name=api"},
+			"postgres://app@db/orders?password=xxxxx&sslmode=disable&PassWord=xxxxx&pass%77ord=xxxxx"},
+		{"the client key's password is hidden",
+			"postgres://app@db/orders?sslpassword=s3cret&application_name=api", "postgres://app@db/orders?sslpassword=xxxxx&application_name=api"},
 		{"a URL without credentials is unchanged",
 			"postgres://db:5432/orders", "postgres://db:5432/orders"},
 		{"an IPv6 host keeps its brackets",
-			"postgres://app:s3cret@[::1]:5432/orders", "postgres://app@[::1]:5432/orders"},
+			"postgres://app:s3cret@[::1]:5432/orders", "postgres://app:xxxxx@[::1]:5432/orders"},
 		{"a keyword/value string becomes a URL",
 			"host=db port=5433 user=app password=s3cret dbname=orders",
-			"postgres://app@db:5433/orders"},
-		{"a quoted keyword/value password goes",
-			"host=db user=app password='s3 cret' dbname=orders", "postgres://app@db:5432/orders"},
+			"postgres://app:xxxxx@db:5433/orders"},
+		{"a keyword/value string without a password becomes a URL without one",
+			"host=db port=5433 user=app dbname=orders", "postgres://app@db:5433/orders"},
+		{"a quoted keyword/value password is hidden",
+			"host=db user=app password='s3 cret' dbname=orders", "postgres://app:xxxxx@db:5432/orders"},
 		{"a unix socket becomes the host parameter",
 			"host=/var/run/postgresql user=app password=s3cret dbname=orders",
-			"postgres://app@:5432/orders?host=%2Fvar%2Frun%2Fpostgresql"},
-		{"an unescaped @ in the password goes with it",
-			"postgres://app:s3@cret@db/orders", "postgres://app@db/orders"},
-		{"an unescaped # in the password falls back to the configuration",
-			"postgres://app:s3#cret@db/orders", "postgres://app@db:5432/orders"},
-		{"an unescaped ? in the password falls back to the configuration",
-			"postgres://app:s3?cret@db/orders", "postgres://app@db:5432/orders"},
+			"postgres://app:xxxxx@:5432/orders?host=%2Fvar%2Frun%2Fpostgresql"},
+		{"an unescaped # in the password is hidden with it",
+			"postgres://app:s3#cret@db/orders", "postgres://app:xxxxx@db/orders"},
+		{"an unescaped ? in the password is hidden with it",
+			"postgres://app:s3?cret@db/orders", "postgres://app:xxxxx@db/orders"},
 		{"a multi-host URL keeps its hosts",
-			"postgres://app:s3cret@db1:5432,db2:5433/orders", "postgres://app@db1:5432,db2:5433/orders"},
+			"postgres://app:s3cret@db1:5432,db2:5433/orders", "postgres://app:xxxxx@db1:5432,db2:5433/orders"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,7 +69,7 @@ func TestPoolDSN(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := poolDSN(cfg), "postgres://app@db:5432/orders?sslmode=disable"; got != want {
+		if got, want := poolDSN(cfg), "postgres://app:xxxxx@db:5432/orders?sslmode=disable"; got != want {
 			t.Errorf("poolDSN = %q, want %q", got, want)
 		}
 	})
@@ -79,7 +79,7 @@ func TestPoolDSN(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.ConnConfig.Host = "replica"
-		if got, want := poolDSN(cfg), "postgres://app@replica:5432/orders"; got != want {
+		if got, want := poolDSN(cfg), "postgres://app:xxxxx@replica:5432/orders"; got != want {
 			t.Errorf("poolDSN = %q, want %q", got, want)
 		}
 	})

@@ -60,8 +60,10 @@ func (s *Store) grants(p privilege) string {
 
 // explain wraps err from the operation op (for example "append to …") with
 // what to do about it when the cause is one users meet: the server is not
-// there, the credentials or database are wrong, a privilege is missing. pgx
-// errors never contain the password, and neither does anything added here.
+// there, the credentials or database are wrong, a privilege is missing.
+// The DSN's secrets are scrubbed from the message: pgx quotes the hosts and
+// database it parsed, which hold pieces of a password whose '@' or '/' was
+// not percent-encoded.
 //
 // An error that certainly left the database untouched also matches
 // audit.ErrUnavailable, so that the runtime may retry even a write: a
@@ -69,7 +71,7 @@ func (s *Store) grants(p privilege) string {
 // happened before any byte of the request was sent. A connection lost
 // after that is not marked: the server may have run the statement.
 func (s *Store) explain(op string, need privilege, err error) error {
-	explained := s.advise(op, need, err)
+	explained := s.secrets.Error(s.advise(op, need, err))
 	if unreached(err) {
 		return audit.Unavailable(explained)
 	}

@@ -107,7 +107,7 @@ func TestFirstUseReportsAnUnknownDatabaseOrUser(t *testing.T) {
 		{"an unknown database", func(c *pgxpool.Config) { c.ConnConfig.Database = "no_such_db_flamingock" },
 			[]string{`database "no_such_db_flamingock" does not exist`, `CREATE DATABASE "no_such_db_flamingock"`}},
 		{"an unknown user", func(c *pgxpool.Config) { c.ConnConfig.User = "no_such_user_flamingock" },
-			[]string{`role "no_such_user_flamingock" does not exist`, "check the user of postgres://no_such_user_flamingock@", "pg_hba.conf"}},
+			[]string{`role "no_such_user_flamingock" does not exist`, "check the user of postgres://no_such_user_flamingock:xxxxx@", "pg_hba.conf"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -111,6 +111,7 @@ import (
 	"fmt"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/redact"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -122,7 +123,9 @@ type Store struct {
 	pool     *pgxpool.Pool
 	ownsPool bool
 	dsn      string // without password
-	conn     *pgconn.Config
+	// secrets are the DSN's, scrubbed from every error (see explain).
+	secrets redact.Secrets
+	conn    *pgconn.Config
 
 	schema     string
 	prefix     string
@@ -159,16 +162,20 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	secrets := redact.SecretsOf(dsn)
+	if redact.Ambiguous(dsn) {
+		return nil, fmt.Errorf("postgres: invalid DSN %s: an '@' in it does not end the user information: "+
+			"percent-encode '@' and '/' in the password (as %%40 and %%2F) and '@' in parameters", redact.DSN(dsn))
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		// pgx masks the password in its parse errors.
-		return nil, fmt.Errorf("postgres: invalid DSN: %w", err)
+		return nil, fmt.Errorf("postgres: invalid DSN %s: %w", redact.DSN(dsn), parseError(err, secrets))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, secrets.Error(fmt.Errorf("postgres: %w", err))
 	}
-	return newStore(pool, true, redactDSN(dsn, &cfg.ConnConfig.Config), o), nil
+	return newStore(pool, true, redactDSN(dsn, &cfg.ConnConfig.Config), secrets, o), nil
 }
 
 // New uses pool, which stays the caller's: Close does not close it. The pool
@@ -182,7 +189,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	if err != nil {
 		return nil, err
 	}
-	return newStore(pool, false, poolDSN(pool.Config()), o), nil
+	return newStore(pool, false, poolDSN(pool.Config()), redact.SecretsOf(pool.Config().ConnString()), o), nil
 }
 
 func buildOptions(opts []Option) (options, error) {
@@ -198,11 +205,12 @@ func buildOptions(opts []Option) (options, error) {
 	return o, nil
 }
 
-func newStore(pool *pgxpool.Pool, ownsPool bool, dsn string, o options) *Store {
+func newStore(pool *pgxpool.Pool, ownsPool bool, dsn string, secrets redact.Secrets, o options) *Store {
 	s := &Store{
 		pool:     pool,
 		ownsPool: ownsPool,
 		dsn:      dsn,
+		secrets:  secrets,
 		conn:     &pool.Config().ConnConfig.Config,
 		schema:   o.schema,
 		prefix:   o.prefix,

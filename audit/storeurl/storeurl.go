@@ -16,9 +16,9 @@
 //	}
 //	defer store.Close()
 //
-// Passwords never appear in what this package returns: Redact removes them
-// from a URL, and every error names the store by its redacted URL, with any
-// password a driver might have quoted scrubbed from the message.
+// Passwords never appear in what this package returns: Redact hides them in
+// a URL, and every error names the store by its redacted URL, with anything
+// of a password a driver might have quoted scrubbed from the message.
 package storeurl
 
 import (
@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"strings"
 
@@ -34,6 +33,7 @@ import (
 	"github.com/flamingock/flamingock-go/audit/mongo"
 	"github.com/flamingock/flamingock-go/audit/postgres"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
+	"github.com/flamingock/flamingock-go/internal/redact"
 )
 
 // ErrInvalid matches errors about the URL or the options themselves: an
@@ -83,7 +83,7 @@ func Open(ctx context.Context, rawURL string, o Options) (audit.Store, error) {
 		return nil, fmt.Errorf("%w %s: unknown scheme %q: use sqlite:PATH, postgres://… or mongodb://…", ErrInvalid, name, scheme)
 	}
 	if err != nil {
-		return nil, scrub(fmt.Errorf("%s: %w", name, err), secrets(rawURL))
+		return nil, redact.Error(fmt.Errorf("%s: %w", name, err), rawURL)
 	}
 	return store, nil
 }
@@ -157,113 +157,11 @@ func schemeOf(rawURL string) (string, bool) {
 	return strings.ToLower(scheme), true
 }
 
-// redacted replaces a secret in a redacted URL.
-const redacted = "xxxxx"
-
-// Redact returns rawURL with the password of its user information and the
-// values of its secret query parameters (password, sslpassword,
-// tlsCertificateKeyFilePassword, authMechanismProperties…) replaced by
-// "xxxxx". Everything else, including the order of the parameters, is kept,
-// so the result still names the store. A URL without secrets is returned as
-// it is.
-func Redact(rawURL string) string {
-	scheme, rest, ok := strings.Cut(rawURL, "://")
-	if !ok {
-		return rawURL // sqlite:PATH carries no secrets
-	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	// The user information ends at the last @ of the authority: a password
-	// may contain an unescaped @, a host never does.
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		if user, _, hasPassword := strings.Cut(rest[:at], ":"); hasPassword {
-			rest = user + ":" + redacted + rest[at:]
-		}
-	}
-	base, query, hasQuery := strings.Cut(rest, "?")
-	if !hasQuery {
-		return scheme + "://" + rest
-	}
-	query, fragment, hasFragment := strings.Cut(query, "#")
-	params := strings.FieldsFunc(query, func(r rune) bool { return r == '&' || r == ';' })
-	for i, p := range params {
-		if key, _, hasValue := strings.Cut(p, "="); hasValue && secretParam(key) {
-			params[i] = key + "=" + redacted
-		}
-	}
-	out := scheme + "://" + base + "?" + strings.Join(params, "&")
-	if hasFragment {
-		out += "#" + fragment
-	}
-	return out
-}
-
-// secretParam reports whether a query parameter carries a secret.
-func secretParam(key string) bool {
-	if k, err := url.QueryUnescape(key); err == nil {
-		key = k
-	}
-	key = strings.ToLower(key)
-	return strings.Contains(key, "password") || strings.Contains(key, "secret") ||
-		strings.Contains(key, "token") || key == "authmechanismproperties"
-}
-
-// secrets returns what Redact hides in rawURL, as written and decoded, so
-// that scrub can remove it from driver messages too.
-func secrets(rawURL string) []string {
-	_, rest, ok := strings.Cut(rawURL, "://")
-	if !ok {
-		return nil
-	}
-	var out []string
-	add := func(s string) {
-		if len(s) < 3 { // too short to scrub without mangling the message
-			return
-		}
-		out = append(out, s)
-		if d, err := url.QueryUnescape(s); err == nil && d != s {
-			out = append(out, d)
-		}
-	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		if _, password, ok := strings.Cut(rest[:at], ":"); ok {
-			add(password)
-		}
-	}
-	if _, query, ok := strings.Cut(rest, "?"); ok {
-		query, _, _ = strings.Cut(query, "#")
-		for _, p := range strings.FieldsFunc(query, func(r rune) bool { return r == '&' || r == ';' }) {
-			if key, value, ok := strings.Cut(p, "="); ok && secretParam(key) {
-				add(value)
-			}
-		}
-	}
-	return out
-}
-
-// scrub returns err with every secret replaced in its message, keeping its
-// chain for errors.Is and errors.As.
-func scrub(err error, secrets []string) error {
-	msg := err.Error()
-	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, redacted)
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return &scrubbedError{msg: msg, err: err}
-}
-
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
+// Redact returns rawURL with its secrets shown as "xxxxx": the password of
+// its user information, with any characters, percent-encoded or not, and
+// the values of its secret query parameters (password, sslpassword,
+// tlsCertificateKeyFilePassword, proxyPassword, authMechanismProperties…).
+// Everything else, including the order of the parameters, is kept, so the
+// result still names the store. It is internal/redact's DSN, the one
+// redaction every part of flamingock-go uses.
+func Redact(rawURL string) string { return redact.DSN(rawURL) }

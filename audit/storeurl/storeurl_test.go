@@ -34,6 +34,10 @@ func TestRedact(t *testing.T) {
 		{"MongoDB secrets in options are hidden", "mongodb://ops:s3cret@h1:27017,h2:27017/app?replicaSet=rs0&authMechanismProperties=AWS_SESSION_TOKEN:t0k&tlsCertificateKeyFilePassword=k3y",
 			"mongodb://ops:xxxxx@h1:27017,h2:27017/app?replicaSet=rs0&authMechanismProperties=xxxxx&tlsCertificateKeyFilePassword=xxxxx"},
 		{"a URL with only a host is kept", "mongodb+srv://cluster.example.com", "mongodb+srv://cluster.example.com"},
+		{"a password with an unencoded # is hidden whole", "postgres://ops:pa#ss@db/app?sslmode=disable", "postgres://ops:xxxxx@db/app?sslmode=disable"},
+		{"a password with an unencoded ? is hidden whole", "postgres://ops:pa?ss=w@db/app", "postgres://ops:xxxxx@db/app"},
+		{"a password with an unencoded / is hidden whole", "postgres://ops:pa/ss@db/app", "postgres://ops:xxxxx@db/app"},
+		{"a password parameter holding # is hidden whole", "postgres://ops@db/app?password=pa#ss&sslmode=disable", "postgres://ops@db/app?password=xxxxx&sslmode=disable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +149,28 @@ func TestOpenHidesThePasswordOfAnUnreachableServer(t *testing.T) {
 				t.Errorf("error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+func TestOpenRefusesAPasswordThatEndsTheUserInformationEarly(t *testing.T) {
+	// Drivers read these as other hosts or databases, and would print them.
+	for _, url := range []string{
+		"postgres://ops:pa/ss-w0rd@127.0.0.1:1/app?sslmode=disable",
+		"postgres://ops:p@ss-w0rd@127.0.0.1:1/app?sslmode=disable",
+		"mongodb://ops:p@ss-w0rd@127.0.0.1:1/app?serverSelectionTimeoutMS=1",
+		"mongodb://ops:pa/ss-w0rd@127.0.0.1:1/app?serverSelectionTimeoutMS=1",
+	} {
+		s, err := storeurl.Open(t.Context(), url, storeurl.Options{})
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open(%q) succeeded", url)
+		}
+		if !strings.Contains(err.Error(), "percent-encode") && !strings.Contains(err.Error(), "not percent-encoded") {
+			t.Errorf("Open(%q) = %v, want it to ask for the password to be percent-encoded", url, err)
+		}
+		if strings.Contains(err.Error(), "ss-w0rd") {
+			t.Errorf("Open(%q) error shows the password: %v", url, err)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 // scripts' expected files from what the commands print.
 func TestScripts(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
-		testscript.Run(t, scriptParams(func(e *testscript.Env) error {
+		testscript.Run(t, scriptParams("sqlite", func(e *testscript.Env) error {
 			url := "sqlite:" + filepath.Join(e.WorkDir, "audit.db")
 			e.Setenv("FLAMINGOCK_STORE", url)
 			e.Setenv("STORE_ARGS", storeArgs("--store", url))
@@ -54,11 +55,22 @@ func TestScripts(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(admin.Close)
-		testscript.Run(t, scriptParams(func(e *testscript.Env) error {
+		testscript.Run(t, scriptParams("postgres", func(e *testscript.Env) error {
 			schema := "cli_" + strings.ToLower(rand.Text()[:12])
 			e.Setenv("FLAMINGOCK_STORE", dsn)
 			e.Setenv("FLAMINGOCK_SCHEMA", schema)
 			e.Setenv("STORE_ARGS", storeArgs("--store", dsn, "--schema", schema))
+			// The same store with passwords pgx takes as they are written
+			// (the test server trusts loopback, so they are sent and
+			// unused), and a database that does not exist.
+			u, err := url.Parse(dsn)
+			if err != nil {
+				return fmt.Errorf("%s: the scripts need a URL: %v", dsn, err)
+			}
+			host := u.Host + u.EscapedPath()
+			e.Setenv("SECRET_STORE", u.Scheme+"://"+u.User.Username()+":"+scriptPassword+"@"+host+"?"+u.RawQuery)
+			e.Setenv("SECRET_QUERY_STORE", u.Scheme+"://"+u.User.Username()+"@"+host+"?"+u.RawQuery+"&password="+scriptPassword)
+			e.Setenv("SECRET_MISSING_DB", u.Scheme+"://"+u.User.Username()+":"+scriptPassword+"@"+u.Host+"/no_such_db_flamingock?"+u.RawQuery)
 			e.Defer(func() {
 				if _, err := admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
 					e.T().Fatal(fmt.Sprintf("drop schema %s: %v", schema, err))
@@ -74,7 +86,7 @@ func TestScripts(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { client.Disconnect(context.Background()) })
-		testscript.Run(t, scriptParams(func(e *testscript.Env) error {
+		testscript.Run(t, scriptParams("mongo", func(e *testscript.Env) error {
 			database := "cli_" + strings.ToLower(rand.Text()[:12])
 			base, query, _ := strings.Cut(uri, "?")
 			url := strings.TrimSuffix(base, "/") + "/" + database
@@ -93,12 +105,26 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-func scriptParams(setup func(*testscript.Env) error) testscript.Params {
+// scriptPassword is the password of the scripts' SECRET_ stores: it holds
+// what ends a URL's user information, a query or a fragment for other
+// parsers than pgx's, which takes it as written.
+const scriptPassword = "pa#ss?w0rd"
+
+// scriptParams runs the scripts on the store of kind (sqlite, postgres or
+// mongo), which is also the condition that holds in them: [sqlite], …
+func scriptParams(kind string, setup func(*testscript.Env) error) testscript.Params {
 	return testscript.Params{
 		Dir:                 "testdata/script",
 		UpdateScripts:       os.Getenv("FLAMINGOCK_UPDATE_SCRIPTS") == "1",
 		RequireExplicitExec: true,
 		Setup:               setup,
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "sqlite", "postgres", "mongo":
+				return cond == kind, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits": cmdExits,
 			"json":  cmdJSON,

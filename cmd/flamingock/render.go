@@ -128,6 +128,7 @@ func resolutions(a audit.Assessment, s *session) []audit.Resolution {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // URLs keep their & readable
 	return enc.Encode(v)
 }
 

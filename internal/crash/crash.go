@@ -24,8 +24,12 @@ import "context"
 type Point string
 
 // The points. The runtime hits each per-change point at most once per
-// execution of a change, in the order listed, skipping those its strategy
-// does not have.
+// execution of a change, skipping those its strategy does not have. An
+// apply (Run) meets them in the order listed, up to AfterApplied, then,
+// when it fails and compensates, AfterFailed, InRollback, AfterRollback
+// and AfterRolledBack. An undo (RollbackTo) runs the same strategies and
+// meets BeforeStarted, AfterStarted, InRollback, AfterRollback,
+// BeforeCommit, AfterTargetCommit and AfterRolledBack in that order.
 const (
 	// BeforeStarted: the change is about to be executed and its STARTED
 	// entry is not written yet (separate transaction, no transaction).
@@ -37,7 +41,7 @@ const (
 	// itself, from inside its own work.
 	InApply Point = "in-apply"
 	// AfterApply: the change function returned without error; nothing of
-	// it is committed or recorded as applied yet.
+	// it is committed (in a transaction) or recorded as applied yet.
 	AfterApply Point = "after-apply"
 	// BeforeCommit: the target's transaction holds the change and is
 	// about to commit: with its APPLIED entry, appended and committed in
@@ -56,17 +60,22 @@ const (
 	// InRollback is never hit by the runtime: a rollback function hits it
 	// itself, from inside its own work.
 	InRollback Point = "in-rollback"
-	// AfterRolledBack: the compensation of a failed change ended and its
-	// ROLLED_BACK (or ROLLBACK_FAILED) entry is recorded.
+	// AfterRollback: a rollback function returned without error; nothing
+	// of it is committed (in a transaction) or recorded as rolled back yet.
+	AfterRollback Point = "after-rollback"
+	// AfterRolledBack: a rollback ended, the compensation of a failed
+	// change or an undo, and its ROLLED_BACK entry (without a transaction,
+	// ROLLED_BACK or ROLLBACK_FAILED) is recorded (and, under a separate
+	// transaction, the marker not yet cleared).
 	AfterRolledBack Point = "after-rolled-back"
 	// DuringRefresh: the lease of the run's lock is about to be refreshed.
 	DuringRefresh Point = "during-refresh"
 )
 
-// Points lists every point, in the order a change meets them.
+// Points lists every point, in the order an apply meets them.
 func Points() []Point {
 	return []Point{BeforeStarted, AfterStarted, InApply, AfterApply, BeforeCommit,
-		AfterTargetCommit, AfterApplied, AfterFailed, InRollback, AfterRolledBack, DuringRefresh}
+		AfterTargetCommit, AfterApplied, AfterFailed, InRollback, AfterRollback, AfterRolledBack, DuringRefresh}
 }
 
 type hookKey struct{}

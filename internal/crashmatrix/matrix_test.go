@@ -48,7 +48,7 @@ var pointsOf = map[audit.Strategy][]crash.Point{
 	audit.StrategySeparateTx: {crash.BeforeStarted, crash.AfterStarted, crash.InApply, crash.AfterApply,
 		crash.BeforeCommit, crash.AfterTargetCommit, crash.AfterApplied, crash.DuringRefresh},
 	audit.StrategyNonTx: {crash.BeforeStarted, crash.AfterStarted, crash.InApply, crash.AfterApply,
-		crash.AfterApplied, crash.AfterFailed, crash.InRollback, crash.AfterRolledBack, crash.DuringRefresh},
+		crash.AfterApplied, crash.AfterFailed, crash.InRollback, crash.AfterRollback, crash.AfterRolledBack, crash.DuringRefresh},
 }
 
 var strategyNames = map[audit.Strategy]string{
@@ -67,6 +67,7 @@ var pointNames = map[crash.Point]string{
 	crash.AfterApplied:      "after APPLIED",
 	crash.AfterFailed:       "after FAILED, before its compensation",
 	crash.InRollback:        "inside the compensating rollback",
+	crash.AfterRollback:     "after the compensating rollback returned",
 	crash.AfterRolledBack:   "after ROLLED_BACK",
 	crash.DuringRefresh:     "during a lock refresh",
 }
@@ -175,7 +176,7 @@ func runChild(arg string) int {
 // compensating reports whether the crash point p is on the way of a
 // compensation: the change fails, and asks for its rollback to run then.
 func compensating(p crash.Point) bool {
-	return p == crash.AfterFailed || p == crash.InRollback || p == crash.AfterRolledBack
+	return p == crash.AfterFailed || p == crash.InRollback || p == crash.AfterRollback || p == crash.AfterRolledBack
 }
 
 // killAt returns the crash hook that kills the process with SIGKILL at
@@ -283,6 +284,8 @@ func expectedCrashState(s audit.Strategy, p crash.Point) crashState {
 		return crashState{latest: audit.StateApplied, effects: 1, marker: s == audit.StrategySeparateTx}
 	case crash.AfterFailed, crash.InRollback:
 		return crashState{latest: audit.StateFailed, effects: 1}
+	case crash.AfterRollback:
+		return crashState{latest: audit.StateFailed}
 	case crash.AfterRolledBack:
 		return crashState{latest: audit.StateRolledBack}
 	}

@@ -109,7 +109,7 @@ type runEvents struct {
 }
 
 // begin starts the execution's events: EventPipelineStarted.
-func (x *run) begin(ctx context.Context, op Operation) {
+func (x *execution) begin(ctx context.Context, op Operation) {
 	x.ev = runEvents{ctx: ctx, op: op, start: time.Now()}
 	if x.r.cfg.events == nil {
 		return
@@ -123,7 +123,7 @@ func (x *run) begin(ctx context.Context, op Operation) {
 
 // end logs the execution's summary, closes what its events left open and
 // emits EventPipelineFinished. err is what the execution returns.
-func (x *run) end(res *Result, err error) {
+func (x *execution) end(res *Result, err error) {
 	x.summarize(res, err)
 	if x.r.cfg.events == nil {
 		return
@@ -141,7 +141,7 @@ func (x *run) end(res *Result, err error) {
 
 // emit reports a change event (or an issue), preceded by the stage events
 // that bracket it.
-func (x *run) emit(ev Event) {
+func (x *execution) emit(ev Event) {
 	if x.r.cfg.events == nil {
 		return
 	}
@@ -169,7 +169,7 @@ func (x *run) emit(ev Event) {
 
 // finishStage emits EventStageFinished for the stage started last, if it
 // is not finished yet.
-func (x *run) finishStage() {
+func (x *execution) finishStage() {
 	if x.ev.stage == "" {
 		return
 	}
@@ -177,7 +177,7 @@ func (x *run) finishStage() {
 	x.ev.stage = ""
 }
 
-func (x *run) deliver(ev Event) {
+func (x *execution) deliver(ev Event) {
 	ev.ExecutionID, ev.Operation, ev.Context = x.id, x.ev.op, x.ev.ctx
 	if ev.Err != nil && ev.ErrorKind == "" {
 		ev.ErrorKind = errorKind(ev.Err)
@@ -188,7 +188,7 @@ func (x *run) deliver(ev Event) {
 // summarize logs the one line that sums an execution up: "run finished"
 // (or "rollback finished") at info level with what it did, or "run
 // stopped" at error level with the error too.
-func (x *run) summarize(res *Result, err error) {
+func (x *execution) summarize(res *Result, err error) {
 	args := []any{"result", res.summary(), "duration", time.Since(x.ev.start).Round(time.Millisecond)}
 	if len(res.Drift) > 0 {
 		args = append(args, "drift", len(res.Drift))

@@ -12,159 +12,333 @@ import (
 	"github.com/flamingock/flamingock-go/internal/crash"
 )
 
-// execute runs one change with the strategy its target declares and
-// records every transition.
-func (x *run) execute(ctx context.Context, c *boundChange, pc PlannedChange) Outcome {
-	o := Outcome{Stage: c.stage, ChangeID: c.meta.ID, Reason: pc.Reason}
-	x.log.Info("applying", "stage", c.stage, "change", c.meta.ID, "strategy", c.b.strategy, "reason", pc.Reason)
-	x.emit(Event{Kind: EventStarted, Stage: c.stage, ChangeID: c.meta.ID, Reason: pc.Reason})
-	switch c.b.strategy {
-	case audit.StrategySharedTx:
-		return x.sharedTx(ctx, c, o)
-	case audit.StrategySeparateTx:
-		return x.separateTx(ctx, c, o)
-	default:
-		return x.nonTx(ctx, c, o)
+// step is one direction of a change's execution, as data: applying it
+// (Run) or undoing it (RollbackTo, and the compensation of a failed change
+// without a transaction). Each strategy is written once and runs either
+// step, as goose passes its direction from runMigrations down to the one
+// leaf that chooses between inserting and deleting a version.
+type step struct {
+	op Operation
+	// doing is what the log says when the step starts.
+	doing string
+	// fn picks, in the change's unit of work, the function the step runs:
+	// the change or its rollback.
+	fn func(unit) func(context.Context) error
+	// ranAt is the crash point right after fn returned without error.
+	ranAt crash.Point
+	// done is the state a success records, doneAt the crash point right
+	// after it is recorded; status and event report the success.
+	done   audit.State
+	doneAt crash.Point
+	status Status
+	event  EventKind
+	// before is the change's latest state in the trail when the step
+	// starts, as far as it matters: what stays when a failure before
+	// STARTED cannot be recorded (nothing of an apply, APPLIED for an undo).
+	before audit.State
+	// holdsMarker says how a separate transaction's marker proves that the
+	// step's transaction committed. Without it (apply), the marker is
+	// written in that transaction, so its presence proves the commit. With
+	// it (undo), the marker of the execution is committed first, before
+	// STARTED, and the step's transaction replaces it: until the undo
+	// commits, that marker proves the change still applied, which is what
+	// the next run records; its absence proves the commit.
+	holdsMarker bool
+	// committedUnrecorded says what the next run does with a change whose
+	// separate transaction committed but whose done state could not be
+	// recorded.
+	committedUnrecorded string
+	// failed is the failure policy: what is recorded when fn, or the unit
+	// of work around it, failed.
+	failed func(x *execution, ctx context.Context, c *boundChange, o Outcome, f failure) Outcome
+	// reason is recorded in every entry of the execution (see entry).
+	reason string
+}
+
+// applying is the step of Run: the change, APPLIED, and on failure FAILED.
+func applying() step {
+	return step{
+		op:                  OperationRun,
+		doing:               "applying",
+		fn:                  func(u unit) func(context.Context) error { return u.apply },
+		ranAt:               crash.AfterApply,
+		done:                audit.StateApplied,
+		doneAt:              crash.AfterApplied,
+		status:              StatusApplied,
+		event:               EventApplied,
+		committedUnrecorded: "committed, but its state stays STARTED until the next run finds its marker",
+		failed:              (*execution).applyFailed,
 	}
 }
 
-// sharedTx: apply, then append APPLIED inside the same transaction and
-// commit, in one step. A crash leaves nothing behind, so no STARTED entry
-// is needed.
-func (x *run) sharedTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
+// undoing is the step of RollbackTo, recording reason: the change's
+// rollback, ROLLED_BACK, and on failure what undoFailed says.
+func undoing(reason string) step {
+	return step{
+		op:                  OperationRollback,
+		doing:               "rolling back",
+		fn:                  func(u unit) func(context.Context) error { return u.rollback },
+		ranAt:               crash.AfterRollback,
+		done:                audit.StateRolledBack,
+		doneAt:              crash.AfterRolledBack,
+		status:              StatusRolledBack,
+		event:               EventRolledBack,
+		before:              audit.StateApplied,
+		holdsMarker:         true,
+		committedUnrecorded: "was rolled back, but its state stays STARTED until the next run finds no marker of this execution and applies it again",
+		failed:              (*execution).undoFailed,
+		reason:              reason,
+	}
+}
+
+// committed reports whether a separate transaction of the step committed,
+// from whether the marker of its execution was found (see holdsMarker).
+func (st step) committed(found bool) bool { return found != st.holdsMarker }
+
+// fault is the error of a step that failed in a way no policy records:
+// a *ChangeError for an apply, a *RollbackError for an undo.
+func (st step) fault(c *boundChange, state audit.State, err error, next string) error {
+	if st.op == OperationRollback {
+		return &RollbackError{Stage: c.stage, ChangeID: c.meta.ID, State: state, Err: err, Next: next}
+	}
+	return &ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: state, Err: err, Next: next}
+}
+
+// failure is how a step failed, for its failure policy.
+type failure struct {
+	s audit.Strategy
+	// was is the change's latest state in the trail: what stays when the
+	// failure cannot be recorded.
+	was   audit.State
+	start time.Time
+	err   error
+}
+
+// execute runs the execution's step on one change with the strategy its
+// target declares and records every transition.
+func (x *execution) execute(ctx context.Context, c *boundChange, reason string) Outcome {
+	st := x.step
+	o := Outcome{Stage: c.stage, ChangeID: c.meta.ID, Reason: reason}
+	x.log.Info(st.doing, "stage", c.stage, "change", c.meta.ID, "strategy", c.b.strategy, "reason", reason)
+	x.emit(Event{Kind: EventStarted, Stage: c.stage, ChangeID: c.meta.ID, Reason: reason})
+	switch c.b.strategy {
+	case audit.StrategySharedTx:
+		return x.sharedTx(ctx, c, st, o)
+	case audit.StrategySeparateTx:
+		return x.separateTx(ctx, c, st, o)
+	default:
+		return x.nonTx(ctx, c, st, o)
+	}
+}
+
+// sharedTx: run the step, then append its done state inside the same
+// transaction and commit, in one step. A crash leaves nothing behind, so
+// no STARTED entry is needed.
+func (x *execution) sharedTx(ctx context.Context, c *boundChange, st step, o Outcome) Outcome {
 	const s = audit.StrategySharedTx
 	start := time.Now()
+	fail := func(err error) Outcome {
+		return st.failed(x, ctx, c, o, failure{s: s, was: st.before, start: start, err: err})
+	}
 	u, err := c.b.begin(ctx, x.r.store)
 	if err != nil {
-		return x.fail(ctx, c, o, s, start, fmt.Errorf("begin transaction: %w", err))
+		return fail(fmt.Errorf("begin transaction: %w", err))
 	}
-	if err := call(ctx, u.apply); err != nil {
+	if err := call(ctx, st.fn(u)); err != nil {
 		x.abort(ctx, c, u)
-		return x.fail(ctx, c, o, s, start, err)
+		return fail(err)
 	}
-	crash.Hit(ctx, crash.AfterApply)
-	applied := x.entry(c, audit.StateApplied, s, time.Since(start), nil)
+	crash.Hit(ctx, st.ranAt)
+	e := x.entry(c, st.done, s, time.Since(start), nil)
 	crash.Hit(ctx, crash.BeforeCommit)
-	stored, err := u.appender.CommitAudit(ctx, x.lease.current(), applied)
+	stored, err := u.appender.CommitAudit(ctx, x.lease.current(), e)
 	if err != nil {
 		x.abort(ctx, c, u)
 		if errors.Is(err, audit.ErrFenced) {
-			o.Status, o.Err = StatusFailed, &LockLostError{Stage: c.stage, ChangeID: c.meta.ID,
-				Err: fmt.Errorf("record APPLIED in the change's transaction, which was rolled back: %w", err)}
+			o.Status, o.Duration = StatusFailed, time.Since(start)
+			o.Err = &LockLostError{Stage: c.stage, ChangeID: c.meta.ID,
+				Err: fmt.Errorf("record %s in the change's transaction, which was rolled back: %w", st.done, err)}
 			return o
 		}
 		// The commit may have happened even so (a connection lost while it
-		// was acknowledged): the trail holds the truth, since APPLIED was
+		// was acknowledged): the trail holds the truth, since the entry was
 		// part of the transaction.
-		committed, rerr := x.appliedBy(ctx, c)
+		committed, rerr := x.latestIs(ctx, c, st.done)
 		switch {
 		case rerr != nil:
 			o.Status, o.Duration = StatusFailed, time.Since(start)
-			o.Err = fmt.Errorf("change %q (stage %q): recording APPLIED and committing failed (%v) and the audit trail could not be read to tell whether it committed; the next run decides from the trail: %w",
-				c.meta.ID, c.stage, err, rerr)
+			o.Err = fmt.Errorf("change %q (stage %q): recording %s and committing failed (%v) and the audit trail could not be read to tell whether it committed; the next run decides from the trail: %w",
+				c.meta.ID, c.stage, st.done, err, rerr)
 			return o
 		case !committed:
-			return x.fail(ctx, c, o, s, start, fmt.Errorf("record APPLIED and commit: %w", err))
+			return fail(fmt.Errorf("record %s and commit: %w", st.done, err))
 		}
-		x.log.Warn("commit reported an error but the change committed", "stage", c.stage, "change", c.meta.ID, "error", err)
+		x.log.Warn("commit reported an error but the transaction committed", "stage", c.stage, "change", c.meta.ID, "error", err)
 	}
-	// stored is zero when the trail told that the change committed: tip
-	// then stays below the entry, which only costs the next start a read
-	// of the trail.
+	// stored is zero when the trail told that the transaction committed:
+	// tip then stays below the entry, which only costs the next start a
+	// read of the trail.
 	x.saw(stored.Seq)
-	crash.Hit(ctx, crash.AfterApplied)
-	return x.applied(c, o, time.Since(start))
+	crash.Hit(ctx, st.doneAt)
+	return x.done(c, st, o, time.Since(start))
 }
 
-// separateTx: STARTED; apply and write the marker in the target's
-// transaction; commit; APPLIED; clear the marker. After a crash between
-// the commit and APPLIED, the marker proves the commit.
-func (x *run) separateTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
+// rolledBackMarker is appended to the execution id of the marker an
+// undo's transaction writes: no STARTED entry names that execution, so
+// the marker proves nothing, and it replaces the marker that did.
+const rolledBackMarker = "/rolled-back"
+
+// separateTx: STARTED; run the step and write the marker in the target's
+// transaction; commit; the done state; clear the marker. After a crash
+// between the commit and the done state, the marker tells whether the
+// transaction committed (see step.holdsMarker).
+func (x *execution) separateTx(ctx context.Context, c *boundChange, st step, o Outcome) Outcome {
 	const s = audit.StrategySeparateTx
+	start := time.Now()
 	crash.Hit(ctx, crash.BeforeStarted)
+	mine := Marker{Key: c.key(), ExecutionID: x.id}
+	written := mine
+	if st.holdsMarker {
+		if err := x.holdMarker(ctx, c, mine); err != nil {
+			return st.failed(x, ctx, c, o, failure{s: s, was: st.before, start: start, err: err})
+		}
+		written.ExecutionID += rolledBackMarker
+	}
 	if err := x.record(ctx, c, x.entry(c, audit.StateStarted, s, 0, nil)); err != nil {
+		// A held marker stays: had STARTED been stored after all, clearing
+		// it would make the next run apply the change a second time.
 		o.Status, o.Err = StatusFailed, err
 		return o
 	}
 	crash.Hit(ctx, crash.AfterStarted)
-	start := time.Now()
+	start = time.Now()
+	fail := func(err error) Outcome {
+		return st.failed(x, ctx, c, o, failure{s: s, was: audit.StateStarted, start: start, err: err})
+	}
 	u, err := c.b.begin(ctx, x.r.store)
 	if err != nil {
-		return x.fail(ctx, c, o, s, start, fmt.Errorf("begin transaction: %w", err))
+		return fail(fmt.Errorf("begin transaction: %w", err))
 	}
-	if err := call(ctx, u.apply); err != nil {
+	if err := call(ctx, st.fn(u)); err != nil {
 		x.abort(ctx, c, u)
-		return x.fail(ctx, c, o, s, start, err)
+		return fail(err)
 	}
-	crash.Hit(ctx, crash.AfterApply)
-	m := Marker{Key: c.key(), ExecutionID: x.id}
-	if err := u.marker.WriteMarker(ctx, m); err != nil {
+	crash.Hit(ctx, st.ranAt)
+	if err := u.marker.WriteMarker(ctx, written); err != nil {
 		x.abort(ctx, c, u)
-		return x.fail(ctx, c, o, s, start, fmt.Errorf("write marker: %w", err))
+		return fail(fmt.Errorf("write marker: %w", err))
 	}
 	crash.Hit(ctx, crash.BeforeCommit)
 	if err := u.work.Commit(ctx); err != nil {
 		wctx, cancel := x.writeCtx(ctx)
-		found, merr := c.b.markers.HasMarker(wctx, m)
+		found, merr := c.b.markers.HasMarker(wctx, mine)
 		cancel()
 		switch {
 		case merr != nil:
 			o.Status, o.Duration = StatusFailed, time.Since(start)
-			o.Err = &ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateStarted,
-				Err:  fmt.Errorf("commit: %w (and reading the marker failed: %v)", err, merr),
-				Next: "whether its transaction committed is unknown; the next run reads the marker and records APPLIED or applies it again"}
+			o.Err = st.fault(c, audit.StateStarted, fmt.Errorf("commit: %w (and reading the marker failed: %v)", err, merr),
+				"whether its transaction committed is unknown; the next run reads the marker of this execution and records the change APPLIED if it is there, or applies it again if it is not")
 			x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "state", audit.StateStarted, "error", o.Err)
 			return o
-		case !found:
-			return x.fail(ctx, c, o, s, start, fmt.Errorf("commit: %w", err))
+		case !st.committed(found):
+			return fail(fmt.Errorf("commit: %w", err))
 		}
 		x.log.Warn("commit reported an error but the marker shows it committed", "stage", c.stage, "change", c.meta.ID, "error", err)
 	}
 	crash.Hit(ctx, crash.AfterTargetCommit)
 	d := time.Since(start)
-	if err := x.record(ctx, c, x.entry(c, audit.StateApplied, s, d, nil)); err != nil {
+	if err := x.record(ctx, c, x.entry(c, st.done, s, d, nil)); err != nil {
 		o.Status, o.Duration = StatusFailed, d
-		o.Err = fmt.Errorf("change %q (stage %q) committed, but its state stays STARTED until the next run finds its marker: %w", c.meta.ID, c.stage, err)
+		o.Err = fmt.Errorf("change %q (stage %q) %s: %w", c.meta.ID, c.stage, st.committedUnrecorded, err)
 		return o
 	}
-	crash.Hit(ctx, crash.AfterApplied)
+	crash.Hit(ctx, st.doneAt)
 	x.clearMarker(ctx, c)
-	return x.applied(c, o, d)
+	return x.done(c, st, o, d)
 }
 
-// nonTx: STARTED, apply, APPLIED; on failure FAILED, then, only for a
-// change that asks for compensation, its rollback and ROLLED_BACK or
-// ROLLBACK_FAILED.
-func (x *run) nonTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
-	const s = audit.StrategyNonTx
+// holdMarker commits m in c's target, in a transaction of its own.
+func (x *execution) holdMarker(ctx context.Context, c *boundChange, m Marker) error {
+	u, err := c.b.begin(ctx, x.r.store)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := u.marker.WriteMarker(ctx, m); err != nil {
+		x.abort(ctx, c, u)
+		return fmt.Errorf("write marker: %w", err)
+	}
+	if err := u.work.Commit(ctx); err != nil {
+		return fmt.Errorf("commit marker: %w", err)
+	}
+	return nil
+}
+
+// nonTx: STARTED, then the step without a transaction (unguarded). After a
+// crash, STARTED makes the change an issue (recovery manual) or applies it
+// again (recovery retry): it is never taken for done.
+func (x *execution) nonTx(ctx context.Context, c *boundChange, st step, o Outcome) Outcome {
 	crash.Hit(ctx, crash.BeforeStarted)
-	if err := x.record(ctx, c, x.entry(c, audit.StateStarted, s, 0, nil)); err != nil {
+	if err := x.record(ctx, c, x.entry(c, audit.StateStarted, audit.StrategyNonTx, 0, nil)); err != nil {
 		o.Status, o.Err = StatusFailed, err
 		return o
 	}
 	crash.Hit(ctx, crash.AfterStarted)
+	return x.unguarded(ctx, c, st, o, audit.StateStarted)
+}
+
+// unguarded runs st on c in a unit of work of its own, without a
+// transaction around it and its record, and records its done state or
+// its failure. was is the change's latest state in the trail: STARTED, or
+// FAILED when the step compensates that failure.
+func (x *execution) unguarded(ctx context.Context, c *boundChange, st step, o Outcome, was audit.State) Outcome {
+	const s = audit.StrategyNonTx
 	start := time.Now()
-	err := x.inWork(ctx, c, func(u unit) func(context.Context) error { return u.apply })
+	err := x.inWork(ctx, c, st.fn)
 	d := time.Since(start)
-	if err == nil {
-		crash.Hit(ctx, crash.AfterApply)
-		if rerr := x.record(ctx, c, x.entry(c, audit.StateApplied, s, d, nil)); rerr != nil {
-			o.Status, o.Duration = StatusFailed, d
-			o.Err = fmt.Errorf("change %q (stage %q) was applied, but its state stays STARTED: %w", c.meta.ID, c.stage, rerr)
-			return o
-		}
-		crash.Hit(ctx, crash.AfterApplied)
-		return x.applied(c, o, d)
+	if err != nil {
+		return st.failed(x, ctx, c, o, failure{s: s, was: was, start: start, err: err})
 	}
-	o = x.fail(ctx, c, o, s, start, err)
-	if !c.meta.Compensate {
+	crash.Hit(ctx, st.ranAt)
+	if rerr := x.record(ctx, c, x.entry(c, st.done, s, d, nil)); rerr != nil {
+		o.Status, o.Duration = StatusFailed, d
+		o.Err = fmt.Errorf("change %q (stage %q) was %s, but its state stays %s: %s: %w", c.meta.ID, c.stage, st.status, was,
+			x.uncertain(c, "the audit trail does not say so"), rerr)
+		return o
+	}
+	crash.Hit(ctx, st.doneAt)
+	return x.done(c, st, o, d)
+}
+
+// done ends a step that succeeded.
+func (x *execution) done(c *boundChange, st step, o Outcome, d time.Duration) Outcome {
+	o.Status, o.Duration = st.status, d
+	x.log.Info(string(st.status), "stage", c.stage, "change", c.meta.ID, "state", st.done, "duration", d)
+	x.emit(Event{Kind: st.event, Stage: c.stage, ChangeID: c.meta.ID, State: st.done, Duration: d})
+	return o
+}
+
+// applyFailed is the failure policy of an apply: FAILED, with a
+// *ChangeError. A change without a transaction that asks for compensation
+// then has its rollback run, as the undo step.
+func (x *execution) applyFailed(ctx context.Context, c *boundChange, o Outcome, f failure) Outcome {
+	d := time.Since(f.start)
+	o.Status, o.Duration = StatusFailed, d
+	if rerr := x.record(ctx, c, x.entry(c, audit.StateFailed, f.s, d, f.err)); rerr != nil {
+		o.Err = errors.Join(
+			&ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: f.was, Err: f.err,
+				Next: "the failure could not be recorded; the next run decides from the state left in the audit trail"},
+			rerr)
+		x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "duration", d, "error", f.err, "record_error", rerr)
+		return o
+	}
+	ce := &ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Err: f.err, Next: x.next(c, audit.StateFailed, f.s)}
+	o.Err = ce
+	x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "state", audit.StateFailed, "duration", d, "error", f.err)
+	x.emit(Event{Kind: EventFailed, Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Duration: d, Err: f.err})
+	if f.s != audit.StrategyNonTx || !c.meta.Compensate {
 		// The rollback is an undo of a fully applied change: run on a
 		// half-applied one it could destroy data.
 		return o
-	}
-	var ce *ChangeError
-	if !errors.As(o.Err, &ce) || ce.State != audit.StateFailed {
-		return o // FAILED could not be recorded: do not go on without the lock
 	}
 	crash.Hit(ctx, crash.AfterFailed)
 	// A change cancelled by a signal (SIGTERM on a rolling deploy) still
@@ -177,92 +351,113 @@ func (x *run) nonTx(ctx context.Context, c *boundChange, o Outcome) Outcome {
 			Err: fmt.Errorf("its rollback was not run: %w", lerr)})
 		return o
 	}
-	return x.rollback(ctx, c, o, ce)
+	// FAILED stands for the undo's STARTED: both say the change may be
+	// partly applied.
+	u := x.unguarded(ctx, c, undoing(x.step.reason), Outcome{Stage: c.stage, ChangeID: c.meta.ID}, audit.StateFailed)
+	var re *RollbackError
+	switch {
+	case u.Status == StatusRolledBack:
+		ce.State = audit.StateRolledBack
+	case errors.As(u.Err, &re) && re.State == audit.StateRollbackFailed:
+		ce.State, ce.RollbackErr = audit.StateRollbackFailed, re.Err
+	default: // the outcome of the rollback could not be recorded
+		o.Err = errors.Join(o.Err, u.Err)
+		return o
+	}
+	ce.Next = x.next(c, ce.State, f.s)
+	return o
 }
 
-// rollback runs the rollback of a failed non-transactional change that asks
-// for compensation, and records its outcome.
-func (x *run) rollback(ctx context.Context, c *boundChange, o Outcome, ce *ChangeError) Outcome {
-	const s = audit.StrategyNonTx
-	start := time.Now()
-	err := x.inWork(ctx, c, func(u unit) func(context.Context) error { return u.rollback })
-	d := time.Since(start)
-	state, kind := audit.StateRolledBack, EventRolledBack
-	if err != nil {
-		state, kind = audit.StateRollbackFailed, EventRollbackFailed
+// undoFailed is the failure policy of an undo. Inside a transaction, or
+// before one began, nothing was undone: keptApplied. Without one the
+// change may be partly undone: ROLLBACK_FAILED, which leaves it uncertain.
+func (x *execution) undoFailed(ctx context.Context, c *boundChange, o Outcome, f failure) Outcome {
+	if f.s != audit.StrategyNonTx {
+		return x.keptApplied(ctx, c, o, f)
 	}
-	if rerr := x.record(ctx, c, x.entry(c, state, s, d, err)); rerr != nil {
-		o.Err = errors.Join(o.Err, fmt.Errorf("rollback of change %q (stage %q) ended (%s, error %v) but recording it failed: %w",
-			c.meta.ID, c.stage, state, err, rerr))
+	d := time.Since(f.start)
+	o.Status, o.Duration = StatusFailed, d
+	x.log.Error("rollback failed", "stage", c.stage, "change", c.meta.ID, "duration", d, "error", f.err)
+	re := &RollbackError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateRollbackFailed, Err: f.err,
+		Next: x.uncertain(c, "it ran without a transaction and may be partly undone")}
+	if rerr := x.record(ctx, c, x.entry(c, audit.StateRollbackFailed, f.s, d, f.err)); rerr != nil {
+		re.State, re.Next = f.was, x.uncertain(c, "the failure could not be recorded and the change may be partly undone")
+		o.Err = errors.Join(re, rerr)
 		return o
 	}
 	crash.Hit(ctx, crash.AfterRolledBack)
-	ce.State, ce.RollbackErr, ce.Next = state, err, x.next(c, state, s)
-	if err != nil {
-		x.log.Error("rollback failed", "stage", c.stage, "change", c.meta.ID, "state", state, "duration", d, "error", err)
-	} else {
-		x.log.Info("rolled back", "stage", c.stage, "change", c.meta.ID, "state", state, "duration", d)
-	}
-	x.emit(Event{Kind: kind, Stage: c.stage, ChangeID: c.meta.ID, State: state, Duration: d, Err: err})
+	o.Err = re
+	x.emit(Event{Kind: EventRollbackFailed, Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateRollbackFailed, Duration: d, Err: f.err})
 	return o
 }
 
-// fail records FAILED for a change whose execution failed with err and
-// returns its outcome, a *ChangeError.
-func (x *run) fail(ctx context.Context, c *boundChange, o Outcome, s audit.Strategy, start time.Time, err error) Outcome {
-	d := time.Since(start)
+// keptApplied ends an undo that failed inside a transaction, which the
+// database rolled back (or before one began): the change is still
+// applied. It records ROLLBACK_FAILED with the error, for the history, and
+// then APPLIED, since ROLLBACK_FAILED alone would leave the change's
+// outcome uncertain for the next run. f.was is the change's state in the
+// trail before: APPLIED, or STARTED for a separate transaction whose
+// marker still proves the change applied.
+func (x *execution) keptApplied(ctx context.Context, c *boundChange, o Outcome, f failure) Outcome {
+	d := time.Since(f.start)
 	o.Status, o.Duration = StatusFailed, d
-	if rerr := x.record(ctx, c, x.entry(c, audit.StateFailed, s, d, err)); rerr != nil {
-		was := audit.StateStarted
-		if s == audit.StrategySharedTx {
-			was = "" // nothing of this run was recorded
+	x.log.Error("rollback failed; the change is still applied", "stage", c.stage, "change", c.meta.ID, "duration", d, "error", f.err)
+	re := &RollbackError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateApplied, Err: f.err,
+		Next: "nothing was rolled back, so the change is still applied; fix the cause and roll back again"}
+	if rerr := x.record(ctx, c, x.entry(c, audit.StateRollbackFailed, f.s, d, f.err)); rerr != nil {
+		re.State = f.was
+		if f.was == audit.StateStarted {
+			re.Next = "nothing was rolled back; the change's state stays STARTED until the next run finds the marker of this execution and records it applied again"
 		}
-		o.Err = errors.Join(
-			&ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: was, Err: err,
-				Next: "the failure could not be recorded; the next run decides from the state left in the audit trail"},
-			rerr)
-		x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "duration", d, "error", err, "record_error", rerr)
+		o.Err = errors.Join(re, rerr)
 		return o
 	}
-	o.Err = &ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Err: err, Next: x.next(c, audit.StateFailed, s)}
-	x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "state", audit.StateFailed, "duration", d, "error", err)
-	x.emit(Event{Kind: EventFailed, Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Duration: d, Err: err})
-	return o
-}
-
-func (x *run) applied(c *boundChange, o Outcome, d time.Duration) Outcome {
-	o.Status, o.Duration = StatusApplied, d
-	x.log.Info("applied", "stage", c.stage, "change", c.meta.ID, "state", audit.StateApplied, "duration", d)
-	x.emit(Event{Kind: EventApplied, Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateApplied, Duration: d})
+	kept := x.entry(c, audit.StateApplied, f.s, 0, nil)
+	kept.Reason = "its rollback failed inside a transaction, which the database rolled back, so it is still applied"
+	o.Err = re
+	if rerr := x.record(ctx, c, kept); rerr != nil {
+		re.State = audit.StateRollbackFailed
+		re.Next = x.uncertain(c, "nothing was rolled back, so the change is still applied, but recording so failed")
+		o.Err = errors.Join(re, rerr)
+	} else if f.s == audit.StrategySeparateTx {
+		x.clearMarker(ctx, c)
+	}
+	x.emit(Event{Kind: EventRollbackFailed, Stage: c.stage, ChangeID: c.meta.ID, State: re.State, Duration: d, Err: f.err})
 	return o
 }
 
 // next says what happens after a change ended in state under strategy s.
-func (x *run) next(c *boundChange, state audit.State, s audit.Strategy) string {
-	if state == audit.StateFailed && s == audit.StrategyNonTx && c.hasRollback && !c.meta.Compensate {
+func (x *execution) next(c *boundChange, state audit.State, s audit.Strategy) string {
+	switch {
+	case state == audit.StateFailed && s == audit.StrategyNonTx && c.hasRollback && !c.meta.Compensate:
 		return "its rollback was not run: it undoes a fully applied change, and the change does not ask for compensation (compensate=true); " +
 			x.next(c, audit.StateStarted, s)
-	}
-	switch {
 	case state == audit.StateFailed && s != audit.StrategyNonTx:
 		return "its transaction was rolled back, so nothing was applied; fix the cause and run again: the next run applies it again"
 	case state == audit.StateRolledBack:
 		return "its rollback undid it; fix the cause and run again: the next run applies it again"
-	case c.meta.Recovery == audit.RecoveryRetry:
-		return "it ran without a transaction and may have partly taken effect; its recovery is retry, so the next run applies it again"
+	}
+	return x.uncertain(c, "it ran without a transaction and may have partly taken effect")
+}
+
+// uncertain says what the next run does with c, whose outcome is
+// uncertain as what says: the recovery recorded in the trail decides.
+func (x *execution) uncertain(c *boundChange, what string) string {
+	if c.meta.Recovery == audit.RecoveryRetry {
+		return what + "; its recovery is retry, so the next run applies it again"
 	}
 	var b strings.Builder
-	b.WriteString("it ran without a transaction and may have partly taken effect; the next run reports it as an issue until an operator checks the target and resolves it")
+	b.WriteString(what + "; the next run reports it as an issue until an operator checks the target and resolves it")
 	for _, r := range x.r.resolutions(c.meta.ID) {
 		fmt.Fprintf(&b, "; %s %s", r.Effect, r.Command)
 	}
 	return b.String()
 }
 
-// record appends e under the run's lease, even when ctx was cancelled
-// meanwhile, retrying only a write that never reached the store (see
-// backoff). A refused write becomes a *LockLostError.
-func (x *run) record(ctx context.Context, c *boundChange, e audit.Entry) error {
+// record appends e under the execution's lease, even when ctx was
+// cancelled meanwhile, retrying only a write that never reached the store
+// (see backoff). A refused write becomes a *LockLostError.
+func (x *execution) record(ctx context.Context, c *boundChange, e audit.Entry) error {
 	ctx, cancel := x.writeCtx(ctx)
 	defer cancel()
 	stored, err := retry(ctx, x.r.backoff(), "record "+string(e.State), unreached, func(ctx context.Context) (audit.Entry, error) {
@@ -278,9 +473,9 @@ func (x *run) record(ctx context.Context, c *boundChange, e audit.Entry) error {
 	return nil
 }
 
-// appliedBy reports whether the trail's latest entry of c is an APPLIED
-// entry of this run.
-func (x *run) appliedBy(ctx context.Context, c *boundChange) (bool, error) {
+// latestIs reports whether the trail's latest entry of c is a state entry
+// of this execution.
+func (x *execution) latestIs(ctx context.Context, c *boundChange, state audit.State) (bool, error) {
 	ctx, cancel := x.writeCtx(ctx)
 	defer cancel()
 	h, err := x.r.store.History(ctx, audit.Filter{Stage: c.stage, ChangeID: c.meta.ID})
@@ -291,10 +486,12 @@ func (x *run) appliedBy(ctx context.Context, c *boundChange) (bool, error) {
 		return false, nil
 	}
 	last := h[len(h)-1]
-	return last.State == audit.StateApplied && last.ExecutionID == x.id, nil
+	return last.State == state && last.ExecutionID == x.id, nil
 }
 
-func (x *run) entry(c *boundChange, st audit.State, s audit.Strategy, d time.Duration, err error) audit.Entry {
+// entry is an entry of this execution for c, carrying the execution's
+// reason (that of a rollback; none for a run).
+func (x *execution) entry(c *boundChange, st audit.State, s audit.Strategy, d time.Duration, err error) audit.Entry {
 	e := audit.Entry{
 		ExecutionID: x.id,
 		Stage:       c.stage,
@@ -310,6 +507,7 @@ func (x *run) entry(c *boundChange, st audit.State, s audit.Strategy, d time.Dur
 		Strategy:    s,
 		Recovery:    c.meta.Recovery,
 		Checksum:    c.meta.Checksum,
+		Reason:      x.step.reason,
 	}
 	if err != nil {
 		e.ErrorMessage, e.ErrorKind = err.Error(), errorKind(err)
@@ -319,7 +517,7 @@ func (x *run) entry(c *boundChange, st audit.State, s audit.Strategy, d time.Dur
 
 // abort discards a unit of work; the failure that led here is what
 // matters, so an abort error is only logged.
-func (x *run) abort(ctx context.Context, c *boundChange, u unit) {
+func (x *execution) abort(ctx context.Context, c *boundChange, u unit) {
 	ctx, cancel := x.writeCtx(ctx)
 	defer cancel()
 	if err := u.work.Abort(ctx); err != nil {
@@ -330,7 +528,7 @@ func (x *run) abort(ctx context.Context, c *boundChange, u unit) {
 // inWork begins c's unit of work, runs on it the function fn picks (the
 // change or its rollback) and commits it: a whole step of a change run
 // without a transaction of its own, where nothing is recorded in between.
-func (x *run) inWork(ctx context.Context, c *boundChange, fn func(unit) func(context.Context) error) error {
+func (x *execution) inWork(ctx context.Context, c *boundChange, fn func(unit) func(context.Context) error) error {
 	u, err := c.b.begin(ctx, x.r.store)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
@@ -46,19 +46,19 @@ import (
 // StatusNotRun for the changes a failure kept from running, and the
 // applied changes whose source changed since (Result.Drift).
 func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
-	x := &run{r: r, id: rand.Text(), log: r.cfg.logger}
-	x.log = x.log.With("execution", x.id)
-	res = &Result{ExecutionID: x.id}
+	x := &execution{r: r, id: rand.Text(), step: applying()}
+	x.log = r.cfg.logger.With("execution", x.id)
+	res = &Result{ExecutionID: x.id, Changes: make([]Outcome, 0, len(r.changes))}
 	x.begin(ctx, OperationRun)
 	defer func() { x.end(res, err) }()
 
 	p, current, err := r.startPlan(ctx)
 	if err != nil {
-		return x.notRun(ctx, res, nil, x.undecided(err)), err
+		return x.notRun(ctx, res, x.tasks(nil), x.undecided(err)), err
 	}
 	if len(p.Pending()) == 0 && len(p.Issues()) == 0 {
 		x.log.Debug("nothing to apply", "changes", len(p.Changes), "checkpoint", current)
-		res = x.finish(ctx, res, p)
+		res = x.walk(ctx, res, x.tasks(p))
 		if !current {
 			x.saw(p.seq)
 			x.checkpoint(ctx, res)
@@ -68,7 +68,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 
 	x.lease, err = r.acquire(ctx)
 	if err != nil {
-		return x.notRun(ctx, res, p, "the lock was not acquired"), err
+		return x.notRun(ctx, res, x.tasks(p), "the lock was not acquired"), err
 	}
 	defer x.lease.release(ctx)
 
@@ -76,7 +76,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	// decide again, since another runner may have finished meanwhile.
 	p, err = r.plan(ctx)
 	if err != nil {
-		return x.notRun(ctx, res, nil, x.undecided(err)), err
+		return x.notRun(ctx, res, x.tasks(nil), x.undecided(err)), err
 	}
 	x.saw(p.seq)
 	if issues := p.Issues(); len(issues) > 0 {
@@ -85,10 +85,10 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 				"problem", is.Problem)
 			x.emit(Event{Kind: EventIssueFound, Stage: is.Stage, ChangeID: is.ChangeID, State: is.Latest.State, Reason: is.Problem})
 		}
-		return x.notRun(ctx, res, p, fmt.Sprintf("%d %s the run", len(issues), plural(len(issues), "issue blocks", "issues block"))),
+		return x.notRun(ctx, res, x.tasks(p), fmt.Sprintf("%d %s the run", len(issues), plural(len(issues), "issue blocks", "issues block"))),
 			&IssuesError{Issues: issues}
 	}
-	res = x.finish(ctx, res, p)
+	res = x.walk(ctx, res, x.tasks(p))
 	if x.err == nil && res.done() {
 		x.checkpoint(ctx, res)
 	}
@@ -97,7 +97,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 
 // undecided logs why the changes could not be decided from the audit trail
 // and returns it as the reason of their outcomes.
-func (x *run) undecided(err error) string {
+func (x *execution) undecided(err error) string {
 	var (
 		re *StageRenamedError
 		le *LockError
@@ -124,7 +124,7 @@ func (x *run) undecided(err error) string {
 //
 // No checkpoint is recorded while res reports drift: a start from the
 // checkpoint would not read the trail, and so would no longer see it.
-func (x *run) checkpoint(ctx context.Context, res *Result) {
+func (x *execution) checkpoint(ctx context.Context, res *Result) {
 	cp, ok := x.r.store.(audit.Checkpointer)
 	if !ok || x.tip < 1 {
 		return
@@ -140,84 +140,118 @@ func (x *run) checkpoint(ctx context.Context, res *Result) {
 	}
 }
 
-// run is the state of one Run.
-type run struct {
+// execution is the state of one Run or RollbackTo.
+type execution struct {
 	r     *Runner
 	id    string
 	log   *slog.Logger
 	lease *lease // nil on the fast path
-	// err stops the run: later changes are not run.
+	// step is what the execution does to the changes it runs: apply them
+	// (Run) or undo them (RollbackTo).
+	step step
+	// err stops the execution: later changes are not run.
 	err error
-	// stoppedAt names the change where the run stopped.
+	// stoppedAt names the change where the execution stopped.
 	stoppedAt string
-	// ev is what the run's events remember (events.go).
+	// ev is what the execution's events remember (events.go).
 	ev runEvents
-	// tip is the highest seq this run has seen in the trail: in the
+	// tip is the highest seq this execution has seen in the trail: in the
 	// snapshot it decided from, or assigned to an entry it appended.
 	tip int64
 }
 
 // saw records that the trail holds an entry at seq, so that tip stays the
-// trail's highest seq while the run holds the lock.
-func (x *run) saw(seq int64) { x.tip = max(x.tip, seq) }
+// trail's highest seq while the execution holds the lock.
+func (x *execution) saw(seq int64) { x.tip = max(x.tip, seq) }
 
-// finish walks the plan, executing it unless the run has no lease (the fast
-// path, where nothing is pending).
-func (x *run) finish(ctx context.Context, res *Result, p *Plan) *Result {
-	res.Changes = slices.Grow(res.Changes, len(p.Changes))
+// task is what an execution does with one change: skip it, record it
+// recovered (Run), or run the execution's step on it.
+type task struct {
+	c  *boundChange
+	pc *PlannedChange // nil when the change could not be decided
+	// skip leaves the change alone; recover records APPLIED from its
+	// marker. reason explains the outcome.
+	skip, recover bool
+	reason        string
+}
+
+// tasks are the tasks of Run, in pipeline order, from plan p; with p nil
+// (the trail could not be decided from), every change is to run.
+func (x *execution) tasks(p *Plan) iter.Seq[task] {
+	return func(yield func(task) bool) {
+		for i, c := range x.r.changes {
+			t := task{c: c}
+			if p != nil {
+				pc := &p.Changes[i]
+				t.pc, t.reason = pc, pc.Reason
+				t.skip, t.recover = pc.Action == ActionSkip, pc.Action == ActionRecover
+			}
+			if !yield(t) {
+				return
+			}
+		}
+	}
+}
+
+// walk goes through the tasks of an execution in order: it skips what is
+// to be skipped and runs the rest, each only under a valid lease and
+// while ctx lasts, until one fails; the changes after that are not run.
+// Run and RollbackTo both walk their changes with it (RollbackTo on the
+// fast path too, where every change is skipped and there is no lease).
+func (x *execution) walk(ctx context.Context, res *Result, tasks iter.Seq[task]) *Result {
+	op := string(x.step.op)
 	// A start with nothing to do walks every change of the pipeline: skip
 	// building their debug records unless someone reads them.
 	debug := x.log.Enabled(ctx, slog.LevelDebug)
-	for i, pc := range p.Changes {
-		c := x.r.changes[i]
-		o := Outcome{Stage: pc.Stage, ChangeID: pc.ChangeID, Reason: pc.Reason}
+	for t := range tasks {
+		c := t.c
+		o := Outcome{Stage: c.stage, ChangeID: c.meta.ID, Reason: t.reason}
 		switch {
-		case pc.Action == ActionSkip:
+		case t.skip:
 			o.Status = StatusSkipped
 			if debug {
-				x.log.Debug("skipped", "stage", pc.Stage, "change", pc.ChangeID, "reason", pc.Reason)
+				x.log.Debug("skipped", "stage", c.stage, "change", c.meta.ID, "reason", t.reason)
 			}
-			x.drift(ctx, res, pc)
-			x.emit(Event{Kind: EventSkipped, Stage: pc.Stage, ChangeID: pc.ChangeID, Reason: pc.Reason})
+			x.drift(ctx, res, t.pc)
+			x.emit(Event{Kind: EventSkipped, Stage: c.stage, ChangeID: c.meta.ID, Reason: t.reason})
 		case x.err != nil:
-			o.Status, o.Reason = StatusNotRun, "not run: the run stopped at "+x.stoppedAt
+			o.Status, o.Reason = StatusNotRun, "not run: the "+op+" stopped at "+x.stoppedAt
 		case ctx.Err() != nil:
-			x.err = fmt.Errorf("run stopped before change %q (stage %q): %w", pc.ChangeID, pc.Stage, ctx.Err())
-			o.Status, o.Reason = StatusNotRun, "not run: the run was cancelled"
+			x.err = fmt.Errorf("%s stopped before change %q (stage %q): %w", op, c.meta.ID, c.stage, ctx.Err())
+			o.Status, o.Reason = StatusNotRun, "not run: the "+op+" was cancelled"
 		default:
 			if _, err := x.lease.valid(ctx); err != nil {
-				x.err = &LockLostError{Stage: pc.Stage, ChangeID: pc.ChangeID, Err: err}
+				x.err = &LockLostError{Stage: c.stage, ChangeID: c.meta.ID, Err: err}
 				o.Status, o.Reason = StatusNotRun, "not run: the lease was lost"
 				break
 			}
-			if pc.Action == ActionRecover {
-				o = x.recover(ctx, c, pc)
+			if t.recover {
+				o = x.recover(ctx, c, t.pc)
 			} else {
-				o = x.execute(ctx, c, pc)
+				o = x.execute(ctx, c, t.reason)
 			}
 			if o.Status == StatusFailed {
-				o.Err = recordFailed(pc, o.Err)
+				o.Err = recordFailed(c, o.Err)
 				x.err = o.Err
 				o.Reason = "failed: " + o.Err.Error()
 			}
 		}
 		if x.err != nil && x.stoppedAt == "" {
-			x.stoppedAt = fmt.Sprintf("change %q (stage %q)", pc.ChangeID, pc.Stage)
+			x.stoppedAt = fmt.Sprintf("change %q (stage %q)", c.meta.ID, c.stage)
 		}
 		res.Changes = append(res.Changes, o)
 	}
 	return res
 }
 
-// notRun fills res with every change as not run, for a run that stopped
-// before executing anything.
-func (x *run) notRun(ctx context.Context, res *Result, p *Plan, why string) *Result {
-	res.Changes = slices.Grow(res.Changes, len(x.r.changes))
-	for i, c := range x.r.changes {
-		o := Outcome{Stage: c.stage, ChangeID: c.meta.ID, Status: StatusNotRun, Reason: "not run: " + why}
-		if p != nil && p.Changes[i].Action == ActionSkip {
-			o.Status, o.Reason = StatusSkipped, p.Changes[i].Reason
-			x.drift(ctx, res, p.Changes[i])
+// notRun fills res for an execution that stopped before running anything,
+// for why: the changes to skip as skipped, the others as not run.
+func (x *execution) notRun(ctx context.Context, res *Result, tasks iter.Seq[task], why string) *Result {
+	for t := range tasks {
+		o := Outcome{Stage: t.c.stage, ChangeID: t.c.meta.ID, Status: StatusNotRun, Reason: "not run: " + why}
+		if t.skip {
+			o.Status, o.Reason = StatusSkipped, t.reason
+			x.drift(ctx, res, t.pc)
 		}
 		res.Changes = append(res.Changes, o)
 	}
@@ -226,8 +260,8 @@ func (x *run) notRun(ctx context.Context, res *Result, p *Plan, why string) *Res
 
 // drift reports, in res and as a warning, an applied change whose source
 // changed since.
-func (x *run) drift(ctx context.Context, res *Result, pc PlannedChange) {
-	if pc.Drift == nil {
+func (x *execution) drift(ctx context.Context, res *Result, pc *PlannedChange) {
+	if pc == nil || pc.Drift == nil {
 		return
 	}
 	res.Drift = append(res.Drift, *pc.Drift)
@@ -241,22 +275,22 @@ func logDrift(ctx context.Context, log *slog.Logger, d Drift) {
 		"applied_at", d.AppliedAt, "fix", fmt.Sprintf("undo the edit and declare a new change, or record it as cosmetic: flamingock-gen -cosmetic=%s", d.ChangeID))
 }
 
-// recordFailed returns err, the error of change pc's execution, so that it
-// matches a documented error. An execution fails with a *ChangeError (the
-// change failed) or a *LockLostError (a refused write); any other error
-// is a step the audit trail could not record: STARTED before the change
-// ran, or APPLIED after it took effect (the error says which). It becomes
-// a *StoreError.
-func recordFailed(pc PlannedChange, err error) error {
-	if errors.Is(err, ErrChangeFailed) || errors.Is(err, ErrLockLost) || errors.Is(err, ErrStoreFailed) {
+// recordFailed returns err, the error of change c's execution, so that it
+// matches a documented error. An execution fails with a *ChangeError or a
+// *RollbackError (the change or its rollback failed), a *LockLostError (a
+// refused write) or a *StoreError; any other error is a step the audit
+// trail could not record: STARTED before the change ran, or its done state
+// after it took effect (the error says which). It becomes a *StoreError.
+func recordFailed(c *boundChange, err error) error {
+	if errors.Is(err, ErrChangeFailed) || errors.Is(err, ErrRollbackFailed) || errors.Is(err, ErrLockLost) || errors.Is(err, ErrStoreFailed) {
 		return err
 	}
-	return &StoreError{Op: opRecord, Stage: pc.Stage, ChangeID: pc.ChangeID, Err: err}
+	return &StoreError{Op: opRecord, Stage: c.stage, ChangeID: c.meta.ID, Err: err}
 }
 
 // recover records APPLIED for a change whose separate transaction the
 // target's marker proves committed, then clears the marker.
-func (x *run) recover(ctx context.Context, c *boundChange, pc PlannedChange) Outcome {
+func (x *execution) recover(ctx context.Context, c *boundChange, pc *PlannedChange) Outcome {
 	o := Outcome{Stage: pc.Stage, ChangeID: pc.ChangeID, Reason: pc.Reason}
 	e := x.entry(c, audit.StateApplied, audit.StrategySeparateTx, 0, nil)
 	e.Reason = fmt.Sprintf("recovered: the marker of execution %s in target %q proves it committed", pc.Latest.ExecutionID, c.meta.Target)
@@ -274,7 +308,7 @@ func (x *run) recover(ctx context.Context, c *boundChange, pc PlannedChange) Out
 // clearMarker deletes the change's marker. A marker left behind is
 // harmless (it names an execution no later STARTED entry will), so a
 // failure is only logged.
-func (x *run) clearMarker(ctx context.Context, c *boundChange) {
+func (x *execution) clearMarker(ctx context.Context, c *boundChange) {
 	ctx, cancel := x.writeCtx(ctx)
 	defer cancel()
 	if err := c.b.markers.ClearMarker(ctx, c.key()); err != nil {
@@ -285,6 +319,6 @@ func (x *run) clearMarker(ctx context.Context, c *boundChange) {
 // writeCtx returns the context of an audit write or cleanup that must
 // happen even when the run's context was cancelled meanwhile: the outcome
 // of a change that ran has to be recorded.
-func (x *run) writeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+func (x *execution) writeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), max(x.r.cfg.leaseTTL, 10*time.Second))
 }

@@ -31,13 +31,14 @@ var (
 	// pipeline under another stage name. Nothing was run or recorded, and
 	// no lock was taken unless the trail changed while Run waited for it.
 	ErrStageRenamed = errors.New("stage renamed")
-	// ErrStoreFailed matches the *StoreError Run, Plan and Validate return
-	// when a read or write they need failed, after the retries the runtime
-	// makes where they are safe: of the audit store (reading the trail,
-	// taking the lock, recording a step of a change) or of a target
-	// (reading a change's marker). Before any change ran nothing was
-	// applied; otherwise the error names the change whose step could not
-	// be recorded and says whether it took effect.
+	// ErrStoreFailed matches the *StoreError Run, Plan, Validate and
+	// RollbackTo return when a read or write they need failed, after the
+	// retries the runtime makes where they are safe: of the audit store
+	// (reading the trail, taking the lock, recording a step of a change or
+	// of its rollback) or of a target (reading a change's marker). Before
+	// any change ran nothing was applied; otherwise the error names the
+	// change whose step could not be recorded and says whether it took
+	// effect.
 	ErrStoreFailed = errors.New("store failed")
 )
 

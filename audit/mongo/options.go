@@ -39,6 +39,21 @@ type Option interface {
 type config struct {
 	database string // empty unless WithDatabase
 	prefix   string
+	readOnly bool
+}
+
+// WithReadOnly opens an existing store to read it, creating nothing: Open
+// and New create no index (and so no collection), and fail with an error
+// matching ErrNotStore when the database has no trail collection, as a
+// wrong database has none. It does not stop the store's own writes (Append,
+// Acquire, …), which would create the collection: for a guarantee, connect
+// as a user with the read role only. The flamingock CLI's read commands
+// open stores this way.
+func WithReadOnly() Option {
+	return optionFunc(func(c *config) error {
+		c.readOnly = true
+		return nil
+	})
 }
 
 type optionFunc func(*config) error

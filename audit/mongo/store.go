@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
@@ -36,7 +37,9 @@ var _ audit.Store = (*Store)(nil)
 // Open connects to the MongoDB deployment at uri (a mongodb:// or
 // mongodb+srv:// connection string, with any options the driver reads from
 // it, such as serverSelectionTimeoutMS) with a client of its own, which
-// Close disconnects, and creates the store's indexes when they are missing.
+// Close disconnects, and creates the store's indexes when they are missing
+// (with WithReadOnly, only checks that the trail's collection exists). An
+// empty uri is refused.
 //
 // The database is the one WithDatabase names, else the one in the URI's
 // path, else DefaultDatabase. A malformed URI, an invalid name, a server
@@ -49,6 +52,9 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 }
 
 func open(ctx context.Context, uri string, opts []Option) (*Store, error) {
+	if strings.TrimSpace(uri) == "" {
+		return nil, errors.New("mongo: open: empty URI: name the server, as mongodb://host:27017/db (is the environment variable holding it set?)")
+	}
 	srv, err := parseURI(uri)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: open: %w", err)
@@ -123,10 +129,33 @@ func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, h
 		SetReadConcern(readconcern.Local()).
 		SetReadPreference(readpref.Primary())
 	s := &Store{db: db, coll: db.Collection(trail, opts), checkpoints: db.Collection(checkpoints, opts), name: name, serverHosts: hosts, secrets: secrets}
-	if err := s.ensureIndexes(ctx); err != nil {
+	check := s.ensureIndexes
+	if cfg.readOnly {
+		check = s.checkReadOnly
+	}
+	if err := check(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ErrNotStore matches the error of opening with WithReadOnly a database
+// that holds no audit trail.
+var ErrNotStore = errors.New("not an audit store")
+
+// checkReadOnly checks, creating nothing, that the trail's collection
+// exists. (MongoDB reads of a missing collection find nothing, which would
+// look like an empty trail.)
+func (s *Store) checkReadOnly(ctx context.Context) error {
+	names, err := s.db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: s.coll.Name()}})
+	if err != nil {
+		return fmt.Errorf("list the collections of database %q: %w", s.db.Name(), s.explain(err))
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: database %q has no collection %q: check the database (the URI's path) and the collection prefix (an audit store is created by its application's first run)",
+			ErrNotStore, s.db.Name(), s.coll.Name())
+	}
+	return nil
 }
 
 // indexModels returns the store's secondary indexes, new on every call:

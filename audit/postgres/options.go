@@ -21,8 +21,26 @@ func (f optionFunc) apply(o *options) error { return f(o) }
 const maxIdentifierLen = 63
 
 type options struct {
-	schema string
-	prefix string
+	schema   string
+	prefix   string
+	readOnly bool
+}
+
+// WithReadOnly opens an existing store to read it, creating nothing: Open
+// and New check the store's tables at once (one round trip, no DDL, unlike
+// the lazy check of a read-write store) and fail with an error matching
+// ErrNotStore when the schema or the audit table is missing, as in a wrong
+// database; the store never creates a schema, a table or an index. It does
+// not stop the store's own writes (Append, Acquire, …), which fail only
+// where the tables are missing: for a guarantee, connect as a role with
+// SELECT only, or add default_transaction_read_only=on to the DSN (pgx
+// passes it to the server). The flamingock CLI's read commands open stores
+// this way.
+func WithReadOnly() Option {
+	return optionFunc(func(o *options) error {
+		o.readOnly = true
+		return nil
+	})
 }
 
 // WithSchema stores the tables in schema (default "public"), which is

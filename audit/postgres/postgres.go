@@ -109,6 +109,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/redact"
@@ -156,11 +157,19 @@ func newTable(schema, name string) table {
 // keyword/value string, see pgxpool.ParseConfig) with a pool of its own,
 // which Close closes. It reports a malformed DSN or option but sends nothing
 // to the server: the first operation connects, and checks or creates the
-// store's tables (see the package documentation).
+// store's tables (see the package documentation). With WithReadOnly, Open
+// connects and checks the tables at once, creating nothing.
+//
+// An empty dsn is refused: libpq's defaults (the local server, a database
+// named after the OS user) are no place to guess an audit trail in, and an
+// unset environment variable is the usual cause.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
+	}
+	if strings.TrimSpace(dsn) == "" {
+		return nil, errors.New("postgres: open: empty DSN: name the server, as postgres://user@host:5432/db or host=… dbname=… (is the environment variable holding it set?)")
 	}
 	secrets := redact.SecretsOf(dsn)
 	if redact.Ambiguous(dsn) {
@@ -175,12 +184,20 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, secrets.Error(fmt.Errorf("postgres: %w", err))
 	}
-	return newStore(pool, true, redactDSN(dsn, &cfg.ConnConfig.Config), secrets, o), nil
+	s := newStore(pool, true, redactDSN(dsn, &cfg.ConnConfig.Config), secrets, o)
+	if o.readOnly {
+		if err := s.checkReadOnly(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // New uses pool, which stays the caller's: Close does not close it. The pool
 // may carry the caller's tracer, TLS and connection settings. New sends
-// nothing to the server; ctx is not used.
+// nothing to the server, and ctx is not used, unless WithReadOnly makes it
+// check the tables as Open does.
 func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("postgres: nil pool")
@@ -189,7 +206,46 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	if err != nil {
 		return nil, err
 	}
-	return newStore(pool, false, poolDSN(pool.Config()), redact.SecretsOf(pool.Config().ConnString()), o), nil
+	s := newStore(pool, false, poolDSN(pool.Config()), redact.SecretsOf(pool.Config().ConnString()), o)
+	if o.readOnly {
+		if err := s.checkReadOnly(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ErrNotStore matches the error of opening with WithReadOnly a database
+// that holds no audit trail: the schema or the audit table is missing.
+var ErrNotStore = errors.New("not an audit store")
+
+// checkReadOnly checks, creating nothing, that the store's trail and lock
+// tables exist with the store's shape, and marks the tables checked, so
+// that the store never creates them. The checkpoint table is not needed to
+// read, and a store made by an older release may lack it.
+func (s *Store) checkReadOnly(ctx context.Context) error {
+	c, err := s.readCatalog(ctx)
+	if err != nil {
+		return s.explain("inspect schema "+pgx.Identifier{s.schema}.Sanitize(), needInspect, err)
+	}
+	m, err := s.check(c)
+	if err != nil {
+		return err
+	}
+	const hint = "check the database, the schema and the table prefix (an audit store is created by its application's first run)"
+	switch {
+	case m.schema:
+		return fmt.Errorf("postgres: open %s: %w: the database has no schema %s: %s", s.dsn, ErrNotStore, pgx.Identifier{s.schema}.Sanitize(), hint)
+	case m.audit:
+		return fmt.Errorf("postgres: open %s: %w: the database has no table %s: %s", s.dsn, ErrNotStore, s.audit.quoted, hint)
+	case m.lock:
+		return fmt.Errorf("postgres: open %s: table %s is missing beside %s: the store is incomplete; open it once with write access (its application's next run) to create it",
+			s.dsn, s.lock.quoted, s.audit.quoted)
+	}
+	s.tables.mu.Lock()
+	s.tables.done = true
+	s.tables.mu.Unlock()
+	return nil
 }
 
 func buildOptions(opts []Option) (options, error) {

@@ -196,6 +196,33 @@ func (s *Store) initSchema(ctx context.Context) error {
 	return nil
 }
 
+// checkReadOnly checks, writing nothing, that the database holds the
+// store: its trail and lock tables, of the store's shape. The checkpoint
+// table and the index are not needed to read, and a store made by an older
+// release may lack them.
+func (s *Store) checkReadOnly(ctx context.Context) error {
+	audit, err := checkTable(ctx, s.db, s.q.auditName, auditTable)
+	if err != nil {
+		return err
+	}
+	if !audit {
+		return fmt.Errorf("%w: the database has no table %s: check the path and the table prefix (an audit store is created by its application's first run)",
+			ErrNotStore, quote(s.q.auditName))
+	}
+	lock, err := checkTable(ctx, s.db, s.q.lockName, lockTable)
+	if err != nil {
+		return err
+	}
+	if !lock {
+		return fmt.Errorf("table %s is missing beside %s: the store is incomplete; open it once with write access (its application's next run) to create it",
+			quote(s.q.lockName), quote(s.q.auditName))
+	}
+	if _, err := checkTable(ctx, s.db, s.q.checkpointName, checkpointTable); err != nil {
+		return err
+	}
+	return nil
+}
+
 // checkSchema reports whether the store's tables and index all exist, and
 // fails when a table exists with a shape the store cannot use.
 func (s *Store) checkSchema(ctx context.Context, q querier) (complete bool, err error) {

@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlitedriver "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/flamingock/flamingock-go/audit"
@@ -47,6 +49,7 @@ type config struct {
 	prefix         string
 	busyTimeout    time.Duration
 	busyTimeoutSet bool
+	readOnly       bool
 }
 
 type option func(*config) error
@@ -84,6 +87,25 @@ func WithBusyTimeout(d time.Duration) Option {
 	})
 }
 
+// WithReadOnly opens an existing store to read it, writing nothing to the
+// database or its file: Open opens the file with SQLite's mode=ro and
+// leaves its journal mode alone (a read-write Open converts it to WAL),
+// creates no file and no table, and fails with an error matching
+// ErrNotStore when the database has no audit trail (no PREFIX_audit
+// table): an empty file, another application's database, a text file. It
+// reads a store in a read-only directory too (see Open). Writes (Append,
+// Acquire, …) fail. The flamingock CLI's read commands open stores this way.
+func WithReadOnly() Option {
+	return option(func(c *config) error {
+		c.readOnly = true
+		return nil
+	})
+}
+
+// ErrNotStore matches the error of opening with WithReadOnly a database
+// that holds no audit trail.
+var ErrNotStore = errors.New("not an audit store")
+
 // defaultPrefix names the tables flamingock_audit and flamingock_lock.
 const defaultPrefix = "flamingock"
 
@@ -103,6 +125,14 @@ func newConfig(opts []Option) (config, error) {
 // the busy timeout, or holds tables of the store's names with another shape
 // is an error naming the file and what to do; nothing is written to it.
 //
+// With WithReadOnly, Open creates nothing and writes nothing: path must
+// exist (an error matching fs.ErrNotExist otherwise) and hold an audit
+// trail (ErrNotStore otherwise). A WAL database in a directory the process
+// cannot write to, whose -shm file SQLite can therefore not create, is
+// opened as immutable, which is safe there: no writer can change a WAL
+// database without creating its -wal file beside it. One that still has a
+// -wal file it cannot read that way is an error.
+//
 // Close closes the database.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	cfg, err := newConfig(opts)
@@ -115,25 +145,55 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	case ":memory:":
 		return nil, errors.New(`sqlite: open ":memory:": in-memory databases are per connection; use New with a *sql.DB limited to one connection`)
 	}
-	dsn, err := dataSourceName(path, cfg.busyTimeout)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	if cfg.readOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
 	}
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	s, err := open(ctx, path, cfg, false)
+	if cfg.readOnly && primaryCode(err) == sqlite3.SQLITE_CANTOPEN {
+		// A WAL database in a read-only directory: see above.
+		if _, walErr := os.Stat(path + "-wal"); errors.Is(walErr, fs.ErrNotExist) {
+			s, err = open(ctx, path, cfg, true)
+		}
 	}
-	if err := connect(ctx, db, cfg.busyTimeout); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, explain(err))
-	}
-	s, err := newStore(ctx, db, path, cfg)
 	if err != nil {
-		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.ownsDB = true
 	return s, nil
+}
+
+// open opens the store at path, immutable or not (see Open).
+func open(ctx context.Context, path string, cfg config, immutable bool) (*Store, error) {
+	dsn, err := dataSourceName(path, cfg, immutable)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := connect(ctx, db, cfg.busyTimeout); err != nil {
+		db.Close()
+		return nil, notStore(cfg, explain(err))
+	}
+	s, err := newStore(ctx, db, path, cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// notStore reports, for a read-only open, a file that is not a SQLite
+// database as ErrNotStore.
+func notStore(cfg config, err error) error {
+	var se *sqlitedriver.Error
+	if cfg.readOnly && errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_NOTADB {
+		return fmt.Errorf("%w: the file is not a SQLite database: check the path (%w)", ErrNotStore, se)
+	}
+	return err
 }
 
 // connect makes the first connection to the file, which converts a new file
@@ -165,7 +225,9 @@ var uriEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 // wait for each other (busy_timeout) instead of failing, readers never block
 // the writer (WAL), and transactions take the write lock when they begin
 // (_txlock=immediate), so a read-then-write transaction cannot fail midway.
-func dataSourceName(path string, busyTimeout time.Duration) (string, error) {
+// A read-only store opens the file with mode=ro (and immutable=1 when asked)
+// and sets neither the journal mode nor the write lock.
+func dataSourceName(path string, cfg config, immutable bool) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
@@ -174,13 +236,22 @@ func dataSourceName(path string, busyTimeout time.Duration) (string, error) {
 	if !strings.HasPrefix(uri, "/") {
 		uri = "/" + uri // a Windows drive letter
 	}
+	if cfg.readOnly {
+		dsn := fmt.Sprintf("file:%s?mode=ro&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)",
+			uriEscaper.Replace(uri), cfg.busyTimeout.Milliseconds())
+		if immutable {
+			dsn += "&immutable=1"
+		}
+		return dsn, nil
+	}
 	return fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate",
-		uriEscaper.Replace(uri), busyTimeout.Milliseconds()), nil
+		uriEscaper.Replace(uri), cfg.busyTimeout.Milliseconds()), nil
 }
 
 // New returns a store on db, a database opened with the "sqlite" driver of
-// modernc.org/sqlite, creating the store's tables as Open does. Close does
-// not close db: the caller owns it.
+// modernc.org/sqlite, creating the store's tables as Open does (with
+// WithReadOnly, only checking that they exist). Close does not close db: the
+// caller owns it.
 //
 // Configure db as Open does (busy_timeout, journal_mode(WAL),
 // _txlock=immediate): without a busy timeout concurrent writers fail with
@@ -196,7 +267,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 	}
 	var file string
 	if err := db.QueryRowContext(ctx, `SELECT "file" FROM pragma_database_list WHERE "name" = 'main'`).Scan(&file); err != nil {
-		return nil, fmt.Errorf("sqlite: new: %w", explain(err))
+		return nil, fmt.Errorf("sqlite: new: %w", notStore(cfg, explain(err)))
 	}
 	if file == "" {
 		file = ":memory:"
@@ -210,8 +281,12 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 
 func newStore(ctx context.Context, db *sql.DB, name string, cfg config) (*Store, error) {
 	s := &Store{db: db, name: name, prefix: cfg.prefix, q: newQueries(cfg.prefix)}
-	if err := s.initSchema(ctx); err != nil {
-		return nil, err
+	check := s.initSchema
+	if cfg.readOnly {
+		check = s.checkReadOnly
+	}
+	if err := check(ctx); err != nil {
+		return nil, notStore(cfg, err)
 	}
 	return s, nil
 }

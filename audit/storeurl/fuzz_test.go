@@ -104,24 +104,35 @@ func FuzzPasswordsNeverPrint(f *testing.F) {
 func printed(t *testing.T, dsn string) string {
 	// A password as written may move the host to one it names: nothing
 	// waits for it long.
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	out := []string{storeurl.Redact(dsn), redact.DSN(dsn)}
 	for _, r := range audit.Resolutions("c1", "--store", dsn) {
 		out = append(out, r.Command)
 	}
-	open := func(ctx context.Context) (audit.Store, error) { return storeurl.Open(ctx, dsn, storeurl.Options{}) }
-	if !strings.Contains(dsn, "://") {
-		open = func(ctx context.Context) (audit.Store, error) { return postgres.Open(ctx, dsn) }
-	}
-	store, err := open(ctx)
-	if err == nil {
-		out = append(out, fmt.Sprint(store))
-		_, err = store.Snapshot(ctx)
-		store.Close()
-	}
-	if err != nil {
-		out = append(out, err.Error())
+	// As an application opens it (the first read connects) and as the
+	// CLI's read commands do (read-only: Open connects).
+	for _, readOnly := range []bool{false, true} {
+		open := func(ctx context.Context) (audit.Store, error) {
+			return storeurl.Open(ctx, dsn, storeurl.Options{ReadOnly: readOnly})
+		}
+		if !strings.Contains(dsn, "://") {
+			open = func(ctx context.Context) (audit.Store, error) {
+				if readOnly {
+					return postgres.Open(ctx, dsn, postgres.WithReadOnly())
+				}
+				return postgres.Open(ctx, dsn)
+			}
+		}
+		store, err := open(ctx)
+		if err == nil {
+			out = append(out, fmt.Sprint(store))
+			_, err = store.Snapshot(ctx)
+			store.Close()
+		}
+		if err != nil {
+			out = append(out, err.Error())
+		}
 	}
 	return strings.Join(out, "\n")
 }

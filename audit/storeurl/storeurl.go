@@ -10,7 +10,7 @@
 // Table (or collection) prefixes and the PostgreSQL schema are not part of
 // the URL: pass them in Options.
 //
-//	store, err := storeurl.Open(ctx, os.Getenv("FLAMINGOCK_STORE"), storeurl.Options{Existing: true})
+//	store, err := storeurl.Open(ctx, os.Getenv("FLAMINGOCK_STORE"), storeurl.Options{ReadOnly: true})
 //	if err != nil {
 //		return err // names the store without its password
 //	}
@@ -54,9 +54,22 @@ type Options struct {
 	// that does not exist is an error (matching fs.ErrNotExist) instead of
 	// a new, empty store. Operators' tools set it, so that a mistyped path
 	// does not look like an empty audit trail. (Server stores create their
-	// tables or indexes when they are missing whatever it says.)
+	// tables or indexes when they are missing, unless ReadOnly.)
 	Existing bool
+	// ReadOnly opens an existing store to read it, creating and writing
+	// nothing: the stores' WithReadOnly (SQLite's mode=ro without a journal
+	// mode change; no DDL on PostgreSQL and MongoDB). A database that holds
+	// no audit trail (an empty file, another application's database, a
+	// wrong PostgreSQL database or schema, a MongoDB database without the
+	// collection) is an error matching ErrNotStore, and a SQLite path that
+	// does not exist one matching fs.ErrNotExist. The flamingock CLI's read
+	// commands set it.
+	ReadOnly bool
 }
+
+// ErrNotStore matches the error of opening with ReadOnly a database that
+// holds no audit trail; it also matches the store's own ErrNotStore.
+var ErrNotStore = errors.New("not an audit store")
 
 // Open opens the audit store that rawURL names. Close the store when done.
 func Open(ctx context.Context, rawURL string, o Options) (audit.Store, error) {
@@ -82,11 +95,32 @@ func Open(ctx context.Context, rawURL string, o Options) (audit.Store, error) {
 	default:
 		return nil, fmt.Errorf("%w %s: unknown scheme %q: use sqlite:PATH, postgres://… or mongodb://…", ErrInvalid, name, scheme)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, sqlite.ErrNotStore), errors.Is(err, postgres.ErrNotStore), errors.Is(err, mongo.ErrNotStore):
+		return nil, redact.Error(newNotStoreError(name, err), rawURL)
+	case err != nil:
 		return nil, redact.Error(fmt.Errorf("%s: %w", name, err), rawURL)
 	}
 	return store, nil
 }
+
+// notStoreError is a store's ErrNotStore, matching this package's too, and
+// saying "NAME is not an audit store: why" without the store's own prefix.
+type notStoreError struct {
+	msg string
+	err error
+}
+
+func newNotStoreError(name string, err error) error {
+	why := err.Error()
+	if _, after, ok := strings.Cut(why, ErrNotStore.Error()+": "); ok {
+		why = after
+	}
+	return &notStoreError{msg: name + " is " + ErrNotStore.Error() + ": " + why, err: err}
+}
+
+func (e *notStoreError) Error() string   { return e.msg }
+func (e *notStoreError) Unwrap() []error { return []error{ErrNotStore, e.err} }
 
 func openSQLite(ctx context.Context, rawURL string, o Options) (audit.Store, error) {
 	path := strings.TrimPrefix(rawURL, "sqlite:")
@@ -104,7 +138,7 @@ func openSQLite(ctx context.Context, rawURL string, o Options) (audit.Store, err
 	if o.Schema != "" {
 		return nil, fmt.Errorf("%w: a schema applies to PostgreSQL stores only", ErrInvalid)
 	}
-	if o.Existing {
+	if o.Existing || o.ReadOnly {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: check the path (an audit store is created by its application's first run)", fs.ErrNotExist)
 		}
@@ -112,6 +146,9 @@ func openSQLite(ctx context.Context, rawURL string, o Options) (audit.Store, err
 	var opts []sqlite.Option
 	if o.TablePrefix != "" {
 		opts = append(opts, sqlite.WithTablePrefix(o.TablePrefix))
+	}
+	if o.ReadOnly {
+		opts = append(opts, sqlite.WithReadOnly())
 	}
 	return sqlite.Open(ctx, path, opts...)
 }
@@ -124,6 +161,9 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (audit.Store, e
 	if o.Schema != "" {
 		opts = append(opts, postgres.WithSchema(o.Schema))
 	}
+	if o.ReadOnly {
+		opts = append(opts, postgres.WithReadOnly())
+	}
 	return postgres.Open(ctx, rawURL, opts...)
 }
 
@@ -134,6 +174,9 @@ func openMongo(ctx context.Context, rawURL string, o Options) (audit.Store, erro
 	var opts []mongo.Option
 	if o.TablePrefix != "" {
 		opts = append(opts, mongo.WithCollectionPrefix(o.TablePrefix))
+	}
+	if o.ReadOnly {
+		opts = append(opts, mongo.WithReadOnly())
 	}
 	return mongo.Open(ctx, rawURL, opts...)
 }

@@ -19,6 +19,7 @@ import (
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/flamingock/flamingock-go/audit/postgres"
 	"github.com/flamingock/flamingock-go/audit/storeurl"
 	"github.com/flamingock/flamingock-go/internal/testenv"
 )
@@ -235,4 +236,67 @@ func TestOpenMongo(t *testing.T) {
 	if !slices.Contains(names, "ops_audit") {
 		t.Errorf("collections of %s: %v, want ops_audit", database, names)
 	}
+}
+
+func TestOpenReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a database without a trail is not an audit store", func(t *testing.T) {
+		_, err := storeurl.Open(t.Context(), "sqlite:"+empty, storeurl.Options{ReadOnly: true})
+		if !errors.Is(err, storeurl.ErrNotStore) {
+			t.Fatalf("Open = %v, want an error matching ErrNotStore", err)
+		}
+		want := "sqlite:" + empty + ` is not an audit store: the database has no table "flamingock_audit": check the path and the table prefix`
+		if !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Open = %v, want it to start %q", err, want)
+		}
+		if b, err := os.ReadFile(empty); err != nil || len(b) != 0 {
+			t.Errorf("Open wrote %d bytes into the empty file (%v)", len(b), err)
+		}
+	})
+	t.Run("a path that does not exist is not created", func(t *testing.T) {
+		missing := filepath.Join(dir, "missing.db")
+		if _, err := storeurl.Open(t.Context(), "sqlite:"+missing, storeurl.Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open = %v, want an error matching fs.ErrNotExist", err)
+		}
+		if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open created %s", missing)
+		}
+	})
+	t.Run("a store reads", func(t *testing.T) {
+		path := filepath.Join(dir, "audit.db")
+		w, err := storeurl.Open(t.Context(), "sqlite:"+path, storeurl.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		r, err := storeurl.Open(t.Context(), "sqlite:"+path, storeurl.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if latest, err := r.Snapshot(t.Context()); err != nil || len(latest) != 0 {
+			t.Errorf("Snapshot of an empty store = %v, %v", latest, err)
+		}
+	})
+	t.Run("a PostgreSQL schema without the tables, its password hidden", func(t *testing.T) {
+		dsn := testenv.Postgres(t)
+		scheme, rest, _ := strings.Cut(dsn, "://")
+		user, host, ok := strings.Cut(rest, "@")
+		if !ok {
+			t.Skipf("%s has no user information", dsn)
+		}
+		withPassword := scheme + "://" + strings.SplitN(user, ":", 2)[0] + ":pa#ss?w0rd@" + host
+		schema := "storeurl_ro_" + strings.ToLower(rand.Text()[:10])
+		_, err := storeurl.Open(t.Context(), withPassword, storeurl.Options{Schema: schema, ReadOnly: true})
+		if !errors.Is(err, storeurl.ErrNotStore) || !errors.Is(err, postgres.ErrNotStore) {
+			t.Fatalf("Open = %v, want an error matching ErrNotStore", err)
+		}
+		if strings.Contains(err.Error(), "w0rd") || !strings.Contains(err.Error(), ":xxxxx@") {
+			t.Errorf("Open = %v, want the store named without its password", err)
+		}
+	})
 }

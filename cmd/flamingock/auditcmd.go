@@ -31,7 +31,7 @@ func (c *cli) auditList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 			}
 			from = t
 		}
-		s, err := c.open(ctx, g)
+		s, err := c.open(ctx, g, readOnly)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func (c *cli) auditFix(g *globals, fs *flag.FlagSet) func(context.Context, []str
 		if err != nil {
 			return err
 		}
-		s, err := c.open(ctx, g)
+		s, err := c.open(ctx, g, readWrite)
 		if err != nil {
 			return err
 		}

@@ -22,8 +22,16 @@
 //	                     (default $FLAMINGOCK_LOCK_KEY, else flamingock)
 //
 // flamingock opens existing stores only: a SQLite file that does not exist
-// is an error, not a new store. A password in the store URL is never
-// printed: messages and printed commands show it as xxxxx.
+// is an error, not a new store. The read commands (audit list, issue list,
+// issue get, lock status) write nothing: they open the store read-only
+// (SQLite's mode=ro, the journal mode left alone, so a store in a read-only
+// directory reads too; no DDL on PostgreSQL and MongoDB), and a database
+// without an audit trail (an empty file, another application's database, a
+// wrong PostgreSQL database or schema) is an error, "STORE is not an audit
+// store: …", exit status 1, unlike an empty trail, which lists nothing.
+// audit fix and lock release create the tables they need. A password in the
+// store URL is never printed: messages, --json and printed commands show
+// it as xxxxx, whatever characters it holds.
 //
 // Commands:
 //
@@ -67,8 +75,8 @@
 //		can record nothing more. Use it only for a runner that is gone;
 //		one that still runs would run alongside the next.
 //
-// Exit status: 0 success; 1 error (the store cannot be opened or read, an
-// id that is not in the trail, a refusal); 2 usage error (bad flags or
+// Exit status: 0 success; 1 error (the store cannot be opened or read or is
+// not an audit store, an id that is not in the trail, a refusal); 2 usage error (bad flags or
 // arguments, no store, an unknown store scheme, an invalid time, a missing
 // reason); 3 issues present (issue list). A refused command writes
 // nothing. Errors are one line on stderr, starting with "flamingock: ".

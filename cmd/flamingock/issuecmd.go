@@ -16,7 +16,7 @@ func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 		if len(args) > 0 {
 			return usagef("issue list takes no arguments, got %q", args)
 		}
-		s, err := c.open(ctx, g)
+		s, err := c.open(ctx, g, readOnly)
 		if err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func (c *cli) issueGet(g *globals, fs *flag.FlagSet) func(context.Context, []str
 		if len(args) != 1 {
 			return usagef("issue get needs exactly one change ID, got %d arguments", len(args))
 		}
-		s, err := c.open(ctx, g)
+		s, err := c.open(ctx, g, readOnly)
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,7 @@ func (c *cli) lockStatus(g *globals, fs *flag.FlagSet) func(context.Context, []s
 		if len(args) > 0 {
 			return usagef("lock status takes no arguments, got %q", args)
 		}
-		s, err := c.open(ctx, g)
+		s, err := c.open(ctx, g, readOnly)
 		if err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func (c *cli) lockRelease(g *globals, fs *flag.FlagSet) func(context.Context, []
 		if err != nil {
 			return err
 		}
-		s, err := c.open(ctx, g)
+		s, err := c.open(ctx, g, readWrite)
 		if err != nil {
 			return err
 		}

@@ -122,12 +122,19 @@ func scriptParams(kind string, setup func(*testscript.Env) error) testscript.Par
 			switch cond {
 			case "sqlite", "postgres", "mongo":
 				return cond == kind, nil
+			case "rodir": // a directory can be made read-only (readonly)
+				return canMakeReadOnly(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits": cmdExits,
-			"json":  cmdJSON,
+			"exits":       cmdExits,
+			"json":        cmdJSON,
+			"foreigndb":   cmdForeignDB,
+			"journalmode": cmdJournalMode,
+			"readonly":    cmdReadOnly,
+			"storetables": cmdStoreTables,
+			"createdb":    cmdCreateDB,
 		},
 	}
 }

@@ -56,9 +56,23 @@ type session struct {
 	args []string
 }
 
+// access is how a command opens the store.
+type access bool
+
+const (
+	// readOnly opens an existing store and writes nothing to it, not even
+	// its tables (storeurl.Options.ReadOnly): the read commands.
+	readOnly access = true
+	// readWrite opens an existing store to write to it, creating the
+	// tables or indexes it lacks: audit fix and lock release.
+	readWrite access = false
+)
+
 // open resolves the globals against the environment and opens the store.
-// It creates nothing: a store is created by its application's first run.
-func (c *cli) open(ctx context.Context, g *globals) (*session, error) {
+// It creates no SQLite file: a store is created by its application's first
+// run. Read-only, it writes nothing, and a database without an audit trail
+// is an error (storeurl.ErrNotStore).
+func (c *cli) open(ctx context.Context, g *globals, mode access) (*session, error) {
 	or := func(flagValue, env, def string) string {
 		switch {
 		case flagValue != "":
@@ -76,6 +90,7 @@ func (c *cli) open(ctx context.Context, g *globals) (*session, error) {
 		TablePrefix: or(g.tablePrefix, "FLAMINGOCK_TABLE_PREFIX", ""),
 		Schema:      or(g.schema, "FLAMINGOCK_SCHEMA", ""),
 		Existing:    true,
+		ReadOnly:    mode == readOnly,
 	}
 	s := &session{name: storeurl.Redact(url), lockKey: or(g.lockKey, "FLAMINGOCK_LOCK_KEY", defaultLockKey)}
 	s.args = []string{"--store", s.name}
@@ -89,10 +104,12 @@ func (c *cli) open(ctx context.Context, g *globals) (*session, error) {
 		s.args = append(s.args, "--lock-key", s.lockKey)
 	}
 	store, err := storeurl.Open(ctx, url, opts)
-	if errors.Is(err, storeurl.ErrInvalid) {
+	switch {
+	case errors.Is(err, storeurl.ErrInvalid):
 		return nil, usagef("%v", err)
-	}
-	if err != nil {
+	case errors.Is(err, storeurl.ErrNotStore):
+		return nil, err // "STORE is not an audit store: why"
+	case err != nil:
 		return nil, fmt.Errorf("open audit store %w", err)
 	}
 	s.store = store

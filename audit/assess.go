@@ -29,6 +29,14 @@ const (
 	// effect. It blocks every run of the pipeline until a manual mark
 	// (see Resolutions) resolves it.
 	VerdictIssue Verdict = "issue"
+	// VerdictRunning: the change's latest entry is STARTED by the runner
+	// that holds the pipeline's lock under an unexpired lease, so it is
+	// being applied right now: not an issue, and nothing to resolve. Assess
+	// never returns it, since only the lock tells (see
+	// Assessment.UnderLock); once that lease expires or is released with
+	// the change still STARTED, the change is what Assess says (an issue,
+	// when only an operator can tell its outcome).
+	VerdictRunning Verdict = "running"
 )
 
 // Assessment is the verdict on one change from its latest audit entry,
@@ -106,6 +114,25 @@ func (a Assessment) WithoutMarker() Assessment {
 		return a
 	}
 	return a.uncertain("it ran in a separate transaction, but its target no longer keeps markers to tell whether it committed")
+}
+
+// UnderLock returns a as the pipeline's lock l shows it. When a's latest
+// entry is STARTED by the runner that holds l under a lease that has not
+// expired by the store's clock, the change is in flight: the result has
+// VerdictRunning, no Problem, and a Reason naming the runner and how long
+// its lease runs. Otherwise a is returned as it is: a change STARTED under
+// a lease that expired, was released, or moved to another runner is what
+// Assess says. The operator CLI reads the lock with the trail and applies
+// it to every change, so that a deploy gate on "flamingock issue list"
+// passes while another replica applies a change.
+func (a Assessment) UnderLock(l LockInfo) Assessment {
+	e := a.Latest
+	if e.State != StateStarted || e.RunnerID == "" || l.Owner != e.RunnerID || !l.Held() {
+		return a
+	}
+	a.Verdict, a.Problem = VerdictRunning, ""
+	a.Reason = fmt.Sprintf("%s; that runner holds lock %q until %s, so the change is being applied now", a.What, l.Key, l.ExpiresAt.UTC().Format(time.RFC3339))
+	return a
 }
 
 // uncertain decides a change whose outcome cannot be proven: the recovery

@@ -47,16 +47,18 @@ func (f *effects) add(id string) error {
 // deployMain runs the application's pipeline: stage "app", three changes
 // without a transaction on target "files", recovery manual.
 //
-//	deploy [-fail ID] [-crash ID]
+//	deploy [-fail ID] [-crash ID] [-lease DURATION]
 //
 // -fail makes change ID fail after its effect; -crash makes the process
 // exit after it, as if killed, leaving the change STARTED and the lock held
-// (the lease is long, so it stays held for the whole script). It prints one
-// line per change, "STATUS ID", and exits 1 when the run failed.
+// (the lease, 10 minutes unless -lease says otherwise, stays held for the
+// whole script), as a replica in the middle of the change would. It prints
+// one line per change, "STATUS ID", and exits 1 when the run failed.
 func deployMain() {
 	fs := flag.NewFlagSet("deploy", flag.ExitOnError)
 	fail := fs.String("fail", "", "change `ID` that fails after its effect")
 	crash := fs.String("crash", "", "change `ID` after whose effect the process exits")
+	lease := fs.Duration("lease", 10*time.Minute, "the runner's lease")
 	fs.Parse(os.Args[1:])
 	ctx := context.Background()
 	store, url := openAppStore(ctx)
@@ -84,7 +86,7 @@ func deployMain() {
 		change("announce", 3, "carol"),
 	}}
 	r, err := pipeline.New(store, []pipeline.Stage{stage},
-		pipeline.WithStoreURL(url), pipeline.WithLease(10*time.Minute), pipeline.WithLockWait(0, time.Second))
+		pipeline.WithStoreURL(url), pipeline.WithLease(*lease), pipeline.WithLockWait(0, time.Second))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "deploy:", err)
 		os.Exit(2)
@@ -95,6 +97,25 @@ func deployMain() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "deploy:", err)
+		store.Close()
+		os.Exit(1)
+	}
+}
+
+// holdLockMain takes the pipeline's lock as another runner would, for a
+// minute, and exits holding it:
+//
+//	holdlock OWNER
+func holdLockMain() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: holdlock OWNER")
+		os.Exit(2)
+	}
+	ctx := context.Background()
+	store, _ := openAppStore(ctx)
+	defer store.Close()
+	if _, err := store.Acquire(ctx, "flamingock", os.Args[1], time.Minute); err != nil {
+		fmt.Fprintln(os.Stderr, "holdlock:", err)
 		store.Close()
 		os.Exit(1)
 	}

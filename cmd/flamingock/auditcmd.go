@@ -39,7 +39,7 @@ func (c *cli) auditList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 		if *history {
 			return c.printHistory(ctx, s, audit.Filter{Stage: *stage, Since: from}, *asJSON)
 		}
-		all, err := s.snapshot(ctx)
+		all, lock, err := s.snapshot(ctx)
 		if err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func (c *cli) auditList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 			return writeJSON(c.stdout, struct {
 				Store   string       `json:"store"`
 				Changes []changeJSON `json:"changes"`
-			}{s.name, toChangesJSON(all, s)})
+			}{s.name, toChangesJSON(all, s, lock)})
 		}
 		if len(all) == 0 {
 			fmt.Fprintf(c.stdout, "no changes recorded in %s%s\n", s.name, filtered(*stage, *since))
@@ -153,9 +153,13 @@ func (c *cli) auditFix(g *globals, fs *flag.FlagSet) func(context.Context, []str
 		defer s.Close()
 		// Checked without the lock first, so that a wrong id or a change
 		// without an issue costs no lock acquisition.
-		a, err := s.find(ctx, id, *stage)
+		a, lock, err := s.find(ctx, id, *stage)
 		if err != nil {
 			return err
+		}
+		if a.Verdict == audit.VerdictRunning {
+			// Whatever --force says: the lock refuses the mark anyway.
+			return lockHeld(s, lock, a.Latest.ChangeID)
 		}
 		if err := refuseWithoutIssue(a, *force); err != nil {
 			return err
@@ -170,7 +174,7 @@ func (c *cli) auditFix(g *globals, fs *flag.FlagSet) func(context.Context, []str
 				Store  string     `json:"store"`
 				Entry  entryJSON  `json:"entry"`
 				Change changeJSON `json:"change"`
-			}{s.name, toEntryJSON(stored), toChangeJSON(after, s)})
+			}{s.name, toEntryJSON(stored), toChangeJSON(after, s, audit.LockInfo{})})
 		}
 		fmt.Fprintf(c.stdout, "change %q (stage %q): recorded %s by %s: %s; %s\n",
 			stored.ChangeID, stored.Stage, stored.State, stored.Operator, stored.Reason, nextRun(after.Verdict))
@@ -200,8 +204,7 @@ func (c *cli) mark(ctx context.Context, s *session, key audit.Key, state audit.S
 	lease, err := s.store.Acquire(ctx, s.lockKey, owner, lockTTL)
 	var held *audit.LockHeldError
 	if errors.As(err, &held) {
-		return audit.Entry{}, fmt.Errorf("lock %q of %s is held by runner %s until %s: a run is in progress; wait for it to end, then check change %q again (if that runner is gone, free the lock with flamingock lock release --force)",
-			s.lockKey, s.name, held.Info.Owner, when(held.Info.ExpiresAt), key.ChangeID)
+		return audit.Entry{}, lockHeld(s, held.Info, key.ChangeID)
 	}
 	if err != nil {
 		return audit.Entry{}, fmt.Errorf("take lock %q of %s: %w", s.lockKey, s.name, err)
@@ -246,6 +249,12 @@ func (c *cli) mark(ctx context.Context, s *session, key audit.Key, state audit.S
 		return audit.Entry{}, fmt.Errorf("record %s of change %q in %s: %w", state, key.ChangeID, s.name, err)
 	}
 	return stored, nil
+}
+
+// lockHeld is the refusal to mark change id while a runner holds the lock.
+func lockHeld(s *session, l audit.LockInfo, id string) error {
+	return fmt.Errorf("lock %q of %s is held by runner %s until %s: a run is in progress; wait for it to end, then check change %q again (if that runner is gone, free the lock with flamingock lock release --force)",
+		s.lockKey, s.name, l.Owner, when(l.ExpiresAt), id)
 }
 
 // isSet reports whether flag name was given on the command line.

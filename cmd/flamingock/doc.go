@@ -38,7 +38,8 @@
 //	audit list [--history] [--since TIME] [--stage NAME] [--json]
 //		The current state of every change, sorted by stage, order and id:
 //		stage, id, state, when, duration, host, author and the verdict of
-//		the decision table (done, pending, marker-decides, issue).
+//		the decision table (done, pending, marker-decides, issue), or
+//		running for a change being applied now (see issue list).
 //		--history lists every entry instead, in the store's order, with
 //		its error or its operator and reason. --since keeps entries at or
 //		after TIME (RFC 3339, or a date meaning midnight UTC); --stage
@@ -48,13 +49,21 @@
 //		Every change that blocks the pipeline: a change whose outcome only
 //		an operator can tell (STARTED or FAILED without a transaction, or
 //		ROLLBACK_FAILED, with recovery manual). Exit status 3 when there is
-//		at least one, so that a deploy script can gate on it.
+//		at least one, so that a deploy script can gate on it. A change
+//		STARTED by the runner that holds the pipeline's lock, under a lease
+//		that has not expired, is being applied now (another replica during
+//		a rollout): it is not an issue but running, listed after the issues
+//		as "running: change … STARTED at … by runner … on host …; its lease
+//		on lock … runs until …", and alone it leaves the exit status 0. Once
+//		that lease expires or is released with the change still STARTED,
+//		it is an issue.
 //
 //	issue get ID [--guidance] [--stage NAME] [--json]
 //		What happened to change ID: its latest state, host, runner,
 //		execution, target, error and every entry of its history. With
 //		--guidance, the commands that resolve its issue and what each one
-//		means for the next run.
+//		means for the next run. A running change shows the lease it runs
+//		under, and nothing to resolve.
 //
 //	audit fix ID --resolution applied|rolled-back --reason TEXT [--operator NAME] [--stage NAME] [--force] [--json]
 //		Records an operator's resolution of change ID's issue: appends
@@ -62,8 +71,9 @@
 //		skips it) or MANUAL_MARKED_AS_ROLLED_BACK (it had no effect or was
 //		undone; the next run applies it again) with the operator (default
 //		user@host) and the reason. It takes the pipeline's lock for the
-//		write, so it refuses while a runner holds it. It refuses without a
-//		reason, and refuses a change that has no issue unless --force.
+//		write, so it refuses while a runner holds it (and a running change,
+//		even with --force). It refuses without a reason, and refuses a
+//		change that has no issue unless --force.
 //
 //	lock status [--json]
 //		The pipeline's lock: who holds it until when, its epoch, and the
@@ -89,7 +99,7 @@
 //
 //	audit list            {"store": STORE, "changes": [CHANGE…]}
 //	audit list --history  {"store": STORE, "entries": [ENTRY…]}
-//	issue list            {"store": STORE, "lock": LOCK, "issues": [CHANGE…]}
+//	issue list            {"store": STORE, "lock": LOCK, "issues": [CHANGE…], "running": [CHANGE…]}
 //	issue get             {"store": STORE, "lock": LOCK, "change": CHANGE, "history": [ENTRY…]}
 //	lock status           {"store": STORE, "lock": LOCK}
 //	audit fix             {"store": STORE, "entry": ENTRY, "change": CHANGE}
@@ -101,12 +111,15 @@
 //
 //	CHANGE = {
 //	  "stage": "app", "change_id": "publish-flags",
-//	  "verdict": "issue",          // done | pending | marker-decides | issue
+//	  "verdict": "issue",          // done | pending | marker-decides | issue | running
 //	  "explanation": "FAILED at … by runner …; … an operator must resolve it",
 //	  "problem": "it failed without a transaction, so it may have partly taken effect",
 //	                               // "" unless the outcome is uncertain
 //	  "latest": ENTRY,             // the entry the verdict comes from
-//	  "resolutions": [RESOLUTION…] // [] unless the verdict is issue
+//	  "resolutions": [RESOLUTION…], // [] unless the verdict is issue
+//	  "running": {"runner": "…", "lease_until": "…"} | null
+//	                               // who applies it and until when its
+//	                               // lease runs; null unless running
 //	}
 //	RESOLUTION = {
 //	  "name": "applied",           // applied | rolled-back: the --resolution
@@ -137,5 +150,8 @@
 // (audit.Assess): done, the next run skips the change; pending, it applies
 // it; marker-decides, it asks the target whether the change's separate
 // transaction committed; issue, it refuses to run anything until an
-// operator resolves the change with audit fix.
+// operator resolves the change with audit fix. running is the lock's view,
+// added to those (audit.Assessment.UnderLock): the change is being applied
+// now by the runner that holds the lock; "issues" never holds it, so that
+// scripts reading issue list --json see only what blocks the pipeline.
 package main

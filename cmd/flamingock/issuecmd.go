@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/flamingock/flamingock-go/audit"
 )
@@ -21,31 +20,41 @@ func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 			return err
 		}
 		defer s.Close()
-		all, err := s.snapshot(ctx)
+		all, lock, err := s.snapshot(ctx)
 		if err != nil {
 			return err
 		}
-		issues := slices.DeleteFunc(all, func(a audit.Assessment) bool { return a.Verdict != audit.VerdictIssue })
-		lock, err := s.lock(ctx)
-		if err != nil {
-			return err
+		var issues, running []audit.Assessment
+		for _, a := range all {
+			switch a.Verdict {
+			case audit.VerdictIssue:
+				issues = append(issues, a)
+			case audit.VerdictRunning:
+				running = append(running, a)
+			}
 		}
 		if *asJSON {
 			err = writeJSON(c.stdout, struct {
-				Store  string       `json:"store"`
-				Lock   lockJSON     `json:"lock"`
-				Issues []changeJSON `json:"issues"`
-			}{s.name, toLockJSON(lock), toChangesJSON(issues, s)})
-		} else if len(issues) == 0 {
-			fmt.Fprintf(c.stdout, "no issues: nothing in %s blocks the pipeline\n", s.name)
+				Store   string       `json:"store"`
+				Lock    lockJSON     `json:"lock"`
+				Issues  []changeJSON `json:"issues"`
+				Running []changeJSON `json:"running"`
+			}{s.name, toLockJSON(lock), toChangesJSON(issues, s, lock), toChangesJSON(running, s, lock)})
 		} else {
-			t := newTable(c.stdout)
-			t.row("STAGE", "ID", "STATE", "WHEN", "HOST", "ERROR")
-			for _, a := range issues {
-				e := a.Latest
-				t.row(e.Stage, e.ChangeID, string(e.State), when(e.Time), e.Host, e.ErrorMessage)
+			if len(issues) == 0 {
+				fmt.Fprintf(c.stdout, "no issues: nothing in %s blocks the pipeline\n", s.name)
+			} else {
+				t := newTable(c.stdout)
+				t.row("STAGE", "ID", "STATE", "WHEN", "HOST", "ERROR")
+				for _, a := range issues {
+					e := a.Latest
+					t.row(e.Stage, e.ChangeID, string(e.State), when(e.Time), e.Host, e.ErrorMessage)
+				}
+				err = t.flush()
 			}
-			err = t.flush()
+			for _, a := range running {
+				fmt.Fprintf(c.stdout, "running: %s\n", inFlight(a, lock))
+			}
 		}
 		if err != nil {
 			return err
@@ -75,7 +84,7 @@ func (c *cli) issueGet(g *globals, fs *flag.FlagSet) func(context.Context, []str
 			return err
 		}
 		defer s.Close()
-		a, err := s.find(ctx, args[0], *stage)
+		a, lock, err := s.find(ctx, args[0], *stage)
 		if err != nil {
 			return err
 		}
@@ -83,17 +92,13 @@ func (c *cli) issueGet(g *globals, fs *flag.FlagSet) func(context.Context, []str
 		if err != nil {
 			return fmt.Errorf("read the audit trail of %s: %w", s.name, err)
 		}
-		lock, err := s.lock(ctx)
-		if err != nil {
-			return err
-		}
 		if *asJSON {
 			return writeJSON(c.stdout, struct {
 				Store   string      `json:"store"`
 				Lock    lockJSON    `json:"lock"`
 				Change  changeJSON  `json:"change"`
 				History []entryJSON `json:"history"`
-			}{s.name, toLockJSON(lock), toChangeJSON(a, s), toEntriesJSON(history)})
+			}{s.name, toLockJSON(lock), toChangeJSON(a, s, lock), toEntriesJSON(history)})
 		}
 		return c.printIssue(c.stdout, s, a, history, lock, *guidance)
 	}
@@ -121,6 +126,9 @@ func (c *cli) printIssue(w io.Writer, s *session, a audit.Assessment, history []
 	if e.Operator != "" {
 		t.row("marked by:", e.Operator+": "+e.Reason)
 	}
+	if a.Verdict == audit.VerdictRunning {
+		t.row("lease:", fmt.Sprintf("runner %s holds lock %q until %s", lock.Owner, lock.Key, when(lock.ExpiresAt)))
+	}
 	t.row("why:", a.Reason)
 	if err := t.flush(); err != nil {
 		return err
@@ -141,6 +149,8 @@ func (c *cli) printIssue(w io.Writer, s *session, a audit.Assessment, history []
 
 	res := resolutions(a, s)
 	switch {
+	case a.Verdict == audit.VerdictRunning:
+		fmt.Fprintf(w, "\nrunning: nothing to resolve while runner %s applies it; if that runner is gone, free the lock with flamingock lock release --force, then check it again.\n", lock.Owner)
 	case len(res) == 0:
 		fmt.Fprintf(w, "\nno issue: nothing to resolve.\n")
 	case !guidance:

@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 		"flamingock": main,
 		"deploy":     deployMain,
 		"seed":       seedMain,
+		"holdlock":   holdLockMain,
 	})
 }
 
@@ -135,6 +136,7 @@ func scriptParams(kind string, setup func(*testscript.Env) error) testscript.Par
 			"readonly":    cmdReadOnly,
 			"storetables": cmdStoreTables,
 			"createdb":    cmdCreateDB,
+			"sleep":       cmdSleep,
 		},
 	}
 }

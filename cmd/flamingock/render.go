@@ -70,9 +70,18 @@ type changeJSON struct {
 	Problem     string           `json:"problem"`
 	Latest      entryJSON        `json:"latest"`
 	Resolutions []resolutionJSON `json:"resolutions"`
+	// Running is set when the verdict is running: who applies the change
+	// and until when its lease runs.
+	Running *runningJSON `json:"running"`
 }
 
-func toChangeJSON(a audit.Assessment, s *session) changeJSON {
+type runningJSON struct {
+	Runner     string    `json:"runner"`
+	LeaseUntil time.Time `json:"lease_until"`
+}
+
+// toChangeJSON renders a, assessed under lock.
+func toChangeJSON(a audit.Assessment, s *session, lock audit.LockInfo) changeJSON {
 	c := changeJSON{
 		Stage: a.Latest.Stage, ChangeID: a.Latest.ChangeID, Verdict: a.Verdict, Explanation: a.Reason,
 		Problem: a.Problem, Latest: toEntryJSON(a.Latest), Resolutions: []resolutionJSON{},
@@ -80,13 +89,16 @@ func toChangeJSON(a audit.Assessment, s *session) changeJSON {
 	for _, r := range resolutions(a, s) {
 		c.Resolutions = append(c.Resolutions, resolutionJSON{Name: r.Name, State: r.State, Command: r.Command, Effect: r.Effect})
 	}
+	if a.Verdict == audit.VerdictRunning {
+		c.Running = &runningJSON{Runner: lock.Owner, LeaseUntil: lock.ExpiresAt.UTC()}
+	}
 	return c
 }
 
-func toChangesJSON(all []audit.Assessment, s *session) []changeJSON {
+func toChangesJSON(all []audit.Assessment, s *session, lock audit.LockInfo) []changeJSON {
 	out := make([]changeJSON, len(all))
 	for i, a := range all {
-		out[i] = toChangeJSON(a, s)
+		out[i] = toChangeJSON(a, s, lock)
 	}
 	return out
 }
@@ -195,6 +207,8 @@ func nextRun(v audit.Verdict) string {
 		return "the next run applies it"
 	case audit.VerdictMarkerDecides:
 		return "the next run checks the marker in its target"
+	case audit.VerdictRunning:
+		return "it is being applied now: wait for the run to end"
 	default:
 		return "it blocks every run until an operator resolves it"
 	}
@@ -213,12 +227,20 @@ func lockState(l audit.LockInfo) string {
 	return "free (released)"
 }
 
-// stillRunning warns that the change of a STARTED issue may still be
-// running while another runner holds the lock; "" otherwise.
+// inFlight describes a running change, assessed under l.
+func inFlight(a audit.Assessment, l audit.LockInfo) string {
+	e := a.Latest
+	return fmt.Sprintf("change %q (stage %q), STARTED at %s by runner %s on host %s; its lease on lock %q runs until %s",
+		e.ChangeID, e.Stage, when(e.Time), e.RunnerID, cell(e.Host), l.Key, when(l.ExpiresAt))
+}
+
+// stillRunning notes that a run is in progress while the change of a
+// STARTED issue waits: another runner than the one that started it holds
+// the lock, so the issue cannot be resolved yet; "" otherwise.
 func stillRunning(a audit.Assessment, l audit.LockInfo) string {
 	if a.Verdict != audit.VerdictIssue || a.Latest.State != audit.StateStarted || !l.Held() {
 		return ""
 	}
-	return fmt.Sprintf("runner %s holds lock %q until %s, so change %q may still be running: wait for the lock to be released before resolving it",
-		l.Owner, l.Key, when(l.ExpiresAt), a.Latest.ChangeID)
+	return fmt.Sprintf("runner %s holds lock %q until %s, so a run is in progress (change %q was started by runner %s, whose lease is gone): wait for the lock to be released before resolving it",
+		l.Owner, l.Key, when(l.ExpiresAt), a.Latest.ChangeID, cell(a.Latest.RunnerID))
 }

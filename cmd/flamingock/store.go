@@ -118,31 +118,39 @@ func (c *cli) open(ctx context.Context, g *globals, mode access) (*session, erro
 
 func (s *session) Close() error { return s.store.Close() }
 
-// snapshot returns the assessment of every change's latest entry, sorted by
-// stage, then order, then id.
-func (s *session) snapshot(ctx context.Context) ([]audit.Assessment, error) {
+// snapshot returns the assessment of every change's latest entry under the
+// pipeline's lock (audit.Assessment.UnderLock: a change its runner is
+// applying now is running, not an issue), sorted by stage, then order, then
+// id, and the lock.
+func (s *session) snapshot(ctx context.Context) ([]audit.Assessment, audit.LockInfo, error) {
 	latest, err := s.store.Snapshot(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read the audit trail of %s: %w", s.name, err)
+		return nil, audit.LockInfo{}, fmt.Errorf("read the audit trail of %s: %w", s.name, err)
+	}
+	// Read after the trail: a change that ended meanwhile is seen with a
+	// lock its runner may have released, so it is not shown running.
+	lock, err := s.lock(ctx)
+	if err != nil {
+		return nil, audit.LockInfo{}, err
 	}
 	out := make([]audit.Assessment, len(latest))
 	for i, e := range latest {
-		out[i] = audit.Assess(e)
+		out[i] = audit.Assess(e).UnderLock(lock)
 	}
 	slices.SortFunc(out, func(a, b audit.Assessment) int {
 		x, y := a.Latest, b.Latest
 		return cmp.Or(strings.Compare(x.Stage, y.Stage), cmp.Compare(x.Order, y.Order), strings.Compare(x.ChangeID, y.ChangeID))
 	})
-	return out, nil
+	return out, lock, nil
 }
 
-// find returns the assessment of change id, in stage when it is not empty.
-// An id that is not in the trail is an error; an id in several stages
-// needs --stage.
-func (s *session) find(ctx context.Context, id, stage string) (audit.Assessment, error) {
-	all, err := s.snapshot(ctx)
+// find returns the assessment of change id, in stage when it is not empty,
+// and the lock it was assessed under. An id that is not in the trail is an
+// error; an id in several stages needs --stage.
+func (s *session) find(ctx context.Context, id, stage string) (audit.Assessment, audit.LockInfo, error) {
+	all, lock, err := s.snapshot(ctx)
 	if err != nil {
-		return audit.Assessment{}, err
+		return audit.Assessment{}, audit.LockInfo{}, err
 	}
 	var found []audit.Assessment
 	for _, a := range all {
@@ -156,15 +164,15 @@ func (s *session) find(ctx context.Context, id, stage string) (audit.Assessment,
 		if stage != "" {
 			where = fmt.Sprintf(" in stage %q", stage)
 		}
-		return audit.Assessment{}, fmt.Errorf("no change %q%s in the audit trail of %s: check the id (flamingock audit list shows every change)", id, where, s.name)
+		return audit.Assessment{}, lock, fmt.Errorf("no change %q%s in the audit trail of %s: check the id (flamingock audit list shows every change)", id, where, s.name)
 	case 1:
-		return found[0], nil
+		return found[0], lock, nil
 	}
 	var stages []string
 	for _, a := range found {
 		stages = append(stages, fmt.Sprintf("%q", a.Latest.Stage))
 	}
-	return audit.Assessment{}, usagef("change id %q is in stages %s: add --stage NAME", id, strings.Join(stages, ", "))
+	return audit.Assessment{}, lock, usagef("change id %q is in stages %s: add --stage NAME", id, strings.Join(stages, ", "))
 }
 
 // lock reads the pipeline's lock.

@@ -48,16 +48,20 @@
 //     NULL when none happened).
 //   - flamingock_checkpoint: one row per pipeline (see audit.Checkpointer):
 //     its digest, the trail's highest seq when it was last found wholly
-//     applied, and when that was saved. Deleting rows is harmless: the next
-//     start reads the whole trail and saves them again.
+//     applied, how many entries the trail held up to that seq and the sum of
+//     their row versions (xmin), and when that was saved. Deleting rows is
+//     harmless: the next start reads the whole trail and saves them again.
 //
 // # Starting with nothing to do
 //
-// A pipeline whose checkpoint is current starts with one small statement,
-// whatever the length of its trail: it compares the checkpoint's seq with
-// the trail's highest (read from the end of the primary key's index). Only
-// when they differ is the latest entry of every change read, as Snapshot
-// does, in a second round trip.
+// A pipeline whose checkpoint is current starts with one small statement:
+// it compares the checkpoint's seq with the trail's highest (read from the
+// end of the primary key's index) and, when they match, the count and the
+// xmin sum of the entries up to it with those recorded, so that an entry
+// deleted or edited by hand makes the checkpoint stale (an UPDATE always
+// writes a new row version). The server scans the trail for that; the
+// client receives one row. Only when the checkpoint is stale is the latest
+// entry of every change read, as Snapshot does, in a second round trip.
 //
 // # Lock and fencing
 //

@@ -25,15 +25,22 @@ type Point string
 
 // The points. The runtime hits each per-change point at most once per
 // execution of a change, skipping those its strategy does not have. An
-// apply (Run) meets them in the order listed, up to AfterApplied, then,
-// when it fails and compensates, AfterFailed, InRollback, AfterRollback
-// and AfterRolledBack. An undo (RollbackTo) runs the same strategies and
-// meets BeforeStarted, AfterStarted, InRollback, AfterRollback,
-// BeforeCommit, AfterTargetCommit and AfterRolledBack in that order.
+// apply (Run) meets them in the order listed, AfterMarkerHeld aside, up to
+// AfterApplied; one that fails and compensates then meets AfterFailed,
+// InRollback, AfterRollback and AfterRolledBack. An undo (RollbackTo) runs
+// the same strategies and meets BeforeStarted, AfterMarkerHeld,
+// AfterStarted, InRollback, AfterRollback, BeforeCommit, AfterTargetCommit
+// and AfterRolledBack, in that order.
 const (
 	// BeforeStarted: the change is about to be executed and its STARTED
 	// entry is not written yet (separate transaction, no transaction).
 	BeforeStarted Point = "before-started"
+	// AfterMarkerHeld: the undo of a change in a separate transaction has
+	// committed the marker of its execution in the target, in a
+	// transaction of its own, and its STARTED entry is not written yet.
+	// Only an undo has it: until the undo commits, that marker proves the
+	// change still applied.
+	AfterMarkerHeld Point = "after-marker-held"
 	// AfterStarted: STARTED is written and the change has not begun
 	// (separate transaction, no transaction).
 	AfterStarted Point = "after-started"
@@ -72,9 +79,10 @@ const (
 	DuringRefresh Point = "during-refresh"
 )
 
-// Points lists every point, in the order an apply meets them.
+// Points lists every point, in the order an apply meets them, with
+// AfterMarkerHeld where an undo meets it.
 func Points() []Point {
-	return []Point{BeforeStarted, AfterStarted, InApply, AfterApply, BeforeCommit,
+	return []Point{BeforeStarted, AfterMarkerHeld, AfterStarted, InApply, AfterApply, BeforeCommit,
 		AfterTargetCommit, AfterApplied, AfterFailed, InRollback, AfterRollback, AfterRolledBack, DuringRefresh}
 }
 

@@ -11,16 +11,35 @@
 // the target's database, or, without a transaction, lines in a file or
 // rows written in autocommit mode. An issue is resolved as an operator
 // would: after looking at the effects, with the command the issue prints,
-// run by the real flamingock CLI; the next run must then complete. It
+// run by the real flamingock CLI; the next run must then complete.
+//
+// RollbackTo is in the matrix too, at every point of package crash where
+// undoing a change of each strategy passes (RollbackTo runs the strategies
+// Run does, the direction passed as data). In an undo case the child
+// applies the whole pipeline, rolls it back to the first change and dies
+// at the point inside the undo of the second, the third rolled back
+// already. The restart is a Run, by the same two replicas, checked against
+// the same table: DESIGN §6 decides the next run from each change's latest
+// state whichever operation wrote it, and RollbackTo refuses to decide a
+// change whose undo's outcome is open (a marker to read, an uncertain state
+// under recovery retry) until a run has (see its documentation). So a
+// crashed undo leaves every change applied exactly once after the restart:
+// one whose undo did not commit is still applied (APPLIED, or recovered
+// from the marker the undo held), one whose undo committed is applied
+// again, and one caught mid-undo without a transaction is an issue under
+// recovery manual (resolved with the CLI as above) and applied again
+// under recovery retry. Then the case rolls back to the first change once
+// more, which must take each later change's effect back exactly once. It
 // prints one line:
 //
-//	crash matrix: 148 cases, 0 lost, 0 doubled, 0 silent
+//	crash matrix: 322 cases (144 of them undo), 0 lost, 0 doubled, 0 silent
 //
-// lost counts changes that never took effect and were not reported,
-// doubled side effects beyond what the change allows (once, or twice for a
-// change without a transaction whose recovery is retry: the declaration
-// that it is safe to run again), silent uncertain states that a run went
-// past without an issue under manual recovery. Any of them fails the test.
+// lost counts changes that never took effect and were not reported (and
+// rollbacks that did not take), doubled side effects beyond what the
+// change allows (once, or twice for a change without a transaction whose
+// recovery is retry: the declaration that it is safe to run again; a
+// rollback, once), silent uncertain states that a run went past without an
+// issue under manual recovery. Any of them fails the test.
 //
 // The cases of a store are those of its targets: on SQLite, sqltarget
 // (shared and separate transactions) and a file without transactions; on

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,11 +37,13 @@ const childLease = time.Second
 
 // The changes of the matrix pipeline. The child applies the first in a run
 // of its own, then runs all three and dies at the crash point inside the
-// second; the third is never reached.
+// second; the third is never reached. In an undo case the run applies all
+// three, then the child rolls back to the first and dies at the crash
+// point inside the undo of the second, the third rolled back already.
 var ids = []string{"first", "second", "third"}
 
 // pointsOf lists the crash points of each strategy: where the runtime
-// executing such a change passes (see package crash). Combinations that do
+// applying such a change passes (see package crash). Combinations that do
 // not exist are not cases.
 var pointsOf = map[audit.Strategy][]crash.Point{
 	audit.StrategySharedTx: {crash.InApply, crash.AfterApply, crash.BeforeCommit, crash.AfterApplied,
@@ -49,6 +52,18 @@ var pointsOf = map[audit.Strategy][]crash.Point{
 		crash.BeforeCommit, crash.AfterTargetCommit, crash.AfterApplied, crash.DuringRefresh},
 	audit.StrategyNonTx: {crash.BeforeStarted, crash.AfterStarted, crash.InApply, crash.AfterApply,
 		crash.AfterApplied, crash.AfterFailed, crash.InRollback, crash.AfterRollback, crash.AfterRolledBack, crash.DuringRefresh},
+}
+
+// undoPointsOf lists the crash points where the runtime undoing a change of
+// each strategy passes: RollbackTo runs the strategies Run does, with the
+// undo's marker held first in a separate transaction.
+var undoPointsOf = map[audit.Strategy][]crash.Point{
+	audit.StrategySharedTx: {crash.InRollback, crash.AfterRollback, crash.BeforeCommit, crash.AfterRolledBack,
+		crash.DuringRefresh},
+	audit.StrategySeparateTx: {crash.BeforeStarted, crash.AfterMarkerHeld, crash.AfterStarted, crash.InRollback,
+		crash.AfterRollback, crash.BeforeCommit, crash.AfterTargetCommit, crash.AfterRolledBack, crash.DuringRefresh},
+	audit.StrategyNonTx: {crash.BeforeStarted, crash.AfterStarted, crash.InRollback, crash.AfterRollback,
+		crash.AfterRolledBack, crash.DuringRefresh},
 }
 
 var strategyNames = map[audit.Strategy]string{
@@ -72,12 +87,22 @@ var pointNames = map[crash.Point]string{
 	crash.DuringRefresh:     "during a lock refresh",
 }
 
+// undoPointNames name the points of an undo where they say more than
+// pointNames.
+var undoPointNames = map[crash.Point]string{
+	crash.AfterMarkerHeld: "after its marker is held",
+	crash.InRollback:      "inside the rollback",
+	crash.AfterRollback:   "after the rollback returned",
+}
+
 // childJob is what a child process does.
 type childJob struct {
 	World    worldSpec
 	Medium   string // its key
 	Recovery audit.Recovery
 	Point    crash.Point
+	// Undo has the child die in RollbackTo rather than Run.
+	Undo bool `json:",omitempty"`
 }
 
 // matrixCase is one case of the matrix.
@@ -87,9 +112,19 @@ type matrixCase struct {
 	target   string
 	recovery audit.Recovery
 	point    crash.Point
+	// undo: the child dies undoing the second change, not applying it.
+	undo bool
 }
 
 func (c matrixCase) String() string {
+	if c.undo {
+		name, ok := undoPointNames[c.point]
+		if !ok {
+			name = pointNames[c.point]
+		}
+		return fmt.Sprintf("undo of a %s change on %s with recovery %s killed %s",
+			strategyNames[c.strategy], c.target, c.recovery, name)
+	}
 	return fmt.Sprintf("%s change on %s with recovery %s killed %s",
 		strategyNames[c.strategy], c.target, c.recovery, pointNames[c.point])
 }
@@ -101,6 +136,9 @@ func cases(media []medium) []matrixCase {
 		for _, rec := range []audit.Recovery{audit.RecoveryManual, audit.RecoveryRetry} {
 			for _, p := range pointsOf[m.strategy()] {
 				out = append(out, matrixCase{medium: mediumKey(m), strategy: m.strategy(), target: m.name(), recovery: rec, point: p})
+			}
+			for _, p := range undoPointsOf[m.strategy()] {
+				out = append(out, matrixCase{medium: mediumKey(m), strategy: m.strategy(), target: m.name(), recovery: rec, point: p, undo: true})
 			}
 		}
 	}
@@ -129,7 +167,10 @@ func TestMain(m *testing.M) {
 }
 
 // runChild applies the first change, then runs the whole pipeline and
-// kills its own process at the job's crash point. It returns only when
+// kills its own process at the job's crash point; for an undo job, it runs
+// the whole pipeline, then rolls it back to the first change and kills its
+// process at the job's point in the undo of the second (the second time
+// the point is met: the third is undone first). It returns only when
 // something went wrong: the exit code says what.
 func runChild(arg string) int {
 	var job childJob
@@ -159,6 +200,19 @@ func runChild(arg string) int {
 		return 2
 	}
 
+	if job.Undo {
+		r, err := pipeline.New(w.store, stages(m, job.Recovery, ids, ""), opts...)
+		if err == nil {
+			_, err = r.Run(ctx)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "child: the run before the rollback:", err)
+			return 2
+		}
+		_, err = r.RollbackTo(crash.With(ctx, killAt(job.Point, crash.InRollback, 2)), ids[0])
+		fmt.Fprintf(os.Stderr, "child: the rollback returned without reaching %s: %v\n", job.Point, err)
+		return 3
+	}
 	failing := ""
 	if compensating(job.Point) {
 		failing = ids[1] // it fails, and its compensation is where the child dies
@@ -168,7 +222,7 @@ func runChild(arg string) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
 	}
-	_, err = r.Run(crash.With(ctx, killAt(job.Point)))
+	_, err = r.Run(crash.With(ctx, killAt(job.Point, crash.InApply, 1)))
 	fmt.Fprintf(os.Stderr, "child: the run returned without reaching %s: %v\n", job.Point, err)
 	return 3
 }
@@ -179,26 +233,31 @@ func compensating(p crash.Point) bool {
 	return p == crash.AfterFailed || p == crash.InRollback || p == crash.AfterRollback || p == crash.AfterRolledBack
 }
 
-// killAt returns the crash hook that kills the process with SIGKILL at
-// point p, after saying so on stdout. The kill for crash.DuringRefresh
-// waits for the second change to be inside apply, so that a refresh
-// interrupts a change at work.
-func killAt(p crash.Point) func(crash.Point) {
+// killAt returns the crash hook that kills the process with SIGKILL at the
+// nth hit of point p, after saying so on stdout. The kill for
+// crash.DuringRefresh waits for the nth hit of inWork (crash.InApply or
+// crash.InRollback), so that a refresh interrupts a change at work.
+func killAt(p, inWork crash.Point, nth int) func(crash.Point) {
 	var mu sync.Mutex
-	armed := p != crash.DuringRefresh
+	trigger := p
+	if p == crash.DuringRefresh {
+		trigger = inWork
+	}
+	seen := 0 // hits of trigger
 	return func(hit crash.Point) {
 		mu.Lock()
-		kill := hit == p && armed
-		if p == crash.DuringRefresh && hit == crash.InApply {
-			armed = true
+		if hit == trigger {
+			seen++
 		}
+		kill := hit == p && (seen == nth || (p == crash.DuringRefresh && seen >= nth))
+		hold := p == crash.DuringRefresh && hit == inWork && seen == nth
 		mu.Unlock()
 		switch {
 		case kill:
 			fmt.Printf("killed at %s\n", p)
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal is on its way
-		case p == crash.DuringRefresh && hit == crash.InApply:
+		case hold:
 			// Hold the change until the refresher's hit kills the
 			// process; the lease is refreshed every third of it.
 			time.Sleep(time.Minute)
@@ -210,14 +269,17 @@ func killAt(p crash.Point) func(crash.Point) {
 
 // tally counts the cases' verdicts; subtests add to it in parallel.
 type tally struct {
-	mu                           sync.Mutex
-	cases, lost, doubled, silent int
+	mu                                 sync.Mutex
+	cases, undo, lost, doubled, silent int
 }
 
-func (t *tally) add(v verdict) {
+func (t *tally) add(c matrixCase, v verdict) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.cases++
+	if c.undo {
+		t.undo++
+	}
 	t.lost += v.lost
 	t.doubled += v.doubled
 	t.silent += v.silent
@@ -226,11 +288,17 @@ func (t *tally) add(v verdict) {
 // verdict is what one case found wrong, by the summary's counts.
 type verdict struct{ lost, doubled, silent int }
 
+func (v verdict) plus(w verdict) verdict {
+	return verdict{v.lost + w.lost, v.doubled + w.doubled, v.silent + w.silent}
+}
+
 func TestCrashMatrix(t *testing.T) {
 	covered := map[crash.Point]bool{}
-	for _, ps := range pointsOf {
-		for _, p := range ps {
-			covered[p] = true
+	for _, of := range []map[audit.Strategy][]crash.Point{pointsOf, undoPointsOf} {
+		for _, ps := range of {
+			for _, p := range ps {
+				covered[p] = true
+			}
 		}
 	}
 	for _, p := range crash.Points() {
@@ -250,13 +318,14 @@ func TestCrashMatrix(t *testing.T) {
 				for _, c := range cases(probe.media) {
 					t.Run(c.String(), func(t *testing.T) {
 						t.Parallel()
-						sum.add(c.run(t, newWorld(t, store), cli))
+						sum.add(c, c.run(t, newWorld(t, store), cli))
 					})
 				}
 			})
 		}
 	})
-	fmt.Printf("crash matrix: %d cases, %d lost, %d doubled, %d silent\n", sum.cases, sum.lost, sum.doubled, sum.silent)
+	fmt.Printf("crash matrix: %d cases (%d of them undo), %d lost, %d doubled, %d silent\n",
+		sum.cases, sum.undo, sum.lost, sum.doubled, sum.silent)
 	if sum.lost+sum.doubled+sum.silent > 0 {
 		t.Errorf("the guarantee does not hold: %d lost, %d doubled, %d silent", sum.lost, sum.doubled, sum.silent)
 	}
@@ -269,9 +338,13 @@ type crashState struct {
 	marker  bool // the marker of its STARTED execution is committed
 }
 
-// expectedCrashState is where the crash point leaves the second change:
-// what the point's name promises.
-func expectedCrashState(s audit.Strategy, p crash.Point) crashState {
+// expectedCrashState is where the crash point of the case leaves the
+// second change: what the point's name promises.
+func (c matrixCase) expectedCrashState() crashState {
+	s, p := c.strategy, c.point
+	if c.undo {
+		return expectedUndoCrashState(s, p)
+	}
 	switch p {
 	case crash.BeforeStarted:
 		return crashState{}
@@ -295,6 +368,30 @@ func expectedCrashState(s audit.Strategy, p crash.Point) crashState {
 	case audit.StrategySharedTx:
 		return crashState{}
 	case audit.StrategySeparateTx:
+		return crashState{latest: audit.StateStarted}
+	}
+	return crashState{latest: audit.StateStarted, effects: 1}
+}
+
+// expectedUndoCrashState is where crash point p of its undo leaves the
+// second change, applied before.
+func expectedUndoCrashState(s audit.Strategy, p crash.Point) crashState {
+	switch {
+	case p == crash.AfterRolledBack:
+		return crashState{latest: audit.StateRolledBack}
+	case p == crash.AfterTargetCommit:
+		// The undo's transaction replaced the marker of its execution.
+		return crashState{latest: audit.StateStarted}
+	case p == crash.BeforeStarted || p == crash.AfterMarkerHeld:
+		return crashState{latest: audit.StateApplied, effects: 1}
+	case s == audit.StrategySharedTx:
+		// The undo and ROLLED_BACK died uncommitted.
+		return crashState{latest: audit.StateApplied, effects: 1}
+	case s == audit.StrategySeparateTx:
+		// The undo died uncommitted: the marker held proves the change
+		// still applied.
+		return crashState{latest: audit.StateStarted, effects: 1, marker: true}
+	case p == crash.AfterRollback:
 		return crashState{latest: audit.StateStarted}
 	}
 	return crashState{latest: audit.StateStarted, effects: 1}
@@ -351,14 +448,15 @@ func (c matrixCase) run(t *testing.T, w *world, cli string) verdict {
 			}
 		}
 	}
-	if want := expectedCrashState(c.strategy, c.point); st != want {
+	if want := c.expectedCrashState(); st != want {
 		t.Errorf("after the crash the second change is in %+v, want %+v", st, want)
 	}
 	if n := effects(t, m, ids[0]); n != 1 {
 		t.Errorf("after the crash the first change has %d effects, want 1", n)
 	}
-	if n, h := effects(t, m, ids[2]), history(t, w, ids[2]); n != 0 || len(h) != 0 {
-		t.Errorf("after the crash the third change has %d effects and entries %v, want none", n, states(h))
+	if n, h := effects(t, m, ids[2]), history(t, w, ids[2]); n != 0 || (!c.undo && len(h) != 0) ||
+		(c.undo && (len(h) == 0 || h[len(h)-1].State != audit.StateRolledBack)) {
+		t.Errorf("after the crash the third change has %d effects and entries %v, want none (rolled back in an undo case)", n, states(h))
 	}
 
 	// Restart: two replicas race to take over once the dead child's lease
@@ -455,6 +553,49 @@ func (c matrixCase) run(t *testing.T, w *world, cli string) verdict {
 			t.Errorf("trail of change %s: %s", id, strings.Join(problems, "; "))
 		}
 	}
+	if c.undo {
+		v = v.plus(c.undoAgain(t, w, m, replicas[0]))
+	}
+	return v
+}
+
+// undoAgain finishes what the crashed child of an undo case began, now that
+// the restart decided every change: a rollback to the first change must
+// take the effect of each later one back exactly once.
+func (c matrixCase) undoAgain(t *testing.T, w *world, m medium, r *pipeline.Runner) verdict {
+	var v verdict
+	before := map[string]int{}
+	for _, id := range ids[1:] {
+		before[id] = effects(t, m, id)
+	}
+	res, err := r.RollbackTo(t.Context(), ids[0])
+	if err != nil {
+		t.Errorf("the rollback after the restart: %v", err)
+	} else if diff := cmp.Diff([]string{ids[2] + "=rolled back", ids[1] + "=rolled back"}, statuses(res)); diff != "" {
+		t.Errorf("outcomes of the rollback after the restart (-want +got):\n%s", diff)
+	}
+	for _, id := range ids[1:] {
+		switch n := effects(t, m, id); {
+		case n >= before[id]:
+			v.lost++
+			t.Errorf("change %s has %d effects after its rollback, %d before: the rollback did not take", id, n, before[id])
+		case n < before[id]-1:
+			v.doubled++
+			t.Errorf("change %s has %d effects after its rollback, %d before: undone more than once", id, n, before[id])
+		}
+		h := history(t, w, id)
+		problems := checkTransitions(h, c.strategy, c.recovery)
+		if last := h[len(h)-1].State; last != audit.StateRolledBack {
+			problems = append(problems, fmt.Sprintf("ends in %s, not rolled back", last))
+		}
+		if len(problems) > 0 {
+			t.Errorf("trail of change %s after the rollback: %s", id, strings.Join(problems, "; "))
+		}
+	}
+	if n := effects(t, m, ids[0]); n != 1 {
+		v.lost++
+		t.Errorf("change %s has %d effects after the rollback to it, want 1", ids[0], n)
+	}
 	return v
 }
 
@@ -462,7 +603,7 @@ func (c matrixCase) run(t *testing.T, w *world, cli string) verdict {
 // SIGKILL at the case's point.
 func (c matrixCase) crashChild(t *testing.T, w *world) bool {
 	t.Helper()
-	job, err := json.Marshal(childJob{World: w.spec, Medium: c.medium, Recovery: c.recovery, Point: c.point})
+	job, err := json.Marshal(childJob{World: w.spec, Medium: c.medium, Recovery: c.recovery, Point: c.point, Undo: c.undo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,15 +632,33 @@ func (c matrixCase) crashChild(t *testing.T, w *world) bool {
 }
 
 // checkTrail returns how the entries of one change, in seq order, break
-// the transitions of DESIGN §5 and §6.
+// the transitions of DESIGN §5 and §6, or do not leave it applied.
 func checkTrail(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []string {
+	problems := checkTransitions(h, s, rec)
+	if len(h) > 0 {
+		if last := h[len(h)-1].State; last != audit.StateApplied && last != audit.StateManualApplied {
+			problems = append(problems, fmt.Sprintf("ends in %s, not applied", last))
+		}
+	}
+	return problems
+}
+
+// checkTransitions returns how the entries of one change, in seq order,
+// break the transitions of DESIGN §5 and §6: those of applies, and those
+// of undos (RollbackTo), whose entries carry the rollback's reason.
+func checkTransitions(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []string {
 	var problems []string
 	bad := func(e audit.Entry, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("seq %d %s: ", e.Seq, e.State)+fmt.Sprintf(format, args...))
 	}
-	// begins reports whether e can be the first entry of an execution.
+	undoes := func(e audit.Entry) bool { return strings.HasPrefix(e.Reason, "rollback of ") }
+	// begins reports whether e can be the first entry of an execution: of
+	// an apply, or of an undo.
 	begins := func(e audit.Entry) bool {
-		if s == audit.StrategySharedTx {
+		switch {
+		case s == audit.StrategySharedTx && undoes(e):
+			return e.State == audit.StateRolledBack || e.State == audit.StateRollbackFailed
+		case s == audit.StrategySharedTx:
 			return e.State == audit.StateApplied || e.State == audit.StateFailed
 		}
 		return e.State == audit.StateStarted
@@ -513,12 +672,13 @@ func checkTrail(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []string 
 			bad(e, "recorded as %s/%s, want %s/%s", e.Strategy, e.Recovery, s, rec)
 		}
 		if i == 0 {
-			if !begins(e) {
+			if !begins(e) || undoes(e) {
 				bad(e, "a trail cannot begin with it")
 			}
 			continue
 		}
 		prev := h[i-1]
+		applied := prev.State == audit.StateApplied || prev.State == audit.StateManualApplied
 		uncertain := prev.State == audit.StateRollbackFailed ||
 			(s == audit.StrategyNonTx && (prev.State == audit.StateStarted || prev.State == audit.StateFailed))
 		switch {
@@ -527,13 +687,22 @@ func checkTrail(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []string 
 				bad(e, "an operator resolved a change that was no issue (after %s)", prev.State)
 			}
 		case e.ExecutionID == prev.ExecutionID:
-			continues := (prev.State == audit.StateStarted && (e.State == audit.StateApplied || e.State == audit.StateFailed)) ||
-				(s == audit.StrategyNonTx && prev.State == audit.StateFailed &&
-					(e.State == audit.StateRolledBack || e.State == audit.StateRollbackFailed))
+			finishes := func(states ...audit.State) bool {
+				return prev.State == audit.StateStarted && undoes(e) == undoes(prev) && slices.Contains(states, e.State)
+			}
+			continues := (!undoes(e) && finishes(audit.StateApplied, audit.StateFailed)) ||
+				(undoes(e) && finishes(audit.StateRolledBack, audit.StateRollbackFailed)) ||
+				// the compensation of a failure
+				(s == audit.StrategyNonTx && !undoes(prev) && prev.State == audit.StateFailed &&
+					(e.State == audit.StateRolledBack || e.State == audit.StateRollbackFailed)) ||
+				// an undo that failed in a transaction leaves the change applied
+				(s != audit.StrategyNonTx && undoes(prev) && prev.State == audit.StateRollbackFailed && e.State == audit.StateApplied)
 			if !continues {
 				bad(e, "does not follow %s in one execution", prev.State)
 			}
-		case prev.State == audit.StateApplied || prev.State == audit.StateManualApplied:
+		case undoes(e) && !applied:
+			bad(e, "an undo began after %s, of a change not applied", prev.State)
+		case applied && !undoes(e):
 			bad(e, "the change ran again after %s", prev.State)
 		case uncertain && prev.Recovery == audit.RecoveryManual:
 			bad(e, "a run went past %s under recovery manual without an operator", prev.State)
@@ -543,11 +712,6 @@ func checkTrail(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []string 
 			}
 		case !begins(e):
 			bad(e, "a new execution cannot begin with it after %s", prev.State)
-		}
-	}
-	if len(h) > 0 {
-		if last := h[len(h)-1].State; last != audit.StateApplied && last != audit.StateManualApplied {
-			problems = append(problems, fmt.Sprintf("ends in %s, not applied", last))
 		}
 	}
 	return problems

@@ -77,8 +77,9 @@ type medium interface {
 	name() string
 	strategy() audit.Strategy
 	// change declares a change that adds one effect, hits crash.InApply
-	// and then fails when fail is set. Without a transaction it declares a
-	// rollback that hits crash.InRollback and then takes the effect back.
+	// and then fails when fail is set, and a rollback that hits
+	// crash.InRollback and then takes the effect back (in the change's
+	// transaction, if it has one).
 	change(m pipeline.Meta, fail bool) pipeline.Change
 	// effects counts the effects of change id that took hold: committed
 	// applies minus rollbacks.
@@ -342,13 +343,21 @@ func (m *sqlMedium) create(ctx context.Context) error {
 }
 
 func (m *sqlMedium) change(meta pipeline.Meta, fail bool) pipeline.Change {
-	insert := "INSERT INTO " + m.table + " (change_id, delta) VALUES (" + m.ph() + ", 1)"
-	return pipeline.NewChange(meta, pipeline.Target[*sql.Tx](m.target), func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, insert, meta.ID); err != nil {
+	insert := func(delta string) string {
+		return "INSERT INTO " + m.table + " (change_id, delta) VALUES (" + m.ph() + ", " + delta + ")"
+	}
+	return pipeline.NewChange(meta, pipeline.Target[*sql.Tx](m.target),
+		func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, insert("1"), meta.ID); err != nil {
+				return err
+			}
+			return afterEffect(ctx, meta.ID, fail)
+		},
+		func(ctx context.Context, tx *sql.Tx) error {
+			crash.Hit(ctx, crash.InRollback)
+			_, err := tx.ExecContext(ctx, insert("-1"), meta.ID)
 			return err
-		}
-		return afterEffect(ctx, meta.ID, fail)
-	}, nil)
+		})
 }
 
 func (m *sqlMedium) effects(ctx context.Context, id string) (int, error) {
@@ -380,20 +389,18 @@ func (m *pgxMedium) create(ctx context.Context) error {
 
 func (m *pgxMedium) change(meta pipeline.Meta, fail bool) pipeline.Change {
 	insert := "INSERT INTO " + m.table + " (change_id, delta) VALUES ($1, $2)"
-	var rollback func(context.Context, pgx.Tx) error
-	if m.s == audit.StrategyNonTx {
-		rollback = func(ctx context.Context, tx pgx.Tx) error {
+	return pipeline.NewChange(meta, pipeline.Target[pgx.Tx](m.target),
+		func(ctx context.Context, tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, insert, meta.ID, 1); err != nil {
+				return err
+			}
+			return afterEffect(ctx, meta.ID, fail)
+		},
+		func(ctx context.Context, tx pgx.Tx) error {
 			crash.Hit(ctx, crash.InRollback)
 			_, err := tx.Exec(ctx, insert, meta.ID, -1)
 			return err
-		}
-	}
-	return pipeline.NewChange(meta, pipeline.Target[pgx.Tx](m.target), func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insert, meta.ID, 1); err != nil {
-			return err
-		}
-		return afterEffect(ctx, meta.ID, fail)
-	}, rollback)
+		})
 }
 
 func (m *pgxMedium) effects(ctx context.Context, id string) (int, error) {

@@ -202,6 +202,7 @@ func (x *execution) separateTx(ctx context.Context, c *boundChange, st step, o O
 		if err := x.holdMarker(ctx, c, mine); err != nil {
 			return st.failed(x, ctx, c, o, failure{s: s, was: st.before, start: start, err: err})
 		}
+		crash.Hit(ctx, crash.AfterMarkerHeld)
 		written.ExecutionID += rolledBackMarker
 	}
 	if err := x.record(ctx, c, x.entry(c, audit.StateStarted, s, 0, nil)); err != nil {

@@ -34,6 +34,7 @@
 package redact
 
 import (
+	"cmp"
 	"net/url"
 	"slices"
 	"strconv"
@@ -87,7 +88,8 @@ func SecretsOf(dsn string) Secrets {
 	for _, s := range secretSpans(dsn) {
 		add(dsn[s.from:s.to])
 	}
-	slices.SortFunc(words, func(a, b string) int { return len(b) - len(a) })
+	// Longest first, so that a piece of a longer secret does not split it.
+	slices.SortFunc(words, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
 	return Secrets{words: slices.Compact(words)}
 }
 

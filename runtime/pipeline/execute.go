@@ -140,12 +140,8 @@ func (x *execution) sharedTx(ctx context.Context, c *boundChange, st step, o Out
 	fail := func(err error) Outcome {
 		return st.failed(x, ctx, c, o, failure{s: s, was: st.before, start: start, err: err})
 	}
-	u, err := c.b.begin(ctx, x.r.store)
+	u, err := x.begun(ctx, c, st.fn)
 	if err != nil {
-		return fail(fmt.Errorf("begin transaction: %w", err))
-	}
-	if err := call(ctx, st.fn(u)); err != nil {
-		x.abort(ctx, c, u)
 		return fail(err)
 	}
 	crash.Hit(ctx, st.ranAt)
@@ -216,12 +212,8 @@ func (x *execution) separateTx(ctx context.Context, c *boundChange, st step, o O
 	fail := func(err error) Outcome {
 		return st.failed(x, ctx, c, o, failure{s: s, was: audit.StateStarted, start: start, err: err})
 	}
-	u, err := c.b.begin(ctx, x.r.store)
+	u, err := x.begun(ctx, c, st.fn)
 	if err != nil {
-		return fail(fmt.Errorf("begin transaction: %w", err))
-	}
-	if err := call(ctx, st.fn(u)); err != nil {
-		x.abort(ctx, c, u)
 		return fail(err)
 	}
 	crash.Hit(ctx, st.ranAt)
@@ -526,16 +518,27 @@ func (x *execution) abort(ctx context.Context, c *boundChange, u unit) {
 	}
 }
 
-// inWork begins c's unit of work, runs on it the function fn picks (the
-// change or its rollback) and commits it: a whole step of a change run
-// without a transaction of its own, where nothing is recorded in between.
-func (x *execution) inWork(ctx context.Context, c *boundChange, fn func(unit) func(context.Context) error) error {
+// begun begins c's unit of work and runs on it the function fn picks (the
+// change or its rollback). It returns the unit to be committed, or, when
+// the function failed, aborts it.
+func (x *execution) begun(ctx context.Context, c *boundChange, fn func(unit) func(context.Context) error) (unit, error) {
 	u, err := c.b.begin(ctx, x.r.store)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return unit{}, fmt.Errorf("begin: %w", err)
 	}
 	if err := call(ctx, fn(u)); err != nil {
 		x.abort(ctx, c, u)
+		return unit{}, err
+	}
+	return u, nil
+}
+
+// inWork runs fn's function in c's unit of work and commits it: a whole
+// step of a change run without a transaction of its own, where nothing is
+// recorded in between.
+func (x *execution) inWork(ctx context.Context, c *boundChange, fn func(unit) func(context.Context) error) error {
+	u, err := x.begun(ctx, c, fn)
+	if err != nil {
 		return err
 	}
 	if err := u.work.Commit(ctx); err != nil {

@@ -196,8 +196,8 @@ func (x *execution) tasks(p *Plan) iter.Seq[task] {
 // walk goes through the tasks of an execution in order: it skips what is
 // to be skipped and runs the rest, each only under a valid lease and
 // while ctx lasts, until one fails; the changes after that are not run.
-// Run and RollbackTo both walk their changes with it (RollbackTo on the
-// fast path too, where every change is skipped and there is no lease).
+// Run and RollbackTo both walk their changes with it, on the fast path
+// too, where every change is skipped and there is no lease.
 func (x *execution) walk(ctx context.Context, res *Result, tasks iter.Seq[task]) *Result {
 	op := string(x.step.op)
 	// A start with nothing to do walks every change of the pipeline: skip

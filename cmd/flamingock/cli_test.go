@@ -87,3 +87,21 @@ func TestOperator(t *testing.T) {
 		t.Errorf("default operator with no user at all: got %v, want a usage error asking for --operator", err)
 	}
 }
+
+func TestStoreURLTakesThePasswordOfAPastedCommandFromTheEnvironment(t *testing.T) {
+	const secret = "postgres://ops:pa#ss@db:5432/app?sslmode=disable"
+	tests := []struct {
+		name, flag, env, want string
+	}{
+		{"no flag: the environment", "", secret, secret},
+		{"a flag: the flag", "sqlite:app.db", secret, "sqlite:app.db"},
+		{"the environment's store redacted: the environment", "postgres://ops:xxxxx@db:5432/app?sslmode=disable", secret, secret},
+		{"another store redacted: the flag as it is", "postgres://ops:xxxxx@other:5432/app?sslmode=disable", secret, "postgres://ops:xxxxx@other:5432/app?sslmode=disable"},
+		{"no environment: the flag", "postgres://ops:xxxxx@db:5432/app", "", "postgres://ops:xxxxx@db:5432/app"},
+	}
+	for _, tt := range tests {
+		if got := storeURL(tt.flag, tt.env); got != tt.want {
+			t.Errorf("%s: storeURL(%q, %q) = %q, want %q", tt.name, tt.flag, tt.env, got, tt.want)
+		}
+	}
+}

@@ -31,7 +31,9 @@
 // store: …", exit status 1, unlike an empty trail, which lists nothing.
 // audit fix and lock release create the tables they need. A password in the
 // store URL is never printed: messages, --json and printed commands show
-// it as xxxxx, whatever characters it holds.
+// it as xxxxx, whatever characters it holds. A --store that is
+// $FLAMINGOCK_STORE with its password shown as xxxxx (a printed command,
+// pasted) means $FLAMINGOCK_STORE.
 //
 // Commands:
 //

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/storeurl"
+	"github.com/flamingock/flamingock-go/internal/redact"
 )
 
 // defaultLockKey is the runtime's default lock key (pipeline.WithLockKey).
@@ -82,7 +83,7 @@ func (c *cli) open(ctx context.Context, g *globals, mode access) (*session, erro
 		}
 		return def
 	}
-	url := or(g.store, "FLAMINGOCK_STORE", "")
+	url := storeURL(g.store, c.getenv("FLAMINGOCK_STORE"))
 	if url == "" {
 		return nil, usagef("no audit store: pass --store URL or set FLAMINGOCK_STORE (sqlite:PATH, postgres://…, mongodb://…)")
 	}
@@ -114,6 +115,17 @@ func (c *cli) open(ctx context.Context, g *globals, mode access) (*session, erro
 	}
 	s.store = store
 	return s, nil
+}
+
+// storeURL is the store --store names (flagValue), else FLAMINGOCK_STORE
+// (env). A command pasted from one flamingock or an application printed
+// names the store with its password shown as xxxxx: when that is env
+// redacted, env, which holds the password, is the store.
+func storeURL(flagValue, env string) string {
+	if flagValue == "" || flagValue != env && env != "" && redact.DSN(env) == flagValue {
+		return env
+	}
+	return flagValue
 }
 
 func (s *session) Close() error { return s.store.Close() }

@@ -96,6 +96,11 @@ func Assess(latest Entry) Assessment {
 		a.Reason = what + fmt.Sprintf("; it ran in a separate transaction: the next run records it APPLIED if the marker in target %q shows the transaction committed, and applies it again otherwise",
 			orUnknown(e.TargetID))
 		return a
+	case e.State == StateRollbackFailed && (e.Strategy == StrategySharedTx || e.Strategy == StrategySeparateTx):
+		// The runtime records APPLIED right after it; a crash in between
+		// leaves this entry latest, and the change is still applied.
+		a.Verdict, a.Reason = VerdictDone, what+" inside a transaction the database rolled back, so the change is still applied"
+		return a
 	case e.State == StateRollbackFailed:
 		return a.uncertain("its rollback failed, so the change may be partly undone")
 	case e.State == StateFailed:

@@ -80,6 +80,8 @@ func TestAssess(t *testing.T) {
 			audit.VerdictIssue, undone, "ROLLBACK_FAILED at " + at + " by runner r1 (error: delete failed); " + undone + toOperator},
 		{"a ROLLBACK_FAILED change is pending with recovery retry", entry(audit.StateRollbackFailed, nonTx, retry, "delete failed"),
 			audit.VerdictPending, undone, "ROLLBACK_FAILED at " + at + " by runner r1 (error: delete failed); " + undone + again},
+		{"a change whose undo failed in a transaction is done, even with recovery retry", entry(audit.StateRollbackFailed, shared, retry, "delete failed"),
+			audit.VerdictDone, "", "ROLLBACK_FAILED at " + at + " by runner r1 (error: delete failed) inside a transaction the database rolled back, so the change is still applied"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

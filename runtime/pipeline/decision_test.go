@@ -74,6 +74,15 @@ func decisionTable() []decision {
 			strategy: separate, recovery: manual, latest: latest(audit.StateFailed, separate, manual),
 			wantRan: 1, wantNew: appliedEntries(separate), want: pipeline.StatusApplied},
 
+		// ROLLBACK_FAILED in a transaction: the database rolled the undo
+		// back, so the change is still applied (a crash between that entry
+		// and the APPLIED that follows it leaves it latest). Applying it
+		// again, under recovery retry, would run it twice.
+		decision{name: "SHARED_TX: a change whose undo failed in a shared transaction is skipped, even with recovery retry",
+			strategy: shared, recovery: retry, latest: latest(audit.StateRollbackFailed, shared, retry), want: pipeline.StatusSkipped},
+		decision{name: "SEPARATE_TX: a change whose undo failed in a separate transaction is skipped, even with recovery retry",
+			strategy: separate, recovery: retry, latest: latest(audit.StateRollbackFailed, separate, retry), want: pipeline.StatusSkipped},
+
 		// STARTED in a separate transaction: the marker decides.
 		decision{name: "SEPARATE_TX: a STARTED change whose marker is present is recorded APPLIED without running",
 			strategy: separate, recovery: manual, latest: latest(audit.StateStarted, separate, manual), marker: seedExec,

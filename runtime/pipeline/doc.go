@@ -61,9 +61,10 @@
 //	APPLIED, MANUAL_MARKED_AS_APPLIED             skip
 //	ROLLED_BACK, MANUAL_MARKED_AS_ROLLED_BACK     apply
 //	FAILED in a transaction                       apply (the database rolled it back)
+//	ROLLBACK_FAILED in a transaction              skip (the database rolled the undo back)
 //	STARTED in a separate transaction             marker present: record APPLIED; absent: apply
 //	STARTED or FAILED without a transaction,      recovery retry: apply
-//	ROLLBACK_FAILED                               recovery manual: issue
+//	ROLLBACK_FAILED without one                   recovery manual: issue
 //
 // The strategy and recovery recorded in that entry decide, not the ones the
 // change declares now. An issue blocks the whole run: Run applies nothing and

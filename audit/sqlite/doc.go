@@ -26,7 +26,8 @@
 // released_by and released_at recording the latest ForceRelease).
 // PREFIX is "flamingock" unless WithTablePrefix says otherwise. Tables that
 // exist with another shape are an error, and nothing is written. Entry times
-// are kept to the millisecond.
+// are kept to the millisecond. WithReadOnly opens the file read-only and
+// creates nothing: a file without the trail is then ErrNotStore.
 //
 // # Clock and fencing
 //

@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/operate"
 )
 
 func (c *cli) auditList(g *globals, fs *flag.FlagSet) func(context.Context, []string) error {
@@ -39,7 +37,7 @@ func (c *cli) auditList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 		if *history {
 			return c.printHistory(ctx, s, audit.Filter{Stage: *stage, Since: from}, *asJSON)
 		}
-		all, lock, err := s.snapshot(ctx)
+		all, lock, err := s.Snapshot(ctx)
 		if err != nil {
 			return err
 		}
@@ -50,10 +48,10 @@ func (c *cli) auditList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 			return writeJSON(c.stdout, struct {
 				Store   string       `json:"store"`
 				Changes []changeJSON `json:"changes"`
-			}{s.name, toChangesJSON(all, s, lock)})
+			}{s.Name(), toChangesJSON(all, s, lock)})
 		}
 		if len(all) == 0 {
-			fmt.Fprintf(c.stdout, "no changes recorded in %s%s\n", s.name, filtered(*stage, *since))
+			fmt.Fprintf(c.stdout, "no changes recorded in %s%s\n", s.Name(), filtered(*stage, *since))
 			return nil
 		}
 		t := newTable(c.stdout)
@@ -66,23 +64,23 @@ func (c *cli) auditList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 	}
 }
 
-func (c *cli) printHistory(ctx context.Context, s *session, f audit.Filter, asJSON bool) error {
-	entries, err := s.store.History(ctx, f)
+func (c *cli) printHistory(ctx context.Context, s *operate.Session, f audit.Filter, asJSON bool) error {
+	entries, err := s.History(ctx, f)
 	if err != nil {
-		return fmt.Errorf("read the audit trail of %s: %w", s.name, err)
+		return err
 	}
 	if asJSON {
 		return writeJSON(c.stdout, struct {
 			Store   string      `json:"store"`
 			Entries []entryJSON `json:"entries"`
-		}{s.name, toEntriesJSON(entries)})
+		}{s.Name(), toEntriesJSON(entries)})
 	}
 	if len(entries) == 0 {
 		since := ""
 		if !f.Since.IsZero() {
 			since = f.Since.Format(time.RFC3339)
 		}
-		fmt.Fprintf(c.stdout, "no entries recorded in %s%s\n", s.name, filtered(f.Stage, since))
+		fmt.Fprintf(c.stdout, "no entries recorded in %s%s\n", s.Name(), filtered(f.Stage, since))
 		return nil
 	}
 	t := newTable(c.stdout)
@@ -151,20 +149,10 @@ func (c *cli) auditFix(g *globals, fs *flag.FlagSet) func(context.Context, []str
 			return err
 		}
 		defer s.Close()
-		// Checked without the lock first, so that a wrong id or a change
-		// without an issue costs no lock acquisition.
-		a, lock, err := s.find(ctx, id, *stage)
-		if err != nil {
-			return err
-		}
-		if a.Verdict == audit.VerdictRunning {
-			// Whatever --force says: the lock refuses the mark anyway.
-			return lockHeld(s, lock, a.Latest.ChangeID)
-		}
-		if err := refuseWithoutIssue(a, *force); err != nil {
-			return err
-		}
-		stored, err := c.mark(ctx, s, a.Latest.Key(), want.State, operator, *reason, *force)
+		stored, err := s.Resolve(ctx, operate.Mark{
+			ChangeID: id, Stage: *stage, State: want.State,
+			Operator: operator, Reason: *reason, Force: *force,
+		})
 		if err != nil {
 			return err
 		}
@@ -174,87 +162,12 @@ func (c *cli) auditFix(g *globals, fs *flag.FlagSet) func(context.Context, []str
 				Store  string     `json:"store"`
 				Entry  entryJSON  `json:"entry"`
 				Change changeJSON `json:"change"`
-			}{s.name, toEntryJSON(stored), toChangeJSON(after, s, audit.LockInfo{})})
+			}{s.Name(), toEntryJSON(stored), toChangeJSON(after, s, audit.LockInfo{})})
 		}
 		fmt.Fprintf(c.stdout, "change %q (stage %q): recorded %s by %s: %s; %s\n",
-			stored.ChangeID, stored.Stage, stored.State, stored.Operator, stored.Reason, nextRun(after.Verdict))
+			stored.ChangeID, stored.Stage, stored.State, stored.Operator, stored.Reason, operate.NextRun(after.Verdict))
 		return nil
 	}
-}
-
-func refuseWithoutIssue(a audit.Assessment, force bool) error {
-	if a.Verdict == audit.VerdictIssue || force {
-		return nil
-	}
-	return fmt.Errorf("change %q (stage %q) has no issue (%s; %s): nothing to resolve; to record a manual mark anyway, add --force",
-		a.Latest.ChangeID, a.Latest.Stage, a.Latest.State, nextRun(a.Verdict))
-}
-
-// lockTTL is how long the CLI holds the pipeline's lock for one write.
-const lockTTL = time.Minute
-
-// mark appends a manual mark of the change key under the pipeline's lock,
-// after checking again, under the lock, that the change still needs it.
-func (c *cli) mark(ctx context.Context, s *session, key audit.Key, state audit.State, operator, reason string, force bool) (audit.Entry, error) {
-	host, err := c.hostname()
-	if err != nil || host == "" {
-		host = "unknown-host"
-	}
-	owner := fmt.Sprintf("flamingock-cli-%s-%d-%s", host, os.Getpid(), rand.Text()[:8])
-	lease, err := s.store.Acquire(ctx, s.lockKey, owner, lockTTL)
-	var held *audit.LockHeldError
-	if errors.As(err, &held) {
-		return audit.Entry{}, lockHeld(s, held.Info, key.ChangeID)
-	}
-	if err != nil {
-		return audit.Entry{}, fmt.Errorf("take lock %q of %s: %w", s.lockKey, s.name, err)
-	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := s.store.Release(rctx, lease); err != nil {
-			fmt.Fprintf(c.stderr, "flamingock: warning: release lock %q: %v (it frees itself at %s)\n", s.lockKey, err, when(lease.ExpiresAt))
-		}
-	}()
-	h, err := s.store.History(ctx, audit.Filter{Stage: key.Stage, ChangeID: key.ChangeID})
-	if err != nil {
-		return audit.Entry{}, fmt.Errorf("read the audit trail of %s: %w", s.name, err)
-	}
-	if len(h) == 0 {
-		return audit.Entry{}, fmt.Errorf("change %q (stage %q) disappeared from the audit trail of %s", key.ChangeID, key.Stage, s.name)
-	}
-	latest := h[len(h)-1]
-	if err := refuseWithoutIssue(audit.Assess(latest), force); err != nil {
-		return audit.Entry{}, fmt.Errorf("while the lock was taken, %w", err)
-	}
-	e := audit.Entry{
-		ExecutionID: rand.Text(),
-		Stage:       latest.Stage,
-		ChangeID:    latest.ChangeID,
-		Order:       latest.Order,
-		Author:      latest.Author,
-		State:       state,
-		Time:        c.now().UTC(),
-		Host:        host,
-		RunnerID:    owner,
-		TargetID:    latest.TargetID,
-		Strategy:    latest.Strategy,
-		Recovery:    latest.Recovery,
-		Checksum:    latest.Checksum,
-		Operator:    operator,
-		Reason:      reason,
-	}
-	stored, err := s.store.Append(ctx, lease, e)
-	if err != nil {
-		return audit.Entry{}, fmt.Errorf("record %s of change %q in %s: %w", state, key.ChangeID, s.name, err)
-	}
-	return stored, nil
-}
-
-// lockHeld is the refusal to mark change id while a runner holds the lock.
-func lockHeld(s *session, l audit.LockInfo, id string) error {
-	return fmt.Errorf("lock %q of %s is held by runner %s until %s: a run is in progress; wait for it to end, then check change %q again (if that runner is gone, free the lock with flamingock lock release --force)",
-		s.lockKey, s.name, l.Owner, when(l.ExpiresAt), id)
 }
 
 // isSet reports whether flag name was given on the command line.

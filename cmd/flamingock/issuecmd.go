@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/operate"
 )
 
 func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []string) error {
@@ -20,7 +21,7 @@ func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 			return err
 		}
 		defer s.Close()
-		all, lock, err := s.snapshot(ctx)
+		all, lock, err := s.Snapshot(ctx)
 		if err != nil {
 			return err
 		}
@@ -39,10 +40,10 @@ func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 				Lock    lockJSON     `json:"lock"`
 				Issues  []changeJSON `json:"issues"`
 				Running []changeJSON `json:"running"`
-			}{s.name, toLockJSON(lock), toChangesJSON(issues, s, lock), toChangesJSON(running, s, lock)})
+			}{s.Name(), toLockJSON(lock), toChangesJSON(issues, s, lock), toChangesJSON(running, s, lock)})
 		} else {
 			if len(issues) == 0 {
-				fmt.Fprintf(c.stdout, "no issues: nothing in %s blocks the pipeline\n", s.name)
+				fmt.Fprintf(c.stdout, "no issues: nothing in %s blocks the pipeline\n", s.Name())
 			} else {
 				t := newTable(c.stdout)
 				t.row("STAGE", "ID", "STATE", "WHEN", "HOST", "ERROR")
@@ -84,13 +85,13 @@ func (c *cli) issueGet(g *globals, fs *flag.FlagSet) func(context.Context, []str
 			return err
 		}
 		defer s.Close()
-		a, lock, err := s.find(ctx, args[0], *stage)
+		a, lock, err := s.Find(ctx, args[0], *stage)
 		if err != nil {
 			return err
 		}
-		history, err := s.store.History(ctx, audit.Filter{Stage: a.Latest.Stage, ChangeID: a.Latest.ChangeID})
+		history, err := s.History(ctx, audit.Filter{Stage: a.Latest.Stage, ChangeID: a.Latest.ChangeID})
 		if err != nil {
-			return fmt.Errorf("read the audit trail of %s: %w", s.name, err)
+			return err
 		}
 		if *asJSON {
 			return writeJSON(c.stdout, struct {
@@ -98,7 +99,7 @@ func (c *cli) issueGet(g *globals, fs *flag.FlagSet) func(context.Context, []str
 				Lock    lockJSON    `json:"lock"`
 				Change  changeJSON  `json:"change"`
 				History []entryJSON `json:"history"`
-			}{s.name, toLockJSON(lock), toChangeJSON(a, s, lock), toEntriesJSON(history)})
+			}{s.Name(), toLockJSON(lock), toChangeJSON(a, s, lock), toEntriesJSON(history)})
 		}
 		return c.printIssue(c.stdout, s, a, history, lock, *guidance)
 	}
@@ -106,9 +107,9 @@ func (c *cli) issueGet(g *globals, fs *flag.FlagSet) func(context.Context, []str
 
 // printIssue explains what happened to a change and, with guidance, how to
 // resolve its issue.
-func (c *cli) printIssue(w io.Writer, s *session, a audit.Assessment, history []audit.Entry, lock audit.LockInfo, guidance bool) error {
+func (c *cli) printIssue(w io.Writer, s *operate.Session, a audit.Assessment, history []audit.Entry, lock audit.LockInfo, guidance bool) error {
 	e := a.Latest
-	fmt.Fprintf(w, "change %q (stage %q): %s; %s\n\n", e.ChangeID, e.Stage, a.Verdict, nextRun(a.Verdict))
+	fmt.Fprintf(w, "change %q (stage %q): %s; %s\n\n", e.ChangeID, e.Stage, a.Verdict, operate.NextRun(a.Verdict))
 	t := newTable(w)
 	t.row("state:", fmt.Sprintf("%s at %s", e.State, when(e.Time)))
 	t.row("host:", e.Host)
@@ -147,7 +148,7 @@ func (c *cli) printIssue(w io.Writer, s *session, a audit.Assessment, history []
 		return err
 	}
 
-	res := resolutions(a, s)
+	res := s.Resolutions(a)
 	switch {
 	case a.Verdict == audit.VerdictRunning:
 		fmt.Fprintf(w, "\nrunning: nothing to resolve while runner %s applies it; if that runner is gone, free the lock with flamingock lock release --force, then check it again.\n", lock.Owner)

@@ -19,7 +19,7 @@ func (c *cli) lockStatus(g *globals, fs *flag.FlagSet) func(context.Context, []s
 			return err
 		}
 		defer s.Close()
-		l, err := s.lock(ctx)
+		l, err := s.Lock(ctx)
 		if err != nil {
 			return err
 		}
@@ -27,7 +27,7 @@ func (c *cli) lockStatus(g *globals, fs *flag.FlagSet) func(context.Context, []s
 			return writeJSON(c.stdout, struct {
 				Store string   `json:"store"`
 				Lock  lockJSON `json:"lock"`
-			}{s.name, toLockJSON(l)})
+			}{s.Name(), toLockJSON(l)})
 		}
 		t := newTable(c.stdout)
 		t.row("lock:", l.Key)
@@ -63,14 +63,7 @@ func (c *cli) lockRelease(g *globals, fs *flag.FlagSet) func(context.Context, []
 			return err
 		}
 		defer s.Close()
-		before, err := s.store.ForceRelease(ctx, s.lockKey, operator)
-		if err != nil {
-			return fmt.Errorf("release lock %q of %s: %w", s.lockKey, s.name, err)
-		}
-		if before.Epoch == 0 {
-			return fmt.Errorf("lock %q was never acquired in %s: nothing to release (is --lock-key right?)", s.lockKey, s.name)
-		}
-		after, err := s.lock(ctx)
+		before, after, err := s.ForceRelease(ctx, operator)
 		if err != nil {
 			return err
 		}
@@ -79,7 +72,7 @@ func (c *cli) lockRelease(g *globals, fs *flag.FlagSet) func(context.Context, []
 				Store    string   `json:"store"`
 				Released lockJSON `json:"released"`
 				Lock     lockJSON `json:"lock"`
-			}{s.name, toLockJSON(before), toLockJSON(after)})
+			}{s.Name(), toLockJSON(before), toLockJSON(after)})
 		}
 		fmt.Fprintf(c.stdout, "%s; recorded as released by %s at %s\n", released(before), operator, when(before.Now))
 		return nil

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flamingock/flamingock-go/audit/operate"
 )
 
 func main() {
@@ -61,13 +63,14 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	err := c.dispatch(ctx, args)
 	var usage *usageError
 	var issues *issuesError
+	var ambiguous *operate.AmbiguousError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &issues):
 		fmt.Fprintln(c.stderr, issues.Error())
 		return exitIssues
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), errors.As(err, &ambiguous): // an id in several stages needs --stage
 		fmt.Fprintf(c.stderr, "flamingock: %s\n", oneLine(err.Error()))
 		return exitUsage
 	default:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/operate"
 )
 
 // The JSON shapes below are documented in the package documentation and
@@ -81,12 +82,12 @@ type runningJSON struct {
 }
 
 // toChangeJSON renders a, assessed under lock.
-func toChangeJSON(a audit.Assessment, s *session, lock audit.LockInfo) changeJSON {
+func toChangeJSON(a audit.Assessment, s *operate.Session, lock audit.LockInfo) changeJSON {
 	c := changeJSON{
 		Stage: a.Latest.Stage, ChangeID: a.Latest.ChangeID, Verdict: a.Verdict, Explanation: a.Reason,
 		Problem: a.Problem, Latest: toEntryJSON(a.Latest), Resolutions: []resolutionJSON{},
 	}
-	for _, r := range resolutions(a, s) {
+	for _, r := range s.Resolutions(a) {
 		c.Resolutions = append(c.Resolutions, resolutionJSON{Name: r.Name, State: r.State, Command: r.Command, Effect: r.Effect})
 	}
 	if a.Verdict == audit.VerdictRunning {
@@ -95,7 +96,7 @@ func toChangeJSON(a audit.Assessment, s *session, lock audit.LockInfo) changeJSO
 	return c
 }
 
-func toChangesJSON(all []audit.Assessment, s *session, lock audit.LockInfo) []changeJSON {
+func toChangesJSON(all []audit.Assessment, s *operate.Session, lock audit.LockInfo) []changeJSON {
 	out := make([]changeJSON, len(all))
 	for i, a := range all {
 		out[i] = toChangeJSON(a, s, lock)
@@ -126,15 +127,6 @@ func toLockJSON(l audit.LockInfo) lockJSON {
 		Key: l.Key, Held: l.Held(), Owner: l.Owner, Epoch: l.Epoch, ExpiresAt: opt(l.ExpiresAt),
 		StoreTime: l.Now.UTC(), ReleasedBy: l.ReleasedBy, ReleasedAt: opt(l.ReleasedAt),
 	}
-}
-
-// resolutions are the commands that resolve a's issue; none unless a is an
-// issue.
-func resolutions(a audit.Assessment, s *session) []audit.Resolution {
-	if a.Verdict != audit.VerdictIssue {
-		return nil
-	}
-	return audit.Resolutions(a.Latest.ChangeID, s.args...)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -196,22 +188,6 @@ func detail(e audit.Entry) string {
 		return e.ErrorMessage
 	}
 	return e.Reason
-}
-
-// nextRun says what the next run does under verdict v.
-func nextRun(v audit.Verdict) string {
-	switch v {
-	case audit.VerdictDone:
-		return "the next run skips it"
-	case audit.VerdictPending:
-		return "the next run applies it"
-	case audit.VerdictMarkerDecides:
-		return "the next run checks the marker in its target"
-	case audit.VerdictRunning:
-		return "it is being applied now: wait for the run to end"
-	default:
-		return "it blocks every run until an operator resolves it"
-	}
 }
 
 // lockState describes a lock for people.

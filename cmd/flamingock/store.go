@@ -1,22 +1,17 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/operate"
 	"github.com/flamingock/flamingock-go/audit/storeurl"
 	"github.com/flamingock/flamingock-go/internal/redact"
 )
-
-// defaultLockKey is the runtime's default lock key (pipeline.WithLockKey).
-const defaultLockKey = "flamingock"
 
 // globals are the flags that select the audit store. They are accepted
 // before and after the command, and default to environment variables.
@@ -46,17 +41,6 @@ func (f textFlag) Set(v string) error {
 	return nil
 }
 
-// session is an open audit store and how to name it.
-type session struct {
-	store audit.Store
-	// name is the store URL without its password.
-	name    string
-	lockKey string
-	// args are the global flags that select this store again, for the
-	// commands printed as guidance.
-	args []string
-}
-
 // access is how a command opens the store.
 type access bool
 
@@ -69,11 +53,10 @@ const (
 	readWrite access = false
 )
 
-// open resolves the globals against the environment and opens the store.
-// It creates no SQLite file: a store is created by its application's first
-// run. Read-only, it writes nothing, and a database without an audit trail
-// is an error (storeurl.ErrNotStore).
-func (c *cli) open(ctx context.Context, g *globals, mode access) (*session, error) {
+// open resolves the globals against the environment and opens the store
+// (operate.Open): it creates no SQLite file, and read-only it writes
+// nothing.
+func (c *cli) open(ctx context.Context, g *globals, mode access) (*operate.Session, error) {
 	or := func(flagValue, env, def string) string {
 		switch {
 		case flagValue != "":
@@ -87,33 +70,25 @@ func (c *cli) open(ctx context.Context, g *globals, mode access) (*session, erro
 	if url == "" {
 		return nil, usagef("no audit store: pass --store URL or set FLAMINGOCK_STORE (sqlite:PATH, postgres://…, mongodb://…)")
 	}
-	opts := storeurl.Options{
+	s, err := operate.Open(ctx, url, operate.Options{
 		TablePrefix: or(g.tablePrefix, "FLAMINGOCK_TABLE_PREFIX", ""),
 		Schema:      or(g.schema, "FLAMINGOCK_SCHEMA", ""),
-		Existing:    true,
+		LockKey:     or(g.lockKey, "FLAMINGOCK_LOCK_KEY", ""),
 		ReadOnly:    mode == readOnly,
-	}
-	s := &session{name: storeurl.Redact(url), lockKey: or(g.lockKey, "FLAMINGOCK_LOCK_KEY", defaultLockKey)}
-	s.args = []string{"--store", s.name}
-	if opts.TablePrefix != "" {
-		s.args = append(s.args, "--table-prefix", opts.TablePrefix)
-	}
-	if opts.Schema != "" {
-		s.args = append(s.args, "--schema", opts.Schema)
-	}
-	if s.lockKey != defaultLockKey {
-		s.args = append(s.args, "--lock-key", s.lockKey)
-	}
-	store, err := storeurl.Open(ctx, url, opts)
-	switch {
-	case errors.Is(err, storeurl.ErrInvalid):
+	})
+	if errors.Is(err, storeurl.ErrInvalid) {
 		return nil, usagef("%v", err)
-	case errors.Is(err, storeurl.ErrNotStore):
-		return nil, err // "STORE is not an audit store: why"
-	case err != nil:
-		return nil, fmt.Errorf("open audit store %w", err)
 	}
-	s.store = store
+	if err != nil {
+		return nil, err
+	}
+	s.Now = c.now
+	if host, err := c.hostname(); err == nil && host != "" {
+		s.Host = host
+	} else {
+		s.Host = "unknown-host"
+	}
+	s.Warn = func(msg string) { fmt.Fprintf(c.stderr, "flamingock: warning: %s\n", msg) }
 	return s, nil
 }
 
@@ -126,74 +101,6 @@ func storeURL(flagValue, env string) string {
 		return env
 	}
 	return flagValue
-}
-
-func (s *session) Close() error { return s.store.Close() }
-
-// snapshot returns the assessment of every change's latest entry under the
-// pipeline's lock (audit.Assessment.UnderLock: a change its runner is
-// applying now is running, not an issue), sorted by stage, then order, then
-// id, and the lock.
-func (s *session) snapshot(ctx context.Context) ([]audit.Assessment, audit.LockInfo, error) {
-	latest, err := s.store.Snapshot(ctx)
-	if err != nil {
-		return nil, audit.LockInfo{}, fmt.Errorf("read the audit trail of %s: %w", s.name, err)
-	}
-	// Read after the trail: a change that ended meanwhile is seen with a
-	// lock its runner may have released, so it is not shown running.
-	lock, err := s.lock(ctx)
-	if err != nil {
-		return nil, audit.LockInfo{}, err
-	}
-	out := make([]audit.Assessment, len(latest))
-	for i, e := range latest {
-		out[i] = audit.Assess(e).UnderLock(lock)
-	}
-	slices.SortFunc(out, func(a, b audit.Assessment) int {
-		x, y := a.Latest, b.Latest
-		return cmp.Or(strings.Compare(x.Stage, y.Stage), cmp.Compare(x.Order, y.Order), strings.Compare(x.ChangeID, y.ChangeID))
-	})
-	return out, lock, nil
-}
-
-// find returns the assessment of change id, in stage when it is not empty,
-// and the lock it was assessed under. An id that is not in the trail is an
-// error; an id in several stages needs --stage.
-func (s *session) find(ctx context.Context, id, stage string) (audit.Assessment, audit.LockInfo, error) {
-	all, lock, err := s.snapshot(ctx)
-	if err != nil {
-		return audit.Assessment{}, audit.LockInfo{}, err
-	}
-	var found []audit.Assessment
-	for _, a := range all {
-		if a.Latest.ChangeID == id && (stage == "" || a.Latest.Stage == stage) {
-			found = append(found, a)
-		}
-	}
-	switch len(found) {
-	case 0:
-		where := ""
-		if stage != "" {
-			where = fmt.Sprintf(" in stage %q", stage)
-		}
-		return audit.Assessment{}, lock, fmt.Errorf("no change %q%s in the audit trail of %s: check the id (flamingock audit list shows every change)", id, where, s.name)
-	case 1:
-		return found[0], lock, nil
-	}
-	var stages []string
-	for _, a := range found {
-		stages = append(stages, fmt.Sprintf("%q", a.Latest.Stage))
-	}
-	return audit.Assessment{}, lock, usagef("change id %q is in stages %s: add --stage NAME", id, strings.Join(stages, ", "))
-}
-
-// lock reads the pipeline's lock.
-func (s *session) lock(ctx context.Context) (audit.LockInfo, error) {
-	info, err := s.store.Lock(ctx, s.lockKey)
-	if err != nil {
-		return audit.LockInfo{}, fmt.Errorf("read lock %q of %s: %w", s.lockKey, s.name, err)
-	}
-	return info, nil
 }
 
 // parseTime reads a --since value: RFC 3339, or a date meaning its start in

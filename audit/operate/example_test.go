@@ -47,8 +47,8 @@ func Example() {
 	}
 	fmt.Printf("%s by %s: %s\n", e.State, e.Operator, operate.NextRun(audit.Assess(e).Verdict))
 	// Output:
-	// add-email: ISSUE
-	// MANUAL_APPLIED by alice@ops: the next run skips it
+	// add-email: issue
+	// MANUAL_MARKED_AS_APPLIED by alice@ops: the next run skips it
 }
 
 // crashed writes the trail of a run that started change add-email, on a

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flamingock/flamingock-go/audit"
+	flamingockcli "github.com/flamingock/flamingock-go/internal/cli"
 	"github.com/flamingock/flamingock-go/internal/crash"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
@@ -100,14 +99,11 @@ func TestResolvingAnIssueUnblocksThePipeline(t *testing.T) {
 	}
 }
 
-// buildCLI builds the operator CLI, cmd/flamingock, for t.
+// buildCLI names the operator CLI for t. It builds nothing: runCLI runs
+// the command in process (internal/cli.Do), as cmd/flamingock does.
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	cli := filepath.Join(t.TempDir(), "flamingock")
-	if out, err := exec.Command("go", "build", "-o", cli, "github.com/flamingock/flamingock-go/cmd/flamingock").CombinedOutput(); err != nil {
-		t.Fatalf("build the flamingock CLI: %v\n%s", err, out)
-	}
-	return cli
+	return "flamingock"
 }
 
 // fixWithCLI resolves issue as an operator does: it runs the command of
@@ -142,22 +138,19 @@ func fixWithCLI(t *testing.T, cli string, w *world, issue pipeline.Issue, name, 
 // the world; the store is the one args name, else the world's.
 func runCLI(t *testing.T, cli string, w *world, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(cli, args...)
-	cmd.Env = append(os.Environ(), "FLAMINGOCK_STORE="+w.store.(fmt.Stringer).String())
+	env := map[string]string{"FLAMINGOCK_STORE": w.store.(fmt.Stringer).String()}
 	if w.spec.Schema != "" {
-		cmd.Env = append(cmd.Env, "FLAMINGOCK_SCHEMA="+w.spec.Schema)
+		env["FLAMINGOCK_SCHEMA"] = w.spec.Schema
+	}
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
 	}
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		return exit.ExitCode(), out.String()
-	case err != nil:
-		t.Fatalf("%s: %v", cli, err)
-	}
-	return 0, out.String()
+	code := flamingockcli.Do(t.Context(), args, strings.NewReader(""), &out, &out, flamingockcli.Env{Getenv: getenv})
+	return code, out.String()
 }
 
 // shellWords splits a command line as a POSIX shell does, for the quoting

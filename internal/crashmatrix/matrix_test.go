@@ -307,7 +307,6 @@ func TestCrashMatrix(t *testing.T) {
 		}
 	}
 
-	cli := buildCLI(t) // issues are resolved with the operator's tool
 	var sum tally
 	t.Run("cases", func(t *testing.T) {
 		for _, store := range stores {
@@ -318,7 +317,7 @@ func TestCrashMatrix(t *testing.T) {
 				for _, c := range cases(probe.media) {
 					t.Run(c.String(), func(t *testing.T) {
 						t.Parallel()
-						sum.add(c, c.run(t, newWorld(t, store), cli))
+						sum.add(c, c.run(t, newWorld(t, store)))
 					})
 				}
 			})
@@ -421,8 +420,8 @@ func restartOutcome(s audit.Strategy, rec audit.Recovery, st crashState) string 
 }
 
 // run kills a child at the case's point, restarts the pipeline, resolves an
-// issue as an operator would with the CLI cli, and checks the outcome.
-func (c matrixCase) run(t *testing.T, w *world, cli string) verdict {
+// issue as an operator would with the CLI, and checks the outcome.
+func (c matrixCase) run(t *testing.T, w *world) verdict {
 	ctx := t.Context()
 	var v verdict
 	m, err := w.medium(c.medium)
@@ -505,10 +504,10 @@ func (c matrixCase) run(t *testing.T, w *world, cli string) verdict {
 			if st.effects == 0 {
 				resolution, want = "rolled-back", string(pipeline.StatusApplied)
 			}
-			if code, out := runCLI(t, cli, w, "issue", "list"); code != 3 || !strings.Contains(out, second) {
+			if code, out := runCLI(t, w, "issue", "list"); code != 3 || !strings.Contains(out, second) {
 				t.Errorf("flamingock issue list: exit status %d, want 3 and the issue of %s:\n%s", code, second, out)
 			}
-			fixWithCLI(t, cli, w, ie.Issues[0], resolution, "ops@example.com", "looked at the target")
+			fixWithCLI(t, w, ie.Issues[0], resolution, "ops@example.com", "looked at the target")
 			res, errs = restart()
 		}
 	}
@@ -532,7 +531,7 @@ func (c matrixCase) run(t *testing.T, w *world, cli string) verdict {
 	if res, err := replicas[0].Run(ctx); err != nil || len(res.Skipped()) != len(ids) {
 		t.Errorf("the run after the restart: %v, %v; want every change skipped", statuses(res), err)
 	}
-	if code, out := runCLI(t, cli, w, "issue", "list"); code != 0 {
+	if code, out := runCLI(t, w, "issue", "list"); code != 0 {
 		t.Errorf("flamingock issue list: exit status %d, want 0:\n%s", code, out)
 	}
 

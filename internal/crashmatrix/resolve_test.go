@@ -24,7 +24,6 @@ import (
 // command of the flamingock CLI with a real reason, and the run after that
 // completes, the trail showing the manual entry with operator and reason.
 func TestResolvingAnIssueUnblocksThePipeline(t *testing.T) {
-	cli := buildCLI(t)
 	const operator, reason = "ops@example.com", "checked the effect log by hand"
 	tests := []struct {
 		name       string
@@ -66,7 +65,7 @@ func TestResolvingAnIssueUnblocksThePipeline(t *testing.T) {
 				if !strings.Contains(err.Error(), "flamingock audit fix "+ids[1]+" --resolution "+tt.resolution) {
 					t.Errorf("the error does not print the command that resolves the issue:\n%v", err)
 				}
-				fixWithCLI(t, cli, w, ie.Issues[0], tt.resolution, operator, reason)
+				fixWithCLI(t, w, ie.Issues[0], tt.resolution, operator, reason)
 
 				res, err := r.Run(t.Context())
 				if err != nil {
@@ -99,19 +98,12 @@ func TestResolvingAnIssueUnblocksThePipeline(t *testing.T) {
 	}
 }
 
-// buildCLI names the operator CLI for t. It builds nothing: runCLI runs
-// the command in process (internal/cli.Do), as cmd/flamingock does.
-func buildCLI(t *testing.T) string {
-	t.Helper()
-	return "flamingock"
-}
-
 // fixWithCLI resolves issue as an operator does: it runs the command of
 // the resolution named name, as the issue prints it, with what the
 // operator checked as the reason (the printed one is a placeholder the CLI
 // refuses) and the operator's name. The shell's environment names the
 // PostgreSQL schema of the world.
-func fixWithCLI(t *testing.T, cli string, w *world, issue pipeline.Issue, name, operator, reason string) {
+func fixWithCLI(t *testing.T, w *world, issue pipeline.Issue, name, operator, reason string) {
 	t.Helper()
 	var command string
 	for _, res := range issue.Resolutions {
@@ -128,15 +120,16 @@ func fixWithCLI(t *testing.T, cli string, w *world, issue pipeline.Issue, name, 
 			args[i+1] = reason
 		}
 	}
-	if code, out := runCLI(t, cli, w, append(args[1:], "--operator", operator)...); code != 0 {
+	if code, out := runCLI(t, w, append(args[1:], "--operator", operator)...); code != 0 {
 		t.Fatalf("%s: exit status %d\n%s", strings.Join(args, " "), code, out)
 	}
 }
 
-// runCLI runs the operator CLI on the world's store and returns its exit
-// status and output. The shell's environment names the PostgreSQL schema of
+// runCLI runs the operator CLI in process (internal/cli.Do, what
+// cmd/flamingock runs) on the world's store and returns its exit status and
+// output. The shell's environment names the PostgreSQL schema of
 // the world; the store is the one args name, else the world's.
-func runCLI(t *testing.T, cli string, w *world, args ...string) (int, string) {
+func runCLI(t *testing.T, w *world, args ...string) (int, string) {
 	t.Helper()
 	env := map[string]string{"FLAMINGOCK_STORE": w.store.(fmt.Stringer).String()}
 	if w.spec.Schema != "" {

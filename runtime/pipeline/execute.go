@@ -423,8 +423,8 @@ func (x *execution) keptApplied(ctx context.Context, c *boundChange, o Outcome, 
 func (x *execution) next(c *boundChange, state audit.State, s audit.Strategy) string {
 	switch {
 	case state == audit.StateFailed && s == audit.StrategyNonTx && c.hasRollback && !c.meta.Compensate:
-		return "its rollback was not run: it undoes a fully applied change, and the change does not ask for compensation (compensate=true); " +
-			x.next(c, audit.StateStarted, s)
+		return x.uncertain(c, "its rollback was not run: it undoes a fully applied change, and the change does not ask for compensation (compensate=true); "+
+			"it ran without a transaction and may have partly taken effect")
 	case state == audit.StateFailed && s != audit.StrategyNonTx:
 		return "its transaction was rolled back, so nothing was applied; fix the cause and run again: the next run applies it again"
 	case state == audit.StateRolledBack:

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -216,42 +215,6 @@ func digest(changes []*boundChange) string {
 
 // RunnerID is the identity this runner records and locks as.
 func (r *Runner) RunnerID() string { return r.cfg.runnerID }
-
-// storeURL is the --store value of the resolution commands.
-func (r *Runner) storeURL() string {
-	s := r.cfg.storeURL
-	if s == "" {
-		st, ok := r.store.(fmt.Stringer)
-		if !ok {
-			return "STORE_URL"
-		}
-		s = st.String()
-	}
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		s = u.Redacted()
-	}
-	return s
-}
-
-// cliFlagger is implemented by stores whose options the flamingock CLI
-// must be given to find the same tables (a schema, a table prefix).
-type cliFlagger interface {
-	CLIFlags() []string
-}
-
-// storeArgs are the flamingock CLI flags that reach this pipeline's audit
-// trail and lock, for the resolution commands issues print: a pasted
-// command must act on the same tables and the same lock key.
-func (r *Runner) storeArgs() []string {
-	args := []string{"--store", r.storeURL()}
-	if f, ok := r.store.(cliFlagger); ok {
-		args = append(args, f.CLIFlags()...)
-	}
-	if r.cfg.lockKey != defaultConfig().lockKey {
-		args = append(args, "--lock-key", r.cfg.lockKey)
-	}
-	return args
-}
 
 // quoteList names ids after noun as the subject of "take": change "a"
 // takes, changes "a", "b" take.

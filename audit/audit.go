@@ -10,7 +10,9 @@
 // partitioned former owner can never record anything.
 //
 // Stores live in subpackages (audit/sqlite, …); the conformance suite in
-// audit/audittest is the definition of a correct store.
+// audit/audittest is the definition of a correct store. What a store may
+// or may not do beyond Store (keep checkpoints, name itself for the
+// flamingock CLI with a Locator) is asked once, by Extend.
 package audit
 
 import (
@@ -325,7 +327,9 @@ func (cp Checkpoint) Validate() error {
 // read: the runtime records a checkpoint when it finds every change done,
 // and a later start that finds it current reads nothing else. Checkpoints
 // of several pipelines (releases of one application) coexist. Stores that
-// implement it must pass its part of audittest.Run.
+// implement it must pass its part of audittest.Run. Callers do not
+// type-assert it: Extend asks once and falls back to Snapshot for a store
+// without checkpoints.
 //
 // A checkpoint is current only while the trail's highest seq is its Seq
 // and the entries at or below Seq are those it was saved on: deleting any

@@ -1,9 +1,11 @@
 package mongo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -27,6 +29,8 @@ type Store struct {
 	coll        *mongodriver.Collection // the trail
 	checkpoints *mongodriver.Collection // see checkpoint.go
 	name        string                  // String: the URI without secrets, or the database
+	url         string                  // Locator: the URI of the database without secrets; empty from New
+	prefix      string                  // the collection prefix
 	serverHosts string                  // where the server is, for connection errors
 	// secrets are the URI's, scrubbed from every error (see explain).
 	secrets redact.Secrets
@@ -82,6 +86,7 @@ func open(ctx context.Context, uri string, opts []Option) (*Store, error) {
 		return nil, fmt.Errorf("mongo: open %s: %w", srv.redacted, err)
 	}
 	s.client, s.ownsClient = client, true
+	s.url = locatorURL(srv, database)
 	return s, nil
 }
 
@@ -128,7 +133,7 @@ func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, h
 		SetWriteConcern(writeconcern.Majority()).
 		SetReadConcern(readconcern.Local()).
 		SetReadPreference(readpref.Primary())
-	s := &Store{db: db, coll: db.Collection(trail, opts), checkpoints: db.Collection(checkpoints, opts), name: name, serverHosts: hosts, secrets: secrets}
+	s := &Store{db: db, coll: db.Collection(trail, opts), checkpoints: db.Collection(checkpoints, opts), name: name, prefix: cfg.prefix, serverHosts: hosts, secrets: secrets}
 	check := s.ensureIndexes
 	if cfg.readOnly {
 		check = s.checkReadOnly
@@ -222,6 +227,59 @@ func (s *Store) corrupt(where string, err error) error {
 
 // Database returns the database the store writes to.
 func (s *Store) Database() *mongodriver.Database { return s.db }
+
+var _ audit.Locatable = (*Store)(nil)
+
+// Locator names the store for the flamingock CLI: the URI given to Open
+// without its password and secret options, its path the store's database
+// (see locatorURL), and the collection prefix when it is not the default.
+// A store made by New has no URL: the driver does not say which URI its
+// client was connected with.
+func (s *Store) Locator() audit.Locator {
+	l := audit.Locator{URL: s.url}
+	if s.prefix != DefaultCollectionPrefix {
+		l.TablePrefix = s.prefix
+	}
+	return l
+}
+
+// locatorURL is srv's redacted URI naming database in its path, so that
+// the CLI, which takes the database from the path, finds the store opened
+// WithDatabase. A user who authenticated against the path's database (no
+// authSource, no external mechanism) keeps doing so through authSource.
+func locatorURL(srv server, database string) string {
+	if database == srv.database || srv.database == "" && database == DefaultDatabase {
+		return srv.redacted
+	}
+	scheme, rest, _ := strings.Cut(srv.redacted, "://")
+	userinfo := ""
+	if at := strings.Index(rest, "@"); at >= 0 {
+		userinfo, rest = rest[:at+1], rest[at+1:]
+	}
+	hosts, query := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		hosts = rest[:i]
+		_, query, _ = strings.Cut(rest[i:], "?")
+	}
+	if userinfo != "" {
+		params, _ := url.ParseQuery(query)
+		switch params.Get("authMechanism") {
+		case "", "SCRAM-SHA-1", "SCRAM-SHA-256":
+			if !params.Has("authSource") {
+				source := cmp.Or(srv.database, "admin")
+				if query != "" {
+					query += "&"
+				}
+				query += "authSource=" + url.QueryEscape(source)
+			}
+		}
+	}
+	out := scheme + "://" + userinfo + hosts + "/" + url.PathEscape(database)
+	if query != "" {
+		out += "?" + query
+	}
+	return out
+}
 
 // String names the store: the URI given to Open without its password and
 // secret options, or the database given to New.

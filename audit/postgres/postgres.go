@@ -301,18 +301,20 @@ const (
 	defaultPrefix = "flamingock"
 )
 
-// CLIFlags returns the flamingock CLI flags that select this store's
-// tables beside --store: --schema and --table-prefix when they are not the
-// defaults.
-func (s *Store) CLIFlags() []string {
-	var flags []string
+var _ audit.Locatable = (*Store)(nil)
+
+// Locator names the store for the flamingock CLI: its DSN as a URL without
+// the password (String), and the schema and table prefix when they are
+// not the defaults.
+func (s *Store) Locator() audit.Locator {
+	l := audit.Locator{URL: s.dsn}
 	if s.schema != defaultSchema {
-		flags = append(flags, "--schema", s.schema)
+		l.Schema = s.schema
 	}
 	if s.prefix != defaultPrefix {
-		flags = append(flags, "--table-prefix", s.prefix)
+		l.TablePrefix = s.prefix
 	}
-	return flags
+	return l
 }
 
 // Close closes DB, and the pool if Open created it. It is safe to call more

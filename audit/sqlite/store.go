@@ -31,13 +31,21 @@ type Store struct {
 
 var _ audit.Store = (*Store)(nil)
 
-// CLIFlags returns the flamingock CLI flags that select this store's
-// tables beside --store: --table-prefix when it is not the default.
-func (s *Store) CLIFlags() []string {
-	if s.prefix == defaultPrefix {
-		return nil
+var _ audit.Locatable = (*Store)(nil)
+
+// Locator names the store for the flamingock CLI: sqlite:FILE (the file as
+// given to Open, or as SQLite reports it to New) and the table prefix
+// when it is not the default. An in-memory database cannot be reached
+// from another process: its Locator has no URL.
+func (s *Store) Locator() audit.Locator {
+	var l audit.Locator
+	if s.name != "" && s.name != ":memory:" && !strings.HasPrefix(s.name, "file::memory:") {
+		l.URL = s.String()
 	}
-	return []string{"--table-prefix", s.prefix}
+	if s.prefix != defaultPrefix {
+		l.TablePrefix = s.prefix
+	}
+	return l
 }
 
 // Option configures Open or New.

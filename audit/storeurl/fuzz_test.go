@@ -99,8 +99,8 @@ func FuzzPasswordsNeverPrint(f *testing.F) {
 }
 
 // printed is everything that names the store of dsn: its redacted form,
-// the store's name and the errors of opening and reading it, and the
-// commands printed to resolve an issue.
+// the store's name, its Locator's flags and the errors of opening and
+// reading it, and the commands printed to resolve an issue.
 func printed(t *testing.T, dsn string) string {
 	// A password as written may move the host to one it names: nothing
 	// waits for it long.
@@ -126,7 +126,7 @@ func printed(t *testing.T, dsn string) string {
 		}
 		store, err := open(ctx)
 		if err == nil {
-			out = append(out, fmt.Sprint(store))
+			out = append(out, fmt.Sprint(store), strings.Join(audit.Extend(store).Locator().Args(""), " "))
 			_, err = store.Snapshot(ctx)
 			store.Close()
 		}

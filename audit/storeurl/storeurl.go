@@ -10,6 +10,16 @@
 // Table (or collection) prefixes and the PostgreSQL schema are not part of
 // the URL: pass them in Options.
 //
+// Every store names itself in these terms (audit.Locator): for a store s
+// of this module,
+//
+//	l := audit.Extend(s).Locator()
+//	again, err := storeurl.Open(ctx, l.URL, storeurl.Options{Schema: l.Schema, TablePrefix: l.TablePrefix})
+//
+// opens the same trail and lock, once the password redacted in l.URL is
+// given back (the flamingock CLI takes it from FLAMINGOCK_STORE). The
+// resolution commands that issues print are built from it (l.Args).
+//
 //	store, err := storeurl.Open(ctx, os.Getenv("FLAMINGOCK_STORE"), storeurl.Options{ReadOnly: true})
 //	if err != nil {
 //		return err // names the store without its password

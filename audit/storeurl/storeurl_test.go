@@ -3,6 +3,7 @@ package storeurl_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,7 +20,10 @@ import (
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/mongo"
 	"github.com/flamingock/flamingock-go/audit/postgres"
+	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/audit/storeurl"
 	"github.com/flamingock/flamingock-go/internal/testenv"
 )
@@ -299,4 +303,151 @@ func TestOpenReadOnly(t *testing.T) {
 			t.Errorf("Open = %v, want the store named without its password", err)
 		}
 	})
+}
+
+// TestLocatorsRoundTrip opens every store through Open, with and without
+// the options its URL does not carry, and checks that its Locator opens
+// the same trail and lock again: what resolution commands print reaches
+// the tables the application writes to.
+func TestLocatorsRoundTrip(t *testing.T) {
+	type store struct {
+		name string
+		url  func(t *testing.T) string
+		opts storeurl.Options
+		want audit.Locator // URL "" for the url itself
+	}
+	sqliteURL := func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "audit.db") }
+	pgSchema := func(t *testing.T) string {
+		dsn := testenv.Postgres(t)
+		admin, err := pgxpool.New(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema := "storeurl_loc_" + strings.ToLower(rand.Text()[:10])
+		t.Cleanup(func() {
+			defer admin.Close()
+			if _, err := admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+				t.Errorf("drop schema: %v", err)
+			}
+		})
+		return schema
+	}
+	mongoURL := func(t *testing.T) string {
+		uri := testenv.Mongo(t)
+		base, query, _ := strings.Cut(uri, "?")
+		database := "storeurl_loc_" + strings.ToLower(rand.Text()[:10])
+		url := strings.TrimSuffix(base, "/") + "/" + database
+		if query != "" {
+			url += "?" + query
+		}
+		t.Cleanup(func() {
+			client, err := mongodriver.Connect(options.Client().ApplyURI(uri))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer client.Disconnect(context.Background())
+			if err := client.Database(database).Drop(context.Background()); err != nil {
+				t.Errorf("drop database %s: %v", database, err)
+			}
+		})
+		return url
+	}
+	tests := []store{
+		{"sqlite, default tables", sqliteURL, storeurl.Options{}, audit.Locator{}},
+		{"sqlite, a table prefix", sqliteURL, storeurl.Options{TablePrefix: "billing"}, audit.Locator{TablePrefix: "billing"}},
+		{"sqlite, the default prefix named", sqliteURL, storeurl.Options{TablePrefix: "flamingock"}, audit.Locator{}},
+		{"postgres, default tables", func(t *testing.T) string { return testenv.Postgres(t) }, storeurl.Options{}, audit.Locator{}},
+		{"mongo, default collection", mongoURL, storeurl.Options{}, audit.Locator{}},
+		{"mongo, a collection prefix", mongoURL, storeurl.Options{TablePrefix: "billing"}, audit.Locator{TablePrefix: "billing"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := tt.url(t)
+			s, err := storeurl.Open(t.Context(), url, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if tt.want.URL == "" {
+				tt.want.URL = storeurl.Redact(url)
+			}
+			checkRoundTrip(t, s, tt.want)
+		})
+	}
+	t.Run("postgres, a schema and a table prefix", func(t *testing.T) {
+		schema := pgSchema(t)
+		dsn := testenv.Postgres(t)
+		s, err := storeurl.Open(t.Context(), dsn, storeurl.Options{Schema: schema, TablePrefix: "billing"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		checkRoundTrip(t, s, audit.Locator{URL: storeurl.Redact(dsn), Schema: schema, TablePrefix: "billing"})
+	})
+	t.Run("sqlite, a database the application opened", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "audit.db")
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		s, err := sqlite.New(t.Context(), db, sqlite.WithTablePrefix("billing"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRoundTrip(t, s, audit.Locator{URL: "sqlite:" + path, TablePrefix: "billing"})
+	})
+	t.Run("postgres, a pool the application opened", func(t *testing.T) {
+		schema := pgSchema(t)
+		dsn := testenv.Postgres(t)
+		pool, err := pgxpool.New(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		s, err := postgres.New(t.Context(), pool, postgres.WithSchema(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		checkRoundTrip(t, s, audit.Locator{URL: storeurl.Redact(dsn), Schema: schema})
+	})
+	t.Run("mongo, WithDatabase", func(t *testing.T) {
+		url := mongoURL(t) // its database is dropped at the end
+		base, _, _ := strings.Cut(url, "?")
+		database := base[strings.LastIndex(base, "/")+1:]
+		s, err := mongo.Open(t.Context(), testenv.Mongo(t), mongo.WithDatabase(database), mongo.WithCollectionPrefix("billing"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		checkRoundTrip(t, s, audit.Locator{URL: storeurl.Redact(url), TablePrefix: "billing"})
+	})
+}
+
+// checkRoundTrip checks that s's Locator is want and reaches s's lock
+// through storeurl.Open.
+func checkRoundTrip(t *testing.T, s audit.Store, want audit.Locator) {
+	t.Helper()
+	// The default tables of a server are shared with other tests: a lock
+	// key of its own, released at the end.
+	key, owner := "locator-"+rand.Text()[:8], "runner-"+rand.Text()[:8]
+	lease, err := s.Acquire(t.Context(), key, owner, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release(context.Background(), lease)
+	loc := audit.Extend(s).Locator()
+	if loc != want {
+		t.Errorf("Locator = %+v, want %+v", loc, want)
+	}
+	again, err := storeurl.Open(t.Context(), loc.URL, storeurl.Options{Schema: loc.Schema, TablePrefix: loc.TablePrefix, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("open the Locator's store: %v", err)
+	}
+	defer again.Close()
+	if info, err := again.Lock(t.Context(), key); err != nil || info.Owner != owner {
+		t.Errorf("lock %s through the Locator %+v: %+v, %v; want it held by %s", key, loc, info, err, owner)
+	}
 }

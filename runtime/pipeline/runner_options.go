@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/flamingock/flamingock-go/audit"
 )
 
 // Option configures a Runner. Options validate their input: New reports a
@@ -60,7 +62,7 @@ func defaultConfig() config {
 		leaseTTL: 60 * time.Second,
 		lockWait: 3 * time.Minute,
 		lockPoll: time.Second,
-		lockKey:  "flamingock",
+		lockKey:  audit.DefaultLockKey,
 	}
 }
 
@@ -120,7 +122,7 @@ func WithLockWait(max, poll time.Duration) Option {
 }
 
 // WithLockKey sets the key of the pipeline's lock in the audit store
-// (default "flamingock"). Pipelines that share a store but must not
+// (default audit.DefaultLockKey, "flamingock"). Pipelines that share a store but must not
 // exclude each other need different keys.
 func WithLockKey(key string) Option {
 	return optionFunc(func(c *config) error {
@@ -159,9 +161,13 @@ func WithEvents(fn func(Event)) Option {
 }
 
 // WithStoreURL sets the audit store's URL as the flamingock CLI takes it
-// (for example "sqlite:app.db"). It is used only in the resolution
-// commands printed for issues; a password in it is redacted. By default the
-// store's String method supplies it.
+// (for example "mongodb://db:27017/app"), in the resolution commands
+// printed for issues only; a password in it is redacted. Every store names
+// itself (its audit.Locator: URL, schema, table prefix), so it is needed
+// only for a store that cannot know its URL: a MongoDB store made by
+// mongo.New from a client (the driver does not tell which URI the client
+// was connected with) or an in-memory SQLite database. The schema and
+// table prefix still come from the store.
 func WithStoreURL(url string) Option {
 	return optionFunc(func(c *config) error {
 		if url == "" {

@@ -13,14 +13,15 @@ import (
 // DB returns a database/sql handle on the store's pool (pgx's stdlib
 // driver), made once and closed by Close. It keeps no idle connection of
 // its own: each operation borrows one from the pool. A database/sql target
-// on it (runtime/sqltarget) runs its changes in transactions shared with
-// their APPLIED entries, through AppendSQLTx.
+// built by sqltarget.Shared(store) runs its changes in transactions of DB
+// shared with their APPLIED entries, through AppendSQLTx.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // AppendSQLTx is AppendTx inside tx, a database/sql transaction begun on
 // DB: the same statement, fence check included, so the entry commits or
 // rolls back with tx. Call it last, just before Commit; on an error,
-// including audit.ErrFenced, roll tx back.
+// including audit.ErrFenced, roll tx back. It implements
+// sqltarget.SharedStore.
 func (s *Store) AppendSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
 	if tx == nil {
 		return audit.Entry{}, errors.New("postgres: AppendSQLTx: nil transaction")

@@ -81,10 +81,10 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e a
 	return e, nil
 }
 
-// AppendSQLTx is AppendTx under the name that the database/sql target
-// (package runtime/sqltarget) looks for in every store able to append
-// inside a database/sql transaction of its DB: with it, a target on DB runs
-// its changes in a transaction shared with their APPLIED entries.
+// AppendSQLTx is AppendTx. It implements sqltarget.SharedStore, whose
+// method names the database/sql transaction it takes (audit/postgres has
+// an AppendTx for pgx): sqltarget.Shared(store) runs changes in
+// transactions shared with their APPLIED entries.
 func (s *Store) AppendSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
 	return s.AppendTx(ctx, tx, lease, e)
 }

@@ -1,28 +1,19 @@
 // Package markertest checks the marker contract of a target that runs its
-// changes in separate transactions (pipeline.MarkerWriter and
-// pipeline.Markers), for the tests of such targets.
+// changes in separate transactions (pipeline.SeparateTxTarget), for the tests of such targets.
 package markertest
 
 import (
-	"context"
 	"testing"
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
-// Target is a target whose Work writes markers.
-type Target[H any] interface {
-	pipeline.Target[H]
-	pipeline.Markers
-}
-
 // Check drives tg's markers for one change through what the runner relies
 // on: none before any was written; a committed marker proves its own
 // execution only; an aborted one proves nothing; a later execution's
-// committed marker replaces the earlier one; ClearMarker deletes it. store
-// is the audit store the target's Work is begun for.
-func Check[H any](t *testing.T, tg Target[H], store audit.Store) {
+// committed marker replaces the earlier one; ClearMarker deletes it.
+func Check[H any](t *testing.T, tg pipeline.SeparateTxTarget[H]) {
 	t.Helper()
 	ctx := t.Context()
 	key := audit.Key{Stage: "s1", ChangeID: "c1"}
@@ -38,16 +29,11 @@ func Check[H any](t *testing.T, tg Target[H], store audit.Store) {
 	}
 	write := func(m pipeline.Marker, commit bool) {
 		t.Helper()
-		w, err := tg.Begin(ctx, pipeline.BeginRequest{Store: store, Strategy: audit.StrategySeparateTx})
+		w, err := tg.BeginSeparate(ctx, pipeline.BeginRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		mw, ok := w.(pipeline.MarkerWriter)
-		if !ok {
-			w.Abort(context.WithoutCancel(ctx))
-			t.Fatalf("%T does not write markers", w)
-		}
-		if err := mw.WriteMarker(ctx, m); err != nil {
+		if err := w.WriteMarker(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 		if commit {

@@ -16,8 +16,10 @@
 //	store, err := mongo.Open(ctx, "mongodb://db1,db2,db3/app?replicaSet=rs0") // package audit/mongo
 //	if err != nil { … }
 //	defer store.Close()
+//	appdb, err := mongotarget.Detect(ctx, store.Database()) // asks the server whether it has transactions
+//	if err != nil { … }
 //	r, err := pipeline.New(store, []pipeline.Stage{
-//		changes.Stage(changes.Targets{Appdb: mongotarget.New(store.Database())}, changes.Deps{}),
+//		changes.Stage(changes.Targets{Appdb: appdb}, changes.Deps{}),
 //	})
 //
 // # Use the context you are given
@@ -32,9 +34,11 @@
 //
 // # Strategies
 //
-// The strategy (see package pipeline) is chosen per change:
+// The strategy (see package pipeline) is stated where the target is built,
+// and by the change's declaration:
 //
-//   - On a server with transactions, a change runs in a session
+//   - On a target built by New (for a server with transactions), a
+//     transactional change runs in a session
 //     transaction (snapshot reads, majority commit), together with a
 //     marker document in the target's database (audit.StrategySeparateTx):
 //     STARTED is recorded; the change and its marker commit in the
@@ -42,8 +46,9 @@
 //     between the commit and APPLIED, the next run finds the marker and
 //     records the change as applied instead of running it again; without
 //     the marker it knows the transaction did not commit and runs it again.
-//   - On a server without transactions, and for a change declared
-//     transactional=false, the change runs without one
+//   - On a target built WithoutTransactions (for a server without them),
+//     and for a change declared transactional=false, the change runs
+//     without one
 //     (audit.StrategyNonTx): STARTED, the change, APPLIED; on failure
 //     FAILED and the declared rollback. A change that was interrupted is an
 //     issue for an operator unless it is declared recovery=retry.
@@ -58,15 +63,17 @@
 // (create what is missing, skip what is done) and declare recovery=retry,
 // or give it a rollback.
 //
-// Whether the server has transactions is asked once per Target, at its
-// first use, with hello: a replica set member (setName) of MongoDB 4.0 or
-// later, or a mongos (msg "isdbgrid") of 4.2 or later, with sessions
-// (logicalSessionTimeoutMinutes), has them; a standalone server has none.
-// The answer is logged (through WithLogger, at warning level when there are
-// none) and returned by Transactions; every audit entry records the
-// strategy its change ran with. pipeline.New asks, through Strategy, under
-// a 30-second timeout; call Transactions before it to ask under a context
-// of your own.
+// Detect builds the target from what the server says, asked once with
+// hello under the caller's context: a replica set member (setName) of
+// MongoDB 4.0 or later, or a mongos (msg "isdbgrid") of 4.2 or later, with
+// sessions (logicalSessionTimeoutMinutes), has transactions; a standalone
+// server has none. The answer is logged (through WithLogger, at warning
+// level when there are none) and returned by Transactions; every audit
+// entry records the strategy its change ran with. pipeline.New asks the
+// server nothing. A target built by New on a server without transactions
+// fails its first transactional change before running it (the STARTED entry
+// is followed by FAILED, and the next run tries again), saying to use
+// Detect or WithoutTransactions: it never drops the transaction silently.
 //
 // # Why not share the audit store's transaction
 //

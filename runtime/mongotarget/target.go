@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -18,23 +17,22 @@ import (
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
-// Target is a MongoDB target: its changes receive a *mongo.Database. It
-// implements pipeline.Target[*mongo.Database] and pipeline.Markers, and is
-// safe for concurrent use.
+// Target is a MongoDB target: its changes receive a *mongo.Database, and
+// run with pipeline.SeparateTx when they are transactional and the target
+// has transactions, with pipeline.NonTx otherwise. It is safe for
+// concurrent use.
 type Target struct {
 	db      *mongo.Database
 	markers *markers
 	log     *slog.Logger
+	noTx    bool  // WithoutTransactions
 	err     error // a nil database or a bad option; reported by Strategy
 
 	mu     sync.Mutex
 	server *Transactions // what hello said, once it was asked
 }
 
-var (
-	_ pipeline.Target[*mongo.Database] = (*Target)(nil)
-	_ pipeline.Markers                 = (*Target)(nil)
-)
+var _ pipeline.Target[*mongo.Database] = (*Target)(nil)
 
 // Option configures a Target. Options validate their input: an invalid one
 // is reported by pipeline.New, before anything runs.
@@ -73,7 +71,24 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// New returns a target whose changes run on db, which stays the caller's.
+// WithoutTransactions runs every change without a transaction
+// (audit.StrategyNonTx), as a server without transactions requires: a
+// standalone server, or FerretDB. Detect chooses it from the server's
+// answer.
+func WithoutTransactions() Option {
+	return optionFunc(func(t *Target) error {
+		t.noTx = true
+		return nil
+	})
+}
+
+// New returns a target whose changes run on db, which stays the caller's:
+// a transactional change in a session transaction with a marker, which
+// needs a server with transactions (a replica set or a sharded cluster);
+// with WithoutTransactions, every change without one. A server that turns
+// out to have no transactions fails the first transactional change before
+// it runs, saying so. Detect asks the server which applies.
+//
 // A nil db or a bad option is reported by pipeline.New, before anything
 // runs. New sends nothing to the server.
 func New(db *mongo.Database, opts ...Option) *Target {
@@ -101,70 +116,68 @@ func New(db *mongo.Database, opts ...Option) *Target {
 	return t
 }
 
-// detectTimeout bounds the hello that Strategy sends when nothing asked
-// the server before: pipeline.New, which calls Strategy, takes no context.
-const detectTimeout = 30 * time.Second
+// Detect asks db's server whether it runs multi-document transactions (see
+// Transactions) and returns the target New(db, opts...) builds when it
+// does, and New(db, WithoutTransactions(), opts...) when it does not.
+// What the server said is logged, and kept: Transactions returns it.
+func Detect(ctx context.Context, db *mongo.Database, opts ...Option) (*Target, error) {
+	t := New(db, opts...)
+	tx, err := t.Transactions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.noTx = !tx.Supported
+	return t, nil
+}
 
-// Strategy implements pipeline.Target: audit.StrategyNonTx for a change
-// declared transactional=false and on a server without transactions,
-// audit.StrategySeparateTx otherwise. The first call asks the server (see
-// Transactions) unless Transactions was called before; an error there
-// makes pipeline.New fail.
+// Strategy implements pipeline.Target: pipeline.NonTx for a change
+// declared transactional=false and on a target built WithoutTransactions,
+// pipeline.SeparateTx otherwise. It asks nothing of the server.
 //
 // The audit store is not consulted: a change never shares its transaction
 // with the audit trail, even when the trail is the audit/mongo store on the
 // same client (the package documentation says why).
-func (t *Target) Strategy(_ audit.Store, transactional bool) (audit.Strategy, error) {
+func (t *Target) Strategy(transactional bool) (pipeline.Strategy[*mongo.Database], error) {
 	if t.err != nil {
-		return "", t.err
+		return pipeline.Strategy[*mongo.Database]{}, t.err
 	}
-	if !transactional {
-		return audit.StrategyNonTx, nil
+	if !transactional || t.noTx {
+		return pipeline.NonTx[*mongo.Database](t), nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), detectTimeout)
-	defer cancel()
-	tx, err := t.Transactions(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !tx.Supported {
-		return audit.StrategyNonTx, nil
-	}
-	return audit.StrategySeparateTx, nil
+	return pipeline.SeparateTx[*mongo.Database](t), nil
 }
 
-// Begin implements pipeline.Target.
+// BeginNonTx implements pipeline.NonTxTarget: the change's operations
+// commit one by one.
+func (t *Target) BeginNonTx(context.Context, pipeline.BeginRequest) (pipeline.Work[*mongo.Database], error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	return plainWork{db: t.db}, nil
+}
+
+// BeginSeparate implements pipeline.SeparateTxTarget. The first call asks
+// the server whether it has transactions (see Transactions), under ctx,
+// unless Detect or Transactions asked before, and fails when it has none.
 //
 // MongoDB itself aborts a transaction that outlives its
 // transactionLifetimeLimitSeconds (60 s by default), so a runner paused
 // mid-change cannot hold the documents its successor needs for longer than
 // that; req.LeaseTTL is not needed here.
-func (t *Target) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline.Work[*mongo.Database], error) {
+func (t *Target) BeginSeparate(ctx context.Context, _ pipeline.BeginRequest) (pipeline.MarkedWork[*mongo.Database], error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	switch s := req.Strategy; s {
-	case audit.StrategyNonTx:
-		return plainWork{db: t.db}, nil
-	case audit.StrategySeparateTx:
-		if tx := t.known(); tx == nil || !tx.Supported {
-			return nil, fmt.Errorf("mongotarget: strategy %s needs a server with transactions, and %s", s, known(tx))
-		}
-		w, err := t.beginTx(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return w, nil
+	tx, err := t.Transactions(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("mongotarget: unsupported strategy %s", req.Strategy)
-}
-
-// known says what is known of the server's transactions, for errors.
-func known(tx *Transactions) string {
-	if tx == nil {
-		return "the server was not asked whether it has them"
+	if !tx.Supported {
+		return nil, fmt.Errorf("mongotarget: a transactional change needs a server with transactions, and database %q's has none: %s; "+
+			"build the target with mongotarget.Detect, or with mongotarget.WithoutTransactions to run every change without one",
+			t.db.Name(), tx.Reason)
 	}
-	return "the server has none: " + tx.Reason
+	return t.beginTx(ctx)
 }
 
 // beginTx starts a session and a transaction in it. The marker collection
@@ -212,9 +225,10 @@ func (t *Target) ClearMarker(ctx context.Context, key audit.Key) error {
 // one by one, and Commit and Abort have nothing to do.
 type plainWork struct{ db *mongo.Database }
 
-func (w plainWork) Handle() *mongo.Database    { return w.db }
-func (plainWork) Commit(context.Context) error { return nil }
-func (plainWork) Abort(context.Context) error  { return nil }
+func (w plainWork) Handle() *mongo.Database                   { return w.db }
+func (plainWork) Context(ctx context.Context) context.Context { return ctx }
+func (plainWork) Commit(context.Context) error                { return nil }
+func (plainWork) Abort(context.Context) error                 { return nil }
 
 // txWork is a change run in a session transaction, with its marker.
 type txWork struct {
@@ -224,20 +238,20 @@ type txWork struct {
 
 // Handle implements pipeline.Work. The database is the target's own: what
 // puts the change's operations in the transaction is the context they run
-// with (BindContext), not the handle.
+// with (Context), not the handle.
 func (w *txWork) Handle() *mongo.Database { return w.t.db }
 
-// BindContext returns ctx carrying the work's session, which is how
-// mongo-driver v2 runs an operation in a transaction: the change receives
-// it, and every operation it runs with it joins the transaction.
-func (w *txWork) BindContext(ctx context.Context) context.Context {
+// Context implements pipeline.Work: ctx carrying the work's session, which
+// is how mongo-driver v2 runs an operation in a transaction: the change
+// receives it, and every operation it runs with it joins the transaction.
+func (w *txWork) Context(ctx context.Context) context.Context {
 	return mongo.NewSessionContext(ctx, w.sess)
 }
 
-// WriteMarker implements pipeline.MarkerWriter: the marker is written in the
+// WriteMarker implements pipeline.MarkedWork: the marker is written in the
 // change's transaction, so it commits with the change or not at all.
 func (w *txWork) WriteMarker(ctx context.Context, m pipeline.Marker) error {
-	return w.t.markers.write(w.BindContext(ctx), m)
+	return w.t.markers.write(w.Context(ctx), m)
 }
 
 // Commit implements pipeline.Work. The driver retries a commit once when

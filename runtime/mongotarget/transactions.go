@@ -30,8 +30,8 @@ const (
 
 // Transactions asks the target's server (the primary) whether it runs
 // multi-document transactions. The first answer is kept, and logged, for
-// the life of the target: Strategy uses it, so calling Transactions before
-// pipeline.New detects under ctx rather than a background context. A
+// the life of the target: Detect builds a target from it, and
+// BeginSeparate refuses a transaction on a server without them. A
 // failure to ask is returned, not kept.
 func (t *Target) Transactions(ctx context.Context) (Transactions, error) {
 	if t.err != nil {

@@ -69,7 +69,8 @@ type autocommitWork struct {
 	h    *autocommitTx
 }
 
-func (w *autocommitWork) Handle() pgx.Tx { return w.h }
+func (w *autocommitWork) Handle() pgx.Tx                              { return w.h }
+func (w *autocommitWork) Context(ctx context.Context) context.Context { return ctx }
 
 // Commit returns the connection to the pool. A transaction the change began
 // and left open is rolled back and fails the change: its work was not

@@ -4,23 +4,24 @@
 //	store, err := postgres.Open(ctx, dsn)
 //	if err != nil { … }
 //	defer store.Close()
-//	appdb := pgxtarget.New(store.Pool()) // the audit store's database: shared transactions
+//	appdb := pgxtarget.Shared(store) // the audit store's database: shared transactions
 //	r, err := pipeline.New(store, []pipeline.Stage{
 //		schema.Stage(schema.Targets{Appdb: appdb}, schema.Deps{}),
 //	})
 //
 // # Strategies
 //
-// The strategy (see package pipeline) is chosen per change:
+// The strategy (see package pipeline) is stated where the target is built,
+// and by the change's declaration:
 //
-//   - When the pipeline's audit store is the PostgreSQL store of package
-//     audit/postgres on the very pool given to New, the change and its
-//     APPLIED entry commit in one transaction (audit.StrategySharedTx): a
-//     crash leaves nothing behind. The entry is appended last, just before
-//     COMMIT, because its fence check share-locks the lease row until the
-//     transaction ends.
-//   - Otherwise (another database, another pool, another kind of store) the
-//     change commits together with a marker row in the target
+//   - Shared(store) runs changes on the pool of store, the PostgreSQL store
+//     of package audit/postgres, and the change and its APPLIED entry commit
+//     in one transaction (audit.StrategySharedTx): a crash leaves nothing
+//     behind. The entry is appended last, just before COMMIT, because its
+//     fence check share-locks the lease row until the transaction ends.
+//     pipeline.New refuses it in a pipeline on another store.
+//   - New(pool) runs changes on pool (another database, or any pool), each
+//     committed together with a marker row in the target
 //     (audit.StrategySeparateTx). After a crash between that commit and the
 //     APPLIED entry, the next run finds the marker and records the change as
 //     applied instead of running it twice.
@@ -28,10 +29,6 @@
 //     (audit.StrategyNonTx, STARTED then APPLIED), for statements that cannot
 //     run in one such as CREATE INDEX CONCURRENTLY. Its handle is a pgx.Tx in
 //     name only; see "Changes without a transaction".
-//
-// Pass the pool itself, not a second pool on the same database: sharing is
-// decided by pointer equality, since two pools could point at two servers
-// that merely look alike.
 //
 // # The marker table
 //

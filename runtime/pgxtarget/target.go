@@ -17,11 +17,13 @@ import (
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
-// Target is a PostgreSQL target on a pgx pool. It implements
-// pipeline.Target[pgx.Tx] and pipeline.Markers. It is safe for concurrent
-// use.
+// Target is a PostgreSQL target on a pgx pool: its changes run with
+// pipeline.SharedTx when it is built by Shared, with pipeline.SeparateTx
+// when it is built by New, and with pipeline.NonTx when they are declared
+// transactional=false. It is safe for concurrent use.
 type Target struct {
 	pool   *pgxpool.Pool
+	shared SharedStore // set by Shared
 	marker markerTable
 	where  string // the target database, for messages; never a password
 	// maxConns is the pool's size, read once: pool.Config copies the whole
@@ -33,10 +35,7 @@ type Target struct {
 	ready bool // the marker table exists and the user may use it
 }
 
-var (
-	_ pipeline.Target[pgx.Tx] = (*Target)(nil)
-	_ pipeline.Markers        = (*Target)(nil)
-)
+var _ pipeline.Target[pgx.Tx] = (*Target)(nil)
 
 // Option configures a Target. Options validate their input: an invalid one
 // is reported by pipeline.New, before anything runs.
@@ -49,7 +48,8 @@ type optionFunc func(*Target) error
 func (f optionFunc) apply(t *Target) error { return f(t) }
 
 // New returns a target that runs changes on pool, which stays the
-// caller's. A nil pool or a bad option is reported by pipeline.New, before
+// caller's, each in a transaction committed with a marker
+// (audit.StrategySeparateTx). A nil pool or a bad option is reported by pipeline.New, before
 // anything runs. New sends nothing to the server.
 func New(pool *pgxpool.Pool, opts ...Option) *Target {
 	t := &Target{pool: pool, marker: newMarkerTable(pgx.Identifier{defaultMarkerTable})}
@@ -73,91 +73,125 @@ func New(pool *pgxpool.Pool, opts ...Option) *Target {
 	return t
 }
 
-// sharedStore is an audit store that appends inside a transaction of its
+// SharedStore is an audit store that appends inside a transaction of its
 // own pool and commits it: the store of package audit/postgres.
-type sharedStore interface {
+type SharedStore interface {
+	audit.Store
+	// Pool is the store's pool.
 	Pool() *pgxpool.Pool
+	// CommitTx appends e under lease inside tx, a transaction on Pool, and
+	// commits tx, the entry stored if and only if tx commits.
 	CommitTx(ctx context.Context, tx pgx.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
 }
 
-// shared returns store as a sharedStore when it is on this target's pool.
-func (t *Target) shared(store audit.Store) (sharedStore, bool) {
-	s, ok := store.(sharedStore)
-	return s, ok && s.Pool() == t.pool
+// Shared returns a target that runs changes on store's pool, each in a
+// transaction in which the runner appends its APPLIED entry before
+// COMMIT (audit.StrategySharedTx). The pipeline's audit store must be
+// store. A nil store or a bad option is reported by pipeline.New.
+func Shared(store SharedStore, opts ...Option) *Target {
+	var pool *pgxpool.Pool
+	if store != nil {
+		pool = store.Pool()
+	}
+	t := New(pool, opts...)
+	if store == nil {
+		t.err = errors.Join(errors.New("pgxtarget: nil audit store"), t.err)
+	}
+	t.shared = store
+	return t
 }
 
 // Strategy implements pipeline.Target: no transaction for a change declared
-// transactional=false, a shared transaction when store is on this target's
-// pool, a separate one with a marker otherwise.
-func (t *Target) Strategy(store audit.Store, transactional bool) (audit.Strategy, error) {
+// transactional=false, a shared transaction for a target built by Shared, a
+// separate one with a marker for a target built by New.
+func (t *Target) Strategy(transactional bool) (pipeline.Strategy[pgx.Tx], error) {
+	var none pipeline.Strategy[pgx.Tx]
 	if t.err != nil {
-		return "", t.err
+		return none, t.err
 	}
-	_, shared := t.shared(store)
-	if n := t.maxConns; shared && n < 2 {
+	if n := t.maxConns; t.shared != nil && n < 2 {
 		// The change would hold the only connection while the runner
 		// waits for it to refresh the lease.
-		return "", fmt.Errorf("pgxtarget: the pool the audit store shares has %d connection; it needs at least 2, "+
+		return none, fmt.Errorf("pgxtarget: the pool the audit store shares has %d connection; it needs at least 2, "+
 			"one for the change and one for refreshing the lock meanwhile", n)
 	}
 	switch {
 	case !transactional:
-		return audit.StrategyNonTx, nil
-	case shared:
-		return audit.StrategySharedTx, nil
+		return pipeline.NonTx[pgx.Tx](t), nil
+	case t.shared != nil:
+		return pipeline.SharedTx[pgx.Tx](t), nil
 	}
-	return audit.StrategySeparateTx, nil
+	return pipeline.SeparateTx[pgx.Tx](t), nil
 }
 
-// Begin implements pipeline.Target.
+// AuditStore implements pipeline.SharedTxTarget: the store given to Shared,
+// nil for a target built by New.
+func (t *Target) AuditStore() audit.Store {
+	if t.shared == nil {
+		return nil
+	}
+	return t.shared
+}
+
+// BeginShared implements pipeline.SharedTxTarget.
 //
 // A transaction left idle longer than req.LeaseTTL is ended by the server
 // (idle_in_transaction_session_timeout, set in the BEGIN round trip): its
 // runner was paused or cut off past its lease, so the lock may have moved
 // on, and the new holder must not wait forever on the row locks of a
 // transaction that can no longer commit. A change must therefore not keep
-// its transaction idle for longer than the lease.
-func (t *Target) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline.Work[pgx.Tx], error) {
+// its transaction idle for longer than the lease. BeginSeparate does the
+// same.
+func (t *Target) BeginShared(ctx context.Context, req pipeline.BeginRequest) (pipeline.SharedWork[pgx.Tx], error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	switch s := req.Strategy; s {
-	case audit.StrategySharedTx:
-		ss, ok := t.shared(req.Store)
-		if !ok {
-			return nil, fmt.Errorf("pgxtarget: strategy %s needs the audit/postgres store on this target's pool", s)
-		}
-		// The transaction is begun on a connection the work holds, not as a
-		// pgxpool.Tx: once CommitAudit has committed, the connection is
-		// simply released, where a pgxpool.Tx would still have to be ended
-		// with a round trip.
-		conn, err := t.pool.Acquire(ctx)
-		if err != nil {
-			return nil, t.explain("begin a transaction", err, "")
-		}
-		tx, err := conn.Conn().BeginTx(ctx, txOptions(req.LeaseTTL))
-		if err != nil {
-			conn.Release()
-			return nil, t.explain("begin a transaction", err, "")
-		}
-		return &sharedWork{conn: conn, tx: tx, store: ss}, nil
-	case audit.StrategySeparateTx:
-		if err := t.ensureMarkerTable(ctx); err != nil {
-			return nil, err
-		}
-		tx, err := t.begin(ctx, req.LeaseTTL)
-		if err != nil {
-			return nil, t.explain("begin a transaction", err, "")
-		}
-		return &markerWork{txWork: txWork{tx: tx}, t: t}, nil
-	case audit.StrategyNonTx:
-		c, err := t.pool.Acquire(ctx)
-		if err != nil {
-			return nil, t.explain("acquire a connection", err, "")
-		}
-		return &autocommitWork{conn: c, h: &autocommitTx{conn: c.Conn()}}, nil
+	if t.shared == nil {
+		return nil, errors.New("pgxtarget: a target built by New shares no audit store's transactions: build it with Shared")
 	}
-	return nil, fmt.Errorf("pgxtarget: unsupported strategy %s", req.Strategy)
+	// The transaction is begun on a connection the work holds, not as a
+	// pgxpool.Tx: once CommitAudit has committed, the connection is
+	// simply released, where a pgxpool.Tx would still have to be ended
+	// with a round trip.
+	conn, err := t.pool.Acquire(ctx)
+	if err != nil {
+		return nil, t.explain("begin a transaction", err, "")
+	}
+	tx, err := conn.Conn().BeginTx(ctx, txOptions(req.LeaseTTL))
+	if err != nil {
+		conn.Release()
+		return nil, t.explain("begin a transaction", err, "")
+	}
+	return &sharedWork{conn: conn, tx: tx, store: t.shared}, nil
+}
+
+// BeginSeparate implements pipeline.SeparateTxTarget.
+func (t *Target) BeginSeparate(ctx context.Context, req pipeline.BeginRequest) (pipeline.MarkedWork[pgx.Tx], error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	if err := t.ensureMarkerTable(ctx); err != nil {
+		return nil, err
+	}
+	tx, err := t.begin(ctx, req.LeaseTTL)
+	if err != nil {
+		return nil, t.explain("begin a transaction", err, "")
+	}
+	return &markerWork{txWork: txWork{tx: tx}, t: t}, nil
+}
+
+// BeginNonTx implements pipeline.NonTxTarget: the change's statements run
+// in autocommit mode on one connection (see "Changes without a
+// transaction").
+func (t *Target) BeginNonTx(ctx context.Context, _ pipeline.BeginRequest) (pipeline.Work[pgx.Tx], error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	c, err := t.pool.Acquire(ctx)
+	if err != nil {
+		return nil, t.explain("acquire a connection", err, "")
+	}
+	return &autocommitWork{conn: c, h: &autocommitTx{conn: c.Conn()}}, nil
 }
 
 // begin starts a transaction on a connection of the pool, with
@@ -190,9 +224,10 @@ func describe(cfg *pgx.ConnConfig) string {
 // txWork is one change's transaction.
 type txWork struct{ tx pgx.Tx }
 
-func (w *txWork) Handle() pgx.Tx                   { return w.tx }
-func (w *txWork) Commit(ctx context.Context) error { return w.tx.Commit(ctx) }
-func (w *txWork) Abort(ctx context.Context) error  { return w.tx.Rollback(ctx) }
+func (w *txWork) Handle() pgx.Tx                              { return w.tx }
+func (w *txWork) Context(ctx context.Context) context.Context { return ctx }
+func (w *txWork) Commit(ctx context.Context) error            { return w.tx.Commit(ctx) }
+func (w *txWork) Abort(ctx context.Context) error             { return w.tx.Rollback(ctx) }
 
 // sharedWork is a change's transaction on a connection it holds until the
 // transaction ends, committed together with the audit entry by
@@ -202,12 +237,13 @@ func (w *txWork) Abort(ctx context.Context) error  { return w.tx.Rollback(ctx) }
 type sharedWork struct {
 	conn  *pgxpool.Conn // nil once released
 	tx    pgx.Tx        // begun on conn
-	store sharedStore
+	store SharedStore
 }
 
-func (w *sharedWork) Handle() pgx.Tx { return w.tx }
+func (w *sharedWork) Handle() pgx.Tx                              { return w.tx }
+func (w *sharedWork) Context(ctx context.Context) context.Context { return ctx }
 
-// CommitAudit implements pipeline.AuditAppender: the entry's append and
+// CommitAudit implements pipeline.SharedWork: the entry's append and
 // COMMIT in one round trip (see the store's CommitTx). After an error the
 // connection stays with the work until Abort rolls back.
 func (w *sharedWork) CommitAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
@@ -220,16 +256,6 @@ func (w *sharedWork) CommitAudit(ctx context.Context, lease audit.Lease, e audit
 	}
 	w.release()
 	return stored, nil
-}
-
-// Commit commits the transaction without an audit entry. The runner
-// commits shared work with CommitAudit; Commit completes pipeline.Work.
-func (w *sharedWork) Commit(ctx context.Context) error {
-	if w.conn == nil {
-		return pgx.ErrTxClosed
-	}
-	defer w.release()
-	return w.tx.Commit(ctx)
 }
 
 // Abort rolls the transaction back, which is harmless after a CommitAudit

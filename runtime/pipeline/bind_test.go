@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -18,11 +17,11 @@ type boundKey struct{}
 // the context their change receives, as a MongoDB session does.
 type bindingTarget struct{}
 
-func (bindingTarget) Strategy(audit.Store, bool) (audit.Strategy, error) {
-	return audit.StrategyNonTx, nil
+func (t bindingTarget) Strategy(bool) (pipeline.Strategy[string], error) {
+	return pipeline.NonTx[string](t), nil
 }
 
-func (bindingTarget) Begin(context.Context, pipeline.BeginRequest) (pipeline.Work[string], error) {
+func (bindingTarget) BeginNonTx(context.Context, pipeline.BeginRequest) (pipeline.Work[string], error) {
 	return bindingWork{}, nil
 }
 
@@ -31,11 +30,11 @@ type bindingWork struct{}
 func (bindingWork) Handle() string               { return "handle" }
 func (bindingWork) Commit(context.Context) error { return nil }
 func (bindingWork) Abort(context.Context) error  { return nil }
-func (bindingWork) BindContext(ctx context.Context) context.Context {
+func (bindingWork) Context(ctx context.Context) context.Context {
 	return context.WithValue(ctx, boundKey{}, "bound")
 }
 
-func TestContextBinder(t *testing.T) {
+func TestWorkContext(t *testing.T) {
 	e := newEnv(t)
 	var got []string
 	see := func(what string) func(context.Context, string) error {

@@ -59,7 +59,7 @@ func (e *env) holdingWriteLock(hold time.Duration) <-chan error {
 // other process declares it; it must never run there.
 func (e *env) slowOn(b *sqlite.Store) pipeline.Stage {
 	return pipeline.Stage{Name: "s1", Changes: []pipeline.Change{
-		pipeline.NewChange(e.meta(spec{id: "slow", strategy: shared}), pipeline.Target[*sql.Tx](sqltarget.New(b.DB())),
+		pipeline.NewChange(e.meta(spec{id: "slow", strategy: shared}), pipeline.Target[*sql.Tx](sqltarget.Shared(b)),
 			func(context.Context, *sql.Tx) error { return errors.New("slow ran twice") }, nil),
 	}}
 }

@@ -2,7 +2,6 @@ package pipeline_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 
@@ -10,60 +9,53 @@ import (
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
-// bareTarget chooses a strategy but begins Work that implements neither
-// AuditAppender nor MarkerWriter: a target that cannot carry out what it
-// chose.
-type bareTarget struct {
-	strategy audit.Strategy
-	aborted  int
+// noStrategy answers Strategy with the zero Strategy: no strategy at all.
+type noStrategy struct{}
+
+func (noStrategy) Strategy(bool) (pipeline.Strategy[struct{}], error) {
+	return pipeline.Strategy[struct{}]{}, nil
 }
 
-func (t *bareTarget) Strategy(audit.Store, bool) (audit.Strategy, error) { return t.strategy, nil }
+func TestATargetThatReturnsNoStrategyIsRefusedByNew(t *testing.T) {
+	e := newEnv(t)
+	ch := pipeline.NewChange(pipeline.Meta{ID: "a", Order: 1, Target: "bare"},
+		pipeline.Target[struct{}](noStrategy{}), func(context.Context, struct{}) error { return nil }, nil)
 
-func (t *bareTarget) Begin(context.Context, pipeline.BeginRequest) (pipeline.Work[struct{}], error) {
-	return bareWork{t}, nil
+	_, err := pipeline.New(e.store, []pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{ch}}})
+
+	if err == nil || !strings.Contains(err.Error(), `target "bare": Strategy returned no strategy`) {
+		t.Fatalf("New error = %v, want the missing strategy named", err)
+	}
 }
 
-// HasMarker and ClearMarker make it pipeline.Markers, as a separate
-// transaction requires at New.
-func (t *bareTarget) HasMarker(context.Context, pipeline.Marker) (bool, error) { return false, nil }
-func (t *bareTarget) ClearMarker(context.Context, audit.Key) error             { return nil }
+// sharingTarget shares the transactions of store.
+type sharingTarget struct{ store audit.Store }
 
-type bareWork struct{ t *bareTarget }
-
-func (bareWork) Handle() struct{} { return struct{}{} }
-func (bareWork) Commit(context.Context) error {
-	return errors.New("committed without its entry or marker")
+func (t sharingTarget) Strategy(bool) (pipeline.Strategy[struct{}], error) {
+	return pipeline.SharedTx[struct{}](t), nil
 }
-func (w bareWork) Abort(context.Context) error { w.t.aborted++; return nil }
 
-func TestAWorkWithoutWhatItsStrategyNeedsIsRefused(t *testing.T) {
-	for _, tt := range []struct {
-		strategy audit.Strategy
-		missing  string
-	}{
-		{audit.StrategySharedTx, "pipeline.AuditAppender"},
-		{audit.StrategySeparateTx, "pipeline.MarkerWriter"},
-	} {
-		t.Run(string(tt.strategy), func(t *testing.T) {
-			e := newEnv(t)
-			target := &bareTarget{strategy: tt.strategy}
-			applied := 0
-			ch := pipeline.NewChange(pipeline.Meta{ID: "a", Order: 1, Target: "bare"},
-				pipeline.Target[struct{}](target), func(context.Context, struct{}) error { applied++; return nil }, nil)
-			r, err := pipeline.New(e.store, []pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{ch}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+func (t sharingTarget) AuditStore() audit.Store { return t.store }
 
-			_, err = r.Run(context.Background())
+func (sharingTarget) BeginShared(context.Context, pipeline.BeginRequest) (pipeline.SharedWork[struct{}], error) {
+	panic("a change began on a target sharing another store's transactions")
+}
 
-			if err == nil || !strings.Contains(err.Error(), `target "bare": its work does not implement `+tt.missing) {
-				t.Fatalf("Run error = %v, want the missing %s named", err, tt.missing)
-			}
-			if applied != 0 || target.aborted != 1 {
-				t.Errorf("the change ran %d times and its work was aborted %d times, want 0 and 1", applied, target.aborted)
-			}
-		})
+// TestASharedTargetOfAnotherStoreIsRefused: appending a change's APPLIED
+// entry in the transaction of a store the runner does not read would
+// record it in a trail nobody consults.
+func TestASharedTargetOfAnotherStoreIsRefused(t *testing.T) {
+	e, other := newEnv(t), newEnv(t)
+	ch := pipeline.NewChange(pipeline.Meta{ID: "a", Order: 1, Target: "appdb"},
+		pipeline.Target[struct{}](sharingTarget{other.store}), func(context.Context, struct{}) error { return nil }, nil)
+
+	_, err := pipeline.New(e.store, []pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{ch}}})
+
+	if err == nil || !strings.Contains(err.Error(), `target "appdb" shares the transactions of another audit store than the pipeline's`) {
+		t.Fatalf("New error = %v, want the other store refused", err)
+	}
+	// The same target on its own store is accepted.
+	if _, err := pipeline.New(other.store, []pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{ch}}}); err != nil {
+		t.Fatalf("New on the target's own store: %v", err)
 	}
 }

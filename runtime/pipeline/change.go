@@ -91,100 +91,6 @@ type Dep struct {
 	Changes []string
 }
 
-// Target is a system that changes modify. H is the handle each change
-// receives: *sql.Tx for a database/sql target (package sqltarget), or any
-// value for a target without transactions (NonTransactional).
-type Target[H any] interface {
-	// Strategy reports how a change on this target is executed, given the
-	// pipeline's audit store and whether the change was declared
-	// transactional. An error means this target cannot run such a change;
-	// New reports it before anything runs.
-	Strategy(store audit.Store, transactional bool) (audit.Strategy, error)
-	// Begin starts one change's unit of work under req.Strategy, the value
-	// Strategy returned for req.Store.
-	Begin(ctx context.Context, req BeginRequest) (Work[H], error)
-}
-
-// BeginRequest is what a Target needs to start one change's unit of work.
-type BeginRequest struct {
-	Store    audit.Store
-	Strategy audit.Strategy
-	// LeaseTTL is the runner's lease. A target whose transactions hold
-	// locks should have the server end a transaction left idle longer than
-	// this: its runner was paused or cut off past its lease, the lock may
-	// have moved to another runner, and that runner must not wait forever on
-	// the locks of a transaction that can no longer commit anything.
-	LeaseTTL time.Duration
-}
-
-// Work is one change's unit of work on its target.
-//
-// Under audit.StrategySharedTx a Work must also implement AuditAppender;
-// under audit.StrategySeparateTx it must implement MarkerWriter and its
-// Target must implement Markers. A Work whose operations join it through
-// the context (a MongoDB session) implements ContextBinder.
-type Work[H any] interface {
-	// Handle is what the change function receives.
-	Handle() H
-	// Commit makes the work durable (commits the transaction, if any).
-	Commit(ctx context.Context) error
-	// Abort discards the work (rolls back the transaction, if any). It is
-	// called at most once, and never after Commit.
-	Abort(ctx context.Context) error
-}
-
-// AuditAppender is implemented by the Work of a target that shares its
-// transaction with the audit store: the APPLIED entry is appended inside
-// the change's transaction, so both commit or neither does. The runner
-// then ends the work with CommitAudit, never with Commit.
-type AuditAppender interface {
-	// CommitAudit appends e under lease inside the work's transaction and
-	// commits the work, and returns e as stored. When the lease no longer
-	// holds the lock it fails with an error matching audit.ErrFenced and
-	// commits nothing. After any other error the work may or may not have
-	// committed: the audit trail tells, since it holds e if and only if the
-	// work committed. The runner calls Abort after every error of
-	// CommitAudit, never after its success: Abort must be harmless
-	// whatever the commit did.
-	CommitAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error)
-}
-
-// ContextBinder is implemented by the Work of a target whose client ties
-// operations to the unit of work through the context rather than through
-// the handle, as MongoDB's driver does with sessions: the change and its
-// rollback receive the context BindContext returns, derived from the run's,
-// and must run their operations with it.
-type ContextBinder interface {
-	BindContext(ctx context.Context) context.Context
-}
-
-// Marker identifies one execution of one change in a target that runs
-// changes in a transaction of its own.
-type Marker struct {
-	Key audit.Key
-	// ExecutionID is the run whose STARTED entry the marker answers. A
-	// marker left behind by another execution proves nothing about this one.
-	ExecutionID string
-}
-
-// MarkerWriter is implemented by the Work of a target that runs changes in
-// a transaction of its own: the marker commits with the change, so that
-// after a crash the marker tells whether the change committed.
-type MarkerWriter interface {
-	// WriteMarker records m inside the work's transaction, replacing any
-	// marker of the same key.
-	WriteMarker(ctx context.Context, m Marker) error
-}
-
-// Markers reads and clears the markers a MarkerWriter wrote.
-type Markers interface {
-	// HasMarker reports whether the marker of m.Key was written by
-	// m.ExecutionID and committed. It must not change the target's data.
-	HasMarker(ctx context.Context, m Marker) (bool, error)
-	// ClearMarker deletes the marker of key, if any.
-	ClearMarker(ctx context.Context, key audit.Key) error
-}
-
 // NewChange binds a change function (and its rollback, which may be nil)
 // to target t. Generated code calls it once per change; New reports a nil
 // target or function.
@@ -198,111 +104,112 @@ type changeFunc[H any] struct {
 	apply, rollback func(context.Context, H) error
 }
 
-// bind checks the change declared by m against store and decides its
-// strategy.
-func (f *changeFunc[H]) bind(store audit.Store, m Meta) (audit.Strategy, Markers, error) {
+// bind checks the change declared by m against the pipeline's store and
+// binds it to the strategy its target reports.
+func (f *changeFunc[H]) bind(store audit.Store, m Meta) (binding, error) {
 	t := f.target
 	if isNil(t) {
-		return "", nil, fmt.Errorf("target %q of change %q is not wired: set Targets.%s", m.Target, m.ID, goname.Field(m.Target))
+		return binding{}, fmt.Errorf("target %q of change %q is not wired: set Targets.%s", m.Target, m.ID, goname.Field(m.Target))
 	}
 	if f.apply == nil {
-		return "", nil, errors.New("apply function is nil")
+		return binding{}, errors.New("apply function is nil")
 	}
-	s, err := t.Strategy(store, !m.WithoutTransaction)
+	s, err := t.Strategy(!m.WithoutTransaction)
 	if err != nil {
-		return "", nil, fmt.Errorf("target %q: %w", m.Target, err)
+		return binding{}, fmt.Errorf("target %q: %w", m.Target, err)
 	}
-	var markers Markers
-	switch s {
-	case audit.StrategySharedTx, audit.StrategyNonTx:
-	case audit.StrategySeparateTx:
-		mk, ok := t.(Markers)
-		if !ok {
-			return "", nil, fmt.Errorf("target %q: strategy %s needs a target that implements pipeline.Markers (%T does not)", m.Target, s, t)
+	if m.WithoutTransaction && s.name != audit.StrategyNonTx {
+		return binding{}, fmt.Errorf("target %q: change is declared transactional=false but the target chose strategy %s", m.Target, s.name)
+	}
+	b := binding{target: m.Target, strategy: s.name}
+	switch {
+	case s.name == audit.StrategySharedTx && !isNil(s.shared):
+		st := s.shared
+		if st.AuditStore() != store {
+			return binding{}, fmt.Errorf("target %q shares the transactions of another audit store than the pipeline's: "+
+				"build it on the store given to pipeline.New", m.Target)
 		}
-		markers = mk
+		b.begin = func(ctx context.Context, req BeginRequest) (unit, error) {
+			w, err := st.BeginShared(ctx, req)
+			if err != nil {
+				return unit{}, err
+			}
+			return f.unit(w.Handle(), w.Context, nil, w.Abort, w.CommitAudit, nil), nil
+		}
+	case s.name == audit.StrategySeparateTx && !isNil(s.separate):
+		st := s.separate
+		b.markers = st
+		b.begin = func(ctx context.Context, req BeginRequest) (unit, error) {
+			w, err := st.BeginSeparate(ctx, req)
+			if err != nil {
+				return unit{}, err
+			}
+			return f.unit(w.Handle(), w.Context, w.Commit, w.Abort, nil, w.WriteMarker), nil
+		}
+	case s.name == audit.StrategyNonTx && !isNil(s.nonTx):
+		st := s.nonTx
+		b.begin = func(ctx context.Context, req BeginRequest) (unit, error) {
+			w, err := st.BeginNonTx(ctx, req)
+			if err != nil {
+				return unit{}, err
+			}
+			return f.unit(w.Handle(), w.Context, w.Commit, w.Abort, nil, nil), nil
+		}
 	default:
-		return "", nil, fmt.Errorf("target %q: unknown strategy %q", m.Target, s)
+		return binding{}, fmt.Errorf("target %q: Strategy returned no strategy (build it with pipeline.SharedTx, SeparateTx or NonTx)", m.Target)
 	}
-	if m.WithoutTransaction && s != audit.StrategyNonTx {
-		return "", nil, fmt.Errorf("target %q: change is declared transactional=false but the target chose strategy %s", m.Target, s)
-	}
-	return s, markers, nil
+	return b, nil
 }
 
-// begin starts the change's unit of work.
-func (f *changeFunc[H]) begin(ctx context.Context, req BeginRequest) (unit, error) {
-	w, err := f.target.Begin(ctx, req)
-	if err != nil {
-		return unit{}, err
-	}
-	bind := func(ctx context.Context) context.Context { return ctx }
-	if cb, ok := w.(ContextBinder); ok {
-		bind = cb.BindContext
-	}
+// unit binds the change's functions to a begun unit of work.
+func (f *changeFunc[H]) unit(h H, bind func(context.Context) context.Context, commit, abort func(context.Context) error,
+	commitAudit func(context.Context, audit.Lease, audit.Entry) (audit.Entry, error), writeMarker func(context.Context, Marker) error,
+) unit {
 	u := unit{
-		work:  w,
-		apply: func(ctx context.Context) error { return f.apply(bind(ctx), w.Handle()) },
+		apply:       func(ctx context.Context) error { return f.apply(bind(ctx), h) },
+		commit:      commit,
+		abort:       abort,
+		commitAudit: commitAudit,
+		writeMarker: writeMarker,
 	}
 	if f.rollback != nil {
-		u.rollback = func(ctx context.Context) error { return f.rollback(bind(ctx), w.Handle()) }
+		u.rollback = func(ctx context.Context) error { return f.rollback(bind(ctx), h) }
 	}
-	u.appender, _ = w.(AuditAppender)
-	u.marker, _ = w.(MarkerWriter)
-	return u, nil
+	return u
 }
 
 // changeFn is a changeFunc with its handle type erased, so that the
 // runner needs no type parameter.
 type changeFn interface {
-	bind(store audit.Store, m Meta) (audit.Strategy, Markers, error)
-	begin(ctx context.Context, req BeginRequest) (unit, error)
+	bind(store audit.Store, m Meta) (binding, error)
 }
 
-// binding is a change bound to the pipeline's store.
+// binding is a change bound to the pipeline's store and to the interface
+// of its strategy.
 type binding struct {
 	target   string // the target's id, for messages
 	strategy audit.Strategy
 	markers  Markers // set for audit.StrategySeparateTx
 	leaseTTL time.Duration
-	fn       changeFn
+	begin    func(context.Context, BeginRequest) (unit, error)
 }
 
-// begin starts the change's unit of work under its strategy. A Work that
-// lacks what the strategy needs of it (AuditAppender for a shared
-// transaction, MarkerWriter for a separate one) is aborted and refused:
-// its target chose a strategy it cannot carry out.
-func (b *binding) begin(ctx context.Context, store audit.Store) (unit, error) {
-	u, err := b.fn.begin(ctx, BeginRequest{Store: store, Strategy: b.strategy, LeaseTTL: b.leaseTTL})
-	if err != nil {
-		return unit{}, err
-	}
-	var need string
-	switch {
-	case b.strategy == audit.StrategySharedTx && u.appender == nil:
-		need = "pipeline.AuditAppender"
-	case b.strategy == audit.StrategySeparateTx && u.marker == nil:
-		need = "pipeline.MarkerWriter"
-	default:
-		return u, nil
-	}
-	err = fmt.Errorf("target %q: its work does not implement %s, which strategy %s needs", b.target, need, b.strategy)
-	if aerr := u.work.Abort(ctx); aerr != nil {
-		err = errors.Join(err, fmt.Errorf("abort: %w", aerr))
-	}
-	return unit{}, err
+// start begins the change's unit of work.
+func (b *binding) start(ctx context.Context) (unit, error) {
+	return b.begin(ctx, BeginRequest{LeaseTTL: b.leaseTTL})
 }
 
-// unit is one begun Work with the change's functions bound to its handle.
+// unit is one begun unit of work with the change's functions bound to its
+// handle. What a strategy does not use is nil: commit under
+// audit.StrategySharedTx, which commits with commitAudit, and writeMarker
+// under any strategy but audit.StrategySeparateTx.
 type unit struct {
-	work interface {
-		Commit(context.Context) error
-		Abort(context.Context) error
-	}
-	apply    func(context.Context) error
-	rollback func(context.Context) error // nil when none is declared
-	appender AuditAppender               // nil unless the Work shares the audit transaction
-	marker   MarkerWriter                // nil unless the Work writes markers
+	apply       func(context.Context) error
+	rollback    func(context.Context) error // nil when none is declared
+	commit      func(context.Context) error
+	abort       func(context.Context) error
+	commitAudit func(context.Context, audit.Lease, audit.Entry) (audit.Entry, error)
+	writeMarker func(context.Context, Marker) error
 }
 
 // isNil reports whether t is a nil interface or holds a nil pointer, map,
@@ -324,21 +231,3 @@ func isNil(t any) bool {
 func unset(v any) bool {
 	return isNil(v) && reflect.ValueOf(v).Kind() != reflect.Slice
 }
-
-// NonTransactional returns a target whose changes receive h and run with
-// the non-transactional strategy (a Kafka admin client, an *http.Client, an
-// S3 client…).
-func NonTransactional[H any](h H) Target[H] { return nonTx[H]{h: h} }
-
-type nonTx[H any] struct{ h H }
-
-func (nonTx[H]) Strategy(audit.Store, bool) (audit.Strategy, error) {
-	return audit.StrategyNonTx, nil
-}
-
-func (t nonTx[H]) Begin(context.Context, BeginRequest) (Work[H], error) {
-	return t, nil
-}
-func (t nonTx[H]) Handle() H                  { return t.h }
-func (nonTx[H]) Commit(context.Context) error { return nil }
-func (nonTx[H]) Abort(context.Context) error  { return nil }

@@ -13,6 +13,7 @@ import (
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
+	"github.com/flamingock/flamingock-go/runtime/sqltarget"
 )
 
 // fromCheckpoint reports whether every change of res was skipped on the
@@ -156,9 +157,11 @@ func (failingCheckpoints) SaveCheckpoint(context.Context, audit.Checkpoint) erro
 func TestCheckpointNotSavedIsAWarning(t *testing.T) {
 	e := newEnv(t)
 	var logs bytes.Buffer
+	store := failingCheckpoints{e.store}
+	e.shared = sqltarget.Shared(store) // the shared target shares the pipeline's store
 	stages := []pipeline.Stage{e.stage("s1", spec{id: "a", strategy: audit.StrategySharedTx})}
 	for range 2 {
-		r, err := pipeline.New(failingCheckpoints{e.store}, stages,
+		r, err := pipeline.New(store, stages,
 			pipeline.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		if err != nil {
 			t.Fatal(err)

@@ -30,7 +30,7 @@ func ExampleRunner_RollbackTo() {
 	}
 	defer store.Close()
 
-	appdb := pipeline.Target[*sql.Tx](sqltarget.New(store.DB()))
+	appdb := pipeline.Target[*sql.Tx](sqltarget.Shared(store))
 	exec := func(stmt string) func(context.Context, *sql.Tx) error {
 		return func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, stmt)

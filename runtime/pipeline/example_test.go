@@ -31,7 +31,7 @@ func Example() {
 
 	createUsers := pipeline.NewChange(
 		pipeline.Meta{ID: "create-users", Order: 1, Author: "alice", Target: "appdb", Recovery: audit.RecoveryManual},
-		pipeline.Target[*sql.Tx](sqltarget.New(store.DB())),
+		pipeline.Target[*sql.Tx](sqltarget.Shared(store)),
 		func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)`)
 			return err

@@ -147,7 +147,7 @@ func (x *execution) sharedTx(ctx context.Context, c *boundChange, st step, o Out
 	crash.Hit(ctx, st.ranAt)
 	e := x.entry(c, st.done, s, time.Since(start), nil)
 	crash.Hit(ctx, crash.BeforeCommit)
-	stored, err := u.appender.CommitAudit(ctx, x.lease.current(), e)
+	stored, err := u.commitAudit(ctx, x.lease.current(), e)
 	if err != nil {
 		x.abort(ctx, c, u)
 		if errors.Is(err, audit.ErrFenced) {
@@ -217,12 +217,12 @@ func (x *execution) separateTx(ctx context.Context, c *boundChange, st step, o O
 		return fail(err)
 	}
 	crash.Hit(ctx, st.ranAt)
-	if err := u.marker.WriteMarker(ctx, written); err != nil {
+	if err := u.writeMarker(ctx, written); err != nil {
 		x.abort(ctx, c, u)
 		return fail(fmt.Errorf("write marker: %w", err))
 	}
 	crash.Hit(ctx, crash.BeforeCommit)
-	if err := u.work.Commit(ctx); err != nil {
+	if err := u.commit(ctx); err != nil {
 		wctx, cancel := x.writeCtx(ctx)
 		found, merr := c.b.markers.HasMarker(wctx, mine)
 		cancel()
@@ -252,15 +252,15 @@ func (x *execution) separateTx(ctx context.Context, c *boundChange, st step, o O
 
 // holdMarker commits m in c's target, in a transaction of its own.
 func (x *execution) holdMarker(ctx context.Context, c *boundChange, m Marker) error {
-	u, err := c.b.begin(ctx, x.r.store)
+	u, err := c.b.start(ctx)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := u.marker.WriteMarker(ctx, m); err != nil {
+	if err := u.writeMarker(ctx, m); err != nil {
 		x.abort(ctx, c, u)
 		return fmt.Errorf("write marker: %w", err)
 	}
-	if err := u.work.Commit(ctx); err != nil {
+	if err := u.commit(ctx); err != nil {
 		return fmt.Errorf("commit marker: %w", err)
 	}
 	return nil
@@ -513,7 +513,7 @@ func (x *execution) entry(c *boundChange, st audit.State, s audit.Strategy, d ti
 func (x *execution) abort(ctx context.Context, c *boundChange, u unit) {
 	ctx, cancel := x.writeCtx(ctx)
 	defer cancel()
-	if err := u.work.Abort(ctx); err != nil {
+	if err := u.abort(ctx); err != nil {
 		x.log.Warn("abort", "stage", c.stage, "change", c.meta.ID, "error", err)
 	}
 }
@@ -522,7 +522,7 @@ func (x *execution) abort(ctx context.Context, c *boundChange, u unit) {
 // change or its rollback). It returns the unit to be committed, or, when
 // the function failed, aborts it.
 func (x *execution) begun(ctx context.Context, c *boundChange, fn func(unit) func(context.Context) error) (unit, error) {
-	u, err := c.b.begin(ctx, x.r.store)
+	u, err := c.b.start(ctx)
 	if err != nil {
 		return unit{}, fmt.Errorf("begin: %w", err)
 	}
@@ -541,7 +541,7 @@ func (x *execution) inWork(ctx context.Context, c *boundChange, fn func(unit) fu
 	if err != nil {
 		return err
 	}
-	if err := u.work.Commit(ctx); err != nil {
+	if err := u.commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

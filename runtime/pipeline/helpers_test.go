@@ -55,7 +55,7 @@ func newEnv(t *testing.T) *env {
 	}
 	return &env{
 		t: t, store: store, storeURL: store.String(), targetDB: db,
-		shared: sqltarget.New(store.DB()), separate: sqltarget.New(db),
+		shared: sqltarget.Shared(store), separate: sqltarget.New(db),
 		rec: &recorder{counts: map[string]int{}},
 	}
 }
@@ -252,15 +252,11 @@ func (e *env) seed(entries ...audit.Entry) {
 func (e *env) seedMarker(stage, id, exec string) {
 	e.t.Helper()
 	ctx := context.Background()
-	w, err := e.separate.Begin(ctx, pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
+	w, err := e.separate.BeginSeparate(ctx, pipeline.BeginRequest{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	mw, ok := w.(pipeline.MarkerWriter)
-	if !ok {
-		e.t.Fatalf("%T does not write markers", w)
-	}
-	if err := mw.WriteMarker(ctx, pipeline.Marker{Key: audit.Key{Stage: stage, ChangeID: id}, ExecutionID: exec}); err != nil {
+	if err := w.WriteMarker(ctx, pipeline.Marker{Key: audit.Key{Stage: stage, ChangeID: id}, ExecutionID: exec}); err != nil {
 		e.t.Fatal(err)
 	}
 	if err := w.Commit(ctx); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
+	"github.com/flamingock/flamingock-go/runtime/sqltarget"
 )
 
 func TestRunAppliesStagesInOrderThenSkipsWithoutLocking(t *testing.T) {
@@ -396,49 +397,67 @@ func TestACancelledRunStillRecordsTheOutcome(t *testing.T) {
 // commitFault wraps a database/sql target so that its commit (Commit, or
 // CommitAudit in a shared transaction) misbehaves.
 type commitFault struct {
-	pipeline.Target[*sql.Tx]
-	pipeline.Markers
+	*sqltarget.Target
 	// committed says whether Commit commits before it reports its error.
 	committed bool
 }
 
-func (f commitFault) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline.Work[*sql.Tx], error) {
-	w, err := f.Target.Begin(ctx, req)
+// Strategy returns f, not the target it wraps, as the target of the
+// strategy: a wrapper's Begin methods are reached only through it.
+func (f commitFault) Strategy(transactional bool) (pipeline.Strategy[*sql.Tx], error) {
+	s, err := f.Target.Strategy(transactional)
+	if err != nil || s.Name() != audit.StrategySharedTx {
+		return pipeline.SeparateTx[*sql.Tx](f), err
+	}
+	return pipeline.SharedTx[*sql.Tx](f), nil
+}
+
+func (f commitFault) BeginShared(ctx context.Context, req pipeline.BeginRequest) (pipeline.SharedWork[*sql.Tx], error) {
+	w, err := f.Target.BeginShared(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return &faultyWork{Work: w, committed: f.committed}, nil
+	return &faultyShared{SharedWork: w, committed: f.committed}, nil
 }
 
-type faultyWork struct {
-	pipeline.Work[*sql.Tx]
+func (f commitFault) BeginSeparate(ctx context.Context, req pipeline.BeginRequest) (pipeline.MarkedWork[*sql.Tx], error) {
+	w, err := f.Target.BeginSeparate(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &faultyMarked{MarkedWork: w, committed: f.committed}, nil
+}
+
+type faultyMarked struct {
+	pipeline.MarkedWork[*sql.Tx]
 	committed bool
 }
 
-func (w *faultyWork) Commit(ctx context.Context) error {
+func (w *faultyMarked) Commit(ctx context.Context) error {
 	if w.committed {
-		if err := w.Work.Commit(ctx); err != nil {
+		if err := w.MarkedWork.Commit(ctx); err != nil {
 			return err
 		}
-	} else if err := w.Work.Abort(ctx); err != nil {
+	} else if err := w.Abort(ctx); err != nil {
 		return err
 	}
 	return errors.New("connection lost during commit")
 }
 
-// CommitAudit is the commit of a shared transaction, which misbehaves as
-// Commit does; when it does not commit, the runner's Abort rolls back.
-func (w *faultyWork) CommitAudit(ctx context.Context, l audit.Lease, e audit.Entry) (audit.Entry, error) {
+// faultyShared's CommitAudit misbehaves as faultyMarked's Commit does; when
+// it does not commit, the runner's Abort rolls back.
+type faultyShared struct {
+	pipeline.SharedWork[*sql.Tx]
+	committed bool
+}
+
+func (w *faultyShared) CommitAudit(ctx context.Context, l audit.Lease, e audit.Entry) (audit.Entry, error) {
 	if w.committed {
-		if _, err := w.Work.(pipeline.AuditAppender).CommitAudit(ctx, l, e); err != nil {
+		if _, err := w.SharedWork.CommitAudit(ctx, l, e); err != nil {
 			return audit.Entry{}, err
 		}
 	}
 	return audit.Entry{}, errors.New("connection lost during commit")
-}
-
-func (w *faultyWork) WriteMarker(ctx context.Context, m pipeline.Marker) error {
-	return w.Work.(pipeline.MarkerWriter).WriteMarker(ctx, m)
 }
 
 func TestACommitErrorIsCheckedAgainstWhatCommitted(t *testing.T) {
@@ -467,7 +486,7 @@ func TestACommitErrorIsCheckedAgainstWhatCommitted(t *testing.T) {
 				tg = e.separate
 			}
 			m := e.meta(spec{id: "c1", strategy: tt.strategy})
-			c := pipeline.NewChange(m, pipeline.Target[*sql.Tx](commitFault{Target: tg, Markers: tg, committed: tt.committed}),
+			c := pipeline.NewChange(m, pipeline.Target[*sql.Tx](commitFault{Target: tg, committed: tt.committed}),
 				func(ctx context.Context, tx *sql.Tx) error {
 					_, err := tx.ExecContext(ctx, `INSERT INTO effects (change_id) VALUES ('c1')`)
 					return err

@@ -51,6 +51,11 @@ type markerTrouble struct {
 	n     *int
 }
 
+// Strategy returns m, so that the runner reads markers through it.
+func (m markerTrouble) Strategy(bool) (pipeline.Strategy[*sql.Tx], error) {
+	return pipeline.SeparateTx[*sql.Tx](m), nil
+}
+
 func (m markerTrouble) HasMarker(ctx context.Context, mk pipeline.Marker) (bool, error) {
 	*m.n++
 	if err := m.fails(*m.n); err != nil {
@@ -207,6 +212,12 @@ func TestEveryRunErrorMatchesADocumentedError(t *testing.T) {
 // runOn runs a stage "s1" of specs, on store.
 func (e *env) runOn(store audit.Store, specs []spec, opts ...pipeline.Option) (*pipeline.Result, error) {
 	e.t.Helper()
+	if ss, ok := store.(sqltarget.SharedStore); ok {
+		// A shared target shares the transactions of the store it runs on.
+		prev := e.shared
+		e.shared = sqltarget.Shared(ss)
+		defer func() { e.shared = prev }()
+	}
 	r, err := pipeline.New(store, []pipeline.Stage{e.stage("s1", specs...)}, opts...)
 	if err != nil {
 		e.t.Fatal(err)

@@ -139,12 +139,12 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 				errs = append(errs, fmt.Errorf("%s: not built with NewChange", where()))
 				continue
 			}
-			strategy, markers, err := c.fn.bind(store, m)
+			b, err := c.fn.bind(store, m)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", where(), err))
 				continue
 			}
-			b := binding{target: m.Target, strategy: strategy, markers: markers, leaseTTL: cfg.leaseTTL, fn: c.fn}
+			b.leaseTTL = cfg.leaseTTL
 			m.Recovery = m.recovery()
 			bound = append(bound, boundChange{stage: st.Name, meta: m, hasRollback: c.hasRollback, b: b})
 			r.changes = append(r.changes, &bound[len(bound)-1])

@@ -1,16 +1,16 @@
 // Package sqltarget is the database/sql target of flamingock-go: changes
 // on it receive a *sql.Tx and run inside a transaction.
 //
-// The strategy (see package pipeline) is chosen per pipeline:
+// The strategy (see package pipeline) is stated where the target is built:
 //
-//   - When the audit store lives in the same database (its DB method
-//     returns the very *sql.DB given to New, as with audit/sqlite and
-//     audit/postgres), the change and its APPLIED entry commit in one
-//     transaction (audit.StrategySharedTx). A crash leaves nothing behind.
-//   - Otherwise the change commits together with a marker row in the
-//     target's database (audit.StrategySeparateTx). After a crash between
-//     that commit and the APPLIED entry, the next run finds the marker and
-//     records the change as applied instead of running it twice.
+//   - Shared(store) runs changes in transactions of the audit store's own
+//     database (audit/sqlite, audit/postgres), and the change and its
+//     APPLIED entry commit in one transaction (audit.StrategySharedTx). A
+//     crash leaves nothing behind.
+//   - New(db) runs changes in transactions of db, each committed together
+//     with a marker row in db (audit.StrategySeparateTx). After a crash
+//     between that commit and the APPLIED entry, the next run finds the
+//     marker and records the change as applied instead of running it twice.
 //
 // On PostgreSQL, use pgx's database/sql driver (import
 // github.com/jackc/pgx/v5/stdlib, driver name "pgx") with WithPostgreSQL.
@@ -18,13 +18,14 @@
 //
 //	store, err := postgres.Open(ctx, dsn)
 //	if err != nil { … }
-//	appdb := sqltarget.New(store.DB(), sqltarget.WithPostgreSQL()) // shared transactions
+//	appdb := sqltarget.Shared(store, sqltarget.WithPostgreSQL()) // shared transactions
 //	reportsDB, err := sql.Open("pgx", reportsDSN)
 //	if err != nil { … }
 //	reports := sqltarget.New(reportsDB, sqltarget.WithPostgreSQL()) // markers
 //
-// Sharing is decided by pointer equality: a *sql.DB opened separately on the
-// store's database gets markers, which is safe but not shared.
+// pipeline.New refuses a Shared target in a pipeline on another store.
+// New(store.DB()) is a separate-transaction target on the store's
+// database: safe, but it writes markers where sharing would not need them.
 //
 // The marker table (flamingock_marker unless WithMarkerTable names another)
 // is created on first use when a query finds it missing, with CREATE TABLE
@@ -54,11 +55,13 @@ import (
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
-// Target is a database/sql target. It implements pipeline.Target[*sql.Tx]
-// and pipeline.Markers.
+// Target is a database/sql target: its changes run with
+// pipeline.SharedTx when it is built by Shared, with pipeline.SeparateTx
+// when it is built by New.
 type Target struct {
 	db       *sql.DB
-	table    string // quoted marker table name
+	shared   SharedStore // set by Shared
+	table    string      // quoted marker table name
 	dollar   bool
 	postgres bool  // WithPostgreSQL: bound each transaction's idle time
 	err      error // a bad option or nil db; reported by Strategy
@@ -68,7 +71,6 @@ type Target struct {
 }
 
 var _ pipeline.Target[*sql.Tx] = (*Target)(nil)
-var _ pipeline.Markers = (*Target)(nil)
 
 // Option configures a Target.
 type Option interface {
@@ -120,8 +122,10 @@ func WithPostgreSQL() Option {
 	})
 }
 
-// New returns a target that runs changes in transactions of db. A nil db
-// or a bad option is reported by pipeline.New, before anything runs.
+// New returns a target that runs changes in transactions of db, each with
+// a marker (audit.StrategySeparateTx). A nil db or a bad option is
+// reported by pipeline.New, before anything runs. New sends nothing to the
+// database.
 func New(db *sql.DB, opts ...Option) *Target {
 	t := &Target{db: db, table: quoteIdent("flamingock_marker")}
 	var errs []error
@@ -141,52 +145,82 @@ func New(db *sql.DB, opts ...Option) *Target {
 	return t
 }
 
-// sharedStore is an audit store that can append inside a database/sql
-// transaction of its own database, such as audit/sqlite and audit/postgres.
-type sharedStore interface {
+// SharedStore is an audit store that appends inside a database/sql
+// transaction of its own database: audit/sqlite's and audit/postgres's
+// stores are.
+type SharedStore interface {
+	audit.Store
+	// DB is the store's database.
 	DB() *sql.DB
+	// AppendSQLTx is Append inside tx, a transaction of DB: the entry is
+	// stored if and only if tx commits.
 	AppendSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
 }
 
-// Strategy implements pipeline.Target: a shared transaction when store
-// lives in this target's database, a separate one with a marker otherwise.
-func (t *Target) Strategy(store audit.Store, transactional bool) (audit.Strategy, error) {
-	if t.err != nil {
-		return "", t.err
+// Shared returns a target that runs changes in transactions of store's
+// database, in which the runner appends each change's APPLIED entry before
+// it commits (audit.StrategySharedTx). The pipeline's audit store must be
+// store. A nil store or a bad option is reported by pipeline.New.
+func Shared(store SharedStore, opts ...Option) *Target {
+	var db *sql.DB
+	if store != nil {
+		db = store.DB()
 	}
-	if !transactional {
-		return "", errors.New("database/sql target cannot run a change outside a transaction (its handle is *sql.Tx)")
+	t := New(db, opts...)
+	if store == nil {
+		t.err = errors.Join(errors.New("sqltarget: nil audit store"), t.err)
 	}
-	if s, ok := store.(sharedStore); ok && s.DB() == t.db {
-		return audit.StrategySharedTx, nil
-	}
-	return audit.StrategySeparateTx, nil
+	t.shared = store
+	return t
 }
 
-// Begin implements pipeline.Target.
-func (t *Target) Begin(ctx context.Context, req pipeline.BeginRequest) (pipeline.Work[*sql.Tx], error) {
-	switch s := req.Strategy; s {
-	case audit.StrategySharedTx:
-		ss, ok := req.Store.(sharedStore)
-		if !ok || ss.DB() != t.db {
-			return nil, fmt.Errorf("sqltarget: strategy %s needs the audit store in this target's database", s)
-		}
-		tx, err := t.begin(ctx, req.LeaseTTL)
-		if err != nil {
-			return nil, err
-		}
-		return &sharedWork{work: work{tx: tx}, store: ss}, nil
-	case audit.StrategySeparateTx:
-		if err := t.ensureTable(ctx); err != nil {
-			return nil, err
-		}
-		tx, err := t.begin(ctx, req.LeaseTTL)
-		if err != nil {
-			return nil, err
-		}
-		return &markerWork{work: work{tx: tx}, t: t}, nil
+// Strategy implements pipeline.Target: a shared transaction for a target
+// built by Shared, a separate one with a marker for one built by New.
+func (t *Target) Strategy(transactional bool) (pipeline.Strategy[*sql.Tx], error) {
+	var none pipeline.Strategy[*sql.Tx]
+	if t.err != nil {
+		return none, t.err
 	}
-	return nil, fmt.Errorf("sqltarget: unsupported strategy %s", req.Strategy)
+	if !transactional {
+		return none, errors.New("database/sql target cannot run a change outside a transaction (its handle is *sql.Tx)")
+	}
+	if t.shared != nil {
+		return pipeline.SharedTx[*sql.Tx](t), nil
+	}
+	return pipeline.SeparateTx[*sql.Tx](t), nil
+}
+
+// AuditStore implements pipeline.SharedTxTarget: the store given to Shared,
+// nil for a target built by New.
+func (t *Target) AuditStore() audit.Store {
+	if t.shared == nil {
+		return nil
+	}
+	return t.shared
+}
+
+// BeginShared implements pipeline.SharedTxTarget.
+func (t *Target) BeginShared(ctx context.Context, req pipeline.BeginRequest) (pipeline.SharedWork[*sql.Tx], error) {
+	if t.shared == nil {
+		return nil, errors.New("sqltarget: a target built by New shares no audit store's transactions: build it with Shared")
+	}
+	tx, err := t.begin(ctx, req.LeaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	return &sharedWork{work: work{tx: tx}, store: t.shared}, nil
+}
+
+// BeginSeparate implements pipeline.SeparateTxTarget.
+func (t *Target) BeginSeparate(ctx context.Context, req pipeline.BeginRequest) (pipeline.MarkedWork[*sql.Tx], error) {
+	if err := t.ensureTable(ctx); err != nil {
+		return nil, err
+	}
+	tx, err := t.begin(ctx, req.LeaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	return &markerWork{work: work{tx: tx}, t: t}, nil
 }
 
 // begin starts a change's transaction; on PostgreSQL (WithPostgreSQL) one
@@ -302,17 +336,18 @@ func quoteIdent(name string) string {
 // work is one change's transaction.
 type work struct{ tx *sql.Tx }
 
-func (w *work) Handle() *sql.Tx              { return w.tx }
-func (w *work) Commit(context.Context) error { return w.tx.Commit() }
-func (w *work) Abort(context.Context) error  { return w.tx.Rollback() }
+func (w *work) Handle() *sql.Tx                             { return w.tx }
+func (w *work) Context(ctx context.Context) context.Context { return ctx }
+func (w *work) Commit(context.Context) error                { return w.tx.Commit() }
+func (w *work) Abort(context.Context) error                 { return w.tx.Rollback() }
 
 // sharedWork appends audit entries inside the change's transaction.
 type sharedWork struct {
 	work
-	store sharedStore
+	store SharedStore
 }
 
-// CommitAudit implements pipeline.AuditAppender: the append, then the
+// CommitAudit implements pipeline.SharedWork: the append, then the
 // commit. database/sql offers no way to send both at once.
 func (w *sharedWork) CommitAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
 	stored, err := w.store.AppendSQLTx(ctx, w.tx, lease, e)

@@ -1,0 +1,192 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/flamingock/flamingock-go/audit"
+)
+
+// Target is a system that changes modify. H is the handle each change
+// receives: *sql.Tx for a database/sql target (package sqltarget), pgx.Tx
+// (pgxtarget), *mongo.Database (mongotarget), or any value for a target
+// without transactions (NonTransactional).
+//
+// A target runs each change with one of three strategies, and says which
+// by returning the target as what that strategy needs of it:
+//
+//	SharedTx(t)    the change and its APPLIED entry commit in one
+//	               transaction of the audit store's database
+//	               (audit.StrategySharedTx; t is a SharedTxTarget)
+//	SeparateTx(t)  STARTED; the change commits with a marker in the
+//	               target; APPLIED (audit.StrategySeparateTx; t is a
+//	               SeparateTxTarget)
+//	NonTx(t)       STARTED; the change, without a transaction; APPLIED
+//	               (audit.StrategyNonTx; t is a NonTxTarget)
+//
+// so that what a strategy needs is checked by the compiler, and a target of
+// one handle type cannot be wired where changes expect another. A target
+// that wraps another (to add tracing, say) returns itself in its Strategy,
+// not the one it wraps: the runner reaches the Begin methods only through
+// the Strategy. Package
+// targettest checks that a target keeps the contract, as audittest does
+// for stores.
+type Target[H any] interface {
+	// Strategy reports how a change declared transactional (or, when
+	// transactional is false, declared transactional=false) runs on this
+	// target, or why it cannot. It must not do I/O and must answer the
+	// same for the life of the target: New calls it, before anything runs,
+	// and the answer decides what the trail records.
+	Strategy(transactional bool) (Strategy[H], error)
+}
+
+// Strategy is a target's answer to Target.Strategy: one of the three
+// strategies, with the target as what that strategy needs. Build one with
+// SharedTx, SeparateTx or NonTx; the zero value is no strategy, and New
+// refuses it.
+type Strategy[H any] struct {
+	name     audit.Strategy
+	shared   SharedTxTarget[H]
+	separate SeparateTxTarget[H]
+	nonTx    NonTxTarget[H]
+}
+
+// SharedTx is the strategy of a target that shares the audit store's
+// transactions.
+func SharedTx[H any](t SharedTxTarget[H]) Strategy[H] {
+	return Strategy[H]{name: audit.StrategySharedTx, shared: t}
+}
+
+// SeparateTx is the strategy of a target that runs each change in a
+// transaction of its own, with a marker.
+func SeparateTx[H any](t SeparateTxTarget[H]) Strategy[H] {
+	return Strategy[H]{name: audit.StrategySeparateTx, separate: t}
+}
+
+// NonTx is the strategy of a target that runs changes without a
+// transaction.
+func NonTx[H any](t NonTxTarget[H]) Strategy[H] {
+	return Strategy[H]{name: audit.StrategyNonTx, nonTx: t}
+}
+
+// Name is the strategy as the trail records it; empty for the zero value.
+func (s Strategy[H]) Name() audit.Strategy { return s.name }
+
+// SharedTxTarget is what a target that shares the audit store's
+// transactions provides: each change runs in a transaction of the store's
+// own database, and the runner appends the change's APPLIED entry in it
+// before it commits, so both commit or neither does. The sharing is stated
+// where the target is built (sqltarget.Shared(store),
+// pgxtarget.Shared(store)), never guessed.
+type SharedTxTarget[H any] interface {
+	// AuditStore is the store whose transactions the target shares. New
+	// refuses the target in a pipeline on any other store.
+	AuditStore() audit.Store
+	// BeginShared begins one change's transaction.
+	BeginShared(ctx context.Context, req BeginRequest) (SharedWork[H], error)
+}
+
+// SharedWork is one change's transaction on a SharedTxTarget.
+type SharedWork[H any] interface {
+	// Handle is what the change function receives.
+	Handle() H
+	// Context returns the context the change runs with: ctx, or one
+	// derived from it that carries the unit of work.
+	Context(ctx context.Context) context.Context
+	// CommitAudit appends e under lease inside the work's transaction and
+	// commits the work, and returns e as stored. When the lease no longer
+	// holds the lock it fails with an error matching audit.ErrFenced and
+	// commits nothing. After any other error the work may or may not have
+	// committed: the audit trail tells, since it holds e if and only if the
+	// work committed. The runner calls Abort after every error of
+	// CommitAudit, never after its success: Abort must be harmless
+	// whatever the commit did.
+	CommitAudit(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error)
+	// Abort discards the work (rolls the transaction back).
+	Abort(ctx context.Context) error
+}
+
+// SeparateTxTarget is what a target that runs each change in a
+// transaction of its own provides: the change commits together with a
+// marker, and after a crash between the target's commit and the APPLIED
+// entry, the marker tells whether the change committed.
+type SeparateTxTarget[H any] interface {
+	Markers
+	// BeginSeparate begins one change's transaction.
+	BeginSeparate(ctx context.Context, req BeginRequest) (MarkedWork[H], error)
+}
+
+// MarkedWork is one change's transaction on a SeparateTxTarget.
+type MarkedWork[H any] interface {
+	Work[H]
+	// WriteMarker records m inside the work's transaction, replacing any
+	// marker of the same key, so that it commits with the change.
+	WriteMarker(ctx context.Context, m Marker) error
+}
+
+// NonTxTarget is what a target that runs changes without a transaction
+// provides: what a change did stays, even when it fails halfway, so
+// STARTED and APPLIED guard it and its recovery decides after a crash.
+type NonTxTarget[H any] interface {
+	// BeginNonTx begins one change's unit of work.
+	BeginNonTx(ctx context.Context, req BeginRequest) (Work[H], error)
+}
+
+// Work is one change's unit of work on a SeparateTxTarget or a NonTxTarget.
+type Work[H any] interface {
+	// Handle is what the change function receives.
+	Handle() H
+	// Context returns the context the change and its rollback run with: ctx
+	// itself, or, for a client that ties operations to the unit of work
+	// through the context as MongoDB's driver does with sessions, one
+	// derived from ctx that carries it.
+	Context(ctx context.Context) context.Context
+	// Commit makes the work durable (commits the transaction, if any).
+	Commit(ctx context.Context) error
+	// Abort discards the work (rolls back the transaction, if any). It is
+	// called at most once, and never after a Commit that succeeded.
+	Abort(ctx context.Context) error
+}
+
+// BeginRequest is what a target needs to begin one change's unit of work.
+type BeginRequest struct {
+	// LeaseTTL is the runner's lease. A target whose transactions hold
+	// locks should have the server end a transaction left idle longer than
+	// this: its runner was paused or cut off past its lease, the lock may
+	// have moved to another runner, and that runner must not wait forever on
+	// the locks of a transaction that can no longer commit anything.
+	LeaseTTL time.Duration
+}
+
+// Marker identifies one execution of one change in a SeparateTxTarget.
+type Marker struct {
+	Key audit.Key
+	// ExecutionID is the run whose STARTED entry the marker answers. A
+	// marker left behind by another execution proves nothing about this one.
+	ExecutionID string
+}
+
+// Markers reads and clears the markers a SeparateTxTarget's work wrote.
+type Markers interface {
+	// HasMarker reports whether the marker of m.Key was written by
+	// m.ExecutionID and committed. It must not change the target's data.
+	HasMarker(ctx context.Context, m Marker) (bool, error)
+	// ClearMarker deletes the marker of key, if any.
+	ClearMarker(ctx context.Context, key audit.Key) error
+}
+
+// NonTransactional returns a target whose changes receive h and run with
+// the non-transactional strategy (a Kafka admin client, an *http.Client, an
+// S3 client…).
+func NonTransactional[H any](h H) Target[H] { return nonTx[H]{h: h} }
+
+type nonTx[H any] struct{ h H }
+
+func (t nonTx[H]) Strategy(bool) (Strategy[H], error) { return NonTx[H](t), nil }
+
+func (t nonTx[H]) BeginNonTx(context.Context, BeginRequest) (Work[H], error) { return t, nil }
+
+func (t nonTx[H]) Handle() H                                 { return t.h }
+func (nonTx[H]) Context(ctx context.Context) context.Context { return ctx }
+func (nonTx[H]) Commit(context.Context) error                { return nil }
+func (nonTx[H]) Abort(context.Context) error                 { return nil }

@@ -59,7 +59,7 @@ func crashed(ctx context.Context, path string) {
 		panic(err)
 	}
 	defer store.Close()
-	lease, err := store.Acquire(ctx, operate.DefaultLockKey, "web-1", time.Minute)
+	lease, err := store.Acquire(ctx, audit.DefaultLockKey, "web-1", time.Minute)
 	if err != nil {
 		panic(err)
 	}

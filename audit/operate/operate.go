@@ -55,9 +55,6 @@ import (
 	"github.com/flamingock/flamingock-go/audit/storeurl"
 )
 
-// DefaultLockKey is the runtime's default lock key (pipeline.WithLockKey).
-const DefaultLockKey = "flamingock"
-
 // LockTTL is how long a [Session] holds the pipeline's lock for one write.
 const LockTTL = time.Minute
 
@@ -66,7 +63,7 @@ type Options struct {
 	// TablePrefix and Schema are those of storeurl.Options; empty for the
 	// defaults.
 	TablePrefix, Schema string
-	// LockKey is the pipeline's lock key; empty for DefaultLockKey.
+	// LockKey is the pipeline's lock key; empty for audit.DefaultLockKey.
 	LockKey string
 	// ReadOnly opens the store writing nothing to it, not even its tables
 	// (storeurl.Options.ReadOnly); Resolve and ForceRelease then fail.
@@ -80,9 +77,8 @@ type Session struct {
 	// name is the store URL without its password.
 	name    string
 	lockKey string
-	// args are the global flags of flamingock that select this store
-	// again, for the commands printed as guidance.
-	args []string
+	// locator names the store in the commands printed as guidance.
+	locator audit.Locator
 
 	// Now is the clock of the entries Resolve writes (time.Now if nil).
 	Now func() time.Time
@@ -113,27 +109,24 @@ func Open(ctx context.Context, url string, opts Options) (*Session, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open audit store %w", err)
 	}
-	s := New(store, storeurl.Redact(url), opts.LockKey)
-	if opts.TablePrefix != "" {
-		s.args = append(s.args, "--table-prefix", opts.TablePrefix)
-	}
-	if opts.Schema != "" {
-		s.args = append(s.args, "--schema", opts.Schema)
-	}
-	if s.lockKey != DefaultLockKey {
-		s.args = append(s.args, "--lock-key", s.lockKey)
-	}
-	return s, nil
+	return New(store, storeurl.Redact(url), opts.LockKey), nil
 }
 
 // New operates store, an audit store the application has open, under lock
-// key lockKey (DefaultLockKey if empty). name is how messages name the
-// store: it must not hold a password (storeurl.Redact).
+// key lockKey (audit.DefaultLockKey if empty). name is how messages name
+// the store: it must not hold a password (storeurl.Redact). The commands
+// printed as guidance name the store by its audit.Locator (URL, schema,
+// table prefix); name is their --store only for a store that cannot know
+// its URL (a MongoDB store made by mongo.New), so pass its URL then.
 func New(store audit.Store, name, lockKey string) *Session {
 	if lockKey == "" {
-		lockKey = DefaultLockKey
+		lockKey = audit.DefaultLockKey
 	}
-	return &Session{store: store, name: name, lockKey: lockKey, args: []string{"--store", name}}
+	loc := audit.Extend(store).Locator()
+	if loc.URL == "" {
+		loc.URL = name
+	}
+	return &Session{store: store, name: name, lockKey: lockKey, locator: loc}
 }
 
 // Store is the audit store operated on.
@@ -151,7 +144,7 @@ func (s *Session) Resolutions(a audit.Assessment) []audit.Resolution {
 	if a.Verdict != audit.VerdictIssue {
 		return nil
 	}
-	return audit.Resolutions(a.Latest.ChangeID, s.args...)
+	return audit.Resolutions(a.Latest.ChangeID, s.locator.Args(s.lockKey)...)
 }
 
 // Close closes the store.

@@ -24,7 +24,7 @@ func seed(t *testing.T, entries ...audit.Entry) string {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	lease, err := store.Acquire(ctx, operate.DefaultLockKey, "seed-runner", time.Minute)
+	lease, err := store.Acquire(ctx, audit.DefaultLockKey, "seed-runner", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestResolveRefusesAChangeWithoutAnIssueUnlessForced(t *testing.T) {
 func TestResolveRefusesWhileARunHoldsTheLock(t *testing.T) {
 	url := seed(t, entry("app", "add-email", 1, audit.StateStarted))
 	s := open(t, url)
-	if _, err := s.Store().Acquire(t.Context(), operate.DefaultLockKey, "web-1-42", time.Minute); err != nil {
+	if _, err := s.Store().Acquire(t.Context(), audit.DefaultLockKey, "web-1-42", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	for _, force := range []bool{false, true} {
@@ -193,7 +193,7 @@ func TestSnapshotSortsEveryChangeWithItsVerdict(t *testing.T) {
 
 func TestForceReleaseFreesAHeldLockAndRecordsWhoDid(t *testing.T) {
 	s := open(t, seed(t, entry("app", "add-email", 1, audit.StateStarted)))
-	if _, err := s.Store().Acquire(t.Context(), operate.DefaultLockKey, "gone-runner", time.Hour); err != nil {
+	if _, err := s.Store().Acquire(t.Context(), audit.DefaultLockKey, "gone-runner", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	before, after, err := s.ForceRelease(t.Context(), "alice@ops")
@@ -226,32 +226,78 @@ func TestForceReleaseOfALockNeverAcquiredIsAnError(t *testing.T) {
 }
 
 func TestResolutionsSelectTheSameStore(t *testing.T) {
-	url := seed(t, entry("app", "add-email", 1, audit.StateStarted))
-	s, err := operate.Open(t.Context(), url, operate.Options{LockKey: "other", TablePrefix: "flamingock"})
+	path := filepath.Join(t.TempDir(), "audit.db")
+	prefixed, err := sqlite.Open(t.Context(), path, sqlite.WithTablePrefix("billing"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	a, _, err := s.Find(t.Context(), "add-email", "")
+	defer prefixed.Close()
+	lease, err := prefixed.Acquire(t.Context(), "other", "seed-runner", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := s.Resolutions(a)
-	if len(res) != 2 {
-		t.Fatalf("Resolutions = %+v, want two", res)
+	if _, err := prefixed.Append(t.Context(), lease, entry("app", "add-email", 1, audit.StateStarted)); err != nil {
+		t.Fatal(err)
 	}
-	for _, r := range res {
-		for _, want := range []string{"--store " + url, "--lock-key other", "--table-prefix flamingock"} {
-			if !strings.Contains(r.Command, want) {
-				t.Errorf("%s: command %q lacks %q", r.Name, r.Command, want)
+	if err := prefixed.Release(t.Context(), lease); err != nil {
+		t.Fatal(err)
+	}
+	url := "sqlite:" + path
+	tests := []struct {
+		name string
+		open func(t *testing.T) *operate.Session
+		want string
+	}{
+		{"opened from a URL and its options", func(t *testing.T) *operate.Session {
+			s, err := operate.Open(t.Context(), url, operate.Options{LockKey: "other", TablePrefix: "billing"})
+			if err != nil {
+				t.Fatal(err)
 			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}, " --store " + url + " --table-prefix billing --lock-key other"},
+		{"a store the application has open names its own tables", func(t *testing.T) *operate.Session {
+			return operate.New(prefixed, "the billing store", "other")
+		}, " --store " + url + " --table-prefix billing --lock-key other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.open(t)
+			a, _, err := s.Find(t.Context(), "add-email", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := s.Resolutions(a)
+			if len(res) != 2 {
+				t.Fatalf("Resolutions = %+v, want two", res)
+			}
+			for _, r := range res {
+				if !strings.HasSuffix(r.Command, tt.want) {
+					t.Errorf("%s: command %q does not end with %q", r.Name, r.Command, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestResolutionsOfAStoreThatCannotNameItself(t *testing.T) {
+	s := operate.New(unnamedStore{}, "mongodb://db:27017/app", "")
+	res := s.Resolutions(audit.Assessment{Verdict: audit.VerdictIssue, Latest: entry("app", "c1", 1, audit.StateStarted)})
+	for _, r := range res {
+		if !strings.HasSuffix(r.Command, " --store mongodb://db:27017/app") {
+			t.Errorf("%s: command %q, want the name given to New as its --store", r.Name, r.Command)
 		}
 	}
 }
 
+// unnamedStore is a store without a Locator URL, as mongo.New makes.
+type unnamedStore struct{ audit.Store }
+
+func (unnamedStore) Locator() audit.Locator { return audit.Locator{} }
+
 func TestNewDefaultsTheLockKey(t *testing.T) {
 	s := operate.New(nil, "postgres://ops:xxxxx@db/app", "")
-	if s.Name() != "postgres://ops:xxxxx@db/app" || s.LockKey() != operate.DefaultLockKey {
+	if s.Name() != "postgres://ops:xxxxx@db/app" || s.LockKey() != audit.DefaultLockKey {
 		t.Errorf("New: name %q, lock key %q", s.Name(), s.LockKey())
 	}
 }

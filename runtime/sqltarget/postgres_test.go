@@ -150,21 +150,50 @@ func (s refusingPGStore) Append(ctx context.Context, l audit.Lease, e audit.Entr
 func TestStrategyOnPostgreSQL(t *testing.T) {
 	e := newPGEnv(t)
 	tests := []struct {
-		name string
-		db   *sql.DB
-		want audit.Strategy
+		name   string
+		target *sqltarget.Target
+		want   audit.Strategy
 	}{
-		{"a target on the store's DB shares its transactions", e.store.DB(), audit.StrategySharedTx},
+		{"a target built by Shared on the store shares its transactions",
+			sqltarget.Shared(e.store, sqltarget.WithPostgreSQL()), audit.StrategySharedTx},
+		{"a target built by New on the store's own DB needs a marker",
+			sqltarget.New(e.store.DB(), sqltarget.WithPostgreSQL()), audit.StrategySeparateTx},
 		{"a target on a *sql.DB of its own, even on the same database, needs a marker",
-			openPG(t, e.srv.ConnString(t)), audit.StrategySeparateTx},
+			sqltarget.New(openPG(t, e.srv.ConnString(t)), sqltarget.WithDollarPlaceholders()), audit.StrategySeparateTx},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := sqltarget.New(tt.db, sqltarget.WithDollarPlaceholders()).Strategy(e.store, true)
-			if err != nil || got != tt.want {
-				t.Errorf("Strategy = %s, %v; want %s", got, err, tt.want)
+			got, err := tt.target.Strategy(true)
+			if err != nil || got.Name() != tt.want {
+				t.Errorf("Strategy = %s, %v; want %s", got.Name(), err, tt.want)
 			}
 		})
+	}
+}
+
+// A target built by New on the store's own *sql.DB runs with markers: the
+// change commits with its marker, then APPLIED follows in a statement of
+// its own.
+func TestNewOnTheStoresDBUsesMarkersOnPostgreSQL(t *testing.T) {
+	e := newPGEnv(t)
+	db := e.store.DB()
+	fx := pgEffects(t, db, e.schema)
+	tg := sqltarget.New(db, sqltarget.WithPostgreSQL(), sqltarget.WithMarkerTable(e.schema+".flamingock_marker"))
+	if _, err := pgRunner(t, e.store, pgStages(tg, pgChange{"c1", pgEffect(fx, "c1")})).Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"STARTED SEPARATE_TX", "APPLIED SEPARATE_TX"}, trail(t, e.store, "c1")); diff != "" {
+		t.Errorf("c1 entries (-want +got):\n%s", diff)
+	}
+	if n := pgRan(t, db, fx, "c1"); n != 1 {
+		t.Errorf("c1 left %d effects, want 1", n)
+	}
+	var tables int
+	if err := db.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'flamingock_marker'", e.schema).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 1 {
+		t.Errorf("%d marker tables in the store's schema, want 1", tables)
 	}
 }
 
@@ -173,7 +202,7 @@ func TestSharedTransactionOnPostgreSQL(t *testing.T) {
 		e := newPGEnv(t)
 		db := e.store.DB()
 		fx := pgEffects(t, db, e.schema)
-		tg := sqltarget.New(db, sqltarget.WithDollarPlaceholders())
+		tg := sqltarget.Shared(e.store, sqltarget.WithDollarPlaceholders())
 		broken := func(ctx context.Context, tx *sql.Tx) error {
 			if err := pgEffect(fx, "c2")(ctx, tx); err != nil {
 				return err
@@ -225,7 +254,7 @@ func TestSharedTransactionOnPostgreSQL(t *testing.T) {
 			return err
 		}
 
-		_, err := pgRunner(t, e.store, pgStages(sqltarget.New(db, sqltarget.WithDollarPlaceholders()), pgChange{"c1", takeover})).Run(t.Context())
+		_, err := pgRunner(t, e.store, pgStages(sqltarget.Shared(e.store, sqltarget.WithDollarPlaceholders()), pgChange{"c1", takeover})).Run(t.Context())
 
 		if !errors.Is(err, pipeline.ErrLockLost) || !errors.Is(err, audit.ErrFenced) {
 			t.Fatalf("Run error = %v, want the lost lock", err)
@@ -362,7 +391,7 @@ func TestTargetFaultsOnPostgreSQL(t *testing.T) {
 		e.srv.Exec(t, "GRANT USAGE ON SCHEMA "+pgx.Identifier{e.schema}.Sanitize()+" TO "+pgx.Identifier{role}.Sanitize())
 		asRole := openPG(t, e.srv.ConnString(t, pgtest.User(role)))
 		tg := sqltarget.New(asRole, sqltarget.WithDollarPlaceholders(), sqltarget.WithMarkerTable(e.schema+".flamingock_marker"))
-		_, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
+		_, err := tg.BeginSeparate(t.Context(), pipeline.BeginRequest{})
 		for _, want := range []string{"create marker table", "permission denied for schema", "and CREATE on its schema to create it"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Begin error = %v, want it to say %q", err, want)
@@ -383,7 +412,7 @@ func TestMarkerTableCreatedOnceByConcurrentTargetsOnPostgreSQL(t *testing.T) {
 			sqltarget.WithMarkerTable(e.schema+".flamingock_marker"))
 		wg.Go(func() {
 			<-start
-			w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
+			w, err := tg.BeginSeparate(t.Context(), pipeline.BeginRequest{})
 			if err == nil {
 				err = w.Abort(t.Context())
 			}
@@ -419,8 +448,7 @@ func TestPostgreSQLEndsATransactionIdleLongerThanTheLease(t *testing.T) {
 		{"WithDollarPlaceholders alone leaves the server's setting", sqltarget.WithDollarPlaceholders(), serverDefault},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := sqltarget.New(e.store.DB(), tt.opt).Begin(t.Context(),
-				pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySharedTx, LeaseTTL: lease})
+			w, err := sqltarget.Shared(e.store, tt.opt).BeginShared(t.Context(), pipeline.BeginRequest{LeaseTTL: lease})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,8 +36,10 @@ func openDB(t *testing.T) *sql.DB {
 }
 
 // plainStore is an audit store that cannot append inside a caller's
-// transaction.
+// transaction: it is not a sqltarget.SharedStore.
 type plainStore struct{ audit.Store }
+
+var _ sqltarget.SharedStore = (*sqlite.Store)(nil)
 
 func TestStrategy(t *testing.T) {
 	store := openStore(t)
@@ -44,40 +47,102 @@ func TestStrategy(t *testing.T) {
 	tests := []struct {
 		name          string
 		target        *sqltarget.Target
-		store         audit.Store
 		transactional bool
 		want          audit.Strategy
 		wantErr       string
 	}{
-		{"a store in the same database shares the change's transaction",
-			sqltarget.New(store.DB()), store, true, audit.StrategySharedTx, ""},
-		{"a store in another database needs a marker",
-			sqltarget.New(other), store, true, audit.StrategySeparateTx, ""},
-		{"a store that cannot append inside a transaction needs a marker",
-			sqltarget.New(store.DB()), plainStore{store}, true, audit.StrategySeparateTx, ""},
-		{"a change declared transactional=false is refused",
-			sqltarget.New(store.DB()), store, false, "", "database/sql target cannot run a change outside a transaction (its handle is *sql.Tx)"},
+		{"a target built by Shared shares the store's transactions",
+			sqltarget.Shared(store), true, audit.StrategySharedTx, ""},
+		{"a target built by New on the store's own database needs a marker: sharing is never guessed",
+			sqltarget.New(store.DB()), true, audit.StrategySeparateTx, ""},
+		{"a target built by New on another database needs a marker",
+			sqltarget.New(other), true, audit.StrategySeparateTx, ""},
+		{"a change declared transactional=false is refused by a separate-transaction target",
+			sqltarget.New(store.DB()), false, "", "database/sql target cannot run a change outside a transaction (its handle is *sql.Tx)"},
+		{"a change declared transactional=false is refused by a shared target",
+			sqltarget.Shared(store), false, "", "database/sql target cannot run a change outside a transaction (its handle is *sql.Tx)"},
 		{"a nil database is refused",
-			sqltarget.New(nil), store, true, "", "sqltarget: nil *sql.DB"},
+			sqltarget.New(nil), true, "", "sqltarget: nil *sql.DB"},
+		{"a nil store is refused",
+			sqltarget.Shared(nil), true, "", "sqltarget: nil audit store\nsqltarget: nil *sql.DB"},
 		{"an invalid marker table name is refused",
-			sqltarget.New(other, sqltarget.WithMarkerTable(`x"; DROP TABLE users; --`)), store, true, "",
+			sqltarget.New(other, sqltarget.WithMarkerTable(`x"; DROP TABLE users; --`)), true, "",
 			`sqltarget: WithMarkerTable: invalid table name "x\"; DROP TABLE users; --" (want [schema.]name of letters, digits and underscores)`},
+		{"an invalid option of a shared target is refused",
+			sqltarget.Shared(store, sqltarget.WithMarkerTable("")), true, "",
+			`sqltarget: WithMarkerTable: invalid table name "" (want [schema.]name of letters, digits and underscores)`},
 		{"a nil option is refused",
-			sqltarget.New(other, nil), store, true, "", "sqltarget: nil option"},
+			sqltarget.New(other, nil), true, "", "sqltarget: nil option"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.target.Strategy(tt.store, tt.transactional)
+			got, err := tt.target.Strategy(tt.transactional)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("Strategy error = %v, want %q", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("Strategy = %s, %v; want %s", got, err, tt.want)
+			if err != nil || got.Name() != tt.want {
+				t.Errorf("Strategy = %s, %v; want %s", got.Name(), err, tt.want)
 			}
 		})
+	}
+}
+
+func TestAuditStore(t *testing.T) {
+	store := openStore(t)
+	if got := sqltarget.Shared(store).AuditStore(); got != audit.Store(store) {
+		t.Errorf("Shared(store).AuditStore() = %v, want the store", got)
+	}
+	if got := sqltarget.New(store.DB()).AuditStore(); got != nil {
+		t.Errorf("New(store.DB()).AuditStore() = %v, want nil", got)
+	}
+	// A store that cannot append inside a database/sql transaction cannot
+	// be given to Shared at all.
+	if _, ok := any(plainStore{store}).(sqltarget.SharedStore); ok {
+		t.Error("plainStore is a SharedStore")
+	}
+}
+
+// stages declares one transactional change, c1 of stage s1, on tg.
+func stages(tg pipeline.Target[*sql.Tx]) []pipeline.Stage {
+	m := pipeline.Meta{ID: "c1", Order: 1, Author: "tester", Target: "appdb", Checksum: "sum-c1"}
+	return []pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{
+		pipeline.NewChange(m, tg, func(context.Context, *sql.Tx) error { return nil }, nil)}}}
+}
+
+func TestNewRefusesASharedTargetOfAnotherStore(t *testing.T) {
+	store := openStore(t)
+	tests := []struct {
+		name   string
+		store  audit.Store
+		target *sqltarget.Target
+		want   []string
+	}{
+		{"a shared target of another store", openStore(t), sqltarget.Shared(store),
+			[]string{`target "appdb" shares the transactions of another audit store than the pipeline's`}},
+		{"a shared target of the store the pipeline's store wraps", plainStore{store}, sqltarget.Shared(store),
+			[]string{`target "appdb" shares the transactions of another audit store than the pipeline's`}},
+		{"a shared target of no store", store, sqltarget.Shared(nil),
+			[]string{`target "appdb"`, "sqltarget: nil audit store"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pipeline.New(tt.store, stages(tt.target))
+			if err == nil {
+				t.Fatal("pipeline.New accepted the target")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("pipeline.New error = %v, want it to say %q", err, want)
+				}
+			}
+		})
+	}
+	// The same target in a pipeline on its own store is accepted.
+	if _, err := pipeline.New(store, stages(sqltarget.Shared(store))); err != nil {
+		t.Errorf("pipeline.New refused Shared(store) on store: %v", err)
 	}
 }
 
@@ -94,10 +159,9 @@ func TestMarkers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name+" write, read, replace and clear markers", func(t *testing.T) {
 			ctx := context.Background()
-			store := openStore(t)
 			db := openDB(t)
 			tg := sqltarget.New(db, tt.opts...)
-			markertest.Check(t, markertest.Target[*sql.Tx](tg), store)
+			markertest.Check[*sql.Tx](t, tg)
 
 			// Another target on the same database finds the table there.
 			again := sqltarget.New(db, tt.opts...)
@@ -115,7 +179,7 @@ func TestMarkers(t *testing.T) {
 func TestSharedWorkAppendsInsideTheChangeTransaction(t *testing.T) {
 	ctx := context.Background()
 	store := openStore(t)
-	tg := sqltarget.New(store.DB())
+	tg := sqltarget.Shared(store)
 	if _, err := store.DB().Exec(`CREATE TABLE effects (n INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +191,7 @@ func TestSharedWorkAppendsInsideTheChangeTransaction(t *testing.T) {
 		Strategy: audit.StrategySharedTx, Recovery: audit.RecoveryManual}
 	run := func(commit bool) {
 		t.Helper()
-		w, err := tg.Begin(ctx, pipeline.BeginRequest{Store: store, Strategy: audit.StrategySharedTx})
+		w, err := tg.BeginShared(ctx, pipeline.BeginRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +208,7 @@ func TestSharedWorkAppendsInsideTheChangeTransaction(t *testing.T) {
 			}
 			return
 		}
-		if _, err := w.(pipeline.AuditAppender).CommitAudit(ctx, lease, entry); err != nil {
+		if _, err := w.CommitAudit(ctx, lease, entry); err != nil {
 			t.Fatal(err)
 		}
 		// The runner aborts after a CommitAudit that failed, whatever its
@@ -175,10 +239,12 @@ func TestSharedWorkAppendsInsideTheChangeTransaction(t *testing.T) {
 	}
 }
 
-func TestBeginRefusesASharedTransactionWithAnotherDatabase(t *testing.T) {
+func TestBeginSharedRefusesATargetBuiltByNew(t *testing.T) {
 	store := openStore(t)
-	_, err := sqltarget.New(openDB(t)).Begin(context.Background(), pipeline.BeginRequest{Store: store, Strategy: audit.StrategySharedTx})
-	if err == nil {
-		t.Fatal("Begin shared a transaction with a store in another database")
+	// Even on the store's own database: a target shares the store's
+	// transactions only when Shared says so.
+	_, err := sqltarget.New(store.DB()).BeginShared(context.Background(), pipeline.BeginRequest{})
+	if err == nil || !strings.Contains(err.Error(), "build it with Shared") {
+		t.Fatalf("BeginShared on a target built by New: %v, want a refusal naming Shared", err)
 	}
 }

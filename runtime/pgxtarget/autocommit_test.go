@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/pgtest"
 	"github.com/flamingock/flamingock-go/runtime/pgxtarget"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
@@ -24,7 +23,7 @@ func TestHandleWithoutTransaction(t *testing.T) {
 	// transactional=false, as the runner does.
 	begin := func(t *testing.T) pipeline.Work[pgx.Tx] {
 		t.Helper()
-		w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategyNonTx})
+		w, err := tg.BeginNonTx(t.Context(), pipeline.BeginRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +149,7 @@ func TestCreateIndexConcurrentlyUnderTheLock(t *testing.T) {
 	run := func(t *testing.T, db, wait string) (others []string, err error) {
 		pool := srv.Pool(t, pgtest.Database(db))
 		store := newStore(t, pool, "public")
-		tg := pgxtarget.New(pool)
+		tg := pgxtarget.Shared(store)
 		table := func(ctx context.Context, tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, "CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 1000) AS g")
 			return err

@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/pgtest"
 	"github.com/flamingock/flamingock-go/runtime/pgxtarget"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
@@ -55,7 +54,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx := effects(t, setup, schema)
-	st := stages(change("c0", 0, pgxtarget.New(setup), true, effect(fx, "c0")))
+	st := stages(change("c0", 0, pgxtarget.Shared(store), true, effect(fx, "c0")))
 	if _, err := runner(t, store, st).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +74,7 @@ func TestRoundTrips(t *testing.T) {
 		pool, c := srv.CountedPool(t, pgtest.MaxConns(2))
 		c.Reset()
 		store := newStore(t, pool, schema)
-		st := stages(change("c0", 0, pgxtarget.New(pool), true, effect(fx, "c0")))
+		st := stages(change("c0", 0, pgxtarget.Shared(store), true, effect(fx, "c0")))
 		res, err := runner(t, store, st).Run(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +117,7 @@ func TestRoundTrips(t *testing.T) {
 		t.Run(tt.name+" in a shared transaction costs k+2 round trips per change", func(t *testing.T) {
 			pool, c := srv.CountedPool(t, pgtest.MaxConns(2))
 			store := newStore(t, pool, schema)
-			tg := pgxtarget.New(pool)
+			tg := pgxtarget.Shared(store)
 			changes := []pipeline.Change{change("c0", 0, tg, true, effect(fx, "c0"))}
 			want := []string{"checkpoint", "snapshot", "check tables", "acquire", "snapshot"}
 			const fixed, prepare = 7, 1
@@ -160,7 +159,7 @@ func TestRoundTrips(t *testing.T) {
 	t.Run("one change of one statement in a separate transaction costs k+6 round trips", func(t *testing.T) {
 		marker := pgxtarget.WithMarkerTable(schema + ".flamingock_marker")
 		// The marker table exists already, as it does after the first run.
-		if w, err := pgxtarget.New(setup, marker).Begin(t.Context(), pipeline.BeginRequest{Store: store, Strategy: audit.StrategySeparateTx}); err != nil {
+		if w, err := pgxtarget.New(setup, marker).BeginSeparate(t.Context(), pipeline.BeginRequest{}); err != nil {
 			t.Fatal(err)
 		} else if err := w.Abort(t.Context()); err != nil {
 			t.Fatal(err)

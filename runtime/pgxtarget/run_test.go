@@ -19,7 +19,7 @@ func TestSharedTransaction(t *testing.T) {
 	t.Run("the change and its APPLIED entry commit together; a failing change leaves neither", func(t *testing.T) {
 		e := newEnv(t)
 		fx := effects(t, e.pool, e.schema)
-		tg := pgxtarget.New(e.pool)
+		tg := pgxtarget.Shared(e.store)
 		broken := func(ctx context.Context, tx pgx.Tx) error {
 			if err := effect(fx, "c2")(ctx, tx); err != nil {
 				return err
@@ -75,7 +75,7 @@ func TestSharedTransaction(t *testing.T) {
 			return err
 		}
 
-		res, err := runner(t, e.store, stages(change("c1", 1, pgxtarget.New(e.pool), true, takeover))).Run(t.Context())
+		res, err := runner(t, e.store, stages(change("c1", 1, pgxtarget.Shared(e.store), true, takeover))).Run(t.Context())
 
 		if !errors.Is(err, pipeline.ErrLockLost) || !errors.Is(err, audit.ErrFenced) {
 			t.Fatalf("Run error = %v, want the lost lock", err)
@@ -105,7 +105,7 @@ func TestSharedTransaction(t *testing.T) {
 			return nil
 		}
 
-		res, err := runner(t, e.store, stages(change("c1", 1, pgxtarget.New(e.pool), true, hiding))).Run(t.Context())
+		res, err := runner(t, e.store, stages(change("c1", 1, pgxtarget.Shared(e.store), true, hiding))).Run(t.Context())
 
 		if !errors.Is(err, pipeline.ErrChangeFailed) || errors.Is(err, audit.ErrFenced) {
 			t.Fatalf("Run error = %v, want a change failure", err)
@@ -219,7 +219,7 @@ func TestTargetFaults(t *testing.T) {
 		exec(t, e.pool, "GRANT SELECT, INSERT ON "+fx+" TO "+r)
 		marker := pgxtarget.WithMarkerTable(e.schema + ".flamingock_marker")
 		// An administrator created the marker table, without grants.
-		if w, err := pgxtarget.New(e.srv.Admin, marker).Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx}); err != nil {
+		if w, err := pgxtarget.New(e.srv.Admin, marker).BeginSeparate(t.Context(), pipeline.BeginRequest{}); err != nil {
 			t.Fatal(err)
 		} else if err := w.Abort(t.Context()); err != nil {
 			t.Fatal(err)
@@ -260,12 +260,12 @@ func TestTargetFaults(t *testing.T) {
 		exec(t, e.pool, "GRANT USAGE ON SCHEMA "+pgx.Identifier{e.schema}.Sanitize()+" TO "+pgx.Identifier{role}.Sanitize())
 		asRole := e.srv.Pool(t, pgtest.User(role), pgtest.MaxConns(1))
 		_, err := pgxtarget.New(asRole, pgxtarget.WithMarkerTable(e.schema+".flamingock_marker")).
-			Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
+			BeginSeparate(t.Context(), pipeline.BeginRequest{})
 		for _, want := range []string{"create marker table", "permission denied for schema",
 			"GRANT CREATE ON SCHEMA " + pgx.Identifier{e.schema}.Sanitize() + " TO " + pgx.Identifier{role}.Sanitize(),
 			"CREATE TABLE IF NOT EXISTS"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("Begin error = %v, want it to say %q", err, want)
+				t.Errorf("BeginSeparate error = %v, want it to say %q", err, want)
 			}
 		}
 	})

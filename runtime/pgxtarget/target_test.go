@@ -21,89 +21,160 @@ import (
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
-// plainStore hides every method of the store but audit.Store's.
+// plainStore hides every method of the store but audit.Store's: it is not
+// a pgxtarget.SharedStore.
 type plainStore struct{ audit.Store }
 
+var _ pgxtarget.SharedStore = (*postgres.Store)(nil)
+
+// lazyPool is a pool of maxConns connections that connects at its first
+// use only: nothing needs to listen at its address.
+func lazyPool(t *testing.T, maxConns int) *pgxpool.Pool {
+	t.Helper()
+	p, err := pgxpool.New(context.Background(), fmt.Sprintf("postgres://u@127.0.0.1:1/db?pool_max_conns=%d", maxConns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// lazyStore is a store on pool; stores connect at their first use only.
+func lazyStore(t *testing.T, pool *pgxpool.Pool) *postgres.Store {
+	t.Helper()
+	s, err := postgres.New(context.Background(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestStrategy(t *testing.T) {
-	// Neither pools nor stores connect before their first use: nothing
-	// needs to listen at the address.
-	lazyPool := func(maxConns int) *pgxpool.Pool {
-		p, err := pgxpool.New(context.Background(), fmt.Sprintf("postgres://u@127.0.0.1:1/db?pool_max_conns=%d", maxConns))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Close)
-		return p
-	}
-	pool, other, single := lazyPool(4), lazyPool(4), lazyPool(1)
-	store, err := postgres.New(context.Background(), pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	onSingle, err := postgres.New(context.Background(), single)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, other, single := lazyPool(t, 4), lazyPool(t, 4), lazyPool(t, 1)
+	store, onSingle := lazyStore(t, pool), lazyStore(t, single)
 	tests := []struct {
 		name          string
 		target        *pgxtarget.Target
-		store         audit.Store
 		transactional bool
 		want          audit.Strategy
 		wantErr       string
 	}{
-		{"a store on the target's pool shares the change's transaction",
-			pgxtarget.New(pool), store, true, audit.StrategySharedTx, ""},
-		{"a store on another pool needs a marker, even if both reach one database",
-			pgxtarget.New(other), store, true, audit.StrategySeparateTx, ""},
-		{"a store that cannot append inside a pgx transaction needs a marker",
-			pgxtarget.New(pool), plainStore{store}, true, audit.StrategySeparateTx, ""},
+		{"a target built by Shared shares the store's transactions",
+			pgxtarget.Shared(store), true, audit.StrategySharedTx, ""},
+		{"a target built by New on the store's own pool needs a marker: sharing is never guessed",
+			pgxtarget.New(pool), true, audit.StrategySeparateTx, ""},
+		{"a target built by New on another pool needs a marker, even if both reach one database",
+			pgxtarget.New(other), true, audit.StrategySeparateTx, ""},
 		{"a change declared transactional=false runs without a transaction",
-			pgxtarget.New(pool), store, false, audit.StrategyNonTx, ""},
+			pgxtarget.New(pool), false, audit.StrategyNonTx, ""},
+		{"a change declared transactional=false runs without a transaction on a shared target too",
+			pgxtarget.Shared(store), false, audit.StrategyNonTx, ""},
 		{"a store sharing a pool of one connection is refused: the runner could not refresh its lock",
-			pgxtarget.New(single), onSingle, false, "",
+			pgxtarget.Shared(onSingle), true, "",
+			"pgxtarget: the pool the audit store shares has 1 connection; it needs at least 2, one for the change and one for refreshing the lock meanwhile"},
+		{"a store sharing a pool of one connection is refused for a change without a transaction too",
+			pgxtarget.Shared(onSingle), false, "",
 			"pgxtarget: the pool the audit store shares has 1 connection; it needs at least 2, one for the change and one for refreshing the lock meanwhile"},
 		{"a pool of one connection is fine for a target the store does not share",
-			pgxtarget.New(single), store, true, audit.StrategySeparateTx, ""},
+			pgxtarget.New(single), true, audit.StrategySeparateTx, ""},
 		{"a nil pool is refused",
-			pgxtarget.New(nil), store, true, "", "pgxtarget: nil pool"},
+			pgxtarget.New(nil), true, "", "pgxtarget: nil pool"},
+		{"a nil store is refused",
+			pgxtarget.Shared(nil), true, "", "pgxtarget: nil audit store\npgxtarget: nil pool"},
 		{"a nil option is refused",
-			pgxtarget.New(pool, nil), store, true, "", "pgxtarget: nil option"},
+			pgxtarget.New(pool, nil), true, "", "pgxtarget: nil option"},
+		{"a nil option of a shared target is refused",
+			pgxtarget.Shared(store, nil), true, "", "pgxtarget: nil option"},
 		{"a marker table name smuggling SQL is refused",
-			pgxtarget.New(pool, pgxtarget.WithMarkerTable(`x"; DROP TABLE users; --`)), store, true, "",
+			pgxtarget.New(pool, pgxtarget.WithMarkerTable(`x"; DROP TABLE users; --`)), true, "",
 			`pgxtarget: WithMarkerTable: invalid table name "x\"; DROP TABLE users; --": "x\"; DROP TABLE users; --": use letters, digits and underscores, not starting with a digit`},
 		{"a marker table name with three parts is refused",
-			pgxtarget.New(pool, pgxtarget.WithMarkerTable("db.ops.marker")), store, true, "",
+			pgxtarget.New(pool, pgxtarget.WithMarkerTable("db.ops.marker")), true, "",
 			`pgxtarget: WithMarkerTable: invalid table name "db.ops.marker": want name or schema.name`},
 		{"an empty schema in a marker table name is refused",
-			pgxtarget.New(pool, pgxtarget.WithMarkerTable(".marker")), store, true, "",
+			pgxtarget.New(pool, pgxtarget.WithMarkerTable(".marker")), true, "",
 			`pgxtarget: WithMarkerTable: invalid table name ".marker": empty name`},
 		{"a marker table name PostgreSQL would truncate is refused",
-			pgxtarget.New(pool, pgxtarget.WithMarkerTable(strings.Repeat("m", 64))), store, true, "",
+			pgxtarget.New(pool, pgxtarget.WithMarkerTable(strings.Repeat("m", 64))), true, "",
 			`pgxtarget: WithMarkerTable: invalid table name "` + strings.Repeat("m", 64) + `": "` + strings.Repeat("m", 64) + `" is longer than 63 bytes`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.target.Strategy(tt.store, tt.transactional)
+			got, err := tt.target.Strategy(tt.transactional)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("Strategy error = %v, want %q", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("Strategy = %s, %v; want %s", got, err, tt.want)
+			if err != nil || got.Name() != tt.want {
+				t.Errorf("Strategy = %s, %v; want %s", got.Name(), err, tt.want)
 			}
 		})
 	}
 }
 
-func TestBeginRefusesASharedTransactionOnAnotherPool(t *testing.T) {
+func TestAuditStore(t *testing.T) {
+	pool := lazyPool(t, 4)
+	store := lazyStore(t, pool)
+	if got := pgxtarget.Shared(store).AuditStore(); got != audit.Store(store) {
+		t.Errorf("Shared(store).AuditStore() = %v, want the store", got)
+	}
+	if got := pgxtarget.New(pool).AuditStore(); got != nil {
+		t.Errorf("New(pool).AuditStore() = %v, want nil", got)
+	}
+	// A store that cannot append inside a pgx transaction cannot be given
+	// to Shared at all.
+	if _, ok := any(plainStore{store}).(pgxtarget.SharedStore); ok {
+		t.Error("plainStore is a SharedStore")
+	}
+}
+
+func TestNewRefusesASharedTargetOfAnotherStore(t *testing.T) {
+	pool := lazyPool(t, 4)
+	store := lazyStore(t, pool)
+	tests := []struct {
+		name   string
+		store  audit.Store
+		target *pgxtarget.Target
+		want   []string
+	}{
+		{"a shared target of another store, even on the same pool", lazyStore(t, pool), pgxtarget.Shared(store),
+			[]string{`target "appdb" shares the transactions of another audit store than the pipeline's`}},
+		{"a shared target of the store the pipeline's store wraps", plainStore{store}, pgxtarget.Shared(store),
+			[]string{`target "appdb" shares the transactions of another audit store than the pipeline's`}},
+		{"a shared target of no store", store, pgxtarget.Shared(nil),
+			[]string{`target "appdb"`, "pgxtarget: nil audit store"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pipeline.New(tt.store, stages(change("c1", 1, tt.target, true, func(context.Context, pgx.Tx) error { return nil })))
+			if err == nil {
+				t.Fatal("pipeline.New accepted the target")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("pipeline.New error = %v, want it to say %q", err, want)
+				}
+			}
+		})
+	}
+	// The same target in a pipeline on its own store is accepted.
+	if _, err := pipeline.New(store, stages(change("c1", 1, pgxtarget.Shared(store), true, func(context.Context, pgx.Tx) error { return nil }))); err != nil {
+		t.Errorf("pipeline.New refused Shared(store) on store: %v", err)
+	}
+}
+
+func TestBeginSharedRefusesATargetBuiltByNew(t *testing.T) {
 	e := newEnv(t)
-	other := e.srv.Pool(t, pgtest.MaxConns(1))
-	_, err := pgxtarget.New(other).Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySharedTx})
-	if err == nil || !strings.Contains(err.Error(), "needs the audit/postgres store on this target's pool") {
-		t.Fatalf("Begin = %v, want a refusal", err)
+	// Even on the store's own pool: a target shares the store's
+	// transactions only when Shared says so.
+	_, err := pgxtarget.New(e.pool).BeginShared(t.Context(), pipeline.BeginRequest{})
+	if err == nil || !strings.Contains(err.Error(), "build it with Shared") {
+		t.Fatalf("BeginShared = %v, want a refusal naming Shared", err)
+	}
+	if n := e.pool.Stat().AcquiredConns(); n != 0 {
+		t.Errorf("%d connections held after the refusal, want 0", n)
 	}
 }
 
@@ -146,7 +217,7 @@ func TestMarkers(t *testing.T) {
 			if exists() {
 				t.Fatal("reading a marker created the table")
 			}
-			markertest.Check(t, markertest.Target[pgx.Tx](tg), e.store)
+			markertest.Check[pgx.Tx](t, tg)
 			if !exists() {
 				t.Errorf("no table %s", tt.table.Sanitize())
 			}
@@ -165,7 +236,7 @@ func TestMarkerTableCreatedOnceByConcurrentTargets(t *testing.T) {
 		tg := pgxtarget.New(e.srv.Pool(t, pgtest.MaxConns(1)), pgxtarget.WithMarkerTable(e.schema+".flamingock_marker"))
 		wg.Go(func() {
 			<-start
-			w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
+			w, err := tg.BeginSeparate(t.Context(), pipeline.BeginRequest{})
 			if err == nil {
 				err = w.Abort(t.Context())
 			}
@@ -182,12 +253,12 @@ func TestMarkerTableCreatedOnceByConcurrentTargets(t *testing.T) {
 }
 
 // TestSharedWork drives a shared transaction's work as the runner does:
-// Begin, the change, CommitAudit, and Abort after a failed CommitAudit.
+// BeginShared, the change, CommitAudit, and Abort after a failed CommitAudit.
 // Each path gives the work's connection back to the pool exactly once.
 func TestSharedWork(t *testing.T) {
 	e := newEnv(t, pgtest.MaxConns(2))
 	fx := effects(t, e.pool, e.schema)
-	tg := pgxtarget.New(e.pool)
+	tg := pgxtarget.Shared(e.store)
 	lockTable := pgx.Identifier{e.schema, "flamingock_lock"}.Sanitize()
 	entry := func(id string) audit.Entry {
 		return audit.Entry{ExecutionID: "exec", Stage: "s1", ChangeID: id, State: audit.StateApplied,
@@ -195,13 +266,13 @@ func TestSharedWork(t *testing.T) {
 	}
 	// begin starts the work of change id under a lease of its own and runs
 	// the change's statement.
-	begin := func(t *testing.T, id string) (pipeline.Work[pgx.Tx], audit.Lease) {
+	begin := func(t *testing.T, id string) (pipeline.SharedWork[pgx.Tx], audit.Lease) {
 		t.Helper()
 		lease, err := e.store.Acquire(t.Context(), id, "runner-a", time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySharedTx, LeaseTTL: time.Minute})
+		w, err := tg.BeginShared(t.Context(), pipeline.BeginRequest{LeaseTTL: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +285,7 @@ func TestSharedWork(t *testing.T) {
 	conns := func() int32 { return e.pool.Stat().AcquiredConns() }
 	// abortedNothingCommitted aborts w after a failed CommitAudit and checks
 	// that change id left nothing behind and the connection went back.
-	abortedNothingCommitted := func(t *testing.T, w pipeline.Work[pgx.Tx], id string) {
+	abortedNothingCommitted := func(t *testing.T, w pipeline.SharedWork[pgx.Tx], id string) {
 		t.Helper()
 		if err := w.Abort(t.Context()); err != nil {
 			t.Errorf("Abort: %v", err)
@@ -232,7 +303,7 @@ func TestSharedWork(t *testing.T) {
 
 	t.Run("CommitAudit commits the change with its entry and gives the connection back", func(t *testing.T) {
 		w, lease := begin(t, "committed")
-		stored, err := w.(pipeline.AuditAppender).CommitAudit(t.Context(), lease, entry("committed"))
+		stored, err := w.CommitAudit(t.Context(), lease, entry("committed"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +328,7 @@ func TestSharedWork(t *testing.T) {
 		pid := w.Handle().Conn().PgConn().PID()
 		exec(t, e.srv.Admin, "UPDATE "+lockTable+" SET owner = 'runner-b', epoch = epoch + 1 WHERE key = 'fenced'")
 
-		_, err := w.(pipeline.AuditAppender).CommitAudit(t.Context(), lease, entry("fenced"))
+		_, err := w.CommitAudit(t.Context(), lease, entry("fenced"))
 
 		if !errors.Is(err, audit.ErrFenced) {
 			t.Fatalf("CommitAudit = %v, want ErrFenced", err)
@@ -288,7 +359,7 @@ func TestSharedWork(t *testing.T) {
 			t.Fatal("a statement on a missing table succeeded")
 		}
 
-		_, err := w.(pipeline.AuditAppender).CommitAudit(t.Context(), lease, entry("failed"))
+		_, err := w.CommitAudit(t.Context(), lease, entry("failed"))
 
 		if err == nil || errors.Is(err, audit.ErrFenced) {
 			t.Fatalf("CommitAudit = %v, want an error other than ErrFenced", err)

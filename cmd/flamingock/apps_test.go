@@ -92,7 +92,7 @@ func deployMain() {
 		os.Exit(2)
 	}
 	res, err := r.Run(ctx)
-	for _, o := range res.Changes {
+	for _, o := range res.Changes() {
 		fmt.Printf("%s %s\n", o.Status, o.ChangeID)
 	}
 	if err != nil {

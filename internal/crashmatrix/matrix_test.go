@@ -781,7 +781,7 @@ func statuses(res *pipeline.Result) []string {
 		return nil
 	}
 	var out []string
-	for _, o := range res.Changes {
+	for _, o := range res.Changes() {
 		out = append(out, fmt.Sprintf("%s=%s", o.ChangeID, o.Status))
 	}
 	return out

@@ -172,7 +172,7 @@ func (w *world) runner(t *testing.T, lease time.Duration, changes ...pipeline.Ch
 
 // status returns the status of change id in res.
 func status(res *pipeline.Result, id string) pipeline.Status {
-	for _, o := range res.Changes {
+	for _, o := range res.Changes() {
 		if o.ChangeID == id {
 			return o.Status
 		}

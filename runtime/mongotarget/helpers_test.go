@@ -144,7 +144,7 @@ func (e *env) latestExecution(t *testing.T, id string) string {
 // statuses returns the run's outcomes as "id=status".
 func statuses(res *pipeline.Result) []string {
 	var out []string
-	for _, o := range res.Changes {
+	for _, o := range res.Changes() {
 		out = append(out, fmt.Sprintf("%s=%s", o.ChangeID, o.Status))
 	}
 	return out

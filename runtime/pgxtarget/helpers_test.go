@@ -110,7 +110,7 @@ func runner(t *testing.T, store audit.Store, st []pipeline.Stage, opts ...pipeli
 // statuses renders a result as "stage/change=status" lines.
 func statuses(res *pipeline.Result) []string {
 	var out []string
-	for _, o := range res.Changes {
+	for _, o := range res.Changes() {
 		out = append(out, o.Stage+"/"+o.ChangeID+"="+string(o.Status))
 	}
 	return out

@@ -78,6 +78,9 @@ type Stage struct {
 	// passes them from its Deps struct, so that New reports one left unset
 	// before anything runs instead of a change failing on a nil pointer.
 	Deps []Dep
+	// Generated is set, instead of Changes, by code that flamingock-gen
+	// writes: the changes are then built only when a run needs them.
+	Generated *Generated
 }
 
 // Dep is one dependency that changes of a stage receive.
@@ -109,7 +112,7 @@ type changeFunc[H any] struct {
 func (f *changeFunc[H]) bind(store audit.Store, m Meta) (binding, error) {
 	t := f.target
 	if isNil(t) {
-		return binding{}, fmt.Errorf("target %q of change %q is not wired: set Targets.%s", m.Target, m.ID, goname.Field(m.Target))
+		return binding{}, fmt.Errorf("target %q is not wired: set Targets.%s", m.Target, goname.Field(m.Target))
 	}
 	if f.apply == nil {
 		return binding{}, errors.New("apply function is nil")

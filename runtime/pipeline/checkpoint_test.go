@@ -19,12 +19,12 @@ import (
 // fromCheckpoint reports whether every change of res was skipped on the
 // strength of a current checkpoint, without the trail being read.
 func fromCheckpoint(res *pipeline.Result) bool {
-	for _, o := range res.Changes {
+	for _, o := range res.Changes() {
 		if o.Status != pipeline.StatusSkipped || !strings.Contains(o.Reason, "has not changed since") {
 			return false
 		}
 	}
-	return len(res.Changes) > 0
+	return len(res.Changes()) > 0
 }
 
 func (e *env) mustRun(r *pipeline.Runner) *pipeline.Result {
@@ -49,7 +49,7 @@ func TestCheckpointStartsAnUpToDatePipelineWithoutReadingTheTrail(t *testing.T) 
 	epoch := e.lock().Epoch
 	res := e.mustRun(e.runner(stages))
 	if !fromCheckpoint(res) {
-		t.Errorf("second run did not start from the checkpoint the first one saved: %+v", res.Changes)
+		t.Errorf("second run did not start from the checkpoint the first one saved: %+v", res.Changes())
 	}
 	if got := e.lock().Epoch; got != epoch {
 		t.Errorf("the second run took the lock (epoch %d, was %d)", got, epoch)
@@ -81,7 +81,7 @@ func TestCheckpointIsStaleOnceTheTrailChanges(t *testing.T) {
 		t.Errorf("change b ran %d times, want 2 (applied, marked rolled back, applied again)", n)
 	}
 	if res := e.mustRun(e.runner(stages)); !fromCheckpoint(res) {
-		t.Errorf("the run that applied b again saved no checkpoint: %+v", res.Changes)
+		t.Errorf("the run that applied b again saved no checkpoint: %+v", res.Changes())
 	}
 }
 
@@ -123,7 +123,7 @@ func TestCheckpointIsSavedByAStartThatFindsNothingToDo(t *testing.T) {
 		t.Fatal("started from a checkpoint that was deleted")
 	}
 	if res := e.mustRun(e.runner(stages)); !fromCheckpoint(res) {
-		t.Errorf("the start that read the trail saved no checkpoint: %+v", res.Changes)
+		t.Errorf("the start that read the trail saved no checkpoint: %+v", res.Changes())
 	}
 }
 

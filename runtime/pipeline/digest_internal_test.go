@@ -3,27 +3,34 @@ package pipeline
 import "testing"
 
 func TestDigestTellsPipelinesApart(t *testing.T) {
-	change := func(stage, id, checksum string) *boundChange {
-		return &boundChange{stage: stage, meta: Meta{ID: id, Checksum: checksum}}
+	change := func(id, checksum string) Change { return Change{meta: Meta{ID: id, Checksum: checksum}} }
+	stage := func(name string, changes ...Change) Stage { return Stage{Name: name, Changes: changes} }
+	base := []Stage{stage("s1", change("a", "x"), change("b", "y"))}
+	others := map[string][]Stage{
+		"another checksum":     {stage("s1", change("a", "x"), change("b", "z"))},
+		"another id":           {stage("s1", change("a", "x"), change("c", "y"))},
+		"another stage":        {stage("s1", change("a", "x")), stage("s2", change("b", "y"))},
+		"another stage name":   {stage("s2", change("a", "x"), change("b", "y"))},
+		"another order":        {stage("s1", change("b", "y"), change("a", "x"))},
+		"one change more":      {stage("s1", change("a", "x"), change("b", "y"), change("c", ""))},
+		"one change less":      {stage("s1", change("a", "x"))},
+		"id and checksum swap": {stage("s1", change("x", "a"), change("b", "y"))},
 	}
-	base := []*boundChange{change("s1", "a", "x"), change("s1", "b", "y")}
-	others := map[string][]*boundChange{
-		"another checksum":     {change("s1", "a", "x"), change("s1", "b", "z")},
-		"another id":           {change("s1", "a", "x"), change("s1", "c", "y")},
-		"another stage":        {change("s1", "a", "x"), change("s2", "b", "y")},
-		"another order":        {change("s1", "b", "y"), change("s1", "a", "x")},
-		"one change more":      {change("s1", "a", "x"), change("s1", "b", "y"), change("s1", "c", "")},
-		"one change less":      {change("s1", "a", "x")},
-		"fields shifted":       {change("s1", "a", "xs1"), change("", "b", "y")},
-		"id and checksum swap": {change("s1", "x", "a"), change("s1", "b", "y")},
-	}
-	d := digest(base)
-	if d != digest([]*boundChange{change("s1", "a", "x"), change("s1", "b", "y")}) {
+	d := pipelineDigest(base)
+	if d != pipelineDigest([]Stage{stage("s1", change("a", "x"), change("b", "y"))}) {
 		t.Fatal("the same pipeline has two digests")
 	}
 	for name, o := range others {
-		if digest(o) == d {
+		if pipelineDigest(o) == d {
 			t.Errorf("%s: same digest as the base pipeline", name)
 		}
+	}
+	// A generated stage brings the digest of its changes: the checkpoint
+	// of a pipeline is the same whether a stage is generated or listed.
+	changes := base[0].Changes
+	generated := []Stage{{Name: "s1", Generated: &Generated{Digest: stageDigest(changes), Len: len(changes),
+		Changes: func() []Change { return changes }}}}
+	if pipelineDigest(generated) != d {
+		t.Error("a generated stage and the same changes listed have two digests")
 	}
 }

@@ -114,8 +114,14 @@ func (x *execution) begin(ctx context.Context, op Operation) {
 	if x.r.cfg.events == nil {
 		return
 	}
-	x.ev.byID = make(map[string]*boundChange, len(x.r.changes))
-	for _, c := range x.r.changes {
+	// Events name changes: build them (an invalid pipeline is reported by
+	// the operation itself).
+	b, _ := x.r.changes()
+	if b == nil {
+		b = &built{}
+	}
+	x.ev.byID = make(map[string]*boundChange, len(b.changes))
+	for _, c := range b.changes {
 		x.ev.byID[c.meta.ID] = c
 	}
 	x.deliver(Event{Kind: EventPipelineStarted})
@@ -204,7 +210,7 @@ func (x *execution) summarize(res *Result, err error) {
 func (r *Result) summary() string {
 	var parts []string
 	for _, s := range []Status{StatusApplied, StatusRecovered, StatusRolledBack, StatusSkipped, StatusFailed, StatusNotRun} {
-		if n := len(r.with(s)); n > 0 {
+		if n := r.count(s); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}

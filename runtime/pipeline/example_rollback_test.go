@@ -58,7 +58,7 @@ func ExampleRunner_RollbackTo() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, o := range res.Changes {
+	for _, o := range res.Changes() {
 		fmt.Printf("%s/%s: %s\n", o.Stage, o.ChangeID, o.Status)
 	}
 	err = r.Validate(ctx)

@@ -48,7 +48,7 @@ func Example() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		for _, o := range res.Changes {
+		for _, o := range res.Changes() {
 			fmt.Printf("%s/%s: %s\n", o.Stage, o.ChangeID, o.Status)
 		}
 	}

@@ -285,7 +285,7 @@ func (e *env) lock() audit.LockInfo {
 // statuses returns "stage/id=status" for every outcome of res.
 func statuses(res *pipeline.Result) []string {
 	var out []string
-	for _, o := range res.Changes {
+	for _, o := range res.Changes() {
 		out = append(out, fmt.Sprintf("%s/%s=%s", o.Stage, o.ChangeID, o.Status))
 	}
 	return out

@@ -138,8 +138,8 @@ const reasonCheckpoint = "applied; the audit trail has not changed since every c
 
 // startPlan is plan for Run, which only needs to know whether anything is
 // to be done: when the store keeps checkpoints and the pipeline's is
-// current, every change is done and the trail is not read (current true,
-// every Latest nil). A renamed stage cannot hide behind a checkpoint: the
+// current, every change is done and neither the trail is read nor the
+// changes built (current true, p nil). A renamed stage cannot hide behind a checkpoint: the
 // stage names are in the digest, and a current checkpoint of this digest
 // proves every change recorded under its own stage (see renamed).
 //
@@ -165,16 +165,11 @@ func (r *Runner) startPlan(ctx context.Context) (p *Plan, current bool, err erro
 	if err != nil {
 		return nil, false, r.failed(ctx, opReadTrail, err)
 	}
-	if !got.current {
-		p, err = r.decideAll(ctx, got.snap)
-		return p, false, err
+	if got.current {
+		return nil, true, nil
 	}
-	p = &Plan{Changes: make([]PlannedChange, len(r.changes))}
-	for i, c := range r.changes {
-		p.Changes[i] = PlannedChange{Stage: c.stage, ChangeID: c.meta.ID, Order: c.meta.Order,
-			Action: ActionSkip, Reason: reasonCheckpoint}
-	}
-	return p, true, nil
+	p, err = r.decideAll(ctx, got.snap)
+	return p, false, err
 }
 
 // decideAll decides every change from snap, the latest entry of every
@@ -182,6 +177,9 @@ func (r *Runner) startPlan(ctx context.Context) (p *Plan, current bool, err erro
 // may read markers), a trail that records changes of the pipeline under
 // another stage name: every path that decides from the trail comes here.
 func (r *Runner) decideAll(ctx context.Context, snap []audit.Entry) (*Plan, error) {
+	if _, err := r.changes(); err != nil {
+		return nil, err
+	}
 	latest := make(map[audit.Key]*audit.Entry, len(snap))
 	for i := range snap {
 		latest[snap[i].Key()] = &snap[i]
@@ -189,8 +187,8 @@ func (r *Runner) decideAll(ctx context.Context, snap []audit.Entry) (*Plan, erro
 	if err := r.renamed(snap, latest); err != nil {
 		return nil, err
 	}
-	p := &Plan{Changes: make([]PlannedChange, len(r.changes)), seq: maxSeq(snap)}
-	for i, c := range r.changes {
+	p := &Plan{Changes: make([]PlannedChange, len(r.built.changes)), seq: maxSeq(snap)}
+	for i, c := range r.built.changes {
 		pc := &p.Changes[i]
 		*pc = PlannedChange{Stage: c.stage, ChangeID: c.meta.ID, Order: c.meta.Order, Latest: latest[c.key()]}
 		if err := r.decide(ctx, c, pc); err != nil {
@@ -213,7 +211,7 @@ func (r *Runner) renamed(snap []audit.Entry, latest map[audit.Key]*audit.Entry) 
 	var other map[string][]string // change id -> the other stages that record it
 	for i := range snap {
 		e := &snap[i]
-		st, ok := r.stageOf[e.ChangeID]
+		st, ok := r.built.stageOf[e.ChangeID]
 		if !ok || st == e.Stage || latest[audit.Key{Stage: st, ChangeID: e.ChangeID}] != nil {
 			continue
 		}
@@ -225,8 +223,8 @@ func (r *Runner) renamed(snap []audit.Entry, latest map[audit.Key]*audit.Entry) 
 	if other == nil {
 		return nil
 	}
-	err := &StageRenamedError{declared: r.stages}
-	for _, c := range r.changes {
+	err := &StageRenamedError{declared: r.built.stages}
+	for _, c := range r.built.changes {
 		recorded := other[c.meta.ID]
 		slices.Sort(recorded)
 		for _, st := range recorded {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -23,13 +24,42 @@ const (
 type Result struct {
 	// ExecutionID identifies the run in the audit trail.
 	ExecutionID string
-	// Changes lists every change of the pipeline, in pipeline order, for
-	// Run; for RollbackTo, the changes it had to roll back, newest first.
-	Changes []Outcome
 	// Drift lists, in pipeline order, the applied changes whose source
 	// changed since they were applied. It is a warning, not a failure: they
 	// are not applied again, and the run goes on (see Drift).
 	Drift []Drift
+
+	changes []Outcome
+	// upToDate is set for a start that found the pipeline's checkpoint
+	// current: every change is skipped, and the outcomes are listed only
+	// when asked for.
+	upToDate *upToDate
+}
+
+// upToDate lists the outcomes of a start that found every change done
+// from the checkpoint, once.
+type upToDate struct {
+	r    *Runner
+	once sync.Once
+}
+
+// Changes lists what the run did with every change of the pipeline, in
+// pipeline order, for Run; for RollbackTo, the changes it had to roll
+// back, newest first. A start that found every change done from the
+// store's checkpoint builds the list at the first call.
+func (r *Result) Changes() []Outcome {
+	if u := r.upToDate; u != nil {
+		u.once.Do(func() { r.changes = u.r.skippedFromCheckpoint() })
+	}
+	return r.changes
+}
+
+// Len is the number of changes Changes lists, without listing them.
+func (r *Result) Len() int {
+	if u := r.upToDate; u != nil {
+		return u.r.total
+	}
+	return len(r.changes)
 }
 
 // Drift is an applied change whose source changed since it was applied:
@@ -94,17 +124,12 @@ func (r *Result) NotRun() []Outcome { return r.with(StatusNotRun) }
 func (r *Result) with(s Status) []Outcome {
 	// Counted first: a start lists every change of the pipeline, which
 	// may be thousands.
-	n := 0
-	for _, o := range r.Changes {
-		if o.Status == s {
-			n++
-		}
-	}
+	n := r.count(s)
 	if n == 0 {
 		return nil
 	}
 	out := make([]Outcome, 0, n)
-	for _, o := range r.Changes {
+	for _, o := range r.Changes() {
 		if o.Status == s {
 			out = append(out, o)
 		}
@@ -112,10 +137,27 @@ func (r *Result) with(s Status) []Outcome {
 	return out
 }
 
+// count is len(r.with(s)), listing nothing.
+func (r *Result) count(s Status) int {
+	if r.upToDate != nil {
+		if s == StatusSkipped {
+			return r.upToDate.r.total
+		}
+		return 0
+	}
+	n := 0
+	for _, o := range r.changes {
+		if o.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
 // done reports whether every change of r is applied: skipped as applied,
 // applied or recovered by this run.
 func (r *Result) done() bool {
-	for _, o := range r.Changes {
+	for _, o := range r.Changes() {
 		switch o.Status {
 		case StatusSkipped, StatusApplied, StatusRecovered:
 		default:

@@ -91,8 +91,12 @@ func (r *Runner) RollbackTo(ctx context.Context, id string, opts ...RollbackOpti
 		}
 		o.applyRollback(&cfg)
 	}
+	b, err := r.changes()
+	if err != nil {
+		return &Result{}, err
+	}
 	from := -1
-	for i, c := range r.changes {
+	for i, c := range b.changes {
 		if c.meta.ID == id {
 			from = i
 		}
@@ -146,8 +150,8 @@ func (x *execution) rollbackTasks(ctx context.Context, first int) ([]task, error
 	}
 	var tasks []task
 	var refusals []Refusal
-	for i := len(x.r.changes) - 1; i >= first; i-- {
-		c, pc := x.r.changes[i], &p.Changes[i]
+	for i := len(x.r.built.changes) - 1; i >= first; i-- {
+		c, pc := x.r.built.changes[i], &p.Changes[i]
 		t := task{c: c, pc: pc, skip: true, reason: notApplied(pc)}
 		refuse := func(why string) {
 			refusals = append(refusals, Refusal{Stage: c.stage, ChangeID: c.meta.ID, Reason: why})

@@ -48,7 +48,7 @@ import (
 func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	x := &execution{r: r, id: rand.Text(), step: applying()}
 	x.log = r.cfg.logger.With("execution", x.id)
-	res = &Result{ExecutionID: x.id, Changes: make([]Outcome, 0, len(r.changes))}
+	res = &Result{ExecutionID: x.id}
 	x.begin(ctx, OperationRun)
 	defer func() { x.end(res, err) }()
 
@@ -56,13 +56,15 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	if err != nil {
 		return x.notRun(ctx, res, x.tasks(nil), x.undecided(err)), err
 	}
+	if current {
+		x.log.Debug("nothing to apply", "changes", r.total, "checkpoint", current)
+		return x.upToDate(ctx, res)
+	}
 	if len(p.Pending()) == 0 && len(p.Issues()) == 0 {
 		x.log.Debug("nothing to apply", "changes", len(p.Changes), "checkpoint", current)
 		res = x.walk(ctx, res, x.tasks(p))
-		if !current {
-			x.saw(p.seq)
-			x.checkpoint(ctx, res)
-		}
+		x.saw(p.seq)
+		x.checkpoint(ctx, res)
 		return res, nil
 	}
 
@@ -93,6 +95,42 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 		x.checkpoint(ctx, res)
 	}
 	return res, x.err
+}
+
+// upToDate ends a start that found the pipeline's checkpoint current:
+// every change is done, and nothing is built or listed for it unless
+// someone looks (Result.Changes, events, debug logging).
+func (x *execution) upToDate(ctx context.Context, res *Result) (*Result, error) {
+	res.upToDate = &upToDate{r: x.r}
+	if x.r.cfg.events == nil && !x.log.Enabled(ctx, slog.LevelDebug) {
+		return res, nil
+	}
+	b, err := x.r.changes()
+	if err != nil {
+		return res, err
+	}
+	for _, c := range b.changes {
+		x.log.Debug("skipped", "stage", c.stage, "change", c.meta.ID, "reason", reasonCheckpoint)
+		x.emit(Event{Kind: EventSkipped, Stage: c.stage, ChangeID: c.meta.ID, Reason: reasonCheckpoint})
+	}
+	return res, nil
+}
+
+// skippedFromCheckpoint lists every change as a start that found the
+// pipeline's checkpoint current skipped it. It reads only the changes'
+// stages and ids, which a Generated stage builds again for it.
+func (r *Runner) skippedFromCheckpoint() []Outcome {
+	out := make([]Outcome, 0, r.total)
+	for _, st := range r.stages {
+		changes := st.Changes
+		if st.Generated != nil {
+			changes = st.Generated.Changes()
+		}
+		for _, c := range changes {
+			out = append(out, Outcome{Stage: st.Name, ChangeID: c.meta.ID, Status: StatusSkipped, Reason: reasonCheckpoint})
+		}
+	}
+	return out
 }
 
 // undecided logs why the changes could not be decided from the audit trail
@@ -179,7 +217,11 @@ type task struct {
 // (the trail could not be decided from), every change is to run.
 func (x *execution) tasks(p *Plan) iter.Seq[task] {
 	return func(yield func(task) bool) {
-		for i, c := range x.r.changes {
+		b, err := x.r.changes()
+		if err != nil {
+			return // an invalid pipeline: no change to list
+		}
+		for i, c := range b.changes {
 			t := task{c: c}
 			if p != nil {
 				pc := &p.Changes[i]
@@ -239,7 +281,7 @@ func (x *execution) walk(ctx context.Context, res *Result, tasks iter.Seq[task])
 		if x.err != nil && x.stoppedAt == "" {
 			x.stoppedAt = fmt.Sprintf("change %q (stage %q)", c.meta.ID, c.stage)
 		}
-		res.Changes = append(res.Changes, o)
+		res.changes = append(res.changes, o)
 	}
 	return res
 }
@@ -253,7 +295,7 @@ func (x *execution) notRun(ctx context.Context, res *Result, tasks iter.Seq[task
 			o.Status, o.Reason = StatusSkipped, t.reason
 			x.drift(ctx, res, t.pc)
 		}
-		res.Changes = append(res.Changes, o)
+		res.changes = append(res.changes, o)
 	}
 	return res
 }

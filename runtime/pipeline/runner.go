@@ -2,35 +2,48 @@ package pipeline
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/digest"
 )
 
 // Runner runs a pipeline of stages against an audit store. Build one with
 // New; it is safe to call Plan and Run more than once, also concurrently:
 // the lock lets one run at a time execute.
 type Runner struct {
-	store   audit.Store
-	changes []*boundChange // every change of every stage, in pipeline order
-	cfg     config
-	host    string
+	store  audit.Store
+	stages []Stage
+	total  int // changes in every stage
+	cfg    config
+	host   string
 	// digest identifies the pipeline in checkpoints (audit.Checkpoint);
 	// empty when the store keeps none.
 	digest string
+
+	// built is the pipeline's changes, bound to the store: built by New
+	// unless a stage is Generated, then by the first operation that needs
+	// them (see changes).
+	once  sync.Once
+	built built
+}
+
+// built is a pipeline's changes bound to its store.
+type built struct {
+	changes []*boundChange // every change of every stage, in pipeline order
 	// stageOf is the stage that declares each change id, and stages the
 	// set of stage names, for finding changes the trail records under
 	// another stage (renamed).
 	stageOf map[string]string
 	stages  map[string]bool
+	err     error
 }
 
 // boundChange is a change of the pipeline bound to the store.
@@ -43,14 +56,27 @@ type boundChange struct {
 
 func (c *boundChange) key() audit.Key { return audit.Key{Stage: c.stage, ChangeID: c.meta.ID} }
 
+// ErrInvalidPipeline reports a pipeline that New could not check without
+// building its changes (a change id used in two generated stages, a
+// generated file edited by hand) and that the first run needing them
+// refused. New returns the same problems, for the changes it builds.
+var ErrInvalidPipeline = errors.New("invalid pipeline")
+
 // New validates the pipeline and returns its runner. It reports every
 // problem at once: a bad option, an empty or repeated stage name, an empty
 // or repeated change id (ids are unique across the whole pipeline), a
 // stage name, change id or target id longer than audit.MaxIDLen or an
 // author longer than audit.MaxAuthorLen (no store takes them), orders
 // not strictly increasing within a stage, an unknown recovery, a target or a
-// dependency not wired, a target that cannot run a change as declared. Nothing touches the
-// store or the targets.
+// dependency not wired, a target that cannot run a change as declared.
+// Nothing touches the store or the targets.
+//
+// A Generated stage was checked by flamingock-gen: New checks its targets
+// and dependencies and leaves its changes unbuilt, so that a start with
+// nothing to do costs the same at any number of changes. What only its
+// changes can show (a change id another stage uses too) is reported, as
+// ErrInvalidPipeline, by the first Run, Plan, Validate or RollbackTo that
+// builds them; no change runs before.
 func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 	var errs []error
 	cfg := defaultConfig()
@@ -69,17 +95,12 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 	if len(stages) == 0 {
 		errs = append(errs, errors.New("pipeline has no stages"))
 	}
-	// New runs at every start over every change: one allocation for all
-	// of them rather than one each.
-	total := 0
-	for _, st := range stages {
-		total += len(st.Changes)
-	}
-	bound := make([]boundChange, 0, total)
-	r := &Runner{store: store, cfg: cfg, changes: make([]*boundChange, 0, total)}
+	r := &Runner{store: store, stages: stages, cfg: cfg}
+	lazy := false
+	stageErrs := make([][]error, len(stages))
 	stageSeen := make(map[string]bool, len(stages))
-	idSeen := make(map[string]string, total) // change id -> stage that declares it
 	for i, st := range stages {
+		var errs []error
 		switch {
 		case st.Name == "":
 			errs = append(errs, fmt.Errorf("stage #%d has no name", i+1))
@@ -94,10 +115,83 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 				errs = append(errs, fmt.Errorf("stage %q: dependency %s is not set (%s it): set it", clip(st.Name), d.Name, quoteList("change", d.Changes)))
 			}
 		}
-		for j, c := range st.Changes {
+		if st.Generated != nil {
+			lazy = true
+			errs = append(errs, checkGenerated(store, st)...)
+			r.total += st.Generated.Len
+		} else {
+			r.total += len(st.Changes)
+		}
+		stageErrs[i] = errs
+	}
+	if !lazy {
+		// Every stage is listed by hand: build and check every change now,
+		// and report its problems with the stages'.
+		b, changeErrs := r.build()
+		for i := range stageErrs {
+			errs = append(errs, stageErrs[i]...)
+			errs = append(errs, changeErrs[i]...)
+		}
+		r.once.Do(func() { r.built = b })
+	} else {
+		errs = append(errs, slices.Concat(stageErrs...)...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("invalid pipeline:\n%w", err)
+	}
+	if _, ok := store.(audit.Checkpointer); ok {
+		r.digest = pipelineDigest(stages)
+	}
+	r.host, _ = os.Hostname()
+	if r.host == "" {
+		r.host = "unknown-host"
+	}
+	if r.cfg.runnerID == "" {
+		r.cfg.runnerID = fmt.Sprintf("%s-%d-%s", r.host, os.Getpid(), rand.Text()[:8])
+	}
+	return r, nil
+}
+
+// changes returns the pipeline's changes bound to the store, building and
+// checking them at the first call. The error matches ErrInvalidPipeline.
+func (r *Runner) changes() (*built, error) {
+	r.once.Do(func() {
+		var errs [][]error
+		r.built, errs = r.build()
+		if err := errors.Join(slices.Concat(errs...)...); err != nil {
+			r.built = built{err: &invalidError{err}}
+		}
+	})
+	if r.built.err != nil {
+		return nil, r.built.err
+	}
+	return &r.built, nil
+}
+
+// build builds and checks every change of the pipeline, the part of New
+// that a Generated stage defers, and returns the problems of each stage.
+func (r *Runner) build() (built, [][]error) {
+	stageErrs := make([][]error, len(r.stages))
+	// One allocation for all of the changes rather than one each.
+	bound := make([]boundChange, 0, r.total)
+	out := built{changes: make([]*boundChange, 0, r.total), stages: make(map[string]bool, len(r.stages))}
+	idSeen := make(map[string]string, r.total) // change id -> stage that declares it
+	for i, st := range r.stages {
+		var errs []error
+		out.stages[st.Name] = true
+		changes := st.Changes
+		if g := st.Generated; g != nil {
+			changes = g.Changes()
+			if sum := stageDigest(changes); len(changes) != g.Len || sum != g.Digest {
+				stageErrs[i] = append(errs, fmt.Errorf("stage %q: its generated file says %d changes of digest %s, and builds %d of digest %s: "+
+					"it was edited by hand; run go generate", clip(st.Name), g.Len, g.Digest, len(changes), sum))
+				continue
+			}
+		}
+		for j, c := range changes {
 			m := c.meta
-			// where names the change in errors; built only for one, since New
-			// runs at every start over every change.
+			// where names the change in errors; built only for one, since
+			// this runs over every change.
 			where := func() string {
 				if m.Source != "" {
 					return fmt.Sprintf("stage %q: change %q (%s)", clip(st.Name), clip(m.ID), m.Source)
@@ -124,9 +218,9 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 					errs = append(errs, fmt.Errorf("%s: %s", where(), tooLong(f.name, f.value, f.bound)))
 				}
 			}
-			if j > 0 && m.Order <= st.Changes[j-1].meta.Order {
+			if j > 0 && m.Order <= changes[j-1].meta.Order {
 				errs = append(errs, fmt.Errorf("%s: order %d does not follow order %d of change %q",
-					where(), m.Order, st.Changes[j-1].meta.Order, clip(st.Changes[j-1].meta.ID)))
+					where(), m.Order, changes[j-1].meta.Order, clip(changes[j-1].meta.ID)))
 			}
 			if !m.recovery().Valid() {
 				errs = append(errs, fmt.Errorf("%s: unknown recovery %q (want %s or %s)",
@@ -139,33 +233,27 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 				errs = append(errs, fmt.Errorf("%s: not built with NewChange", where()))
 				continue
 			}
-			b, err := c.fn.bind(store, m)
+			b, err := c.fn.bind(r.store, m)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", where(), err))
 				continue
 			}
-			b.leaseTTL = cfg.leaseTTL
+			b.leaseTTL = r.cfg.leaseTTL
 			m.Recovery = m.recovery()
 			bound = append(bound, boundChange{stage: st.Name, meta: m, hasRollback: c.hasRollback, b: b})
-			r.changes = append(r.changes, &bound[len(bound)-1])
+			out.changes = append(out.changes, &bound[len(bound)-1])
 		}
+		stageErrs[i] = errs
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("invalid pipeline:\n%w", err)
-	}
-	r.stageOf, r.stages = idSeen, stageSeen
-	if _, ok := store.(audit.Checkpointer); ok {
-		r.digest = digest(r.changes)
-	}
-	r.host, _ = os.Hostname()
-	if r.host == "" {
-		r.host = "unknown-host"
-	}
-	if r.cfg.runnerID == "" {
-		r.cfg.runnerID = fmt.Sprintf("%s-%d-%s", r.host, os.Getpid(), rand.Text()[:8])
-	}
-	return r, nil
+	out.stageOf = idSeen
+	return out, stageErrs
 }
+
+// invalidError is a pipeline refused when its changes were built.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string   { return "invalid pipeline:\n" + e.err.Error() }
+func (e *invalidError) Unwrap() []error { return []error{ErrInvalidPipeline, e.err} }
 
 // tooLong says that value, the named field, is longer than bound bytes, in
 // the words of audit.Entry.CheckBounds.
@@ -186,31 +274,33 @@ func clip(s string) string {
 	return s[:n] + "…"
 }
 
-// digest returns the digest of a pipeline of changes: the stage, id and
-// checksum of every change, in pipeline order, each field prefixed with its
-// length so that no two pipelines share one. Only these decide whether a
-// run has anything to do (and the checksum whether Plan reports a changed
-// source), so a pipeline that differs in them never trusts the checkpoint
-// of another.
-func digest(changes []*boundChange) string {
-	h := sha256.New()
-	// Hashed in blocks of a few KiB: one Write per change costs more than
-	// the hashing, and one buffer for the whole pipeline grows and is
-	// copied, at every start.
-	buf := make([]byte, 0, 8<<10)
-	buf = append(buf, "flamingock-go pipeline digest 1\n"...)
-	for _, c := range changes {
-		for _, f := range [...]string{c.stage, c.meta.ID, c.meta.Checksum} {
-			buf = binary.AppendUvarint(buf, uint64(len(f)))
-			buf = append(buf, f...)
-		}
-		if len(buf) >= 4<<10 {
-			h.Write(buf)
-			buf = buf[:0]
+// pipelineDigest returns the digest of a pipeline: its stages' names and
+// the digests of their changes (stageDigest), in order, which a
+// Generated stage brings computed. Only the stage, id and checksum of each
+// change decide whether a run has anything to do (and the checksum
+// whether Plan reports a changed source), so a pipeline that differs in
+// them never trusts the checkpoint of another.
+func pipelineDigest(stages []Stage) string {
+	names, sums := make([]string, len(stages)), make([]string, len(stages))
+	for i, st := range stages {
+		names[i] = st.Name
+		if st.Generated != nil {
+			sums[i] = st.Generated.Digest
+		} else {
+			sums[i] = stageDigest(st.Changes)
 		}
 	}
-	h.Write(buf)
-	return hex.EncodeToString(h.Sum(nil))
+	return digest.Pipeline(names, sums)
+}
+
+// stageDigest returns the digest of a stage's changes, as flamingock-gen
+// computes it for a Generated stage.
+func stageDigest(changes []Change) string {
+	d := digest.NewStage()
+	for _, c := range changes {
+		d.Add(c.meta.ID, c.meta.Checksum)
+	}
+	return d.Sum()
 }
 
 // RunnerID is the identity this runner records and locks as.

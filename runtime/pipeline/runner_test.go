@@ -64,10 +64,10 @@ func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 		"WithStoreURL: empty url",
 		"nil option",
 		`stage "schema": change "b": order 2 does not follow order 2 of change "a"`,
-		`stage "schema": change "c": target "app-db" of change "c" is not wired: set Targets.AppDb`,
-		`stage "schema": change "d": target "appdb" of change "d" is not wired: set Targets.Appdb`,
+		`stage "schema": change "c": target "app-db" is not wired: set Targets.AppDb`,
+		`stage "schema": change "d": target "appdb" is not wired: set Targets.Appdb`,
 		`stage "schema": change "ddl": target "appdb": database/sql target cannot run a change outside a transaction (its handle is *sql.Tx)`,
-		`stage "schema": change "e": target "1db" of change "e" is not wired: set Targets.T1db`,
+		`stage "schema": change "e": target "1db" is not wired: set Targets.T1db`,
 		`stage "schema" is listed twice`,
 		`stage #3 has no name`,
 		`stage "": change "a": id already used in stage "schema"`,
@@ -114,7 +114,7 @@ func TestNewAcceptsAStageWithoutChanges(t *testing.T) {
 		t.Errorf("default runner id %q, want host-pid-random", r.RunnerID())
 	}
 	res, err := r.Run(context.Background())
-	if err != nil || len(res.Changes) != 0 {
+	if err != nil || len(res.Changes()) != 0 {
 		t.Errorf("Run = %+v, %v; want no outcomes and no error", res, err)
 	}
 }

@@ -163,7 +163,7 @@ func TestStageRenamed(t *testing.T) {
 					if diff := cmp.Diff([]string{"store/a=not run", "store/b=not run"}, statuses(res)); diff != "" {
 						t.Errorf("Run #%d outcomes (-want +got):\n%s", i+1, diff)
 					}
-					for _, o := range res.Changes {
+					for _, o := range res.Changes() {
 						if !strings.Contains(o.Reason, "another stage name") {
 							t.Errorf("Run #%d: outcome of %s: reason %q does not say why", i+1, o.ChangeID, o.Reason)
 						}

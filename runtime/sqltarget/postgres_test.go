@@ -114,7 +114,7 @@ func pgRunner(t *testing.T, store audit.Store, st []pipeline.Stage, opts ...pipe
 
 func outcomes(res *pipeline.Result) []string {
 	var out []string
-	for _, o := range res.Changes {
+	for _, o := range res.Changes() {
 		out = append(out, o.ChangeID+"="+string(o.Status))
 	}
 	return out

@@ -13,9 +13,10 @@ func (t *Target) WriteMarkerOutsideTx(ctx context.Context, m pipeline.Marker) er
 }
 
 // AssumeTransactions makes t act as on a server with transactions without
-// asking it, so that the parts of the transactional strategy that need no
-// transaction on the server (markers, recovery, the session a work binds)
-// run against one that has none.
+// asking it: BeginSeparate then begins a session transaction instead of
+// refusing, so that the parts of the transactional strategy that need no
+// transaction on the server (markers, recovery, the session a work's
+// Context carries) run against one that has none.
 func (t *Target) AssumeTransactions() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -67,7 +67,7 @@ func lowerEmails(ctx context.Context, db *mongo.Database) error {
 
 func TestPipelineOnMongo(t *testing.T) {
 	e := newEnv(t)
-	tg := e.target()
+	tg := e.detect(t) // the target for whichever server the test has
 	tx, err := tg.Transactions(t.Context())
 	if err != nil {
 		t.Fatal(err)

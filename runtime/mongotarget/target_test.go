@@ -41,6 +41,77 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// detect returns the target Detect builds on the env's database, logging
+// nowhere: the one a test uses when it is not about the transactional
+// strategy, whatever the server.
+func (e *env) detect(t *testing.T, opts ...mongotarget.Option) *mongotarget.Target {
+	t.Helper()
+	tg, err := mongotarget.Detect(t.Context(), e.db, append([]mongotarget.Option{mongotarget.WithLogger(quiet())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+// strategies returns tg's strategy for a transactional change and for one
+// declared transactional=false, failing t on error.
+func strategies(t *testing.T, tg *mongotarget.Target) (tx, nonTx audit.Strategy) {
+	t.Helper()
+	for _, transactional := range []bool{true, false} {
+		s, err := tg.Strategy(transactional)
+		if err != nil {
+			t.Fatalf("Strategy(transactional=%v): %v", transactional, err)
+		}
+		if transactional {
+			tx = s.Name()
+		} else {
+			nonTx = s.Name()
+		}
+	}
+	return tx, nonTx
+}
+
+func TestStrategyAsksNothingOfTheServer(t *testing.T) {
+	// A client that is never used: nothing listens on port 1, and neither
+	// New nor Strategy sends anything.
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	db := client.Database("app")
+
+	tests := []struct {
+		name      string
+		opts      []mongotarget.Option
+		tx, nonTx audit.Strategy
+	}{
+		{"New runs a transactional change in a transaction with a marker", nil, audit.StrategySeparateTx, audit.StrategyNonTx},
+		{"WithoutTransactions runs every change without one", []mongotarget.Option{mongotarget.WithoutTransactions()},
+			audit.StrategyNonTx, audit.StrategyNonTx},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			tg := mongotarget.New(db, append(tt.opts, mongotarget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))...)
+			for range 2 { // the same answer every time
+				if tx, nonTx := strategies(t, tg); tx != tt.tx || nonTx != tt.nonTx {
+					t.Errorf("Strategy(true), Strategy(false) = %s, %s; want %s, %s", tx, nonTx, tt.tx, tt.nonTx)
+				}
+			}
+			if logs.String() != "" {
+				t.Errorf("log:\n%s\nwant nothing: the server was not asked", logs.String())
+			}
+		})
+	}
+
+	t.Run("no strategy shares the audit store's transaction", func(t *testing.T) {
+		if _, ok := any(mongotarget.New(db)).(pipeline.SharedTxTarget[*mongo.Database]); ok {
+			t.Error("*mongotarget.Target is a pipeline.SharedTxTarget")
+		}
+	})
+}
+
 func TestStrategyDetection(t *testing.T) {
 	e := newEnv(t)
 	tx, err := mongotarget.New(e.db, mongotarget.WithLogger(quiet())).Transactions(t.Context())
@@ -51,13 +122,15 @@ func TestStrategyDetection(t *testing.T) {
 		t.Skipf("the test server has transactions (%s); these cases are about one without", tx.Reason)
 	}
 
-	t.Run("a standalone server runs every change without a transaction, and the log says why once", func(t *testing.T) {
+	t.Run("Detect on a standalone server runs every change without a transaction, and the log says why once", func(t *testing.T) {
 		var logs syncBuffer
-		tg := mongotarget.New(e.db, mongotarget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-		for _, transactional := range []bool{true, false, true} {
-			s, err := tg.Strategy(e.store, transactional)
-			if err != nil || s != audit.StrategyNonTx {
-				t.Errorf("Strategy(transactional=%v) = %q, %v; want %s", transactional, s, err, audit.StrategyNonTx)
+		tg, err := mongotarget.Detect(t.Context(), e.db, mongotarget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if tx, nonTx := strategies(t, tg); tx != audit.StrategyNonTx || nonTx != audit.StrategyNonTx {
+				t.Errorf("Strategy(true), Strategy(false) = %s, %s; want %s for both", tx, nonTx, audit.StrategyNonTx)
 			}
 		}
 		got, err := tg.Transactions(t.Context())
@@ -74,21 +147,9 @@ func TestStrategyDetection(t *testing.T) {
 		}
 	})
 
-	t.Run("a change declared transactional=false asks nothing of the server", func(t *testing.T) {
-		var logs syncBuffer
-		tg := mongotarget.New(e.db, mongotarget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-		s, err := tg.Strategy(e.store, false)
-		if err != nil || s != audit.StrategyNonTx {
-			t.Errorf("Strategy = %q, %v; want %s", s, err, audit.StrategyNonTx)
-		}
-		if logs.String() != "" {
-			t.Errorf("log:\n%s\nwant nothing: the server was not asked", logs.String())
-		}
-	})
-
-	t.Run("a pipeline records its changes as run without a transaction", func(t *testing.T) {
+	t.Run("a pipeline on a Detect target records its changes as run without a transaction", func(t *testing.T) {
 		fx := e.effects()
-		r := e.runner(t, e.target(), decl{id: "tx", order: 1, apply: fx.leave("tx")}, decl{id: "ddl", order: 2, nonTx: true, apply: fx.leave("ddl")})
+		r := e.runner(t, e.detect(t), decl{id: "tx", order: 1, apply: fx.leave("tx")}, decl{id: "ddl", order: 2, nonTx: true, apply: fx.leave("ddl")})
 		if _, err := r.Run(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -98,6 +159,59 @@ func TestStrategyDetection(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A target built by New on a server without transactions does not drop
+// the transaction silently: its first transactional change fails before it
+// runs, saying what to use instead, and runs once the target is built by
+// Detect.
+func TestNewOnAServerWithoutTransactions(t *testing.T) {
+	e := newEnv(t)
+	if tx, err := mongotarget.New(e.db, mongotarget.WithLogger(quiet())).Transactions(t.Context()); err != nil {
+		t.Fatal(err)
+	} else if tx.Supported {
+		t.Skipf("the test server has transactions (%s); this test is about one without", tx.Reason)
+	}
+	fx := e.effects()
+	c1 := decl{id: "c1", order: 1, apply: fx.leave("c1")}
+
+	res, err := e.runner(t, e.target(), c1).Run(t.Context())
+
+	if !errors.Is(err, pipeline.ErrChangeFailed) {
+		t.Fatalf("Run error = %v; want the change's failure", err)
+	}
+	for _, want := range []string{"needs a server with transactions", "a standalone server",
+		"mongotarget.Detect", "mongotarget.WithoutTransactions"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Run error = %v; want it to say %q", err, want)
+		}
+	}
+	if diff := cmp.Diff([]string{"c1=failed"}, statuses(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"STARTED SEPARATE_TX", "FAILED SEPARATE_TX"}, e.history(t, "c1")); diff != "" {
+		t.Errorf("c1 entries (-want +got):\n%s", diff)
+	}
+	if n := fx.count(t, "c1"); n != 0 {
+		t.Errorf("c1 ran %d times; want never", n)
+	}
+	if slices.Contains(collections(t, e.db), mongotarget.DefaultMarkerCollection) {
+		t.Errorf("collections %v; want no %s: the refusal comes before anything is written", collections(t, e.db), mongotarget.DefaultMarkerCollection)
+	}
+
+	res, err = e.runner(t, e.detect(t), c1).Run(t.Context())
+	if err != nil {
+		t.Fatalf("run on a Detect target: %v", err)
+	}
+	if diff := cmp.Diff([]string{"c1=applied"}, statuses(res)); diff != "" {
+		t.Errorf("outcomes of the run on a Detect target (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"STARTED SEPARATE_TX", "FAILED SEPARATE_TX", "STARTED NON_TX", "APPLIED NON_TX"}, e.history(t, "c1")); diff != "" {
+		t.Errorf("c1 entries (-want +got):\n%s", diff)
+	}
+	if n := fx.count(t, "c1"); n != 1 {
+		t.Errorf("c1 ran %d times; want once", n)
+	}
 }
 
 func TestTargetErrors(t *testing.T) {
@@ -131,12 +245,18 @@ func TestTargetErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, transactional := range []bool{true, false} {
-				if s, err := tt.target.Strategy(nil, transactional); err == nil || err.Error() != tt.want {
-					t.Errorf("Strategy(transactional=%v) = %q, %v; want error %q", transactional, s, err, tt.want)
+				if s, err := tt.target.Strategy(transactional); err == nil || err.Error() != tt.want {
+					t.Errorf("Strategy(transactional=%v) = %q, %v; want error %q", transactional, s.Name(), err, tt.want)
 				}
 			}
-			if _, err := tt.target.Begin(t.Context(), pipeline.BeginRequest{Strategy: audit.StrategyNonTx}); err == nil || err.Error() != tt.want {
-				t.Errorf("Begin = %v; want error %q", err, tt.want)
+			if _, err := tt.target.BeginNonTx(t.Context(), pipeline.BeginRequest{}); err == nil || err.Error() != tt.want {
+				t.Errorf("BeginNonTx = %v; want error %q", err, tt.want)
+			}
+			if _, err := tt.target.BeginSeparate(t.Context(), pipeline.BeginRequest{}); err == nil || err.Error() != tt.want {
+				t.Errorf("BeginSeparate = %v; want error %q", err, tt.want)
+			}
+			if _, err := tt.target.HasMarker(t.Context(), pipeline.Marker{}); err == nil || err.Error() != tt.want {
+				t.Errorf("HasMarker = %v; want error %q", err, tt.want)
 			}
 			if _, err := tt.target.Transactions(t.Context()); err == nil || err.Error() != tt.want {
 				t.Errorf("Transactions = %v; want error %q", err, tt.want)
@@ -145,7 +265,7 @@ func TestTargetErrors(t *testing.T) {
 	}
 
 	t.Run("every error is reported at once", func(t *testing.T) {
-		_, err := mongotarget.New(nil, nil, mongotarget.WithLogger(nil)).Strategy(nil, true)
+		_, err := mongotarget.New(nil, nil, mongotarget.WithLogger(nil)).Strategy(true)
 		want := "mongotarget: nil *mongo.Database\nmongotarget: nil option\nmongotarget: WithLogger: nil logger"
 		if err == nil || err.Error() != want {
 			t.Errorf("Strategy = %v; want %q", err, want)
@@ -168,27 +288,27 @@ func TestTargetErrors(t *testing.T) {
 		}
 	})
 
-	t.Run("a transactional strategy needs a server known to have transactions", func(t *testing.T) {
+	t.Run("Detect reports what stops it asking the server, and builds no target", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond) // nothing listens on port 1
+		defer cancel()
+		tg, err := mongotarget.Detect(ctx, db, mongotarget.WithLogger(quiet()))
+		if err == nil || tg != nil || !strings.Contains(err.Error(), `mongotarget: ask the server of database "app" whether it has transactions (hello)`) {
+			t.Errorf("Detect = %v, %v; want no target and an error saying what was asked", tg, err)
+		}
+		if _, err := mongotarget.Detect(t.Context(), nil); err == nil || err.Error() != "mongotarget: nil *mongo.Database" {
+			t.Errorf("Detect(nil) = %v; want the nil database refused", err)
+		}
+	})
+
+	t.Run("a transactional change asks the server under the runner's context before it begins", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
 		tg := mongotarget.New(db, mongotarget.WithLogger(quiet()))
-		_, err := tg.Begin(t.Context(), pipeline.BeginRequest{Strategy: audit.StrategySeparateTx})
-		want := "mongotarget: strategy SEPARATE_TX needs a server with transactions, and the server was not asked whether it has them"
-		if err == nil || err.Error() != want {
-			t.Errorf("Begin = %v; want %q", err, want)
+		w, err := tg.BeginSeparate(ctx, pipeline.BeginRequest{})
+		if err == nil || w != nil || !strings.Contains(err.Error(), `mongotarget: ask the server of database "app" whether it has transactions (hello)`) {
+			t.Errorf("BeginSeparate = %v, %v; want no work and an error saying what was asked", w, err)
 		}
 	})
-
-	t.Run("a shared transaction is refused", func(t *testing.T) {
-		_, err := mongotarget.New(db).Begin(t.Context(), pipeline.BeginRequest{Strategy: audit.StrategySharedTx})
-		if err == nil || err.Error() != "mongotarget: unsupported strategy SHARED_TX" {
-			t.Errorf("Begin = %v; want unsupported strategy", err)
-		}
-	})
-}
-
-// contextBinder is the method through which a work gives its change the
-// context to run with.
-type contextBinder interface {
-	BindContext(ctx context.Context) context.Context
 }
 
 func TestTransactionalWork(t *testing.T) {
@@ -196,16 +316,12 @@ func TestTransactionalWork(t *testing.T) {
 	tg := e.target()
 	tg.AssumeTransactions()
 
-	t.Run("the context a transactional work binds carries its session, in a transaction", func(t *testing.T) {
-		w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
+	t.Run("the context of a transactional work carries its session, in a transaction", func(t *testing.T) {
+		w, err := tg.BeginSeparate(t.Context(), pipeline.BeginRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, ok := w.(contextBinder)
-		if !ok {
-			t.Fatalf("%T has no BindContext", w)
-		}
-		sess := mongo.SessionFromContext(b.BindContext(t.Context()))
+		sess := mongo.SessionFromContext(w.Context(t.Context()))
 		if sess == nil || !sess.TransactionRunning() {
 			t.Errorf("session of the bound context = %v; want one in a transaction", sess)
 		}
@@ -220,7 +336,7 @@ func TestTransactionalWork(t *testing.T) {
 		}
 	})
 
-	t.Run("an operation run with the bound context is sent in the transaction, one run with another is not", func(t *testing.T) {
+	t.Run("an operation run with the work's context is sent in the transaction, one run with another is not", func(t *testing.T) {
 		var (
 			mu      sync.Mutex
 			inserts []bson.Raw
@@ -234,12 +350,12 @@ func TestTransactionalWork(t *testing.T) {
 		}}
 		tg := mongotarget.New(connect(t, testenv.Mongo(t), monitor).Database(e.db.Name()), mongotarget.WithLogger(quiet()))
 		tg.AssumeTransactions()
-		w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
+		w, err := tg.BeginSeparate(t.Context(), pipeline.BeginRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer w.Abort(context.Background())
-		bound := w.(contextBinder).BindContext(t.Context())
+		bound := w.Context(t.Context())
 		coll := w.Handle().Collection("bound")
 		// On a server without transactions the first fails: the server
 		// refuses the transaction the driver starts with it.
@@ -271,7 +387,7 @@ func TestTransactionalWork(t *testing.T) {
 		}
 	})
 
-	t.Run("Begin creates the marker collection, once, even for targets racing to", func(t *testing.T) {
+	t.Run("BeginSeparate creates the marker collection, once, even for targets racing to", func(t *testing.T) {
 		name := "racing_markers"
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
@@ -279,7 +395,7 @@ func TestTransactionalWork(t *testing.T) {
 			wg.Go(func() {
 				tg := e.target(mongotarget.WithMarkerCollection(name))
 				tg.AssumeTransactions()
-				w, err := tg.Begin(t.Context(), pipeline.BeginRequest{Store: e.store, Strategy: audit.StrategySeparateTx})
+				w, err := tg.BeginSeparate(t.Context(), pipeline.BeginRequest{})
 				if err == nil {
 					err = w.Abort(t.Context())
 				}

@@ -45,7 +45,7 @@ func TestLeaseRefreshCut(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t)
 			f := w.proxy.Arm(cut(refresh, when))
-			tg := pgxtarget.New(w.pool)
+			tg := pgxtarget.Shared(w.store)
 			r := w.runner(t, refreshLease,
 				change("c1", 1, tg, true, audit.RecoveryManual, waitingFor(f, "c1")),
 				change("c2", 2, tg, true, audit.RecoveryManual, effect("c2")))
@@ -75,7 +75,7 @@ func TestLeaseRefreshCut(t *testing.T) {
 		ctx := context.Background()
 		w := newWorld(t)
 		f := w.proxy.Arm(faultproxy.Rule{Match: refresh, When: before, Repeat: true})
-		tg := pgxtarget.New(w.pool)
+		tg := pgxtarget.Shared(w.store)
 		r := w.runner(t, refreshLease,
 			change("c1", 1, tg, true, audit.RecoveryManual, waitingFor(f, "c1")),
 			change("c2", 2, tg, true, audit.RecoveryManual, effect("c2")))

@@ -69,7 +69,7 @@ func TestSharedTransaction(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			tg := pgxtarget.New(w.pool)
+			tg := pgxtarget.Shared(w.store)
 			r := w.runner(t, lease, change("c1", 1, tg, true, audit.RecoveryManual, effect("c1")))
 			runTwice(t, w, r, tc, "c1")
 			if n := w.effectsHere(t, "c1"); n != 1 {
@@ -208,7 +208,7 @@ func TestNonTransactional(t *testing.T) {
 			t.Run(tc.name+" and recovery "+string(rec)+" decides", func(t *testing.T) {
 				ctx := context.Background()
 				w := newWorld(t)
-				r := w.runner(t, lease, change("c1", 1, pgxtarget.New(w.pool), false, rec, effect("c1")))
+				r := w.runner(t, lease, change("c1", 1, pgxtarget.Shared(w.store), false, rec, effect("c1")))
 				f := w.proxy.Arm(tc.rule)
 				if _, err := r.Run(ctx); err == nil {
 					t.Fatal("run with the fault: no error, want one")
@@ -265,7 +265,7 @@ func TestEveryConnectionCutMidChange(t *testing.T) {
 		_, err := tx.Exec(ctx, "SELECT 1")
 		return err
 	}
-	r := w.runner(t, lease, change("c1", 1, pgxtarget.New(w.pool), true, audit.RecoveryManual, body))
+	r := w.runner(t, lease, change("c1", 1, pgxtarget.Shared(w.store), true, audit.RecoveryManual, body))
 	errc := make(chan error, 1)
 	go func() {
 		_, err := r.Run(ctx)
@@ -300,7 +300,7 @@ func TestAuditReadCut(t *testing.T) {
 	t.Run("one snapshot read cut is read again and the run applies the change once", func(t *testing.T) {
 		ctx := context.Background()
 		w := newWorld(t)
-		r := w.runner(t, lease, change("c1", 1, pgxtarget.New(w.pool), true, audit.RecoveryManual, effect("c1")))
+		r := w.runner(t, lease, change("c1", 1, pgxtarget.Shared(w.store), true, audit.RecoveryManual, effect("c1")))
 		f := w.proxy.Arm(cut(snapshot, before))
 		res, err := r.Run(ctx)
 		fired(t, f)
@@ -320,7 +320,7 @@ func TestAuditReadCut(t *testing.T) {
 		ctx := context.Background()
 		w := newWorld(t)
 		// A short lease keeps the retry budget (within its margin) short.
-		r := w.runner(t, 3*time.Second, change("c1", 1, pgxtarget.New(w.pool), true, audit.RecoveryManual, effect("c1")))
+		r := w.runner(t, 3*time.Second, change("c1", 1, pgxtarget.Shared(w.store), true, audit.RecoveryManual, effect("c1")))
 		f := w.proxy.Arm(faultproxy.Rule{Match: snapshot, When: before, Repeat: true})
 		res, err := r.Run(ctx)
 		fired(t, f)

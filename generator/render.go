@@ -14,6 +14,7 @@ import (
 	"golang.org/x/tools/imports"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/digest"
 	"github.com/flamingock/flamingock-go/internal/goname"
 )
 
@@ -219,34 +220,56 @@ func (r *renderer) depsStruct(f *jen.File) {
 }
 
 func (r *renderer) stageFunc(f *jen.File) {
-	var body, items []jen.Code
+	var build, items, uses []jen.Code
+	type use struct {
+		target        string
+		transactional bool
+	}
+	seen := map[use]bool{}
+	sum := digest.NewStage()
 	for _, ch := range r.changes {
 		if inst, ok := r.instances[ch]; ok {
-			body = append(body, jen.Id(inst).Op(":=").New(r.typ(ch.typ)))
+			build = append(build, jen.Id(inst).Op(":=").New(r.typ(ch.typ)))
 		}
 		var rollback jen.Code = jen.Nil()
 		if ch.rollback != nil {
 			rollback = r.funcValue(ch, ch.rollback, ch.rollbackDeps)
 		}
+		field := jen.Id(r.t).Dot(goname.Field(ch.ann.Target))
 		items = append(items, jen.Line().Qual(pipelinePath, "NewChange").Call(
 			r.meta(ch),
-			jen.Id(r.t).Dot(goname.Field(ch.ann.Target)),
+			field,
 			r.funcValue(ch, ch.apply, ch.applyDeps),
 			rollback,
 		))
+		if u := (use{ch.ann.Target, ch.ann.Transactional}); !seen[u] {
+			seen[u] = true
+			uses = append(uses, jen.Line().Qual(pipelinePath, "Uses").Call(jen.Lit(u.target), field.Clone(), jen.Lit(u.transactional)))
+		}
+		sum.Add(ch.ann.ID, ch.checksum)
 	}
 	items = append(items, jen.Line())
+	build = append(build, jen.Return(jen.Index().Qual(pipelinePath, "Change").Values(items...)))
+	generated := []jen.Code{
+		jen.Line().Id("Digest").Op(":").Lit(sum.Sum()),
+		jen.Line().Id("Len").Op(":").Lit(len(r.changes)),
+		jen.Line().Id("Targets").Op(":").Index().Qual(pipelinePath, "TargetUse").Values(append(uses, jen.Line())...),
+		jen.Line().Id("Changes").Op(":").Func().Params().Index().Qual(pipelinePath, "Change").Block(build...),
+		jen.Line(),
+	}
 	fields := []jen.Code{
 		jen.Line().Id("Name").Op(":").Lit(r.stage),
-		jen.Line().Id("Changes").Op(":").Index().Qual(pipelinePath, "Change").Values(items...),
+		jen.Line().Id("Generated").Op(":").Op("&").Qual(pipelinePath, "Generated").Values(generated...),
 	}
 	if deps := r.nilableDeps(); len(deps) > 0 {
 		fields = append(fields, jen.Line().Id("Deps").Op(":").Index().Qual(pipelinePath, "Dep").Values(append(deps, jen.Line())...))
 	}
-	body = append(body, jen.Return(jen.Qual(pipelinePath, "Stage").Values(append(fields, jen.Line())...)))
 	f.Commentf("Stage returns stage %q: its changes in order, bound to their", r.stage)
-	f.Comment("targets and dependencies.")
-	f.Func().Id("Stage").Params(jen.Id(r.t).Id("Targets"), jen.Id(r.d).Id("Deps")).Qual(pipelinePath, "Stage").Block(body...)
+	f.Comment("targets and dependencies. They are built only when a run needs them:")
+	f.Comment("a start with nothing to do compares Digest with the audit store's")
+	f.Comment("checkpoint and builds none.")
+	f.Func().Id("Stage").Params(jen.Id(r.t).Id("Targets"), jen.Id(r.d).Id("Deps")).Qual(pipelinePath, "Stage").Block(
+		jen.Return(jen.Qual(pipelinePath, "Stage").Values(append(fields, jen.Line())...)))
 }
 
 // nilableDeps lists, as pipeline.Dep values, the dependencies that can be

@@ -53,8 +53,8 @@ func Uses[H any](id string, t Target[H], transactional bool) TargetUse {
 func checkGenerated(store audit.Store, st Stage) []error {
 	g := st.Generated
 	var errs []error
-	if g.Changes == nil || g.Digest == "" || g.Len < 1 {
-		errs = append(errs, fmt.Errorf("stage %q: Generated needs Changes, a Digest and a Len of at least 1, as flamingock-gen writes them: run go generate", clip(st.Name)))
+	if g.Changes == nil || g.Digest == "" || g.Len < 0 {
+		errs = append(errs, fmt.Errorf("stage %q: Generated needs Changes, a Digest and a Len, as flamingock-gen writes them: run go generate", clip(st.Name)))
 	}
 	if len(st.Changes) > 0 {
 		errs = append(errs, fmt.Errorf("stage %q: both Changes and Generated are set", clip(st.Name)))

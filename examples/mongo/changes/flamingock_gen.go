@@ -31,39 +31,51 @@ type Targets struct {
 type Deps struct{}
 
 // Stage returns stage "changes": its changes in order, bound to their
-// targets and dependencies.
+// targets and dependencies. They are built only when a run needs them:
+// a start with nothing to do compares Digest with the audit store's
+// checkpoint and builds none.
 func Stage(t Targets, d Deps) pipeline.Stage {
 	return pipeline.Stage{
 		Name: "changes",
-		Changes: []pipeline.Change{
-			pipeline.NewChange(pipeline.Meta{
-				ID:                 "create-users",
-				Order:              1,
-				Author:             "example",
-				Target:             "appdb",
-				Recovery:           audit.RecoveryRetry,
-				WithoutTransaction: true,
-				Checksum:           "1a2cb76d6459390ab05204eb4f887174cfb1e1c5b6cb2cc1e81c5881ab0271ae",
-				Source:             "users.go:33",
-			}, t.Appdb, CreateUsers, nil),
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "import-users",
-				Order:    2,
-				Author:   "example",
-				Target:   "appdb",
-				Recovery: audit.RecoveryManual,
-				Checksum: "8a2802284ff3e41509deea1d121887268b4f5715a2946e25e4f0876a745caa38",
-				Source:   "users.go:55",
-			}, t.Appdb, ImportUsers, nil),
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "normalise-emails",
-				Order:    3,
-				Author:   "example",
-				Target:   "appdb",
-				Recovery: audit.RecoveryRetry,
-				Checksum: "bd27d954a14e09cce9f2ae6318b9cc9b537df05a1fcb36f61d42dc196b134a69",
-				Source:   "users.go:73",
-			}, t.Appdb, NormaliseEmails, nil),
+		Generated: &pipeline.Generated{
+			Digest: "e5e9df2bac8ca3299aa0cfc9ff73fe5fefcc8463641d003a44f03d102fb4cb46",
+			Len:    3,
+			Targets: []pipeline.TargetUse{
+				pipeline.Uses("appdb", t.Appdb, false),
+				pipeline.Uses("appdb", t.Appdb, true),
+			},
+			Changes: func() []pipeline.Change {
+				return []pipeline.Change{
+					pipeline.NewChange(pipeline.Meta{
+						ID:                 "create-users",
+						Order:              1,
+						Author:             "example",
+						Target:             "appdb",
+						Recovery:           audit.RecoveryRetry,
+						WithoutTransaction: true,
+						Checksum:           "1a2cb76d6459390ab05204eb4f887174cfb1e1c5b6cb2cc1e81c5881ab0271ae",
+						Source:             "users.go:33",
+					}, t.Appdb, CreateUsers, nil),
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "import-users",
+						Order:    2,
+						Author:   "example",
+						Target:   "appdb",
+						Recovery: audit.RecoveryManual,
+						Checksum: "8a2802284ff3e41509deea1d121887268b4f5715a2946e25e4f0876a745caa38",
+						Source:   "users.go:55",
+					}, t.Appdb, ImportUsers, nil),
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "normalise-emails",
+						Order:    3,
+						Author:   "example",
+						Target:   "appdb",
+						Recovery: audit.RecoveryRetry,
+						Checksum: "bd27d954a14e09cce9f2ae6318b9cc9b537df05a1fcb36f61d42dc196b134a69",
+						Source:   "users.go:73",
+					}, t.Appdb, NormaliseEmails, nil),
+				}
+			},
 		},
 	}
 }

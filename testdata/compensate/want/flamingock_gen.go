@@ -32,30 +32,41 @@ type Targets struct {
 type Deps struct{}
 
 // Stage returns stage "compensate": its changes in order, bound to their
-// targets and dependencies.
+// targets and dependencies. They are built only when a run needs them:
+// a start with nothing to do compares Digest with the audit store's
+// checkpoint and builds none.
 func Stage(t Targets, d Deps) pipeline.Stage {
 	return pipeline.Stage{
 		Name: "compensate",
-		Changes: []pipeline.Change{
-			pipeline.NewChange(pipeline.Meta{
-				ID:         "publish-flags",
-				Order:      1,
-				Author:     "",
-				Target:     "flags",
-				Recovery:   audit.RecoveryManual,
-				Compensate: true,
-				Checksum:   "6f0c040067352fde252d8d52f144c228bf3587f716a1fc5805b534844be88b95",
-				Source:     "changes.go:12",
-			}, t.Flags, PublishFlags, UnpublishFlags),
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "drop-legacy",
-				Order:    2,
-				Author:   "",
-				Target:   "flags",
-				Recovery: audit.RecoveryManual,
-				Checksum: "2ff67afe555be6c419972210be8ea6ccab815d6205dd1789a58df7f7f41f84b6",
-				Source:   "changes.go:19",
-			}, t.Flags, DropLegacy, RestoreLegacy),
+		Generated: &pipeline.Generated{
+			Digest: "1acddb65af03466ae26b2de37a35dd5794de96d29d7c8a501e3aac0d43c96632",
+			Len:    2,
+			Targets: []pipeline.TargetUse{
+				pipeline.Uses("flags", t.Flags, true),
+			},
+			Changes: func() []pipeline.Change {
+				return []pipeline.Change{
+					pipeline.NewChange(pipeline.Meta{
+						ID:         "publish-flags",
+						Order:      1,
+						Author:     "",
+						Target:     "flags",
+						Recovery:   audit.RecoveryManual,
+						Compensate: true,
+						Checksum:   "6f0c040067352fde252d8d52f144c228bf3587f716a1fc5805b534844be88b95",
+						Source:     "changes.go:12",
+					}, t.Flags, PublishFlags, UnpublishFlags),
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "drop-legacy",
+						Order:    2,
+						Author:   "",
+						Target:   "flags",
+						Recovery: audit.RecoveryManual,
+						Checksum: "2ff67afe555be6c419972210be8ea6ccab815d6205dd1789a58df7f7f41f84b6",
+						Source:   "changes.go:19",
+					}, t.Flags, DropLegacy, RestoreLegacy),
+				}
+			},
 		},
 	}
 }

@@ -42,43 +42,55 @@ type Deps struct {
 }
 
 // Stage returns stage "function_form": its changes in order, bound to their
-// targets and dependencies.
+// targets and dependencies. They are built only when a run needs them:
+// a start with nothing to do compares Digest with the audit store's
+// checkpoint and builds none.
 func Stage(t Targets, d Deps) pipeline.Stage {
 	return pipeline.Stage{
 		Name: "function_form",
-		Changes: []pipeline.Change{
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "create-users",
-				Order:    1,
-				Author:   "alice",
-				Target:   "appdb",
-				Recovery: audit.RecoveryManual,
-				Checksum: "532b67e44231743fad8ed6bf21c55110cb6f0ed3c0dc83553df9886f450bf8c9",
-				Source:   "0001_create_users.go:13",
-			}, t.Appdb, CreateUsers, DropUsers),
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "seed-users",
-				Order:    2,
-				Author:   "Alice Smith",
-				Target:   "appdb",
-				Recovery: audit.RecoveryRetry,
-				Checksum: "bf6a27b01787c1f00eb6c5ab7d2b33d5e4628f93f8cc3002141d278c10444f24",
-				Source:   "seed.go:15",
-			}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
-				return SeedUsers(ctx, h, d.Logger, d.Config)
-			}, nil),
-			pipeline.NewChange(pipeline.Meta{
-				ID:                 "announce",
-				Order:              10,
-				Author:             "",
-				Target:             "events-api",
-				Recovery:           audit.RecoveryManual,
-				WithoutTransaction: true,
-				Checksum:           "5031ce607773bfef525609724d2d019f0a0034ac89bffce39201c65907c52584",
-				Source:             "announce.go:12",
-			}, t.EventsApi, func(ctx context.Context, h *http.Client) error {
-				return Announce(ctx, h, d.Logger)
-			}, Unannounce),
+		Generated: &pipeline.Generated{
+			Digest: "429301e4eee2f9f574fe92a6f7898b780ace6578994751fa495e63c4f845bb3d",
+			Len:    3,
+			Targets: []pipeline.TargetUse{
+				pipeline.Uses("appdb", t.Appdb, true),
+				pipeline.Uses("events-api", t.EventsApi, false),
+			},
+			Changes: func() []pipeline.Change {
+				return []pipeline.Change{
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "create-users",
+						Order:    1,
+						Author:   "alice",
+						Target:   "appdb",
+						Recovery: audit.RecoveryManual,
+						Checksum: "532b67e44231743fad8ed6bf21c55110cb6f0ed3c0dc83553df9886f450bf8c9",
+						Source:   "0001_create_users.go:13",
+					}, t.Appdb, CreateUsers, DropUsers),
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "seed-users",
+						Order:    2,
+						Author:   "Alice Smith",
+						Target:   "appdb",
+						Recovery: audit.RecoveryRetry,
+						Checksum: "bf6a27b01787c1f00eb6c5ab7d2b33d5e4628f93f8cc3002141d278c10444f24",
+						Source:   "seed.go:15",
+					}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
+						return SeedUsers(ctx, h, d.Logger, d.Config)
+					}, nil),
+					pipeline.NewChange(pipeline.Meta{
+						ID:                 "announce",
+						Order:              10,
+						Author:             "",
+						Target:             "events-api",
+						Recovery:           audit.RecoveryManual,
+						WithoutTransaction: true,
+						Checksum:           "5031ce607773bfef525609724d2d019f0a0034ac89bffce39201c65907c52584",
+						Source:             "announce.go:12",
+					}, t.EventsApi, func(ctx context.Context, h *http.Client) error {
+						return Announce(ctx, h, d.Logger)
+					}, Unannounce),
+				}
+			},
 		},
 		Deps: []pipeline.Dep{
 			{Name: "Deps.Logger", Value: d.Logger, Changes: []string{"seed-users", "announce"}},

@@ -30,29 +30,40 @@ type Targets struct {
 type Deps struct{}
 
 // Stage returns stage "ledger_append": its changes in order, bound to their
-// targets and dependencies.
+// targets and dependencies. They are built only when a run needs them:
+// a start with nothing to do compares Digest with the audit store's
+// checkpoint and builds none.
 func Stage(t Targets, d Deps) pipeline.Stage {
 	return pipeline.Stage{
 		Name: "ledger_append",
-		Changes: []pipeline.Change{
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "create-users",
-				Order:    1,
-				Author:   "",
-				Target:   "appdb",
-				Recovery: audit.RecoveryManual,
-				Checksum: "6fc4dd4003f3f911003175acb145ce456741863ad6ed8534f15616066b73abbf",
-				Source:   "changes.go:10",
-			}, t.Appdb, CreateUsers, nil),
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "add-email",
-				Order:    2,
-				Author:   "",
-				Target:   "appdb",
-				Recovery: audit.RecoveryManual,
-				Checksum: "c9ccda2a2e7c3968b0e750843df14f7b3f3b01e76630d4a95c882f016fe0c258",
-				Source:   "changes.go:13",
-			}, t.Appdb, AddEmail, nil),
+		Generated: &pipeline.Generated{
+			Digest: "6f748a9f7adf3e7053cd167417b1fcf5e235acf67d6d25cba689550352edb08f",
+			Len:    2,
+			Targets: []pipeline.TargetUse{
+				pipeline.Uses("appdb", t.Appdb, true),
+			},
+			Changes: func() []pipeline.Change {
+				return []pipeline.Change{
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "create-users",
+						Order:    1,
+						Author:   "",
+						Target:   "appdb",
+						Recovery: audit.RecoveryManual,
+						Checksum: "6fc4dd4003f3f911003175acb145ce456741863ad6ed8534f15616066b73abbf",
+						Source:   "changes.go:10",
+					}, t.Appdb, CreateUsers, nil),
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "add-email",
+						Order:    2,
+						Author:   "",
+						Target:   "appdb",
+						Recovery: audit.RecoveryManual,
+						Checksum: "c9ccda2a2e7c3968b0e750843df14f7b3f3b01e76630d4a95c882f016fe0c258",
+						Source:   "changes.go:13",
+					}, t.Appdb, AddEmail, nil),
+				}
+			},
 		},
 	}
 }

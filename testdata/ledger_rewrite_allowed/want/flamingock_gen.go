@@ -31,38 +31,49 @@ type Targets struct {
 type Deps struct{}
 
 // Stage returns stage "ledger_rewrite_allowed": its changes in order, bound to their
-// targets and dependencies.
+// targets and dependencies. They are built only when a run needs them:
+// a start with nothing to do compares Digest with the audit store's
+// checkpoint and builds none.
 func Stage(t Targets, d Deps) pipeline.Stage {
 	return pipeline.Stage{
 		Name: "ledger_rewrite_allowed",
-		Changes: []pipeline.Change{
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "create-users",
-				Order:    1,
-				Author:   "",
-				Target:   "appdb",
-				Recovery: audit.RecoveryManual,
-				Checksum: "6fc4dd4003f3f911003175acb145ce456741863ad6ed8534f15616066b73abbf",
-				Source:   "changes.go:12",
-			}, t.Appdb, CreateUsers, nil),
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "add-phone",
-				Order:    3,
-				Author:   "",
-				Target:   "appdb",
-				Recovery: audit.RecoveryManual,
-				Checksum: "763e510dc1b809e9c383ba535abf52c7c4aa4c300cef368aebed237d7279140f",
-				Source:   "changes.go:15",
-			}, t.Appdb, AddPhone, nil),
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "add-email",
-				Order:    5,
-				Author:   "",
-				Target:   "appdb",
-				Recovery: audit.RecoveryManual,
-				Checksum: "c9ccda2a2e7c3968b0e750843df14f7b3f3b01e76630d4a95c882f016fe0c258",
-				Source:   "changes.go:18",
-			}, t.Appdb, AddEmail, nil),
+		Generated: &pipeline.Generated{
+			Digest: "859a859e94b37a35b5df3533b58b330e4cbf14d072ad6eb46f3420fea99a289e",
+			Len:    3,
+			Targets: []pipeline.TargetUse{
+				pipeline.Uses("appdb", t.Appdb, true),
+			},
+			Changes: func() []pipeline.Change {
+				return []pipeline.Change{
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "create-users",
+						Order:    1,
+						Author:   "",
+						Target:   "appdb",
+						Recovery: audit.RecoveryManual,
+						Checksum: "6fc4dd4003f3f911003175acb145ce456741863ad6ed8534f15616066b73abbf",
+						Source:   "changes.go:12",
+					}, t.Appdb, CreateUsers, nil),
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "add-phone",
+						Order:    3,
+						Author:   "",
+						Target:   "appdb",
+						Recovery: audit.RecoveryManual,
+						Checksum: "763e510dc1b809e9c383ba535abf52c7c4aa4c300cef368aebed237d7279140f",
+						Source:   "changes.go:15",
+					}, t.Appdb, AddPhone, nil),
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "add-email",
+						Order:    5,
+						Author:   "",
+						Target:   "appdb",
+						Recovery: audit.RecoveryManual,
+						Checksum: "c9ccda2a2e7c3968b0e750843df14f7b3f3b01e76630d4a95c882f016fe0c258",
+						Source:   "changes.go:18",
+					}, t.Appdb, AddEmail, nil),
+				}
+			},
 		},
 	}
 }

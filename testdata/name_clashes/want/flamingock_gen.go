@@ -36,54 +36,65 @@ type Deps struct {
 }
 
 // Stage returns stage "custom-stage": its changes in order, bound to their
-// targets and dependencies.
+// targets and dependencies. They are built only when a run needs them:
+// a start with nothing to do compares Digest with the audit store's
+// checkpoint and builds none.
 func Stage(t2 Targets, d2 Deps) pipeline2.Stage {
-	seed2 := new(Seed)
-	import2 := new(Import)
-	new2 := new(New)
 	return pipeline2.Stage{
 		Name: "custom-stage",
-		Changes: []pipeline2.Change{
-			pipeline2.NewChange(pipeline2.Meta{
-				ID:       "create-users",
-				Order:    1,
-				Author:   "",
-				Target:   "appdb",
-				Recovery: audit2.RecoveryManual,
-				Checksum: "72e6aa05099f96b936e83999f4ee0b5b2235ef9f4394da6b6fe47601264f6537",
-				Source:   "changes.go:24",
-			}, t2.Appdb, func(ctx2 context2.Context, h2 *sql.Tx) error {
-				return CreateUsers(ctx2, h2, d2.Config)
-			}, nil),
-			pipeline2.NewChange(pipeline2.Meta{
-				ID:       "seed",
-				Order:    2,
-				Author:   "",
-				Target:   "appdb",
-				Recovery: audit2.RecoveryManual,
-				Checksum: "e8e8530ab626656dabf4da04f0d4197ab5372d21cdcb7484fb10c46381b0b838",
-				Source:   "changes.go:30",
-			}, t2.Appdb, func(ctx2 context2.Context, h2 *sql.Tx) error {
-				return seed2.Apply(ctx2, h2, d2.Config)
-			}, seed2.Rollback),
-			pipeline2.NewChange(pipeline2.Meta{
-				ID:       "import",
-				Order:    3,
-				Author:   "",
-				Target:   "appdb",
-				Recovery: audit2.RecoveryManual,
-				Checksum: "5f17cedce17ab4a0577ad8d230bf5cdc426c60cceebc13b309d80622ada4cbc1",
-				Source:   "changes.go:40",
-			}, t2.Appdb, import2.Apply, nil),
-			pipeline2.NewChange(pipeline2.Meta{
-				ID:       "new",
-				Order:    4,
-				Author:   "",
-				Target:   "appdb",
-				Recovery: audit2.RecoveryManual,
-				Checksum: "dc5ba67196ce83fa0df96d862452bfc60b38d17655e395f3abfa49772958c52e",
-				Source:   "changes.go:45",
-			}, t2.Appdb, new2.Apply, nil),
+		Generated: &pipeline2.Generated{
+			Digest: "9779e2c9e7f2f9963a5a01d1f698bebfbef012ffcae684bf333471253658351d",
+			Len:    4,
+			Targets: []pipeline2.TargetUse{
+				pipeline2.Uses("appdb", t2.Appdb, true),
+			},
+			Changes: func() []pipeline2.Change {
+				seed2 := new(Seed)
+				import2 := new(Import)
+				new2 := new(New)
+				return []pipeline2.Change{
+					pipeline2.NewChange(pipeline2.Meta{
+						ID:       "create-users",
+						Order:    1,
+						Author:   "",
+						Target:   "appdb",
+						Recovery: audit2.RecoveryManual,
+						Checksum: "72e6aa05099f96b936e83999f4ee0b5b2235ef9f4394da6b6fe47601264f6537",
+						Source:   "changes.go:24",
+					}, t2.Appdb, func(ctx2 context2.Context, h2 *sql.Tx) error {
+						return CreateUsers(ctx2, h2, d2.Config)
+					}, nil),
+					pipeline2.NewChange(pipeline2.Meta{
+						ID:       "seed",
+						Order:    2,
+						Author:   "",
+						Target:   "appdb",
+						Recovery: audit2.RecoveryManual,
+						Checksum: "e8e8530ab626656dabf4da04f0d4197ab5372d21cdcb7484fb10c46381b0b838",
+						Source:   "changes.go:30",
+					}, t2.Appdb, func(ctx2 context2.Context, h2 *sql.Tx) error {
+						return seed2.Apply(ctx2, h2, d2.Config)
+					}, seed2.Rollback),
+					pipeline2.NewChange(pipeline2.Meta{
+						ID:       "import",
+						Order:    3,
+						Author:   "",
+						Target:   "appdb",
+						Recovery: audit2.RecoveryManual,
+						Checksum: "5f17cedce17ab4a0577ad8d230bf5cdc426c60cceebc13b309d80622ada4cbc1",
+						Source:   "changes.go:40",
+					}, t2.Appdb, import2.Apply, nil),
+					pipeline2.NewChange(pipeline2.Meta{
+						ID:       "new",
+						Order:    4,
+						Author:   "",
+						Target:   "appdb",
+						Recovery: audit2.RecoveryManual,
+						Checksum: "dc5ba67196ce83fa0df96d862452bfc60b38d17655e395f3abfa49772958c52e",
+						Source:   "changes.go:45",
+					}, t2.Appdb, new2.Apply, nil),
+				}
+			},
 		},
 	}
 }

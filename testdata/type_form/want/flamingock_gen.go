@@ -39,34 +39,46 @@ type Deps struct {
 }
 
 // Stage returns stage "type_form": its changes in order, bound to their
-// targets and dependencies.
+// targets and dependencies. They are built only when a run needs them:
+// a start with nothing to do compares Digest with the audit store's
+// checkpoint and builds none.
 func Stage(t Targets, d Deps) pipeline.Stage {
-	addIndex := new(AddIndex)
-	publish := new(Publish)
 	return pipeline.Stage{
 		Name: "type_form",
-		Changes: []pipeline.Change{
-			pipeline.NewChange(pipeline.Meta{
-				ID:                 "add-index",
-				Order:              1,
-				Author:             "",
-				Target:             "appdb",
-				Recovery:           audit.RecoveryManual,
-				WithoutTransaction: true,
-				Checksum:           "9da56b9a6396c85e69d0cae1b8000e2247603c1e6315d1ea7b2fb8616750d697",
-				Source:             "changes.go:15",
-			}, t.Appdb, addIndex.Apply, addIndex.Rollback),
-			pipeline.NewChange(pipeline.Meta{
-				ID:       "publish",
-				Order:    2,
-				Author:   "bob",
-				Target:   "bus",
-				Recovery: audit.RecoveryRetry,
-				Checksum: "13d58dec5e56c9b5cccf959a999758a5eaa602d9fdffe80904227267f9405751",
-				Source:   "changes.go:45",
-			}, t.Bus, func(ctx context.Context, h Bus) error {
-				return publish.Apply(ctx, h, d.SlogLogger, d.TypeFormLogger)
-			}, nil),
+		Generated: &pipeline.Generated{
+			Digest: "7d5dbf4150545b18a67dcbcde3c1916f29974d7859f7cc1992bc548bb55d5ee6",
+			Len:    2,
+			Targets: []pipeline.TargetUse{
+				pipeline.Uses("appdb", t.Appdb, false),
+				pipeline.Uses("bus", t.Bus, true),
+			},
+			Changes: func() []pipeline.Change {
+				addIndex := new(AddIndex)
+				publish := new(Publish)
+				return []pipeline.Change{
+					pipeline.NewChange(pipeline.Meta{
+						ID:                 "add-index",
+						Order:              1,
+						Author:             "",
+						Target:             "appdb",
+						Recovery:           audit.RecoveryManual,
+						WithoutTransaction: true,
+						Checksum:           "9da56b9a6396c85e69d0cae1b8000e2247603c1e6315d1ea7b2fb8616750d697",
+						Source:             "changes.go:15",
+					}, t.Appdb, addIndex.Apply, addIndex.Rollback),
+					pipeline.NewChange(pipeline.Meta{
+						ID:       "publish",
+						Order:    2,
+						Author:   "bob",
+						Target:   "bus",
+						Recovery: audit.RecoveryRetry,
+						Checksum: "13d58dec5e56c9b5cccf959a999758a5eaa602d9fdffe80904227267f9405751",
+						Source:   "changes.go:45",
+					}, t.Bus, func(ctx context.Context, h Bus) error {
+						return publish.Apply(ctx, h, d.SlogLogger, d.TypeFormLogger)
+					}, nil),
+				}
+			},
 		},
 		Deps: []pipeline.Dep{
 			{Name: "Deps.SlogLogger", Value: d.SlogLogger, Changes: []string{"publish"}},

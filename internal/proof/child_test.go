@@ -43,8 +43,8 @@ const (
 	countersTable = "counters"
 	// Targets a child can run its changes on.
 	targetNonTx = "nontx" // pipeline.NonTransactional over the pool: only the lock protects a change
-	targetPgx   = "pgx"   // pgxtarget on the audit store's pool: each change shares its transaction with its APPLIED entry
-	targetSQL   = "sql"   // sqltarget.WithPostgreSQL on the audit store's DB: the same through database/sql
+	targetPgx   = "pgx"   // pgxtarget.Shared(store): each change shares its transaction with its APPLIED entry
+	targetSQL   = "sql"   // sqltarget.Shared(store, sqltarget.WithPostgreSQL()): the same through database/sql
 )
 
 // childConfig is what the parent tells a child to do.
@@ -204,8 +204,8 @@ func changeID(i int) string { return fmt.Sprintf("change-%03d", i) }
 func proofStage(cfg childConfig, store *postgres.Store, pause func(at, change string)) (pipeline.Stage, error) {
 	counters := pgx.Identifier{cfg.Schema, countersTable}.Sanitize()
 	pool := store.Pool()
-	appdb := pgxtarget.New(pool)
-	sqldb := sqltarget.New(store.DB(), sqltarget.WithPostgreSQL())
+	appdb := pgxtarget.Shared(store)
+	sqldb := sqltarget.Shared(store, sqltarget.WithPostgreSQL())
 	st := pipeline.Stage{Name: stageName}
 	for i := 1; i <= cfg.Changes; i++ {
 		id := changeID(i)

@@ -72,6 +72,18 @@ func NonTx[H any](t NonTxTarget[H]) Strategy[H] {
 // Name is the strategy as the trail records it; empty for the zero value.
 func (s Strategy[H]) Name() audit.Strategy { return s.name }
 
+// SharedTx returns the target of a SharedTx strategy, and false for
+// another. Package targettest drives a target through it, as the runner
+// does.
+func (s Strategy[H]) SharedTx() (SharedTxTarget[H], bool) { return s.shared, s.shared != nil }
+
+// SeparateTx returns the target of a SeparateTx strategy, and false for
+// another.
+func (s Strategy[H]) SeparateTx() (SeparateTxTarget[H], bool) { return s.separate, s.separate != nil }
+
+// NonTx returns the target of a NonTx strategy, and false for another.
+func (s Strategy[H]) NonTx() (NonTxTarget[H], bool) { return s.nonTx, s.nonTx != nil }
+
 // SharedTxTarget is what a target that shares the audit store's
 // transactions provides: each change runs in a transaction of the store's
 // own database, and the runner appends the change's APPLIED entry in it
@@ -143,8 +155,11 @@ type Work[H any] interface {
 	Context(ctx context.Context) context.Context
 	// Commit makes the work durable (commits the transaction, if any).
 	Commit(ctx context.Context) error
-	// Abort discards the work (rolls back the transaction, if any). It is
-	// called at most once, and never after a Commit that succeeded.
+	// Abort discards the work: it rolls back the transaction of a
+	// SeparateTxTarget's work; on a NonTxTarget, whose work has none, what
+	// the change did stays, and Abort only releases what the work holds
+	// (a connection). It is called at most once, and never after a Commit
+	// that succeeded.
 	Abort(ctx context.Context) error
 }
 

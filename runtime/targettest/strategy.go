@@ -75,44 +75,31 @@ func (s *suite[H]) testStrategyNonTransactional(t *testing.T) {
 	}
 }
 
-// sharedTarget returns fx's target as the SharedTxTarget of its strategy.
+// sharedTarget returns the SharedTxTarget of fx's strategy, as the
+// runner reaches it.
 func sharedTarget[H any](t *testing.T, fx Fixture[H], transactional bool) pipeline.SharedTxTarget[H] {
 	t.Helper()
-	checkName(t, fx, transactional, audit.StrategySharedTx)
-	st, ok := fx.Target.(pipeline.SharedTxTarget[H])
-	if !ok {
-		t.Fatalf("%T reports %s but does not implement pipeline.SharedTxTarget itself (see the package documentation)",
-			fx.Target, audit.StrategySharedTx)
-	}
+	st, _ := checkName(t, fx, transactional, audit.StrategySharedTx).SharedTx()
 	return st
 }
 
-// separateTarget returns fx's target as the SeparateTxTarget of its
-// strategy.
+// separateTarget returns the SeparateTxTarget of fx's strategy.
 func separateTarget[H any](t *testing.T, fx Fixture[H], transactional bool) pipeline.SeparateTxTarget[H] {
 	t.Helper()
-	checkName(t, fx, transactional, audit.StrategySeparateTx)
-	st, ok := fx.Target.(pipeline.SeparateTxTarget[H])
-	if !ok {
-		t.Fatalf("%T reports %s but does not implement pipeline.SeparateTxTarget itself (see the package documentation)",
-			fx.Target, audit.StrategySeparateTx)
-	}
+	st, _ := checkName(t, fx, transactional, audit.StrategySeparateTx).SeparateTx()
 	return st
 }
 
-// nonTxTarget returns fx's target as the NonTxTarget of its strategy.
+// nonTxTarget returns the NonTxTarget of fx's strategy.
 func nonTxTarget[H any](t *testing.T, fx Fixture[H], transactional bool) pipeline.NonTxTarget[H] {
 	t.Helper()
-	checkName(t, fx, transactional, audit.StrategyNonTx)
-	st, ok := fx.Target.(pipeline.NonTxTarget[H])
-	if !ok {
-		t.Fatalf("%T reports %s but does not implement pipeline.NonTxTarget itself (see the package documentation)",
-			fx.Target, audit.StrategyNonTx)
-	}
+	st, _ := checkName(t, fx, transactional, audit.StrategyNonTx).NonTx()
 	return st
 }
 
-func checkName[H any](t *testing.T, fx Fixture[H], transactional bool, name audit.Strategy) {
+// checkName returns fx's strategy for a change declared transactional (or
+// not), which must be name.
+func checkName[H any](t *testing.T, fx Fixture[H], transactional bool, name audit.Strategy) pipeline.Strategy[H] {
 	t.Helper()
 	st, err := fx.Target.Strategy(transactional)
 	if err != nil {
@@ -121,4 +108,5 @@ func checkName[H any](t *testing.T, fx Fixture[H], transactional bool, name audi
 	if st.Name() != name {
 		t.Fatalf("Strategy(%v) = %s; the harness says the target claims %s", transactional, st.Name(), name)
 	}
+	return st
 }

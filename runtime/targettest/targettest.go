@@ -84,11 +84,8 @@
 // registers with t.Cleanup whatever closes and removes what it built.
 //
 // The unit-of-work tests reach a strategy's interface (pipeline.SharedTxTarget,
-// pipeline.SeparateTxTarget, pipeline.NonTxTarget) by asserting it on
-// Fixture.Target: pipeline.Strategy does not give back the target it
-// carries. A target must therefore implement the interface of every
-// strategy it claims itself, as every target of this module does, and, as
-// package pipeline asks of a wrapper, return itself in its Strategy.
+// pipeline.SeparateTxTarget, pipeline.NonTxTarget) through the
+// pipeline.Strategy the target returns, as the runner does.
 //
 // The lock tests use the lock key "targettest" of the fixture's store, a
 // lease of 300ms for the one that waits for an expiry (polling Store.Lock

@@ -122,8 +122,8 @@ func WithLockWait(max, poll time.Duration) Option {
 }
 
 // WithLockKey sets the key of the pipeline's lock in the audit store
-// (default audit.DefaultLockKey, "flamingock"). Pipelines that share a store but must not
-// exclude each other need different keys.
+// (default audit.DefaultLockKey, "flamingock"). Pipelines that share a
+// store but must not exclude each other need different keys.
 func WithLockKey(key string) Option {
 	return optionFunc(func(c *config) error {
 		if key == "" {

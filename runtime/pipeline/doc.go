@@ -19,7 +19,7 @@
 //	defer store.Close()
 //
 //	r, err := pipeline.New(store, []pipeline.Stage{
-//		schema.Stage(schema.Targets{Appdb: sqltarget.New(store.DB())}, schema.Deps{}),
+//		schema.Stage(schema.Targets{Appdb: sqltarget.Shared(store)}, schema.Deps{}),
 //		topics.Stage(topics.Targets{Kafka: pipeline.NonTransactional(admin)}, topics.Deps{}),
 //	})
 //	if err != nil { … } // every problem of the pipeline at once
@@ -53,7 +53,10 @@
 // pipeline's digest is current: nothing appended since every change was
 // last found applied, and nothing deleted or edited that it counted (see
 // audit.Checkpointer for how each store tells). When it is, it reads
-// nothing else. Otherwise it takes the lock, reads the trail again and
+// nothing else, and builds nothing either: a generated stage brings its
+// digest computed by flamingock-gen (Generated), and its changes are
+// built only by a run that has something to do, so such a start costs the
+// same at 10 changes as at 10,000. Otherwise it takes the lock, reads the trail again and
 // decides every change from its latest entry:
 //
 //	latest state                                  action
@@ -71,17 +74,24 @@
 // returns an *IssuesError listing every issue with the flamingock command
 // that resolves it.
 //
-// A change runs with the strategy its target chooses:
+// A change runs with the strategy its target reports (Target.Strategy,
+// which answers with the target as that strategy's interface, so the
+// compiler checks what each needs):
 //
-//   - shared transaction (audit.StrategySharedTx): the change and its
-//     APPLIED entry commit in one transaction of the database that also
-//     holds the audit store;
-//   - separate transaction (audit.StrategySeparateTx): STARTED; the change
-//     and a marker commit in the target's transaction; APPLIED; the marker
-//     is cleared;
-//   - no transaction (audit.StrategyNonTx): STARTED, the change, APPLIED;
-//     on failure FAILED, then the declared rollback, if any, and
-//     ROLLED_BACK or ROLLBACK_FAILED.
+//   - shared transaction (SharedTx, audit.StrategySharedTx): the change and
+//     its APPLIED entry commit in one transaction of the database that also
+//     holds the audit store; the target is built on that store
+//     (sqltarget.Shared(store), pgxtarget.Shared(store)), never guessed;
+//   - separate transaction (SeparateTx, audit.StrategySeparateTx): STARTED;
+//     the change and a marker commit in the target's transaction; APPLIED;
+//     the marker is cleared;
+//   - no transaction (NonTx, audit.StrategyNonTx): STARTED, the change,
+//     APPLIED; on failure FAILED, and, for a change declared
+//     compensate=true only, its rollback right away, then ROLLED_BACK or
+//     ROLLBACK_FAILED.
+//
+// A new target implements Target and the interface of each strategy it
+// reports, and passes package targettest, as stores pass audittest.
 //
 // The first failure stops the run. A panic inside a change or its rollback
 // is recovered and recorded as the change's failure (error kind "panic"):

@@ -63,7 +63,14 @@ func run(ctx context.Context, storeURL string, out io.Writer) error {
 	defer store.Close()
 
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	stage := changes.Stage(changes.Targets{Appdb: mongotarget.New(store.Database(), mongotarget.WithLogger(log))}, changes.Deps{})
+	// Detect asks the server whether it has transactions: on a replica set
+	// a transactional change runs in one, with a marker; on a standalone
+	// server (or FerretDB) every change runs without one.
+	appdb, err := mongotarget.Detect(ctx, store.Database(), mongotarget.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	stage := changes.Stage(changes.Targets{Appdb: appdb}, changes.Deps{})
 	runner, err := pipeline.New(store, []pipeline.Stage{stage}, pipeline.WithLogger(log), pipeline.WithStoreURL(storeURL))
 	if err != nil {
 		return err

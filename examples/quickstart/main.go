@@ -41,8 +41,9 @@ func run(ctx context.Context, storeURL string, out io.Writer) error {
 	if storeURL == "" {
 		storeURL = "sqlite:quickstart.db"
 	}
-	// The SQL changes share the audit store's database, so the store must be
-	// SQLite here: each change then commits together with its APPLIED entry.
+	// The SQL changes share the audit store's transactions (sqltarget.Shared),
+	// so the store must be SQLite here: each change then commits together
+	// with its APPLIED entry.
 	path, ok := strings.CutPrefix(storeURL, "sqlite:")
 	if !ok || path == "" {
 		return fmt.Errorf("FLAMINGOCK_STORE=%q: the quickstart needs an embedded store, sqlite:PATH", storeURL)
@@ -56,7 +57,7 @@ func run(ctx context.Context, storeURL string, out io.Writer) error {
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	stage := changes.Stage(
 		changes.Targets{
-			Appdb: sqltarget.New(store.DB()),
+			Appdb: sqltarget.Shared(store),
 			Flags: pipeline.NonTransactional(&changes.Flags{Path: filepath.Join(filepath.Dir(path), "quickstart-flags.json")}),
 		},
 		changes.Deps{Logger: log},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,6 +27,16 @@ func TestQuickstartAppliesEverythingOnceThenNothing(t *testing.T) {
 	for _, id := range []string{"create-users", "seed-admin", "enable-signup"} {
 		if !strings.Contains(first.String(), id) || !strings.Contains(first.String(), "APPLIED") {
 			t.Errorf("first run summary lacks %s APPLIED:\n%s", id, &first)
+		}
+	}
+	// The SQL changes commit with their APPLIED entry (sqltarget.Shared);
+	// the flag file has no transactions.
+	for id, want := range map[string]string{"create-users": "SHARED_TX", "seed-admin": "SHARED_TX", "enable-signup": "NON_TX"} {
+		if !slices.ContainsFunc(strings.Split(first.String(), "\n"), func(l string) bool {
+			f := strings.Fields(l)
+			return len(f) > 2 && f[1] == id && f[len(f)-1] == want
+		}) {
+			t.Errorf("first run summary lacks %s with strategy %s:\n%s", id, want, &first)
 		}
 	}
 	flags, err := os.ReadFile(filepath.Join(dir, "quickstart-flags.json"))

@@ -151,14 +151,9 @@ func (r *Runner) startPlan(ctx context.Context) (p *Plan, current bool, err erro
 		snap    []audit.Entry
 		current bool
 	}
-	cp, ok := r.store.(audit.Checkpointer)
 	got, err := waitBusy(ctx, r, "read audit trail", func(ctx context.Context) (read, error) {
 		return retry(ctx, r.backoff(), "read audit trail", exceptBusy(idempotent), func(ctx context.Context) (read, error) {
-			if !ok {
-				snap, err := r.store.Snapshot(ctx)
-				return read{snap: snap}, err
-			}
-			snap, current, err := cp.SnapshotUnlessCurrent(ctx, r.digest)
+			snap, current, err := r.caps.SnapshotUnlessCurrent(ctx, r.digest)
 			return read{snap, current}, err
 		})
 	})

@@ -163,8 +163,7 @@ func (x *execution) undecided(err error) string {
 // No checkpoint is recorded while res reports drift: a start from the
 // checkpoint would not read the trail, and so would no longer see it.
 func (x *execution) checkpoint(ctx context.Context, res *Result) {
-	cp, ok := x.r.store.(audit.Checkpointer)
-	if !ok || x.tip < 1 {
+	if !x.r.caps.KeepsCheckpoints() || x.tip < 1 {
 		return
 	}
 	if len(res.Drift) > 0 {
@@ -173,7 +172,7 @@ func (x *execution) checkpoint(ctx context.Context, res *Result) {
 	}
 	ctx, cancel := x.writeCtx(ctx)
 	defer cancel()
-	if err := cp.SaveCheckpoint(ctx, audit.Checkpoint{Digest: x.r.digest, Seq: x.tip}); err != nil {
+	if err := x.r.caps.SaveCheckpoint(ctx, audit.Checkpoint{Digest: x.r.digest, Seq: x.tip}); err != nil {
 		x.log.Warn("checkpoint not saved: the next start reads the whole audit trail", "error", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 // the lock lets one run at a time execute.
 type Runner struct {
 	store  audit.Store
+	caps   *audit.Extended // what the store can do besides audit.Store, asked once
 	stages []Stage
 	total  int // changes in every stage
 	cfg    config
@@ -95,7 +96,7 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 	if len(stages) == 0 {
 		errs = append(errs, errors.New("pipeline has no stages"))
 	}
-	r := &Runner{store: store, stages: stages, cfg: cfg}
+	r := &Runner{store: store, caps: audit.Extend(store), stages: stages, cfg: cfg}
 	lazy := false
 	stageErrs := make([][]error, len(stages))
 	stageSeen := make(map[string]bool, len(stages))
@@ -139,7 +140,7 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("invalid pipeline:\n%w", err)
 	}
-	if _, ok := store.(audit.Checkpointer); ok {
+	if r.caps.KeepsCheckpoints() {
 		r.digest = pipelineDigest(stages)
 	}
 	r.host, _ = os.Hostname()

@@ -145,7 +145,7 @@ func TestStageRenamed(t *testing.T) {
 				if _, err := app.Run(ctx); err != nil {
 					t.Fatal(err)
 				}
-				_, keeps := store.(audit.Checkpointer)
+				keeps := audit.Extend(store).KeepsCheckpoints()
 				if res, err := app.Run(ctx); err != nil || fromCheckpoint(res) != keeps {
 					t.Fatalf("second run of stage app: from the checkpoint = %v (err %v), want %v", fromCheckpoint(res), err, keeps)
 				}

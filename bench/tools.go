@@ -104,14 +104,14 @@ func (h *handles) close() {
 
 // flamingockUp opens the PostgreSQL audit store on the pool, builds the
 // stage as flamingock-gen's Stage function does (one NewChange per change),
-// and runs the pipeline. The target is pgxtarget on the store's own pool,
+// and runs the pipeline. The target is pgxtarget.Shared(store),
 // so every change commits in one transaction with its APPLIED entry.
 func flamingockUp(ctx context.Context, h *handles, s *changeSet) (int, func(), error) {
 	store, err := postgres.New(ctx, h.pool)
 	if err != nil {
 		return 0, nil, err
 	}
-	target := pipeline.Target[pgx.Tx](pgxtarget.New(h.pool))
+	target := pipeline.Target[pgx.Tx](pgxtarget.Shared(store))
 	changes := make([]pipeline.Change, s.len())
 	for i, stmt := range s.statements {
 		changes[i] = pipeline.NewChange(pipeline.Meta{

@@ -765,12 +765,13 @@ func pair(a, b pipeline.Status) string {
 // merged returns "id=status+status" for every change of the results of two
 // replicas.
 func merged(res [2]*pipeline.Result) []string {
-	if res[0] == nil || res[1] == nil || len(res[0].Changes) != len(res[1].Changes) {
+	if res[0] == nil || res[1] == nil || len(res[0].Changes()) != len(res[1].Changes()) {
 		return append(statuses(res[0]), statuses(res[1])...)
 	}
 	var out []string
-	for i, o := range res[0].Changes {
-		out = append(out, o.ChangeID+"="+pair(o.Status, res[1].Changes[i].Status))
+	other := res[1].Changes()
+	for i, o := range res[0].Changes() {
+		out = append(out, o.ChangeID+"="+pair(o.Status, other[i].Status))
 	}
 	return out
 }

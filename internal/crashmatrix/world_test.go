@@ -183,7 +183,7 @@ func (w *world) open(ctx context.Context) error {
 		}
 		w.closers = append(w.closers, db.Close)
 		w.media = []medium{
-			&sqlMedium{target: sqltarget.New(store.DB()), s: audit.StrategySharedTx, db: store.DB(), table: `"effects"`},
+			&sqlMedium{target: sqltarget.Shared(store), s: audit.StrategySharedTx, db: store.DB(), table: `"effects"`},
 			&sqlMedium{target: sqltarget.New(db), s: audit.StrategySeparateTx, db: db, table: `"effects"`},
 			log,
 		}
@@ -208,11 +208,11 @@ func (w *world) open(ctx context.Context) error {
 		table := func(name string) string { return pgx.Identifier{w.spec.Schema, name}.Sanitize() }
 		marker := func(name string) string { return w.spec.Schema + "." + name }
 		w.media = []medium{
-			&sqlMedium{target: sqltarget.New(store.DB(), sqltarget.WithPostgreSQL()),
+			&sqlMedium{target: sqltarget.Shared(store, sqltarget.WithPostgreSQL()),
 				s: audit.StrategySharedTx, db: store.DB(), table: table("sql_shared_effects"), dollar: true},
 			&sqlMedium{target: sqltarget.New(db, sqltarget.WithPostgreSQL(), sqltarget.WithMarkerTable(marker("sql_marker"))),
 				s: audit.StrategySeparateTx, db: db, table: table("sql_separate_effects"), dollar: true},
-			&pgxMedium{target: pgxtarget.New(store.Pool()),
+			&pgxMedium{target: pgxtarget.Shared(store),
 				s: audit.StrategySharedTx, pool: store.Pool(), table: table("pgx_shared_effects")},
 			&pgxMedium{target: pgxtarget.New(pool, pgxtarget.WithMarkerTable(marker("pgx_marker"))),
 				s: audit.StrategySeparateTx, pool: pool, table: table("pgx_separate_effects")},

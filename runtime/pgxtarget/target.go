@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/isnil"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -52,11 +53,19 @@ func (f optionFunc) apply(t *Target) error { return f(t) }
 // (audit.StrategySeparateTx). A nil pool or a bad option is reported by pipeline.New, before
 // anything runs. New sends nothing to the server.
 func New(pool *pgxpool.Pool, opts ...Option) *Target {
-	t := &Target{pool: pool, marker: newMarkerTable(pgx.Identifier{defaultMarkerTable})}
-	var errs []error
+	var unset error
 	if pool == nil {
-		errs = append(errs, errors.New("pgxtarget: nil pool"))
-	} else {
+		unset = errors.New("pgxtarget: nil pool")
+	}
+	return build(pool, unset, opts)
+}
+
+// build returns a target on pool with opts, reporting unset (the pool or
+// store left nil) and every bad option.
+func build(pool *pgxpool.Pool, unset error, opts []Option) *Target {
+	t := &Target{pool: pool, marker: newMarkerTable(pgx.Identifier{defaultMarkerTable})}
+	errs := []error{unset}
+	if pool != nil {
 		cfg := pool.Config()
 		t.where, t.maxConns = describe(cfg.ConnConfig), cfg.MaxConns
 	}
@@ -89,14 +98,10 @@ type SharedStore interface {
 // COMMIT (audit.StrategySharedTx). The pipeline's audit store must be
 // store. A nil store or a bad option is reported by pipeline.New.
 func Shared(store SharedStore, opts ...Option) *Target {
-	var pool *pgxpool.Pool
-	if store != nil {
-		pool = store.Pool()
+	if isnil.Value(store) {
+		return build(nil, errors.New("pgxtarget: nil audit store"), opts)
 	}
-	t := New(pool, opts...)
-	if store == nil {
-		t.err = errors.Join(errors.New("pgxtarget: nil audit store"), t.err)
-	}
+	t := build(store.Pool(), nil, opts)
 	t.shared = store
 	return t
 }
@@ -280,7 +285,7 @@ type markerWork struct {
 	t *Target
 }
 
-// WriteMarker implements pipeline.MarkerWriter.
+// WriteMarker implements pipeline.MarkedWork.
 func (w *markerWork) WriteMarker(ctx context.Context, m pipeline.Marker) error {
 	if _, err := w.tx.Exec(ctx, w.t.marker.upsert, pgx.QueryExecModeExec, m.Key.Stage, m.Key.ChangeID, m.ExecutionID); err != nil {
 		return w.t.explain("write marker in "+w.t.marker.quoted, err, w.t.marker.grant(w.t.user()))

@@ -80,7 +80,7 @@ func TestStrategy(t *testing.T) {
 		{"a nil pool is refused",
 			pgxtarget.New(nil), true, "", "pgxtarget: nil pool"},
 		{"a nil store is refused",
-			pgxtarget.Shared(nil), true, "", "pgxtarget: nil audit store\npgxtarget: nil pool"},
+			pgxtarget.Shared(nil), true, "", "pgxtarget: nil audit store"},
 		{"a nil option is refused",
 			pgxtarget.New(pool, nil), true, "", "pgxtarget: nil option"},
 		{"a nil option of a shared target is refused",

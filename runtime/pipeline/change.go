@@ -9,6 +9,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/goname"
+	"github.com/flamingock/flamingock-go/internal/isnil"
 )
 
 // Meta describes a change as it was declared. flamingock-gen fills it from
@@ -111,7 +112,7 @@ type changeFunc[H any] struct {
 // binds it to the strategy its target reports.
 func (f *changeFunc[H]) bind(store audit.Store, m Meta) (binding, error) {
 	t := f.target
-	if isNil(t) {
+	if isnil.Value(t) {
 		return binding{}, fmt.Errorf("target %q is not wired: set Targets.%s", m.Target, goname.Field(m.Target))
 	}
 	if f.apply == nil {
@@ -126,7 +127,7 @@ func (f *changeFunc[H]) bind(store audit.Store, m Meta) (binding, error) {
 	}
 	b := binding{target: m.Target, strategy: s.name}
 	switch {
-	case s.name == audit.StrategySharedTx && !isNil(s.shared):
+	case s.name == audit.StrategySharedTx && !isnil.Value(s.shared):
 		st := s.shared
 		if st.AuditStore() != store {
 			return binding{}, fmt.Errorf("target %q shares the transactions of another audit store than the pipeline's: "+
@@ -139,7 +140,7 @@ func (f *changeFunc[H]) bind(store audit.Store, m Meta) (binding, error) {
 			}
 			return f.unit(w.Handle(), w.Context, nil, w.Abort, w.CommitAudit, nil), nil
 		}
-	case s.name == audit.StrategySeparateTx && !isNil(s.separate):
+	case s.name == audit.StrategySeparateTx && !isnil.Value(s.separate):
 		st := s.separate
 		b.markers = st
 		b.begin = func(ctx context.Context, req BeginRequest) (unit, error) {
@@ -149,7 +150,7 @@ func (f *changeFunc[H]) bind(store audit.Store, m Meta) (binding, error) {
 			}
 			return f.unit(w.Handle(), w.Context, w.Commit, w.Abort, nil, w.WriteMarker), nil
 		}
-	case s.name == audit.StrategyNonTx && !isNil(s.nonTx):
+	case s.name == audit.StrategyNonTx && !isnil.Value(s.nonTx):
 		st := s.nonTx
 		b.begin = func(ctx context.Context, req BeginRequest) (unit, error) {
 			w, err := st.BeginNonTx(ctx, req)
@@ -215,22 +216,8 @@ type unit struct {
 	writeMarker func(context.Context, Marker) error
 }
 
-// isNil reports whether t is a nil interface or holds a nil pointer, map,
-// func…: a Targets field left unset may be either.
-func isNil(t any) bool {
-	if t == nil {
-		return true
-	}
-	v := reflect.ValueOf(t)
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
-		return v.IsNil()
-	}
-	return false
-}
-
 // unset reports whether dependency v is one a change would fail on: nil,
 // or a nil pointer, map, channel or function (a nil slice is an empty one).
 func unset(v any) bool {
-	return isNil(v) && reflect.ValueOf(v).Kind() != reflect.Slice
+	return isnil.Value(v) && reflect.ValueOf(v).Kind() != reflect.Slice
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/digest"
+	"github.com/flamingock/flamingock-go/internal/isnil"
 )
 
 // Runner runs a pipeline of stages against an audit store. Build one with
@@ -90,7 +91,7 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 			errs = append(errs, err)
 		}
 	}
-	if isNil(store) {
+	if isnil.Value(store) {
 		return nil, errors.Join(append(errs, errors.New("audit store is nil"))...)
 	}
 	if len(stages) == 0 {

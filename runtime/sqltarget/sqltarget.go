@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/isnil"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -127,11 +128,18 @@ func WithPostgreSQL() Option {
 // reported by pipeline.New, before anything runs. New sends nothing to the
 // database.
 func New(db *sql.DB, opts ...Option) *Target {
-	t := &Target{db: db, table: quoteIdent("flamingock_marker")}
-	var errs []error
+	var unset error
 	if db == nil {
-		errs = append(errs, errors.New("sqltarget: nil *sql.DB"))
+		unset = errors.New("sqltarget: nil *sql.DB")
 	}
+	return build(db, unset, opts)
+}
+
+// build returns a target on db with opts, reporting unset (the database or
+// store left nil) and every bad option.
+func build(db *sql.DB, unset error, opts []Option) *Target {
+	t := &Target{db: db, table: quoteIdent("flamingock_marker")}
+	errs := []error{unset}
 	for _, o := range opts {
 		if o == nil {
 			errs = append(errs, errors.New("sqltarget: nil option"))
@@ -162,14 +170,10 @@ type SharedStore interface {
 // it commits (audit.StrategySharedTx). The pipeline's audit store must be
 // store. A nil store or a bad option is reported by pipeline.New.
 func Shared(store SharedStore, opts ...Option) *Target {
-	var db *sql.DB
-	if store != nil {
-		db = store.DB()
+	if isnil.Value(store) {
+		return build(nil, errors.New("sqltarget: nil audit store"), opts)
 	}
-	t := New(db, opts...)
-	if store == nil {
-		t.err = errors.Join(errors.New("sqltarget: nil audit store"), t.err)
-	}
+	t := build(store.DB(), nil, opts)
 	t.shared = store
 	return t
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
-	"github.com/flamingock/flamingock-go/internal/markertest"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 	"github.com/flamingock/flamingock-go/runtime/sqltarget"
 )
@@ -64,7 +63,7 @@ func TestStrategy(t *testing.T) {
 		{"a nil database is refused",
 			sqltarget.New(nil), true, "", "sqltarget: nil *sql.DB"},
 		{"a nil store is refused",
-			sqltarget.Shared(nil), true, "", "sqltarget: nil audit store\nsqltarget: nil *sql.DB"},
+			sqltarget.Shared(nil), true, "", "sqltarget: nil audit store"},
 		{"an invalid marker table name is refused",
 			sqltarget.New(other, sqltarget.WithMarkerTable(`x"; DROP TABLE users; --`)), true, "",
 			`sqltarget: WithMarkerTable: invalid table name "x\"; DROP TABLE users; --" (want [schema.]name of letters, digits and underscores)`},
@@ -157,23 +156,69 @@ func TestMarkers(t *testing.T) {
 		{"$N placeholders", []sqltarget.Option{sqltarget.WithDollarPlaceholders()}, "flamingock_marker"},
 	}
 	for _, tt := range tests {
+		// The marker contract itself is TestConformance's (targettest), on
+		// the default table; this drives each statement through the
+		// option's table name and placeholders.
 		t.Run(tt.name+" write, read, replace and clear markers", func(t *testing.T) {
-			ctx := context.Background()
 			db := openDB(t)
-			tg := sqltarget.New(db, tt.opts...)
-			markertest.Check[*sql.Tx](t, tg)
-
-			// Another target on the same database finds the table there.
-			again := sqltarget.New(db, tt.opts...)
-			if err := again.ClearMarker(ctx, audit.Key{Stage: "s1", ChangeID: "c1"}); err != nil {
-				t.Errorf("second target on the same table: %v", err)
-			}
+			// A second target on the same database finds the table the
+			// first created, and clears its marker.
+			markerRoundTrip(t, sqltarget.New(db, tt.opts...), sqltarget.New(db, tt.opts...))
 			var name string
 			if err := db.QueryRow(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`, tt.table).Scan(&name); err != nil {
 				t.Errorf("marker table %s: %v", tt.table, err)
 			}
 		})
 	}
+}
+
+// markerRoundTrip writes a committed marker of one change through tg, then
+// a later execution's, that replaces it, and clears it through again, a
+// target on the same table: each marker statement runs once.
+func markerRoundTrip(t *testing.T, tg, again *sqltarget.Target) {
+	t.Helper()
+	ctx := t.Context()
+	key := audit.Key{Stage: "s1", ChangeID: "c1"}
+	first := pipeline.Marker{Key: key, ExecutionID: "exec-1"}
+	second := pipeline.Marker{Key: key, ExecutionID: "exec-2"}
+	write := func(m pipeline.Marker) {
+		t.Helper()
+		w, err := tg.BeginSeparate(ctx, pipeline.BeginRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteMarker(ctx, m); err != nil {
+			w.Abort(ctx)
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(when string, tg *sqltarget.Target, exec1, exec2 bool) {
+		t.Helper()
+		for _, c := range []struct {
+			m    pipeline.Marker
+			want bool
+		}{{first, exec1}, {second, exec2}} {
+			got, err := tg.HasMarker(ctx, c.m)
+			if err != nil {
+				t.Fatalf("%s: HasMarker(%s): %v", when, c.m.ExecutionID, err)
+			}
+			if got != c.want {
+				t.Errorf("%s: HasMarker(%s) = %v, want %v", when, c.m.ExecutionID, got, c.want)
+			}
+		}
+	}
+	write(first)
+	want("after committing exec-1's marker", tg, true, false)
+	write(second)
+	want("after committing exec-2's marker", tg, false, true)
+	want("another target, after committing exec-2's marker", again, false, true)
+	if err := again.ClearMarker(ctx, key); err != nil {
+		t.Fatalf("ClearMarker through another target on the same table: %v", err)
+	}
+	want("after ClearMarker", tg, false, false)
 }
 
 func TestSharedWorkAppendsInsideTheChangeTransaction(t *testing.T) {

@@ -37,7 +37,8 @@ type Option interface {
 }
 
 type config struct {
-	database string // empty unless WithDatabase
+	database string  // empty unless WithDatabase
+	url      *server // nil unless WithURL
 	prefix   string
 	readOnly bool
 }
@@ -59,6 +60,23 @@ func WithReadOnly() Option {
 type optionFunc func(*config) error
 
 func (f optionFunc) apply(c *config) error { return f(c) }
+
+// WithURL tells New the URI the caller's client connected with, which the
+// driver does not expose: the store's Locator then names it (its password
+// hidden, its path the store's database), so that the resolution commands
+// the runtime prints for an issue reach this store. Without it they show
+// STORE_URL for the operator to replace. It applies to New only: Open has
+// the URI.
+func WithURL(uri string) Option {
+	return optionFunc(func(c *config) error {
+		srv, err := parseURI(uri)
+		if err != nil {
+			return fmt.Errorf("WithURL: %w", err)
+		}
+		c.url = &srv
+		return nil
+	})
+}
 
 // WithDatabase keeps the store in database name instead of the one the
 // URI's path names (or DefaultDatabase when it names none). It applies to

@@ -67,6 +67,9 @@ func open(ctx context.Context, uri string, opts []Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo: open %s: %w", srv.redacted, err)
 	}
+	if cfg.url != nil {
+		return nil, fmt.Errorf("mongo: open %s: WithURL applies to New only: Open has the URI", srv.redacted)
+	}
 	database := cfg.database
 	if database == "" {
 		database = srv.database
@@ -111,6 +114,9 @@ func New(ctx context.Context, db *mongodriver.Database, opts ...Option) (*Store,
 	s, err := newStore(ctx, db, cfg, name, "the server of the client given to New", redact.Secrets{})
 	if err != nil {
 		return nil, fmt.Errorf("mongo: new: %s: %w", name, err)
+	}
+	if cfg.url != nil {
+		s.url = locatorURL(*cfg.url, db.Name())
 	}
 	return s, nil
 }

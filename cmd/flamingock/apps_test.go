@@ -17,14 +17,13 @@ import (
 // store in FLAMINGOCK_STORE (and FLAMINGOCK_SCHEMA) as an application
 // would, creating it on first use.
 
-func openAppStore(ctx context.Context) (audit.Store, string) {
-	url := os.Getenv("FLAMINGOCK_STORE")
-	store, err := storeurl.Open(ctx, url, storeurl.Options{Schema: os.Getenv("FLAMINGOCK_SCHEMA")})
+func openAppStore(ctx context.Context) audit.Store {
+	store, err := storeurl.Open(ctx, os.Getenv("FLAMINGOCK_STORE"), storeurl.Options{Schema: os.Getenv("FLAMINGOCK_SCHEMA")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	return store, url
+	return store
 }
 
 // effects is the target of the deploy pipeline: a system without
@@ -61,7 +60,7 @@ func deployMain() {
 	lease := fs.Duration("lease", 10*time.Minute, "the runner's lease")
 	fs.Parse(os.Args[1:])
 	ctx := context.Background()
-	store, url := openAppStore(ctx)
+	store := openAppStore(ctx)
 	defer store.Close()
 
 	target := pipeline.NonTransactional(&effects{path: "effects.log"})
@@ -86,7 +85,7 @@ func deployMain() {
 		change("announce", 3, "carol"),
 	}}
 	r, err := pipeline.New(store, []pipeline.Stage{stage},
-		pipeline.WithStoreURL(url), pipeline.WithLease(*lease), pipeline.WithLockWait(0, time.Second))
+		pipeline.WithLease(*lease), pipeline.WithLockWait(0, time.Second))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "deploy:", err)
 		os.Exit(2)
@@ -112,7 +111,7 @@ func holdLockMain() {
 		os.Exit(2)
 	}
 	ctx := context.Background()
-	store, _ := openAppStore(ctx)
+	store := openAppStore(ctx)
 	defer store.Close()
 	if _, err := store.Acquire(ctx, "flamingock", os.Args[1], time.Minute); err != nil {
 		fmt.Fprintln(os.Stderr, "holdlock:", err)
@@ -126,7 +125,7 @@ func holdLockMain() {
 // appears once.
 func seedMain() {
 	ctx := context.Background()
-	store, _ := openAppStore(ctx)
+	store := openAppStore(ctx)
 	defer store.Close()
 	lease, err := store.Acquire(ctx, "flamingock", "seed-runner", time.Minute)
 	if err != nil {

@@ -71,13 +71,13 @@ func run(ctx context.Context, storeURL string, out io.Writer) error {
 		return err
 	}
 	stage := changes.Stage(changes.Targets{Appdb: appdb}, changes.Deps{})
-	runner, err := pipeline.New(store, []pipeline.Stage{stage}, pipeline.WithLogger(log), pipeline.WithStoreURL(storeURL))
+	runner, err := pipeline.New(store, []pipeline.Stage{stage}, pipeline.WithLogger(log))
 	if err != nil {
 		return err
 	}
 	res, err := runner.Run(ctx)
 	if res != nil {
-		fmt.Fprintf(out, "applied %d change(s), %d already applied\n", len(res.Applied()), len(res.Skipped()))
+		fmt.Fprintf(out, "applied %d change(s), %d already applied\n", res.Count(pipeline.StatusApplied), res.Count(pipeline.StatusSkipped))
 	}
 	if err != nil {
 		return err

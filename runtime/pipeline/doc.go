@@ -26,7 +26,7 @@
 //
 //	res, err := r.Run(ctx)
 //	if err != nil { … } // see "Errors"
-//	fmt.Printf("%d applied, %d already applied\n", len(res.Applied()), len(res.Skipped()))
+//	fmt.Printf("%d applied, %d already applied\n", res.Count(pipeline.StatusApplied), res.Count(pipeline.StatusSkipped))
 //
 // Runner.Plan is the dry-run call: it reports what Run would do with every
 // change, and why, without taking the lock or running anything.

@@ -210,7 +210,7 @@ func (x *execution) summarize(res *Result, err error) {
 func (r *Result) summary() string {
 	var parts []string
 	for _, s := range []Status{StatusApplied, StatusRecovered, StatusRolledBack, StatusSkipped, StatusFailed, StatusNotRun} {
-		if n := r.count(s); n > 0 {
+		if n := r.Count(s); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}

@@ -307,3 +307,11 @@ func (r *Runner) resolutions(id string) []Resolution {
 	}
 	return out
 }
+
+// storeArgs are the flamingock CLI flags that reach this pipeline's audit
+// trail and lock, for the resolution commands issues print: a pasted
+// command must act on the same tables and the same lock key. The store
+// names itself (audit.Locator: its URL, schema and table prefix).
+func (r *Runner) storeArgs() []string {
+	return r.caps.Locator().Args(r.cfg.lockKey)
+}

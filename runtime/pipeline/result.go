@@ -124,7 +124,7 @@ func (r *Result) NotRun() []Outcome { return r.with(StatusNotRun) }
 func (r *Result) with(s Status) []Outcome {
 	// Counted first: a start lists every change of the pipeline, which
 	// may be thousands.
-	n := r.count(s)
+	n := r.Count(s)
 	if n == 0 {
 		return nil
 	}
@@ -137,8 +137,11 @@ func (r *Result) with(s Status) []Outcome {
 	return out
 }
 
-// count is len(r.with(s)), listing nothing.
-func (r *Result) count(s Status) int {
+// Count is the number of changes of status s, without listing them: on a
+// start that found every change done from the checkpoint, the changes are
+// not even built (see Generated), and Count(StatusSkipped) says how many
+// there are.
+func (r *Result) Count(s Status) int {
 	if r.upToDate != nil {
 		if s == StatusSkipped {
 			return r.upToDate.r.total

@@ -28,7 +28,6 @@ type config struct {
 	lockKey  string
 	runnerID string
 	events   func(Event)
-	storeURL string
 	// drifts are the drifts Validate has logged, so that a readiness
 	// check probing it every few seconds says each once (see Validate).
 	drifts *driftsLogged
@@ -156,24 +155,6 @@ func WithEvents(fn func(Event)) Option {
 			return errors.New("WithEvents: nil callback")
 		}
 		c.events = fn
-		return nil
-	})
-}
-
-// WithStoreURL sets the audit store's URL as the flamingock CLI takes it
-// (for example "mongodb://db:27017/app"), in the resolution commands
-// printed for issues only; a password in it is redacted. Every store names
-// itself (its audit.Locator: URL, schema, table prefix), so it is needed
-// only for a store that cannot know its URL: a MongoDB store made by
-// mongo.New from a client (the driver does not tell which URI the client
-// was connected with) or an in-memory SQLite database. The schema and
-// table prefix still come from the store.
-func WithStoreURL(url string) Option {
-	return optionFunc(func(c *config) error {
-		if url == "" {
-			return errors.New("WithStoreURL: empty url")
-		}
-		c.storeURL = url
 		return nil
 	})
 }

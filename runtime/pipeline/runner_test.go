@@ -48,7 +48,7 @@ func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 
 	_, err := pipeline.New(e.store, stages, pipeline.WithLease(0), pipeline.WithLockWait(-time.Second, 0),
 		pipeline.WithLockKey(""), pipeline.WithRunnerID(""), pipeline.WithLogger(nil), pipeline.WithEvents(nil),
-		pipeline.WithStoreURL(""), nil)
+		nil)
 
 	if err == nil {
 		t.Fatal("New accepted a broken pipeline")
@@ -61,7 +61,6 @@ func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 		"WithRunnerID: empty id",
 		"WithLogger: nil logger",
 		"WithEvents: nil callback",
-		"WithStoreURL: empty url",
 		"nil option",
 		`stage "schema": change "b": order 2 does not follow order 2 of change "a"`,
 		`stage "schema": change "c": target "app-db" is not wired: set Targets.AppDb`,

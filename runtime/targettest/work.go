@@ -179,8 +179,7 @@ func (s *suite[H]) testNonTxCommit(t *testing.T, transactional bool) {
 	wantEffect(t, fx, "e1", true, "after Commit")
 }
 
-// markers drives the markers of a SeparateTxTarget for one change, as
-// internal/markertest did.
+// markers drives the markers of a SeparateTxTarget for one change.
 type markers[H any] struct {
 	t  *testing.T
 	fx Fixture[H]

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"testing/fstest"
+
+	"github.com/flamingock/flamingock-go/internal/digest"
 )
 
 // statementKind is the single statement each change of a set runs.
@@ -59,12 +61,17 @@ type changeSet struct {
 	ids        []string
 	checksums  []string
 	sources    []string
-	gooseFS    fstest.MapFS
-	migrateFS  fstest.MapFS
+	// digest is the stage's digest, which flamingock-gen writes into the
+	// generated Stage as a constant.
+	digest    string
+	gooseFS   fstest.MapFS
+	migrateFS fstest.MapFS
 }
 
 func newChangeSet(kind statementKind, n int) *changeSet {
 	s := &changeSet{kind: kind, gooseFS: fstest.MapFS{}, migrateFS: fstest.MapFS{}}
+	d := digest.NewStage()
+	defer func() { s.digest = d.Sum() }()
 	for i := 1; i <= n; i++ {
 		stmt := kind.statement(i)
 		sum := sha256.Sum256([]byte(stmt))
@@ -72,6 +79,7 @@ func newChangeSet(kind statementKind, n int) *changeSet {
 		s.ids = append(s.ids, fmt.Sprintf("change-%05d", i))
 		s.checksums = append(s.checksums, hex.EncodeToString(sum[:]))
 		s.sources = append(s.sources, fmt.Sprintf("changes/change_%05d.go:12", i))
+		d.Add(s.ids[i-1], s.checksums[i-1])
 		s.gooseFS[fmt.Sprintf("%05d_change.sql", i)] = &fstest.MapFile{
 			Data: fmt.Appendf(nil, "-- +goose Up\n%s;\n\n-- +goose Down\nSELECT 1;\n", stmt)}
 		s.migrateFS[fmt.Sprintf("%05d_change.up.sql", i)] = &fstest.MapFile{Data: []byte(stmt + ";\n")}

@@ -159,6 +159,10 @@
 //     next run decides from what the trail holds. It also matches the
 //     store's error: audit.ErrCorrupt for a record that cannot be trusted,
 //     audit.ErrUnavailable;
+//   - ErrInvalidPipeline: what New could not check without building the
+//     changes of a generated stage (a change id two stages declare, a
+//     generated file edited by hand); nothing ran. Plan, Validate and
+//     RollbackTo refuse it too;
 //   - context.Canceled or context.DeadlineExceeded: ctx ended while Run
 //     waited for the lock or before a change started; a change that
 //     returns it fails with a *ChangeError that matches it too.

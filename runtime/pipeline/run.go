@@ -38,7 +38,7 @@ import (
 //
 // Every error Run returns matches one of ErrManualInterventionRequired,
 // ErrLockNotAcquired, ErrLockLost, ErrChangeFailed, ErrStageRenamed,
-// ErrStoreFailed, or the context's error (context.Canceled,
+// ErrStoreFailed, ErrInvalidPipeline, or the context's error (context.Canceled,
 // context.DeadlineExceeded) when ctx ended before a change started; see
 // the package documentation.
 //

@@ -29,6 +29,7 @@ var documented = []struct {
 	{"ErrChangeFailed", pipeline.ErrChangeFailed},
 	{"ErrStageRenamed", pipeline.ErrStageRenamed},
 	{"ErrStoreFailed", pipeline.ErrStoreFailed},
+	{"ErrInvalidPipeline", pipeline.ErrInvalidPipeline},
 	{"context.Canceled", context.Canceled},
 	{"context.DeadlineExceeded", context.DeadlineExceeded},
 }
@@ -166,6 +167,13 @@ func TestEveryRunErrorMatchesADocumentedError(t *testing.T) {
 			e.seedMarker("s1", "c1", seedExec)
 			return e.runOn(flaky(e, always("Append APPLIED", errDiskFull)), []spec{{id: "c1", strategy: separate}})
 		}, pipeline.ErrStoreFailed, "disk is full"},
+		{"two generated stages declare one change id", func(t *testing.T, e *env) (*pipeline.Result, error) {
+			builds := 0
+			return e.runner([]pipeline.Stage{
+				e.generated("s1", &builds, spec{id: "c1", strategy: nonTx}),
+				e.generated("s2", &builds, spec{id: "c1", strategy: nonTx}),
+			}).Run(context.Background())
+		}, pipeline.ErrInvalidPipeline, "id already used"},
 		{"the run is cancelled between two changes", func(t *testing.T, e *env) (*pipeline.Result, error) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

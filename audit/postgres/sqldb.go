@@ -17,6 +17,9 @@ import (
 // shared with their APPLIED entries, through AppendSQLTx.
 func (s *Store) DB() *sql.DB { return s.db }
 
+// Dialect implements sqltarget.SharedStore: DB is a PostgreSQL database.
+func (s *Store) Dialect() string { return "postgres" }
+
 // AppendSQLTx is AppendTx inside tx, a database/sql transaction begun on
 // DB: the same statement, fence check included, so the entry commits or
 // rolls back with tx. Call it last, just before Commit; on an error,

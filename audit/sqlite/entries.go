@@ -81,6 +81,9 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e a
 	return e, nil
 }
 
+// Dialect implements sqltarget.SharedStore: DB is a SQLite database.
+func (s *Store) Dialect() string { return "sqlite" }
+
 // AppendSQLTx is AppendTx. It implements sqltarget.SharedStore, whose
 // method names the database/sql transaction it takes (audit/postgres has
 // an AppendTx for pgx): sqltarget.Shared(store) runs changes in

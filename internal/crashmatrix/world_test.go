@@ -208,7 +208,7 @@ func (w *world) open(ctx context.Context) error {
 		table := func(name string) string { return pgx.Identifier{w.spec.Schema, name}.Sanitize() }
 		marker := func(name string) string { return w.spec.Schema + "." + name }
 		w.media = []medium{
-			&sqlMedium{target: sqltarget.Shared(store, sqltarget.WithPostgreSQL()),
+			&sqlMedium{target: sqltarget.Shared(store),
 				s: audit.StrategySharedTx, db: store.DB(), table: table("sql_shared_effects"), dollar: true},
 			&sqlMedium{target: sqltarget.New(db, sqltarget.WithPostgreSQL(), sqltarget.WithMarkerTable(marker("sql_marker"))),
 				s: audit.StrategySeparateTx, db: db, table: table("sql_separate_effects"), dollar: true},

@@ -44,7 +44,7 @@ const (
 	// Targets a child can run its changes on.
 	targetNonTx = "nontx" // pipeline.NonTransactional over the pool: only the lock protects a change
 	targetPgx   = "pgx"   // pgxtarget.Shared(store): each change shares its transaction with its APPLIED entry
-	targetSQL   = "sql"   // sqltarget.Shared(store, sqltarget.WithPostgreSQL()): the same through database/sql
+	targetSQL   = "sql"   // sqltarget.Shared(store): the same through database/sql
 )
 
 // childConfig is what the parent tells a child to do.
@@ -205,7 +205,7 @@ func proofStage(cfg childConfig, store *postgres.Store, pause func(at, change st
 	counters := pgx.Identifier{cfg.Schema, countersTable}.Sanitize()
 	pool := store.Pool()
 	appdb := pgxtarget.Shared(store)
-	sqldb := sqltarget.Shared(store, sqltarget.WithPostgreSQL())
+	sqldb := sqltarget.Shared(store)
 	st := pipeline.Stage{Name: stageName}
 	for i := 1; i <= cfg.Changes; i++ {
 		id := changeID(i)

@@ -78,7 +78,7 @@ func TestConformanceOnPostgreSQL(t *testing.T) {
 			New: func(t *testing.T) targettest.Fixture[*sql.Tx] {
 				store, schema := openStore(t)
 				table := pgx.Identifier{schema, "effects"}.Sanitize()
-				return conformanceFixture(t, sqltarget.Shared(store, sqltarget.WithPostgreSQL()), store, store.DB(), table, "$1", nil)
+				return conformanceFixture(t, sqltarget.Shared(store), store, store.DB(), table, "$1", nil)
 			},
 			Transactional: audit.StrategySharedTx,
 		})

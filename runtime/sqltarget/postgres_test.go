@@ -155,7 +155,7 @@ func TestStrategyOnPostgreSQL(t *testing.T) {
 		want   audit.Strategy
 	}{
 		{"a target built by Shared on the store shares its transactions",
-			sqltarget.Shared(e.store, sqltarget.WithPostgreSQL()), audit.StrategySharedTx},
+			sqltarget.Shared(e.store), audit.StrategySharedTx},
 		{"a target built by New on the store's own DB needs a marker",
 			sqltarget.New(e.store.DB(), sqltarget.WithPostgreSQL()), audit.StrategySeparateTx},
 		{"a target on a *sql.DB of its own, even on the same database, needs a marker",
@@ -432,6 +432,12 @@ func TestMarkerTableCreatedOnceByConcurrentTargetsOnPostgreSQL(t *testing.T) {
 // been idle for longer than the lease, as pgxtarget's do: a runner paused
 // inside a change cannot keep the locks that would block the runner that
 // took its lock over.
+// txWork is what the test needs of a shared or a marked work.
+type txWork interface {
+	Handle() *sql.Tx
+	Abort(context.Context) error
+}
+
 func TestPostgreSQLEndsATransactionIdleLongerThanTheLease(t *testing.T) {
 	e := newPGEnv(t)
 	const lease = 200 * time.Millisecond
@@ -439,16 +445,24 @@ func TestPostgreSQLEndsATransactionIdleLongerThanTheLease(t *testing.T) {
 	if err := e.store.DB().QueryRowContext(t.Context(), "SELECT current_setting('idle_in_transaction_session_timeout')").Scan(&serverDefault); err != nil {
 		t.Fatal(err)
 	}
+	other := openPG(t, e.srv.ConnString(t))
 	for _, tt := range []struct {
 		name    string
-		opt     sqltarget.Option
+		begin   func() (txWork, error)
 		setting string
 	}{
-		{"WithPostgreSQL bounds the idle time by the lease", sqltarget.WithPostgreSQL(), "200ms"},
-		{"WithDollarPlaceholders alone leaves the server's setting", sqltarget.WithDollarPlaceholders(), serverDefault},
+		{"Shared on the PostgreSQL store bounds the idle time by the lease, without an option", func() (txWork, error) {
+			return sqltarget.Shared(e.store).BeginShared(t.Context(), pipeline.BeginRequest{LeaseTTL: lease})
+		}, "200ms"},
+		{"WithPostgreSQL bounds it on another database", func() (txWork, error) {
+			return sqltarget.New(other, sqltarget.WithPostgreSQL()).BeginSeparate(t.Context(), pipeline.BeginRequest{LeaseTTL: lease})
+		}, "200ms"},
+		{"WithDollarPlaceholders alone leaves the server's setting", func() (txWork, error) {
+			return sqltarget.New(other, sqltarget.WithDollarPlaceholders()).BeginSeparate(t.Context(), pipeline.BeginRequest{LeaseTTL: lease})
+		}, serverDefault},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := sqltarget.Shared(e.store, tt.opt).BeginShared(t.Context(), pipeline.BeginRequest{LeaseTTL: lease})
+			w, err := tt.begin()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,12 +13,13 @@
 //     marker and records the change as applied instead of running it twice.
 //
 // On PostgreSQL, use pgx's database/sql driver (import
-// github.com/jackc/pgx/v5/stdlib, driver name "pgx") with WithPostgreSQL.
-// The PostgreSQL audit store's DB is one:
+// github.com/jackc/pgx/v5/stdlib, driver name "pgx"), and build a target of
+// New with WithPostgreSQL; Shared takes the dialect from its store. The
+// PostgreSQL audit store's DB is one:
 //
 //	store, err := postgres.Open(ctx, dsn)
 //	if err != nil { … }
-//	appdb := sqltarget.Shared(store, sqltarget.WithPostgreSQL()) // shared transactions
+//	appdb := sqltarget.Shared(store) // shared transactions (PostgreSQL dialect from the store)
 //	reportsDB, err := sql.Open("pgx", reportsDSN)
 //	if err != nil { … }
 //	reports := sqltarget.New(reportsDB, sqltarget.WithPostgreSQL()) // markers
@@ -160,6 +161,9 @@ type SharedStore interface {
 	audit.Store
 	// DB is the store's database.
 	DB() *sql.DB
+	// Dialect names DB's database: "postgres" makes Shared behave as
+	// WithPostgreSQL does, without the option.
+	Dialect() string
 	// AppendSQLTx is Append inside tx, a transaction of DB: the entry is
 	// stored if and only if tx commits.
 	AppendSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
@@ -168,10 +172,15 @@ type SharedStore interface {
 // Shared returns a target that runs changes in transactions of store's
 // database, in which the runner appends each change's APPLIED entry before
 // it commits (audit.StrategySharedTx). The pipeline's audit store must be
-// store. A nil store or a bad option is reported by pipeline.New.
+// store. On a PostgreSQL store it behaves as WithPostgreSQL, which it
+// then needs not be given. A nil store or a bad option is reported by
+// pipeline.New.
 func Shared(store SharedStore, opts ...Option) *Target {
 	if isnil.Value(store) {
 		return build(nil, errors.New("sqltarget: nil audit store"), opts)
+	}
+	if store.Dialect() == "postgres" {
+		opts = append([]Option{WithPostgreSQL()}, opts...)
 	}
 	t := build(store.DB(), nil, opts)
 	t.shared = store

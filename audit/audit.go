@@ -335,8 +335,8 @@ func (cp Checkpoint) Validate() error {
 // and the entries at or below Seq are those it was saved on: deleting any
 // of them, or editing any field of one, by hand, must make it stale, so
 // that a checkpoint never hides a change made pending again. How a store
-// knows is its own (audit/postgres compares the entries' count and row
-// versions, audit/sqlite has triggers void checkpoints on an edit,
+// knows is its own (audit/postgres and audit/sqlite have triggers void
+// checkpoints on an edit, and postgres checks the triggers are untouched,
 // audit/mongo digests the documents); a checkpoint saved by an earlier
 // release of a store that could not tell must never be current.
 type Checkpointer interface {

@@ -48,20 +48,34 @@
 //     NULL when none happened).
 //   - flamingock_checkpoint: one row per pipeline (see audit.Checkpointer):
 //     its digest, the trail's highest seq when it was last found wholly
-//     applied, how many entries the trail held up to that seq and the sum of
-//     their row versions (xmin), and when that was saved. Deleting rows is
+//     applied, when that was saved, and its guard: the row versions (xmin)
+//     of the triggers that void checkpoints and of their function. entries
+//     and entries_digest (the count and xmin sum of the entries) are
+//     written for earlier releases, which compare them. Deleting rows is
 //     harmless: the next start reads the whole trail and saves them again.
+//
+// Beside the tables, the store creates with them a function,
+// flamingock_void_checkpoints, and three triggers on the audit table,
+// ENABLE ALWAYS: an UPDATE, DELETE or TRUNCATE of the trail, or an entry
+// inserted by hand below its highest seq, deletes every checkpoint. On the
+// tables of an earlier release, the first SaveCheckpoint creates them
+// (ALTER TABLE … ENABLE ALWAYS TRIGGER takes the audit table's owner).
 //
 // # Starting with nothing to do
 //
 // A pipeline whose checkpoint is current starts with one small statement:
 // it compares the checkpoint's seq with the trail's highest (read from the
-// end of the primary key's index) and, when they match, the count and the
-// xmin sum of the entries up to it with those recorded, so that an entry
-// deleted or edited by hand makes the checkpoint stale (an UPDATE always
-// writes a new row version). The server scans the trail for that; the
-// client receives one row. Only when the checkpoint is stale is the latest
-// entry of every change read, as Snapshot does, in a second round trip.
+// end of the primary key's index) and its guard with the triggers' row
+// versions in pg_catalog, so that an entry deleted or edited by hand makes
+// the checkpoint stale (the triggers deleted it), and so does disabling,
+// dropping or replacing a trigger, even re-enabled or re-created since
+// (each writes a new catalog row version). It reads no entry, whatever the
+// length of the trail. Without the triggers (a WithReadOnly store on an
+// earlier release's tables, a user that may not create them) no checkpoint
+// is current. Not detected: a superuser editing pg_trigger or pg_proc, or
+// the guard column, by hand. Only when the checkpoint is stale is the
+// latest entry of every change read, as Snapshot does, in a second round
+// trip.
 //
 // # Lock and fencing
 //
@@ -140,6 +154,8 @@ type Store struct {
 
 	sql           statements
 	checkpointSQL checkpointStatements
+
+	readOnly bool // WithReadOnly: creates nothing, triggers included
 
 	db     *sql.DB // database/sql over pool; see DB
 	tables tableCheck
@@ -278,9 +294,10 @@ func newStore(pool *pgxpool.Pool, ownsPool bool, dsn string, secrets redact.Secr
 		lock:     newTable(o.schema, o.prefix+lockSuffix),
 
 		checkpoint: newTable(o.schema, o.prefix+checkpointSuffix),
+		readOnly:   o.readOnly,
 	}
 	s.sql = buildStatements(s.audit.quoted, s.lock.quoted)
-	s.checkpointSQL = buildCheckpointStatements(s.audit.quoted, s.checkpoint.quoted)
+	s.checkpointSQL = buildCheckpointStatements(o.schema, o.prefix, s.audit.quoted, s.checkpoint.quoted)
 	// No connection is made here: the *sql.DB borrows the pool's
 	// connections per operation and keeps none idle.
 	s.db = stdlib.OpenDBFromPool(pool)

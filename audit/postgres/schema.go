@@ -64,7 +64,7 @@ var lockColumns = []column{
 	{name: "released_at", typ: "timestamp with time zone"},
 }
 
-// checkpointColumns leaves out entries and entries_digest, which a table
+// checkpointColumns leaves out entries, entries_digest and guard, which a table
 // made by an earlier release lacks until its first checkpoint read or save
 // adds them (see checkpoint.go).
 var checkpointColumns = []column{
@@ -119,7 +119,8 @@ const createCheckpointSQL = `CREATE TABLE IF NOT EXISTS {checkpoint} (
 	seq            bigint NOT NULL,
 	saved_at       timestamptz NOT NULL,
 	entries        bigint,
-	entries_digest text
+	entries_digest text,
+	guard          text
 );
 COMMENT ON TABLE {checkpoint} IS 'flamingock-go checkpoints: pipelines found wholly applied up to seq; deleting rows only makes the next start read the whole trail';
 `
@@ -294,6 +295,12 @@ func (s *Store) create(ctx context.Context, m missing) error {
 	}
 	if m.checkpoint {
 		b.WriteString(createCheckpointSQL)
+	}
+	if m.audit {
+		// The triggers that void checkpoints on an edit, on the audit table
+		// just created, which this user owns. On an existing one they are
+		// installed by the first SaveCheckpoint that finds them missing.
+		b.WriteString(s.checkpointSQL.install)
 	}
 	sql := strings.NewReplacer(
 		"{audit}", s.audit.quoted,

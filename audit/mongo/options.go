@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/flamingock/flamingock-go/internal/mongoname"
 )
 
 // The names used without options.
@@ -26,8 +28,7 @@ const (
 // MongoDB's limits: database names are shorter than 64 bytes, and a
 // namespace (database "." collection) is at most 255 bytes.
 const (
-	maxDatabaseLen  = 63
-	maxNamespaceLen = 255
+	maxDatabaseLen = 63
 )
 
 // Option configures Open or New. Options validate their input: an invalid
@@ -98,7 +99,7 @@ func WithDatabase(name string) Option {
 // empty, valid UTF-8, no "$" and no NUL, not starting with "." or "system.".
 func WithCollectionPrefix(p string) Option {
 	return optionFunc(func(c *config) error {
-		if err := validatePrefix(p); err != nil {
+		if err := mongoname.Collection("collection prefix", p); err != nil {
 			return err
 		}
 		c.prefix = p
@@ -137,28 +138,11 @@ func validateDatabase(name string) error {
 	return nil
 }
 
-func validatePrefix(p string) error {
-	switch {
-	case p == "":
-		return errors.New("invalid collection prefix: empty")
-	case !utf8.ValidString(p):
-		return fmt.Errorf("invalid collection prefix %q: not valid UTF-8", p)
-	case strings.ContainsAny(p, "$\x00"):
-		return fmt.Errorf("invalid collection prefix %q: it must not contain \"$\" or NUL", p)
-	case strings.HasPrefix(p, "."):
-		return fmt.Errorf("invalid collection prefix %q: it must not start with \".\"", p)
-	case strings.HasPrefix(p, "system."):
-		return fmt.Errorf("invalid collection prefix %q: the prefix \"system.\" is reserved for MongoDB's own collections", p)
-	}
-	return nil
-}
-
 // validateNamespace checks the length of the full name of the collection,
 // which depends on both the database name and the prefix.
 func validateNamespace(database, collection string) error {
-	if n := len(database) + 1 + len(collection); n > maxNamespaceLen {
-		return fmt.Errorf("invalid names: the namespace %s.%s is %d bytes, more than MongoDB's %d: use a shorter database name or collection prefix",
-			database, collection, n, maxNamespaceLen)
+	if err := mongoname.Namespace(database, collection); err != nil {
+		return fmt.Errorf("invalid names: the %w: use a shorter database name or collection prefix", err)
 	}
 	return nil
 }

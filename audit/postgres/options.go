@@ -3,6 +3,8 @@ package postgres
 import (
 	"fmt"
 	"strings"
+
+	"github.com/flamingock/flamingock-go/internal/pgident"
 )
 
 // Option configures a Store. Options validate their input: an invalid one
@@ -14,11 +16,6 @@ type Option interface {
 type optionFunc func(*options) error
 
 func (f optionFunc) apply(o *options) error { return f(o) }
-
-// maxIdentifierLen is PostgreSQL's NAMEDATALEN-1. Longer names are silently
-// truncated by the server, so two long prefixes could end up naming the same
-// table; they are rejected instead.
-const maxIdentifierLen = 63
 
 type options struct {
 	schema   string
@@ -49,7 +46,7 @@ func WithReadOnly() Option {
 // case-sensitive since the store always quotes it.
 func WithSchema(name string) Option {
 	return optionFunc(func(o *options) error {
-		if err := validateIdentifier("schema", name, maxIdentifierLen); err != nil {
+		if err := pgident.Check("schema", name, pgident.MaxLen); err != nil {
 			return err
 		}
 		if strings.HasPrefix(strings.ToLower(name), "pg_") {
@@ -67,33 +64,10 @@ func WithSchema(name string) Option {
 func WithTablePrefix(prefix string) Option {
 	return optionFunc(func(o *options) error {
 		// The longest name derived from the prefix is the index's.
-		if err := validateIdentifier("table prefix", prefix, maxIdentifierLen-len(indexSuffix)); err != nil {
+		if err := pgident.Check("table prefix", prefix, pgident.MaxLen-len(indexSuffix)); err != nil {
 			return err
 		}
 		o.prefix = prefix
 		return nil
 	})
-}
-
-// validateIdentifier accepts plain identifiers: ASCII letters, digits and
-// underscores, not starting with a digit. The store quotes every name anyway
-// (which makes them case-sensitive); the check keeps names readable in
-// messages and easy to type in psql, and rejects anything that looks like an
-// attempt at injection before a server sees it.
-func validateIdentifier(what, name string, maxLen int) error {
-	if name == "" {
-		return fmt.Errorf("invalid %s: empty", what)
-	}
-	if len(name) > maxLen {
-		return fmt.Errorf("invalid %s %q: longer than %d bytes", what, name, maxLen)
-	}
-	for i, r := range name {
-		switch {
-		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
-		case '0' <= r && r <= '9' && i > 0:
-		default:
-			return fmt.Errorf("invalid %s %q: use letters, digits and underscores, not starting with a digit", what, name)
-		}
-	}
-	return nil
 }

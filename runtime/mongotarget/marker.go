@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -16,15 +14,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/mongoname"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
 // DefaultMarkerCollection is the marker collection's name unless
 // WithMarkerCollection names another.
 const DefaultMarkerCollection = "flamingock_marker"
-
-// maxNamespaceLen is MongoDB's limit on database "." collection.
-const maxNamespaceLen = 255
 
 // codeNamespaceExists is the server's error code for creating a collection
 // that exists.
@@ -124,28 +120,10 @@ func (m *markers) ensure(ctx context.Context) error {
 // where names the collection in messages.
 func (m *markers) where() string { return m.coll.Database().Name() + "." + m.name }
 
-// validateCollection applies MongoDB's rules for collection names.
-func validateCollection(name string) error {
-	switch {
-	case name == "":
-		return errors.New("invalid collection name: empty")
-	case !utf8.ValidString(name):
-		return fmt.Errorf("invalid collection name %q: not valid UTF-8", name)
-	case strings.ContainsAny(name, "$\x00"):
-		return fmt.Errorf("invalid collection name %q: it must not contain \"$\" or NUL", name)
-	case strings.HasPrefix(name, "."):
-		return fmt.Errorf("invalid collection name %q: it must not start with \".\"", name)
-	case strings.HasPrefix(name, "system."):
-		return fmt.Errorf("invalid collection name %q: the prefix \"system.\" is reserved for MongoDB's own collections", name)
-	}
-	return nil
-}
-
 // validateNamespace checks the length of the marker collection's full name.
 func validateNamespace(database, collection string) error {
-	if n := len(database) + 1 + len(collection); n > maxNamespaceLen {
-		return fmt.Errorf("the marker collection's namespace %s.%s is %d bytes, more than MongoDB's %d: use a shorter name (WithMarkerCollection)",
-			database, collection, n, maxNamespaceLen)
+	if err := mongoname.Namespace(database, collection); err != nil {
+		return fmt.Errorf("the marker collection's %w: use a shorter name (WithMarkerCollection)", err)
 	}
 	return nil
 }

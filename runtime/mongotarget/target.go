@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/mongoname"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -51,7 +52,7 @@ func (f optionFunc) apply(t *Target) error { return f(t) }
 // or "system.".
 func WithMarkerCollection(name string) Option {
 	return optionFunc(func(t *Target) error {
-		if err := validateCollection(name); err != nil {
+		if err := mongoname.Collection("collection name", name); err != nil {
 			return fmt.Errorf("WithMarkerCollection: %w", err)
 		}
 		t.markers.name = name

@@ -10,14 +10,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/pgident"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
 const defaultMarkerTable = "flamingock_marker"
-
-// maxIdentifierLen is PostgreSQL's NAMEDATALEN-1: longer names are
-// silently truncated by the server, so they are refused instead.
-const maxIdentifierLen = 63
 
 // markerTable is the marker table's name, quoted, and its SQL. Every
 // statement goes out in pgx's exec mode (an unnamed statement, one round
@@ -91,32 +88,21 @@ func WithMarkerTable(name string) Option {
 		if len(parts) > 2 {
 			return fmt.Errorf("WithMarkerTable: invalid table name %q: want name or schema.name", name)
 		}
-		for _, p := range parts {
-			if err := validateIdentifier(p); err != nil {
-				return fmt.Errorf("WithMarkerTable: invalid table name %q: %w", name, err)
+		whats := []string{"table name"}
+		if len(parts) == 2 {
+			whats = []string{"schema", "table"}
+		}
+		for i, p := range parts {
+			if err := pgident.Check(whats[i], p, pgident.MaxLen); err != nil {
+				if len(parts) == 2 {
+					return fmt.Errorf("WithMarkerTable: table name %q: %w", name, err)
+				}
+				return fmt.Errorf("WithMarkerTable: %w", err)
 			}
 		}
 		t.marker = newMarkerTable(pgx.Identifier(parts))
 		return nil
 	})
-}
-
-func validateIdentifier(name string) error {
-	if name == "" {
-		return errors.New("empty name")
-	}
-	if len(name) > maxIdentifierLen {
-		return fmt.Errorf("%q is longer than %d bytes", name, maxIdentifierLen)
-	}
-	for i, r := range name {
-		switch {
-		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
-		case '0' <= r && r <= '9' && i > 0:
-		default:
-			return fmt.Errorf("%q: use letters, digits and underscores, not starting with a digit", name)
-		}
-	}
-	return nil
 }
 
 // ensureMarkerTable makes sure, once per Target, that the marker table

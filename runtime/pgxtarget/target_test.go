@@ -86,16 +86,16 @@ func TestStrategy(t *testing.T) {
 			pgxtarget.Shared(store, nil), true, "", "pgxtarget: nil option"},
 		{"a marker table name smuggling SQL is refused",
 			pgxtarget.New(pool, pgxtarget.WithMarkerTable(`x"; DROP TABLE users; --`)), true, "",
-			`pgxtarget: WithMarkerTable: invalid table name "x\"; DROP TABLE users; --": "x\"; DROP TABLE users; --": use letters, digits and underscores, not starting with a digit`},
+			`pgxtarget: WithMarkerTable: invalid table name "x\"; DROP TABLE users; --": use letters, digits and underscores, not starting with a digit`},
 		{"a marker table name with three parts is refused",
 			pgxtarget.New(pool, pgxtarget.WithMarkerTable("db.ops.marker")), true, "",
 			`pgxtarget: WithMarkerTable: invalid table name "db.ops.marker": want name or schema.name`},
 		{"an empty schema in a marker table name is refused",
 			pgxtarget.New(pool, pgxtarget.WithMarkerTable(".marker")), true, "",
-			`pgxtarget: WithMarkerTable: invalid table name ".marker": empty name`},
+			`pgxtarget: WithMarkerTable: table name ".marker": invalid schema: empty`},
 		{"a marker table name PostgreSQL would truncate is refused",
 			pgxtarget.New(pool, pgxtarget.WithMarkerTable(strings.Repeat("m", 64))), true, "",
-			`pgxtarget: WithMarkerTable: invalid table name "` + strings.Repeat("m", 64) + `": "` + strings.Repeat("m", 64) + `" is longer than 63 bytes`},
+			`pgxtarget: WithMarkerTable: invalid table name "` + strings.Repeat("m", 64) + `": longer than 63 bytes`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

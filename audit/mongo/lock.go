@@ -181,13 +181,8 @@ func (s *Store) lastLeaseEvent(ctx context.Context, key string, maxSeq int64) (*
 // tip the decision was made on: of concurrent acquirers, exactly one
 // inserts it, and the others see it and report it as the holder.
 func (s *Store) Acquire(ctx context.Context, key, owner string, ttl time.Duration) (audit.Lease, error) {
-	switch {
-	case key == "":
-		return audit.Lease{}, errors.New("mongo: acquire lock: empty key")
-	case owner == "":
-		return audit.Lease{}, fmt.Errorf("mongo: acquire lock %q: empty owner", key)
-	case ttl < time.Millisecond:
-		return audit.Lease{}, fmt.Errorf("mongo: acquire lock %q: ttl %s is under a millisecond", key, ttl)
+	if err := audit.CheckAcquire(key, owner, ttl); err != nil {
+		return audit.Lease{}, fmt.Errorf("mongo: %w", err)
 	}
 	var e leaseEvent
 	_, err := s.extend(ctx, key, acquireStep(key, owner, ttl, &e))

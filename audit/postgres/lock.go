@@ -14,13 +14,8 @@ import (
 // in one statement; the epoch grows by one. When another lease holds it, it
 // returns a *audit.LockHeldError describing the holder.
 func (s *Store) Acquire(ctx context.Context, key, owner string, ttl time.Duration) (audit.Lease, error) {
-	switch {
-	case key == "":
-		return audit.Lease{}, errors.New("postgres: acquire: empty lock key")
-	case owner == "":
-		return audit.Lease{}, fmt.Errorf("postgres: acquire %q: empty owner", key)
-	case ttl < time.Millisecond:
-		return audit.Lease{}, fmt.Errorf("postgres: acquire %q: lease duration %s is under a millisecond", key, ttl)
+	if err := audit.CheckAcquire(key, owner, ttl); err != nil {
+		return audit.Lease{}, fmt.Errorf("postgres: %w", err)
 	}
 	if err := s.ready(ctx); err != nil {
 		return audit.Lease{}, err

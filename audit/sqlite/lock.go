@@ -14,13 +14,8 @@ import (
 // expired, incrementing its epoch; see audit.Store. While any unexpired
 // lease holds key, owner's own included, it returns an *audit.LockHeldError.
 func (s *Store) Acquire(ctx context.Context, key, owner string, ttl time.Duration) (audit.Lease, error) {
-	switch {
-	case key == "":
-		return audit.Lease{}, errors.New("sqlite: acquire lock: empty key")
-	case owner == "":
-		return audit.Lease{}, fmt.Errorf("sqlite: acquire lock %q: empty owner", key)
-	case ttl < time.Millisecond:
-		return audit.Lease{}, fmt.Errorf("sqlite: acquire lock %q: ttl %s is under a millisecond", key, ttl)
+	if err := audit.CheckAcquire(key, owner, ttl); err != nil {
+		return audit.Lease{}, fmt.Errorf("sqlite: %w", err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -121,13 +121,17 @@ SELECT guard IS NOT NULL FROM g`),
 		// creation transaction, or alone under the same lock. SECURITY
 		// DEFINER: whoever may edit the trail voids the checkpoints, even
 		// without DELETE on their table. An inserted entry voids them only
-		// below the highest seq: an append never does.
+		// below the highest seq, and the store's own appends do not even
+		// call the function (appendingSetting).
 		install: r.Replace(`DO $install$ BEGIN IF ` + strings.ReplaceAll(guard, "{seq}", "0") + ` IS NULL THEN
 CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $void$
 BEGIN
 	IF TG_OP = 'INSERT' THEN
-		IF NOT EXISTS (SELECT 1 FROM {audit} WHERE seq > NEW.seq) THEN
+		-- max(seq) is read from the end of the primary key's index, whatever
+		-- the table's statistics: an EXISTS (seq > NEW.seq) planned while the
+		-- table was small scans it, and every append would read the trail.
+		IF NEW.seq >= (SELECT max(seq) FROM {audit}) THEN
 			RETURN NULL;
 		END IF;
 	END IF;
@@ -141,12 +145,22 @@ DROP TRIGGER IF EXISTS {truncate} ON {audit};
 DROP TRIGGER IF EXISTS {insert} ON {audit};
 CREATE TRIGGER {edit} AFTER UPDATE OR DELETE ON {audit} FOR EACH STATEMENT EXECUTE FUNCTION {fn}();
 CREATE TRIGGER {truncate} AFTER TRUNCATE ON {audit} FOR EACH STATEMENT EXECUTE FUNCTION {fn}();
-CREATE TRIGGER {insert} AFTER INSERT ON {audit} FOR EACH ROW EXECUTE FUNCTION {fn}();
+CREATE TRIGGER {insert} AFTER INSERT ON {audit} FOR EACH ROW
+	WHEN (pg_catalog.current_setting('` + appendingSetting + `', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION {fn}();
 ALTER TABLE {audit} ENABLE ALWAYS TRIGGER {edit}, ENABLE ALWAYS TRIGGER {truncate}, ENABLE ALWAYS TRIGGER {insert};
 END IF; END $install$;
 `),
 	}
 }
+
+// appendingSetting marks, for the rest of its transaction, a transaction
+// in which the store's append statement inserted an entry (set_config in
+// the statement, before its insert): the insert trigger then does not call
+// its function, so an append costs no trigger call (a plpgsql call per
+// append cost about as much as the rest of the statement on the server).
+// Any other insert (by hand, COPY) calls it, and an entry below the
+// trail's highest seq voids the checkpoints.
+const appendingSetting = "flamingock.appending"
 
 // entriesDigest is the sum of the row versions of the entries a FROM
 // {audit} AS a selects, which earlier releases compare.

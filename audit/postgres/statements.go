@@ -73,6 +73,7 @@ func buildStatements(auditTable, lockTable string) statements {
 		append: r.Replace(`WITH lease AS (
 	SELECT FROM {lock}
 	WHERE key = $21 AND owner = $22 AND owner <> '' AND epoch = $23 AND expires_at > clock_timestamp()
+		AND pg_catalog.set_config('` + appendingSetting + `', 'on', true) = 'on'
 	FOR SHARE
 ), entry AS (
 	INSERT INTO {audit} (schema_version, execution_id, stage, change_id, change_order,

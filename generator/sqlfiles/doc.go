@@ -1,0 +1,106 @@
+// Package sqlfiles reads the SQL files of a package of changes and turns
+// each into a change: validated, split into statements and checksummed, so
+// that the generator can embed them and the runtime can run them statement
+// by statement. It reads one directory (not its subdirectories) through an
+// [fs.FS]:
+//
+//	changes, notices, errs := sqlfiles.Load(os.DirFS(dir), sqlfiles.Options{Dialect: "postgres"})
+//
+// Every file whose name ends in ".sql" is a change file, in one of three
+// forms. Errors name the file, line and column; Load reports all of them
+// and then returns no change.
+//
+// # File names
+//
+//	<version>_<name>[.<dialect>].sql          goose or flamingock form
+//	<version>_<name>[.<dialect>].up.sql       golang-migrate form: the up file
+//	<version>_<name>[.<dialect>].down.sql     golang-migrate form: its optional down file
+//
+// <version> is a non-negative decimal integer of any length, compared as a
+// number (9_a.sql comes before 10_b.sql; 20150101000001000000 is a
+// version): it is the change's order, written without leading zeros. The
+// change's id is "<version>_<name>" as written (0007_add_email). <dialect>,
+// when present, is postgres (or postgresql, pgx), sqlite (or sqlite3) or
+// mysql: Options.Dialect picks the files of its dialect and the files
+// without one; a file of another dialect is skipped, with a notice. A
+// version may have variants per dialect or one file for all, not both.
+//
+// # goose form
+//
+// The form of github.com/pressly/goose: a file holding "-- +goose Up" is a
+// goose file. Annotations are lines "-- +goose <name>" starting at column
+// 1, the name matched case-insensitively:
+//
+//	-- +goose Up               starts the up section; nothing but comments before it
+//	-- +goose Down             starts the optional down section (the change's undo)
+//	-- +goose StatementBegin   the lines up to StatementEnd are one statement,
+//	-- +goose StatementEnd     sent as written (its final ';' included), not split
+//	-- +goose NO TRANSACTION   the change runs without a transaction
+//
+// Outside StatementBegin/StatementEnd, a section is split by the dialect's
+// rules (package internal/sqlsplit), and as goose does every statement
+// must end with ';'. ENVSUB ON/OFF is refused: the files are embedded at
+// generate time, and substituting the environment at run time would run
+// SQL that no checksum covers.
+//
+// # golang-migrate form
+//
+// The form of github.com/golang-migrate/migrate: the up file is the up
+// section, the down file the down section, each split by the dialect's
+// rules (the last statement needs no ';'). golang-migrate has no way to say
+// "no transaction": a change whose files hold a statement that cannot run
+// in a transaction (CREATE INDEX CONCURRENTLY, VACUUM, …) runs without
+// one, and Load says so in a notice.
+//
+// # flamingock form
+//
+// A file whose first directive is "-- flamingock:change" carries the
+// attributes of the Go directive //flamingock:change:
+//
+//	-- flamingock:change [id=ID] [order=N] [author=NAME] [recovery=manual|retry] [transactional=true|false]
+//	<up section: statements>
+//	-- flamingock:undo
+//	<optional undo section: statements>
+//
+// The header line comes before any statement (comment and blank lines may
+// precede it); "--" may be followed by blanks, "flamingock:" may not. The
+// attributes are written as in the Go directive (parsed by
+// [go/ast.Directive.ParseArgs]): name=value separated by blanks, an
+// attribute holding blanks quoted whole as a Go string
+// ("author=Alice Smith"). All are optional:
+//
+//	id=ID                      default: the file's <version>_<name>; the rules of
+//	                           annotations.ValidID, at most audit.MaxIDLen bytes
+//	order=N                    default: the file's <version>; when both are written
+//	                           they must be equal as numbers. A file named
+//	                           <name>.sql, with no version, must set it
+//	author=NAME                at most audit.MaxAuthorLen bytes
+//	recovery=manual|retry      manual by default
+//	transactional=true|false   true by default
+//
+// target= is not an attribute of a SQL file (the package directive names
+// the target of every SQL file), nor are rollback= (the undo is the
+// "-- flamingock:undo" section) and compensate= (the undo is run by
+// RollbackTo only, never after a failure). "-- flamingock:undo" takes no
+// attribute and appears at most once. Both sections are split by the
+// dialect's rules; the last statement of each needs no ';'.
+//
+// # Checks
+//
+// Beyond the syntax of each form, Load refuses: an unreadable file; bytes
+// that are not UTF-8 (at the first bad byte); a down file without its up
+// file; two files with one version, or files of two forms; an empty up
+// section; a statement that cannot run inside a transaction in a
+// transactional change (mark it "-- +goose NO TRANSACTION" or
+// "transactional=false"); two changes with one id. ALTER TYPE … ADD VALUE
+// cannot run in a transaction before PostgreSQL 12: with
+// Options.MinPostgresVersion below 12 it is refused in a transactional
+// change, with 0 (unknown) it is a notice.
+//
+// # Checksum
+//
+// A change's checksum is the hex sha256 of its file's bytes; for a
+// golang-migrate change with a down file, the hex sha256 of the two
+// files' sha256 digests, up then down, so that moving a line from one file
+// to the other changes it.
+package sqlfiles

@@ -20,6 +20,14 @@
 //	/* */ block comment       nested       flat     flat
 //	BEGIN ATOMIC … END        in CREATE FUNCTION/PROCEDURE
 //	BEGIN … END               -            in CREATE TRIGGER
+//	; inside ( )              no split     split    split
+//
+// PostgreSQL strings are read with standard_conforming_strings on (the
+// default since 9.1): a backslash is literal except in E'…'. As psql does,
+// a ';' inside parentheses ends no PostgreSQL statement (CREATE RULE … DO
+// ALSO (…; …)), and a parenthesis still open at the end is an error. psql
+// meta-commands (a statement starting with '\') and COPY … FROM STDIN,
+// which need psql's input stream, are errors.
 //
 // Inside a BEGIN ATOMIC or trigger body, CASE … END pairs are counted so
 // that the END of a CASE expression does not close the body.
@@ -144,9 +152,9 @@ func Split(src string, d Dialect) ([]Statement, error) {
 			sql := strings.TrimRight(src[st.start:st.end], " \t\n\r\f\v")
 			stmts = append(stmts, Statement{SQL: sql, Offset: st.start, Line: l, Col: c, Terminated: terminated})
 		}
-		st = stmtState{start: -1}
+		st = newStmtState()
 	}
-	st = stmtState{start: -1}
+	st = newStmtState()
 	for {
 		t, err := sc.next()
 		if err != nil {
@@ -157,6 +165,9 @@ func Split(src string, d Dialect) ([]Statement, error) {
 			if st.depth > 0 {
 				return nil, fail(st.bodyOff, "%s", st.bodyMsg)
 			}
+			if st.paren > 0 {
+				return nil, fail(st.parenOff, "unclosed parenthesis: a ';' inside parentheses does not end a statement")
+			}
 			emit(false)
 			return stmts, nil
 		case tComment:
@@ -165,7 +176,7 @@ func Split(src string, d Dialect) ([]Statement, error) {
 			}
 			continue
 		case tSemi:
-			if st.depth == 0 {
+			if st.depth == 0 && st.paren == 0 {
 				emit(true)
 				continue
 			}
@@ -180,9 +191,37 @@ func Split(src string, d Dialect) ([]Statement, error) {
 			}
 		} else {
 			st.pendingBegin = -1
+			if d == PostgreSQL {
+				if msg := st.other(src[t.start:t.end], t.start); msg != "" {
+					return nil, fail(t.start, "%s", msg)
+				}
+			}
 		}
 		st.ntok++
 	}
+}
+
+func newStmtState() stmtState { return stmtState{start: -1, pendingBegin: -1} }
+
+// other follows the punctuation of a PostgreSQL statement: as psql does,
+// a ';' inside parentheses (CREATE RULE … DO (…; …)) ends no statement.
+func (st *stmtState) other(tok string, off int) string {
+	switch tok {
+	case "(":
+		if st.paren == 0 {
+			st.parenOff = off
+		}
+		st.paren++
+	case ")":
+		if st.paren > 0 {
+			st.paren--
+		}
+	case "\\":
+		if st.ntok == 0 {
+			return "psql meta-commands (\\connect, \\i, …) are not SQL and are not supported"
+		}
+	}
+	return ""
 }
 
 // stmtState follows the words of one statement, to know when a ';' is
@@ -197,6 +236,9 @@ type stmtState struct {
 	bodyMsg string
 	// pendingBegin is the offset of a BEGIN that an ATOMIC may follow.
 	pendingBegin int
+	// paren counts open parentheses (PostgreSQL), the outermost at parenOff.
+	paren, parenOff int
+	prev            string // the previous word
 }
 
 const maxLead = 4
@@ -207,6 +249,11 @@ func (st *stmtState) word(w string, off int, d Dialect) string {
 	}
 	if st.ntok == 0 && d == MySQL && w == "DELIMITER" {
 		return "DELIMITER is a command of the mysql client, not SQL, and is not supported: end each statement with ';'"
+	}
+	prev := st.prev
+	st.prev = w
+	if d == PostgreSQL && w == "STDIN" && prev == "FROM" && len(st.lead) > 0 && st.lead[0] == "COPY" {
+		return "COPY … FROM STDIN reads data that follows in psql's input, and is not supported: load the data with INSERT statements"
 	}
 	begin := st.pendingBegin
 	st.pendingBegin = -1

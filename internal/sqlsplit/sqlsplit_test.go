@@ -99,6 +99,12 @@ func TestSplitPostgreSQL(t *testing.T) {
 			[]st{{"CREATE FUNCTION f() RETURNS int BEGIN /* c */ ATOMIC SELECT 1; END", 1, 1}}},
 		{"a lower-case body", "create function f() returns int begin atomic select 1; end; select 2",
 			[]st{{"create function f() returns int begin atomic select 1; end", 1, 1}, {"select 2", 1, 61}}},
+		{"a semicolon inside parentheses does not split", "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));SELECT 2",
+			[]st{{"CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2))", 1, 1}, {"SELECT 2", 1, 94}}},
+		{"an extra closing parenthesis does not hide the next semicolon", "SELECT 1);SELECT 2", []st{{"SELECT 1)", 1, 1}, {"SELECT 2", 1, 11}}},
+		{"a routine named atomic has no body", "CREATE FUNCTION atomic() RETURNS int AS 'SELECT 1' LANGUAGE sql;SELECT 2",
+			[]st{{"CREATE FUNCTION atomic() RETURNS int AS 'SELECT 1' LANGUAGE sql", 1, 1}, {"SELECT 2", 1, 65}}},
+		{"COPY to STDOUT is a statement", "COPY t TO STDOUT;", []st{{"COPY t TO STDOUT", 1, 1}}},
 		{"backticks are not quotes", "SELECT `a;b`", []st{{"SELECT `a", 1, 1}, {"b`", 1, 11}}},
 		{"# is an operator, not a comment", "SELECT 1 # 2;SELECT 3", []st{{"SELECT 1 # 2", 1, 1}, {"SELECT 3", 1, 14}}},
 	}
@@ -169,6 +175,9 @@ func TestSplitErrors(t *testing.T) {
 		{"unterminated backtick identifier", MySQL, "SELECT `a;", 1, 8, "unterminated quoted identifier"},
 		{"unterminated MySQL string ending in a backslash", MySQL, `SELECT 'a\'`, 1, 8, "unterminated string literal"},
 		{"DELIMITER", MySQL, "SELECT 1;\ndelimiter //\n", 2, 1, "DELIMITER is a command of the mysql client, not SQL, and is not supported: end each statement with ';'"},
+		{"unclosed parenthesis", PostgreSQL, "SELECT 1;\nINSERT INTO t VALUES ((1), (2;\nSELECT 3;", 2, 22, "unclosed parenthesis: a ';' inside parentheses does not end a statement"},
+		{"COPY FROM STDIN", PostgreSQL, "COPY t (a) FROM stdin;\n1\n\\.\n", 1, 17, "COPY … FROM STDIN reads data that follows in psql's input, and is not supported: load the data with INSERT statements"},
+		{"a psql meta-command", PostgreSQL, "SELECT 1;\n\\connect other\n", 2, 1, "psql meta-commands (\\connect, \\i, …) are not SQL and are not supported"},
 		{"unknown dialect", Dialect(0), "SELECT 1", 1, 1, "unknown dialect Dialect(0)"},
 	}
 	for _, c := range cases {

@@ -115,6 +115,28 @@ func TestGooseStatementBlockIsNotSplit(t *testing.T) {
 	}
 }
 
+func TestGooseMySQLProcedureBlock(t *testing.T) {
+	// A MySQL compound statement needs DELIMITER in the mysql client; in
+	// goose it is a StatementBegin block, sent as one statement.
+	src := "-- +goose Up\n-- +goose StatementBegin\nCREATE PROCEDURE p(IN n INT)\nBEGIN\n  DECLARE v INT;\n  IF n > 0 THEN\n    SET v = n; # positive\n  END IF;\nEND;\n-- +goose StatementEnd\n/*!80031 ALTER TABLE t MODIFY a TEXT NOT NULL */;\n-- +goose Down\nDROP PROCEDURE p;\n"
+	chs, _ := load(t, "mysql", map[string]string{"6_p.sql": src})
+	checkStmts(t, "up", chs[0].Up, []stmt{
+		{"CREATE PROCEDURE p(IN n INT)\nBEGIN\n  DECLARE v INT;\n  IF n > 0 THEN\n    SET v = n; # positive\n  END IF;\nEND;", 3, 1},
+		{"/*!80031 ALTER TABLE t MODIFY a TEXT NOT NULL */", 11, 1},
+	})
+	checkStmts(t, "down", chs[0].Down, []stmt{{"DROP PROCEDURE p", 13, 1}})
+}
+
+func TestNoTransactionFilesMayHoldAnyStatement(t *testing.T) {
+	chs, notices := load(t, "postgres", map[string]string{
+		"1_a.sql": "-- +goose NO TRANSACTION\n-- +goose Up\nVACUUM;\nCREATE DATABASE d;\n",
+		"2_b.sql": "-- flamingock:change transactional=false\nREINDEX DATABASE d;\nALTER TYPE mood ADD VALUE 'x'",
+	})
+	if len(chs) != 2 || chs[0].Transactional || chs[1].Transactional || len(notices) != 0 {
+		t.Errorf("changes %+v, notices %v", chs, notices)
+	}
+}
+
 func TestGooseAnnotationsAreCaseInsensitive(t *testing.T) {
 	src := "-- +goose up\n-- +goose no transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n-- +goose DOWN\n"
 	chs, _ := load(t, "postgres", map[string]string{"2_i.sql": src})

@@ -71,6 +71,10 @@ func (s *scanner) next() (token, *scanError) {
 		if err := s.blockComment(); err != nil {
 			return token{}, err
 		}
+		if s.d == MySQL && start+2 < len(src) && src[start+2] == '!' {
+			// An executable comment: SQL that MySQL runs.
+			return tok(tQuoted)
+		}
 		return tok(tComment)
 	case c == '\'':
 		if err := s.quoted('\'', s.d == MySQL, "unterminated string literal"); err != nil {

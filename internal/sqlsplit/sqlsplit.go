@@ -17,7 +17,7 @@
 //	$$…$$, $tag$…$tag$        yes          -        -
 //	-- line comment           yes          yes      when followed by a blank
 //	# line comment            -            -        yes
-//	/* */ block comment       nested       flat     flat
+//	/* */ block comment       nested       flat     flat; /*!…*/ is SQL
 //	BEGIN ATOMIC … END        in CREATE FUNCTION/PROCEDURE
 //	BEGIN … END               -            in CREATE TRIGGER
 //	; inside ( )              no split     split    split

@@ -149,6 +149,7 @@ func TestSplitMySQL(t *testing.T) {
 		{"double quotes are strings with backslash escapes", `SELECT "a\";b";SELECT 2`, []st{{`SELECT "a\";b"`, 1, 1}, {"SELECT 2", 1, 16}}},
 		{"block comments do not nest", "SELECT /* /* */ 1;SELECT 2", []st{{"SELECT /* /* */ 1", 1, 1}, {"SELECT 2", 1, 19}}},
 		{"an executable comment is kept", "SELECT /*!40100 1; */ 2;", []st{{"SELECT /*!40100 1; */ 2", 1, 1}}},
+		{"an executable comment is a statement", "/* plain */;\n/*!80031 ALTER TABLE t MODIFY a TEXT */;\n", []st{{"/*!80031 ALTER TABLE t MODIFY a TEXT */", 2, 1}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { check(t, c.src, MySQL, c.want) })

@@ -63,9 +63,18 @@ func isGooseAnnotation(text string) bool {
 	return ok && strings.HasPrefix(rest, "+goose")
 }
 
+// isFlamingockDirective reports whether text is a line
+// "-- flamingock:<name>…" (any case, so that a mistyped one is reported).
+// As in a Go directive, no blank follows the colon: "-- flamingock: note"
+// is a comment.
 func isFlamingockDirective(text string) bool {
+	const prefix = "flamingock:"
 	rest, _, ok := commentText(text)
-	return ok && len(rest) >= len("flamingock:") && strings.EqualFold(rest[:len("flamingock:")], "flamingock:")
+	if !ok || len(rest) <= len(prefix) || !strings.EqualFold(rest[:len(prefix)], prefix) {
+		return false
+	}
+	c := rest[len(prefix)]
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 func isBlankOrComment(text string) bool {

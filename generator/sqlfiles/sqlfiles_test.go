@@ -236,6 +236,16 @@ func TestFlamingockFormDefaults(t *testing.T) {
 	checkStmts(t, "up", chs[2].Up, []stmt{{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END", 2, 1}})
 }
 
+func TestAFlamingockWordInACommentIsNoDirective(t *testing.T) {
+	chs, _ := load(t, "postgres", map[string]string{
+		"1_a.sql":    "-- +goose Up\n-- flamingock: ported from goose\nSELECT 1;",
+		"2_b.up.sql": "-- flamingock: ported from golang-migrate\nSELECT 2;",
+	})
+	if len(chs) != 2 || chs[0].Form != Goose {
+		t.Errorf("changes %+v", chs)
+	}
+}
+
 func TestOrdersCompareAsNumbers(t *testing.T) {
 	chs, _ := load(t, "postgres", map[string]string{
 		"10_b.sql":                   "-- +goose Up\nSELECT 10;",

@@ -63,7 +63,8 @@
 //	<optional undo section: statements>
 //
 // The header line comes before any statement (comment and blank lines may
-// precede it); "--" may be followed by blanks, "flamingock:" may not. The
+// precede it); "--" may be followed by blanks, "flamingock:" may not (a line
+// "-- flamingock: …", with a blank after the colon, is a comment). The
 // attributes are written as in the Go directive (parsed by
 // [go/ast.Directive.ParseArgs]): name=value separated by blanks, an
 // attribute holding blanks quoted whole as a Go string

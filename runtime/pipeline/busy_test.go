@@ -76,7 +76,9 @@ func TestASecondProcessWaitsWhileASharedTransactionHoldsTheWriteLock(t *testing.
 			b := e.secondHandle(50 * time.Millisecond)
 			logs := newLogBook()
 			r, err := pipeline.New(b, []pipeline.Stage{e.slowOn(b)}, pipeline.WithRunnerID("runner-b"),
-				pipeline.WithLease(300*time.Millisecond), pipeline.WithLockWait(time.Minute, 20*time.Millisecond),
+				// The lease outlasts a second of waiting under load: the test is about
+		// the wait, not about a lease running out.
+		pipeline.WithLease(5*time.Second), pipeline.WithLockWait(time.Minute, 20*time.Millisecond),
 				pipeline.WithLogger(logs.logger()))
 			if err != nil {
 				t.Fatal(err)
@@ -144,7 +146,9 @@ func TestAcquiringTheLockWaitsWhileAnotherConnectionHoldsTheWriteLock(t *testing
 	logs := newLogBook()
 	store := readThenBusy{Store: b, once: new(sync.Once), other: e.store.DB(), hold: time.Second, t: t}
 	r, err := pipeline.New(store, []pipeline.Stage{e.stage("s1", spec{id: "flag", strategy: nonTx})},
-		pipeline.WithLease(300*time.Millisecond), pipeline.WithLockWait(time.Minute, 20*time.Millisecond),
+		// The lease outlasts a second of waiting under load: the test is about
+		// the wait, not about a lease running out.
+		pipeline.WithLease(5*time.Second), pipeline.WithLockWait(time.Minute, 20*time.Millisecond),
 		pipeline.WithLogger(logs.logger()))
 	if err != nil {
 		t.Fatal(err)

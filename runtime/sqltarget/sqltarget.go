@@ -400,3 +400,16 @@ func (w *markerWork) WriteMarker(ctx context.Context, m pipeline.Marker) error {
 	}
 	return nil
 }
+
+// Exec returns a function that runs one statement with tx.ExecContext and
+// no arguments: the exec of package sqlscript's Script.Exec, for a change
+// whose handle is a *sql.Tx. It lives here, next to the handle, so that
+// package sqlscript needs no database driver.
+//
+//	return up.Exec(ctx, sqltarget.Exec(tx))
+func Exec(tx *sql.Tx) func(ctx context.Context, sql string) error {
+	return func(ctx context.Context, query string) error {
+		_, err := tx.ExecContext(ctx, query)
+		return err
+	}
+}

@@ -31,6 +31,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+
+	"github.com/flamingock/flamingock-go/audit"
 )
 
 // Span is one statement of a script: Script.Text[Start:End], beginning at
@@ -48,8 +51,69 @@ type Script struct {
 // Exec runs the script's statements in order with exec (a *sql.Tx's
 // ExecContext, a pgx.Tx's Exec wrapped — see the adapters), stopping at the
 // first that fails, whose error is a *StatementError.
+//
+// A script that Validate refuses runs nothing: its error matches
+// ErrInvalidScript and is not a *StatementError.
+//
+// ctx is checked before each statement: once it is done, Exec runs no
+// further statement and returns a *StatementError for the statement it did
+// not run, wrapping ctx.Err(). Its progress is then exact (the statements
+// before it completed), and errors.Is(err, context.Canceled) holds, so
+// that the runtime records the failure as cancelled. A statement already
+// sent is the driver's to interrupt.
 func (s Script) Exec(ctx context.Context, exec func(ctx context.Context, sql string) error) error {
-	return errors.ErrUnsupported // implemented in the next commit, after its tests
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	for i, sp := range s.Statements {
+		err := ctx.Err()
+		if err == nil {
+			err = exec(ctx, s.Text[sp.Start:sp.End])
+		}
+		if err != nil {
+			return &StatementError{File: s.File, Line: sp.Line, Col: sp.Col, Index: i + 1, Count: len(s.Statements), Err: err}
+		}
+	}
+	return nil
+}
+
+// ErrInvalidScript is matched by the error of a script whose statements
+// do not describe its text: flamingock-gen computes them, so the generated
+// file was edited by hand or is stale.
+var ErrInvalidScript = errors.New("invalid script")
+
+// Validate reports why s cannot run, or nil: it needs a file name and at
+// least one statement, each a non-empty span of Text after the one before
+// it, with a 1-based line and column.
+func (s Script) Validate() error {
+	bad := func(format string, args ...any) error {
+		where := ""
+		if s.File != "" {
+			where = s.File + ": "
+		}
+		return fmt.Errorf("%s%w: %s (the generated code does not match what flamingock-gen wrote: run go generate)",
+			where, ErrInvalidScript, fmt.Sprintf(format, args...))
+	}
+	if s.File == "" {
+		return bad("no file name")
+	}
+	if len(s.Statements) == 0 {
+		return bad("no statements")
+	}
+	n := len(s.Statements)
+	for i, sp := range s.Statements {
+		switch {
+		case sp.Start < 0 || sp.End > len(s.Text) || sp.Start > sp.End:
+			return bad("statement %d of %d spans bytes %d:%d of a text of %d", i+1, n, sp.Start, sp.End, len(s.Text))
+		case sp.Start == sp.End:
+			return bad("statement %d of %d is empty", i+1, n)
+		case i > 0 && sp.Start < s.Statements[i-1].End:
+			return bad("statement %d of %d starts at byte %d, before statement %d ends at byte %d", i+1, n, sp.Start, i, s.Statements[i-1].End)
+		case sp.Line < 1 || sp.Col < 1:
+			return bad("statement %d of %d has no position (line %d, column %d)", i+1, n, sp.Line, sp.Col)
+		}
+	}
+	return nil
 }
 
 // StatementError is a statement of a script that failed.
@@ -68,3 +132,13 @@ func (e *StatementError) Error() string {
 
 // Unwrap returns Err.
 func (e *StatementError) Unwrap() error { return e.Err }
+
+// Progress returns how far the script got: Done = Index-1 statements
+// completed, of Total = Count, the failed one At "file:line". It makes
+// a *StatementError an audit.ProgressError, which the runtime records in
+// the change's FAILED (or ROLLBACK_FAILED) entry.
+func (e *StatementError) Progress() audit.Progress {
+	return audit.Progress{Done: e.Index - 1, Total: e.Count, At: e.File + ":" + strconv.Itoa(e.Line)}
+}
+
+var _ audit.ProgressError = (*StatementError)(nil)

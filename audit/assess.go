@@ -90,6 +90,9 @@ func Assess(latest Entry) Assessment {
 	switch {
 	case e.State == StateFailed && (e.Strategy == StrategySharedTx || e.Strategy == StrategySeparateTx):
 		a.Verdict, a.Reason = VerdictPending, what+" inside a transaction the database rolled back"
+		if p, ok := e.Progress(); ok {
+			a.Reason += "; " + p.RolledBack()
+		}
 		return a
 	case e.State == StateStarted && e.Strategy == StrategySeparateTx:
 		a.Verdict = VerdictMarkerDecides
@@ -100,10 +103,27 @@ func Assess(latest Entry) Assessment {
 		// The runtime records APPLIED right after it; a crash in between
 		// leaves this entry latest, and the change is still applied.
 		a.Verdict, a.Reason = VerdictDone, what+" inside a transaction the database rolled back, so the change is still applied"
+		if p, ok := e.Progress(); ok {
+			a.Reason += "; " + p.RolledBack()
+		}
 		return a
 	case e.State == StateRollbackFailed:
+		if p, ok := e.Progress(); ok {
+			if p.Done == 0 {
+				return a.uncertain("its rollback failed " + e.Strategy.Phrase() + ": " + p.RollbackApplied())
+			}
+			return a.uncertain("its rollback failed " + e.Strategy.Phrase() + ", so the change may be partly undone: " + p.RollbackApplied())
+		}
 		return a.uncertain("its rollback failed, so the change may be partly undone")
 	case e.State == StateFailed:
+		if p, ok := e.Progress(); ok {
+			// The progress a change recorded says how far it got: the
+			// parts it completed stayed.
+			if p.Done == 0 {
+				return a.uncertain("it failed " + e.Strategy.Phrase() + ": " + p.Applied())
+			}
+			return a.uncertain("it failed " + e.Strategy.Phrase() + ", so it partly took effect: " + p.Applied())
+		}
 		return a.uncertain("it failed " + e.Strategy.Phrase() + ", so it may have partly taken effect")
 	default:
 		return a.uncertain("it ran " + e.Strategy.Phrase() + " and its outcome was not recorded, so whether it took effect is unknown")

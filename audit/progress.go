@@ -98,14 +98,21 @@ func (e Entry) Progress() (Progress, bool) {
 // Applied describes p for a change that ran without a transaction, whose
 // completed parts stayed: "statements 1–3 applied, 4 failed at
 // 0012_split.sql:20", "no statement applied, 1 failed at …".
-func (p Progress) Applied() string {
+func (p Progress) Applied() string { return p.applied("") }
+
+// RollbackApplied is Applied for the statements of a change's rollback
+// that ran without a transaction: "statements 1–3 of its rollback applied,
+// 4 failed at 0012_split.sql:40".
+func (p Progress) RollbackApplied() string { return p.applied(" of its rollback") }
+
+func (p Progress) applied(of string) string {
 	switch {
 	case p.Done >= p.Total:
-		return fmt.Sprintf("%s applied, then it failed%s", p.all(), p.at())
+		return fmt.Sprintf("%s%s applied, then it failed%s", p.all(), of, p.at())
 	case p.Done == 0:
-		return fmt.Sprintf("no statement applied, %d failed%s", p.Done+1, p.at())
+		return fmt.Sprintf("no statement%s applied, %d failed%s", of, p.Done+1, p.at())
 	}
-	return fmt.Sprintf("%s applied, %d failed%s", p.range1(), p.Done+1, p.at())
+	return fmt.Sprintf("%s%s applied, %d failed%s", p.range1(), of, p.Done+1, p.at())
 }
 
 // RolledBack describes p for a change that ran in a transaction the

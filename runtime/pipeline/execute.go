@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -324,7 +325,7 @@ func (x *execution) applyFailed(ctx context.Context, c *boundChange, o Outcome, 
 		x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "duration", d, "error", f.err, "record_error", rerr)
 		return o
 	}
-	ce := &ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Err: f.err, Next: x.next(c, audit.StateFailed, f.s)}
+	ce := &ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Err: f.err, Next: x.next(c, audit.StateFailed, f.s, f.err)}
 	o.Err = ce
 	x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "state", audit.StateFailed, "duration", d, "error", f.err)
 	x.emit(Event{Kind: EventFailed, Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Duration: d, Err: f.err})
@@ -357,7 +358,7 @@ func (x *execution) applyFailed(ctx context.Context, c *boundChange, o Outcome, 
 		o.Err = errors.Join(o.Err, u.Err)
 		return o
 	}
-	ce.Next = x.next(c, ce.State, f.s)
+	ce.Next = x.next(c, ce.State, f.s, f.err)
 	return o
 }
 
@@ -371,8 +372,12 @@ func (x *execution) undoFailed(ctx context.Context, c *boundChange, o Outcome, f
 	d := time.Since(f.start)
 	o.Status, o.Duration = StatusFailed, d
 	x.log.Error("rollback failed", "stage", c.stage, "change", c.meta.ID, "duration", d, "error", f.err)
+	what := "it ran without a transaction and may be partly undone"
+	if p := progressOf(f.err, OperationRollback); p != "" {
+		what = "it ran without a transaction and may be partly undone: " + p
+	}
 	re := &RollbackError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateRollbackFailed, Err: f.err,
-		Next: x.uncertain(c, "it ran without a transaction and may be partly undone")}
+		Next: x.uncertain(c, what)}
 	if rerr := x.record(ctx, c, x.entry(c, audit.StateRollbackFailed, f.s, d, f.err)); rerr != nil {
 		re.State, re.Next = f.was, x.uncertain(c, "the failure could not be recorded and the change may be partly undone")
 		o.Err = errors.Join(re, rerr)
@@ -420,17 +425,22 @@ func (x *execution) keptApplied(ctx context.Context, c *boundChange, o Outcome, 
 }
 
 // next says what happens after a change ended in state under strategy s.
-func (x *execution) next(c *boundChange, state audit.State, s audit.Strategy) string {
+// err is the change's error: the progress it carries is said.
+func (x *execution) next(c *boundChange, state audit.State, s audit.Strategy, err error) string {
+	partly := "it ran without a transaction and may have partly taken effect"
+	if p := progressOf(err, OperationRun); p != "" {
+		partly = "it ran without a transaction: " + p
+	}
 	switch {
 	case state == audit.StateFailed && s == audit.StrategyNonTx && c.hasRollback && !c.meta.Compensate:
 		return x.uncertain(c, "its rollback was not run: it undoes a fully applied change, and the change does not ask for compensation (compensate=true); "+
-			"it ran without a transaction and may have partly taken effect")
+			partly)
 	case state == audit.StateFailed && s != audit.StrategyNonTx:
 		return "its transaction was rolled back, so nothing was applied; fix the cause and run again: the next run applies it again"
 	case state == audit.StateRolledBack:
 		return "its rollback undid it; fix the cause and run again: the next run applies it again"
 	}
-	return x.uncertain(c, "it ran without a transaction and may have partly taken effect")
+	return x.uncertain(c, partly)
 }
 
 // uncertain says what the next run does with c, whose outcome is
@@ -504,8 +514,42 @@ func (x *execution) entry(c *boundChange, st audit.State, s audit.Strategy, d ti
 	}
 	if err != nil {
 		e.ErrorMessage, e.ErrorKind = err.Error(), errorKind(err)
+		e.Metadata = withProgress(e.Metadata, err)
 	}
 	return e
+}
+
+// withProgress returns metadata with the progress err carries
+// (audit.ProgressError, such as a *sqlscript.StatementError) recorded under
+// audit.MetadataProgress, merged with what metadata holds: a failure's
+// entry (FAILED, ROLLBACK_FAILED) then says how far the change or its
+// rollback got, and audit.Assess says it in words. Without progress, or
+// when it cannot be merged, metadata is returned as it is: the failure is
+// recorded either way.
+func withProgress(metadata json.RawMessage, err error) json.RawMessage {
+	p, ok := audit.ProgressOf(err)
+	if !ok {
+		return metadata
+	}
+	m, merr := audit.WithProgress(metadata, p)
+	if merr != nil {
+		return metadata
+	}
+	return m
+}
+
+// progressOf says how far a change that failed without a transaction got,
+// completing "it ran without a transaction: …", or "" when its error
+// carries no progress.
+func progressOf(err error, op Operation) string {
+	p, ok := audit.ProgressOf(err)
+	switch {
+	case !ok:
+		return ""
+	case op == OperationRollback:
+		return p.RollbackApplied()
+	}
+	return p.Applied()
 }
 
 // abort discards a unit of work; the failure that led here is what

@@ -1,5 +1,7 @@
-// Package annotations parses the //flamingock:change directive that declares
-// a change in Go source:
+// Package annotations parses flamingock's directives: //flamingock:change,
+// which declares a change in Go source, and //flamingock:sql, the package
+// directive that names the target of the package's SQL files (see
+// ParseSQLComment and SQL). A change:
 //
 //	//flamingock:change id=create-users order=1 target=appdb author=alice rollback=DropUsers
 //	func CreateUsers(ctx context.Context, tx *sql.Tx) error { … }
@@ -47,8 +49,14 @@ import (
 // Tool is the tool part of flamingock directives (//flamingock:…).
 const Tool = "flamingock"
 
-// directiveName is the only directive flamingock defines.
-const directiveName = "change"
+// The directives flamingock defines: a change, on a declaration, and the
+// package directive of SQL files (see ParseSQLComment).
+const (
+	directiveName    = "change"
+	sqlDirectiveName = "sql"
+)
+
+var directiveNames = []string{directiveName, sqlDirectiveName}
 
 // Attribute names, in the order the documentation lists them.
 const (
@@ -134,8 +142,11 @@ func (l ErrorList) Error() string {
 // holds what could be parsed.
 func ParseComment(c *ast.Comment) (ch Change, ok bool, err error) {
 	d, isDirective := ast.ParseDirective(c.Slash, c.Text)
+	if isDirective && d.Tool == Tool && d.Name == sqlDirectiveName {
+		return Change{}, false, nil // ParseSQLComment's
+	}
 	if !isDirective || d.Tool != Tool {
-		if looksLikeDirective(c.Text) {
+		if looksLikeDirective(c.Text) == directiveName {
 			return Change{Pos: c.Slash}, true, ErrorList{{Pos: c.Slash, Msg: `malformed directive: write "//flamingock:change" with no space after "//" or ":"`}}
 		}
 		return Change{}, false, nil
@@ -147,20 +158,26 @@ func ParseComment(c *ast.Comment) (ch Change, ok bool, err error) {
 	return ch, true, nil
 }
 
-// looksLikeDirective reports whether text is a line comment that a reader
-// would take for //flamingock:change but that ast.ParseDirective rejects.
-func looksLikeDirective(text string) bool {
+// looksLikeDirective returns the flamingock directive ("change", "sql")
+// that a reader would take line comment text for, when ast.ParseDirective
+// rejects it (a space after "//" or ":"), or "".
+func looksLikeDirective(text string) string {
 	rest, ok := strings.CutPrefix(text, "//")
 	if !ok {
-		return false
+		return ""
 	}
 	rest = strings.TrimLeftFunc(rest, unicode.IsSpace)
 	if len(rest) < len(Tool)+1 || !strings.EqualFold(rest[:len(Tool)+1], Tool+":") {
-		return false
+		return ""
 	}
 	rest = strings.TrimLeftFunc(rest[len(Tool)+1:], unicode.IsSpace)
 	word, _, _ := strings.Cut(rest, " ")
-	return strings.EqualFold(word, directiveName)
+	for _, name := range directiveNames {
+		if strings.EqualFold(word, name) {
+			return name
+		}
+	}
+	return ""
 }
 
 func parse(d ast.Directive) (Change, ErrorList) {
@@ -171,54 +188,22 @@ func parse(d ast.Directive) (Change, ErrorList) {
 	}
 
 	if d.Name != directiveName {
-		if near := closest(d.Name, []string{directiveName}); near != "" {
+		if near := closest(d.Name, directiveNames); near != "" {
 			fail(d.Slash, "unknown directive //%s:%s (did you mean //%s:%s?)", Tool, d.Name, Tool, near)
 		} else {
-			fail(d.Slash, "unknown directive //%s:%s; the only one is //%s:%s", Tool, d.Name, Tool, directiveName)
+			fail(d.Slash, "unknown directive //%s:%s; flamingock's directives are //%s:%s and //%s:%s", Tool, d.Name, Tool, directiveName, Tool, sqlDirectiveName)
 		}
 		return ch, errs
 	}
 
-	args, err := d.ParseArgs()
-	if err != nil {
-		// ParseArgs does not say where; the first bad quoted word is the
-		// place to fix, and the rest of the line cannot be trusted.
-		fail(badQuotePos(d), `malformed quoted attribute: quote a whole attribute as a Go string followed by a space, as in "author=Alice Smith"`)
+	var (
+		more  ErrorList
+		whole bool
+	)
+	ch.attrs, more, whole = parseAttrs(d, knownAttrs, ch.set)
+	errs = append(errs, more...)
+	if !whole {
 		return ch, errs
-	}
-
-	for _, a := range args {
-		quoted := isQuoted(d, a)
-		name, value, hasEq := strings.Cut(a.Arg, "=")
-		switch {
-		case !hasEq || name == "":
-			fail(a.Pos, "malformed attribute %q: want name=value", a.Arg)
-			continue
-		case !slices.Contains(knownAttrs, name):
-			if near := closest(name, knownAttrs); near != "" {
-				fail(a.Pos, "unknown attribute %q (did you mean %q?)", name, near)
-			} else {
-				fail(a.Pos, "unknown attribute %q; known attributes are %s", name, strings.Join(knownAttrs, ", "))
-			}
-			continue
-		}
-		if _, dup := ch.attrs[name]; dup {
-			fail(a.Pos, "repeated attribute %q", name)
-			continue
-		}
-		ch.attrs[name] = a.Pos
-		if !quoted && strings.ContainsAny(value, "\"`") {
-			fail(a.Pos, `malformed value for %s: a value with quotes or spaces is written by quoting the whole attribute, as in "author=Alice Smith"`, name)
-			// The words after it are the rest of the broken quote.
-			return ch, errs
-		}
-		if value == "" {
-			fail(a.Pos, "empty value for %s", name)
-			continue
-		}
-		if msg := ch.set(name, value); msg != "" {
-			fail(a.Pos, "%s", msg)
-		}
 	}
 
 	if _, ok := ch.attrs[attrID]; !ok {
@@ -228,6 +213,61 @@ func parse(d ast.Directive) (Change, ErrorList) {
 		fail(d.Slash, "missing target: add target=… (the id of the system the change modifies)")
 	}
 	return ch, errs
+}
+
+// parseAttrs parses the attributes of d, each one of known, storing each
+// value with set, which returns why a value is invalid or "". It returns
+// the position of every attribute present, by name, and every problem;
+// whole is false when the rest of the line could not be trusted (a broken
+// quote), so that no attribute should be reported missing.
+func parseAttrs(d ast.Directive, known []string, set func(name, value string) string) (_ map[string]token.Pos, _ ErrorList, whole bool) {
+	attrs := map[string]token.Pos{}
+	var errs ErrorList
+	fail := func(pos token.Pos, format string, args ...any) {
+		errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	}
+	args, err := d.ParseArgs()
+	if err != nil {
+		// ParseArgs does not say where; the first bad quoted word is the
+		// place to fix, and the rest of the line cannot be trusted.
+		fail(badQuotePos(d), `malformed quoted attribute: quote a whole attribute as a Go string followed by a space, as in "author=Alice Smith"`)
+		return attrs, errs, false
+	}
+
+	for _, a := range args {
+		quoted := isQuoted(d, a)
+		name, value, hasEq := strings.Cut(a.Arg, "=")
+		switch {
+		case !hasEq || name == "":
+			fail(a.Pos, "malformed attribute %q: want name=value", a.Arg)
+			continue
+		case !slices.Contains(known, name):
+			if near := closest(name, known); near != "" {
+				fail(a.Pos, "unknown attribute %q (did you mean %q?)", name, near)
+			} else {
+				fail(a.Pos, "unknown attribute %q; known attributes are %s", name, strings.Join(known, ", "))
+			}
+			continue
+		}
+		if _, dup := attrs[name]; dup {
+			fail(a.Pos, "repeated attribute %q", name)
+			continue
+		}
+		attrs[name] = a.Pos
+		if !quoted && strings.ContainsAny(value, "\"`") {
+			fail(a.Pos, `malformed value for %s: a value with quotes or spaces is written by quoting the whole attribute, as in "author=Alice Smith"`, name)
+			// The words after it are the rest of the broken quote.
+			return attrs, errs, false
+		}
+		if value == "" {
+			fail(a.Pos, "empty value for %s", name)
+			continue
+		}
+		if msg := set(name, value); msg != "" {
+			fail(a.Pos, "%s", msg)
+		}
+	}
+	return attrs, errs, true
 }
 
 // set stores attribute name=value in c, or returns why value is invalid.

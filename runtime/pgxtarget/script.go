@@ -13,18 +13,20 @@ import (
 //
 //	return up.Exec(ctx, pgxtarget.Exec(tx))
 //
-// The simple protocol sends the text as psql does. pgx's default, the
-// extended protocol, prepares the statement first, and a prepared statement
-// holds exactly one command: a statement the splitter kept whole because it
-// carries several (a DO block is one, but "BEGIN ATOMIC … END" bodies and
-// a "-- flamingock:statementbegin" block may hold more) would be refused
-// with "cannot insert multiple commands into a prepared statement". The
-// extended protocol also caches a statement description per connection,
-// which a script that alters the tables it later reads can invalidate
-// ("cached plan must not change result type"). A script has no parameters,
-// so the simple protocol loses nothing. Under it, PostgreSQL runs a text of
-// several commands as one implicit transaction unless the text itself
-// commits, as psql -c does.
+// The simple protocol sends the statement's text as it is, as psql does:
+// one statement of a script may hold several commands (a goose
+// StatementBegin/StatementEnd block, a DO block followed by a COMMENT …),
+// which the extended protocol refuses ("cannot insert multiple commands
+// into a prepared statement"), and nothing is prepared or cached per
+// connection, so a script that alters a table and then reads it never
+// meets "cached plan must not change result type". A script has no
+// parameters, so the simple protocol loses nothing. pgx's Conn already
+// sends an Exec without arguments this way; the mode is passed anyway so
+// that Exec does not depend on that rule of pgx, nor on the pool's
+// DefaultQueryExecMode, nor on the pgx.Tx implementation behind tx. As
+// under psql, PostgreSQL runs a statement of several commands as one
+// implicit transaction when no transaction is open (a change declared
+// transactional=false), unless the statement itself commits.
 func Exec(tx pgx.Tx) func(ctx context.Context, sql string) error {
 	return func(ctx context.Context, sql string) error {
 		_, err := tx.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)

@@ -160,3 +160,20 @@ func (p Progress) at() string {
 	}
 	return " at " + p.At
 }
+
+// ProgressText says the progress recorded in e (see MetadataProgress) in
+// words that are true of how e ran, or "" when e records none: Applied for
+// a change without a transaction, RollbackApplied for its rollback
+// (ROLLBACK_FAILED), RolledBack inside a transaction.
+func (e Entry) ProgressText() string {
+	p, ok := e.Progress()
+	switch {
+	case !ok:
+		return ""
+	case e.Strategy == StrategySharedTx || e.Strategy == StrategySeparateTx:
+		return p.RolledBack()
+	case e.State == StateRollbackFailed:
+		return p.RollbackApplied()
+	}
+	return p.Applied()
+}

@@ -45,11 +45,24 @@ func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 			if len(issues) == 0 {
 				fmt.Fprintf(c.stdout, "no issues: nothing in %s blocks the pipeline\n", s.Name())
 			} else {
+				// A PROGRESS column only when an issue recorded how far it
+				// got, so that the table of other trails stays as it was.
+				progress := false
+				for _, a := range issues {
+					progress = progress || a.Latest.ProgressText() != ""
+				}
 				t := newTable(c.stdout)
-				t.row("STAGE", "ID", "STATE", "WHEN", "HOST", "ERROR")
+				row := func(stage, id, state, at, host, prog, msg string) {
+					if progress {
+						t.row(stage, id, state, at, host, prog, msg)
+					} else {
+						t.row(stage, id, state, at, host, msg)
+					}
+				}
+				row("STAGE", "ID", "STATE", "WHEN", "HOST", "PROGRESS", "ERROR")
 				for _, a := range issues {
 					e := a.Latest
-					t.row(e.Stage, e.ChangeID, string(e.State), when(e.Time), e.Host, e.ErrorMessage)
+					row(e.Stage, e.ChangeID, string(e.State), when(e.Time), e.Host, cell(e.ProgressText()), e.ErrorMessage)
 				}
 				err = t.flush()
 			}
@@ -123,6 +136,9 @@ func (c *cli) printIssue(w io.Writer, s *operate.Session, a audit.Assessment, hi
 			msg += " (" + e.ErrorKind + ")"
 		}
 		t.row("error:", msg)
+	}
+	if p := e.ProgressText(); p != "" {
+		t.row("progress:", p)
 	}
 	if e.Operator != "" {
 		t.row("marked by:", e.Operator+": "+e.Reason)

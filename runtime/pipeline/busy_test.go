@@ -77,8 +77,8 @@ func TestASecondProcessWaitsWhileASharedTransactionHoldsTheWriteLock(t *testing.
 			logs := newLogBook()
 			r, err := pipeline.New(b, []pipeline.Stage{e.slowOn(b)}, pipeline.WithRunnerID("runner-b"),
 				// The lease outlasts a second of waiting under load: the test is about
-		// the wait, not about a lease running out.
-		pipeline.WithLease(5*time.Second), pipeline.WithLockWait(time.Minute, 20*time.Millisecond),
+				// the wait, not about a lease running out.
+				pipeline.WithLease(5*time.Second), pipeline.WithLockWait(time.Minute, 20*time.Millisecond),
 				pipeline.WithLogger(logs.logger()))
 			if err != nil {
 				t.Fatal(err)

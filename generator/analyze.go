@@ -43,6 +43,9 @@ type change struct {
 	// badDirective is set when the directive itself has problems, already
 	// reported; checks that need its attributes skip the change.
 	badDirective bool
+	// sql is set for a change read from SQL files (see sqlchanges.go): it
+	// has no function, and decl and orderPos are in its file.
+	sql *sqlChange
 }
 
 // input is a type-checked package, as go/packages or an analysis pass has it.
@@ -78,12 +81,19 @@ type checker struct {
 	// initialized by //go:embed to their files (see embed.go).
 	vars   map[*types.Var]*ast.ValueSpec
 	embeds map[*types.Var]*embedVar
+	// sqlDirective is the package's //flamingock:sql, nil when it has none;
+	// sqlDirectiveBad is set when it has problems, already reported.
+	sqlDirective    *annotations.SQL
+	sqlDirectiveBad bool
+	sqlFiles        map[string]sqlFileData // read SQL files, by name
+	warnings        []*Error
 }
 
-// check finds and validates every change of in, sorted by order. It returns
-// the changes even when there are problems, so that the ledger can be checked
-// against them in the same run.
-func check(in input) ([]*change, []*Error) {
+// check finds and validates every change of in, Go and SQL, sorted by
+// order. It returns the changes even when there are problems, so that the
+// ledger can be checked against them in the same run, and warnings: what
+// it decided that must be seen (a SQL file skipped for another dialect).
+func check(in input) ([]*change, []*Error, []*Error) {
 	c := &checker{
 		input:     in,
 		errType:   types.Universe.Lookup("error").Type(),
@@ -118,10 +128,14 @@ func check(in input) ([]*change, []*Error) {
 		}
 		changes = append(changes, c.file(f)...)
 	}
+	// SQL changes first: a Go change that disagrees with the package
+	// directive on its target's handle is the one to fix.
+	changes = append(c.sqlChanges(), changes...)
 	c.crossCheck(changes)
 	slices.SortStableFunc(changes, func(a, b *change) int { return cmp.Compare(a.order, b.order) })
 	sortErrors(c.errs)
-	return changes, c.errs
+	sortErrors(c.warnings)
+	return changes, c.errs, c.warnings
 }
 
 func (c *checker) add(pos token.Pos, format string, args ...any) {
@@ -135,6 +149,9 @@ func (c *checker) file(f *ast.File) []*change {
 	var changes []*change
 	for _, cg := range f.Comments {
 		for _, cm := range cg.List {
+			if c.packageDirective(cm) {
+				continue
+			}
 			ann, ok, err := annotations.ParseComment(cm)
 			if !ok {
 				continue
@@ -455,7 +472,9 @@ func (c *checker) crossCheck(changes []*change) {
 	targets := map[string]*change{} // by target id: the first change on it
 	byGoName := map[string]string{} // Go field name → target id
 	for _, ch := range changes {
-		c.resolveOrder(ch)
+		if ch.sql == nil {
+			c.resolveOrder(ch)
+		}
 		if first, dup := byID[ch.ann.ID]; dup {
 			c.add(ch.ann.AttrPos("id"), "duplicate change id %q (first declared at %s)", ch.ann.ID, where(c.fset.Position(first.ann.AttrPos("id"))))
 		} else if ch.ann.ID != "" {
@@ -473,7 +492,10 @@ func (c *checker) crossCheck(changes []*change) {
 			continue
 		}
 		if first, seen := targets[id]; seen {
-			if !types.Identical(first.handle, ch.handle) {
+			if !types.Identical(first.handle, ch.handle) && first.sql != nil {
+				c.add(ch.ann.AttrPos("target"), "target %q gets handle type %s here, but %s from the package directive (//flamingock:sql handle=%s, at %s), which the package's SQL files run on: a target has one handle type",
+					id, c.typeString(ch.handle), c.typeString(first.handle), c.sqlDirective.Handle, where(c.fset.Position(c.sqlDirective.AttrPos("handle"))))
+			} else if !types.Identical(first.handle, ch.handle) {
 				c.add(ch.ann.AttrPos("target"), "target %q gets handle type %s here, but %s from change %q (%s): a target has one handle type",
 					id, c.typeString(ch.handle), c.typeString(first.handle), first.ann.ID, where(c.fset.Position(first.decl)))
 			}

@@ -97,6 +97,8 @@ func TestChecksumCoversTheFilesAChangeEmbeds(t *testing.T) {
 		"sql/users.sql":  "CREATE TABLE users (id INT);\n",
 		"sql/orders.sql": "CREATE TABLE orders (id INT);\n",
 		"sql/_draft.sql": "-- not embedded by sql, embedded by all:sql\n",
+		// A .sql file beside the Go files would be a change file.
+		"docs/README.md": "notes\n",
 	})
 	base := checksums(t, dir)
 	for _, tt := range []struct {
@@ -108,7 +110,7 @@ func TestChecksumCoversTheFilesAChangeEmbeds(t *testing.T) {
 		{"a []byte variable's file, through an initializer", "sql/orders.sql", []string{"orders", "computed"}},
 		{"a file that only all: embeds", "sql/_draft.sql", []string{"hidden"}},
 		{"a new file of an FS read with computed names", "sql/new.sql", []string{"computed"}},
-		{"a file that nothing embeds", "notes.sql", nil},
+		{"a file that nothing embeds", "docs/notes.sql", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(dir, filepath.FromSlash(tt.file))

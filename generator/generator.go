@@ -171,7 +171,7 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 		res.Warnings = append(res.Warnings, warning)
 	}
 
-	changes, checkErrs := check(input{
+	changes, checkErrs, checkWarnings := check(input{
 		fset:       pkg.Fset,
 		files:      pkg.Syntax,
 		pkg:        pkg.Types,
@@ -181,6 +181,7 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 		embedFiles: pkg.EmbedFiles,
 	})
 	errs = append(errs, checkErrs...)
+	res.Warnings = append(res.Warnings, checkWarnings...)
 	unbuilt, err := unbuiltDirectives(pkg.Fset, dir, pkg.GoFiles)
 	if err != nil {
 		return nil, fmt.Errorf("reading the package directory: %w", err)
@@ -405,7 +406,7 @@ func (r *Result) Stale() ([]*Error, error) {
 		if err != nil {
 			return []*Error{{Pos: token.Position{Filename: r.OutputPath}, Msg: fmt.Sprintf("does not parse (%v): run go generate", err)}}, nil
 		}
-		errs = staleness(r.fset, r.changes, readRegistry(f), r.equivalent, func(*change) bool { return true })
+		errs = staleness(r.fset, r.changes, readRegistry(f), r.equivalent, func(*change) bool { return true }, true)
 		if len(errs) == 0 {
 			errs = append(errs, &Error{Pos: token.Position{Filename: r.OutputPath}, Msg: "differs from what flamingock-gen writes for the package: run go generate"})
 		}

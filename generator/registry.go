@@ -24,6 +24,15 @@ type registered struct {
 	withoutTx, compensate, checksum    string
 	equivalent                         []string
 	rollback                           bool
+	// source is the Source field: file:line of the declaration, in a .sql
+	// file for a change read from one.
+	source string
+}
+
+// fromSQL reports whether r is a change read from a SQL file.
+func (r registered) fromSQL() bool {
+	file, _, _ := strings.Cut(r.source, ":")
+	return strings.HasSuffix(file, ".sql")
 }
 
 // readRegistry returns the changes that the generated file f registers, in
@@ -70,6 +79,8 @@ func readRegistry(f *ast.File) []registered {
 				r.compensate = exprText(kv.Value)
 			case "Checksum":
 				r.checksum = stringLit(kv.Value)
+			case "Source":
+				r.source = stringLit(kv.Value)
 			case "Equivalent":
 				if list, ok := kv.Value.(*ast.CompositeLit); ok {
 					for _, e := range list.Elts {
@@ -123,7 +134,8 @@ func registration(ch *change, equivalent []string) registered {
 		compensate: strconv.FormatBool(ch.ann.Compensate),
 		checksum:   ch.checksum,
 		equivalent: equivalent,
-		rollback:   ch.rollback != nil,
+		rollback:   ch.rollback != nil || ch.sql != nil && ch.sql.down != nil,
+		source:     ch.source,
 	}
 }
 
@@ -134,7 +146,10 @@ func registration(ch *change, equivalent []string) registered {
 // caller could not read) is compared without it. equivalent holds the
 // checksums the ledger records as cosmetic, by change id; nil when the
 // ledger is unknown, and the registered ones are then not compared.
-func staleness(fset *token.FileSet, changes []*change, regs []registered, equivalent map[string][]string, trustChecksum func(*change) bool) []*Error {
+// sqlKnown is false when the SQL files of the package could not be read
+// (an analysis pass): the registrations of SQL changes are then not
+// compared.
+func staleness(fset *token.FileSet, changes []*change, regs []registered, equivalent map[string][]string, trustChecksum func(*change) bool, sqlKnown bool) []*Error {
 	const fix = "run go generate"
 	var errs []*Error
 	add := func(pos token.Pos, format string, args ...any) {
@@ -170,14 +185,23 @@ func staleness(fset *token.FileSet, changes []*change, regs []registered, equiva
 			diffs = append(diffs, map[bool]string{true: "a rollback, registered none", false: "no rollback, registered one"}[want.rollback])
 		}
 		if trustChecksum(ch) && (want.checksum != got.checksum || equivalent != nil && !slices.Equal(want.equivalent, got.equivalent)) {
-			diffs = append(diffs, "its source or embedded files")
+			if ch.sql != nil {
+				diffs = append(diffs, "its SQL file")
+			} else {
+				diffs = append(diffs, "its source or embedded files")
+			}
 		}
 		if len(diffs) > 0 {
 			add(ch.decl, "change %q differs from its registration in %s (%s)", ch.ann.ID, OutputName, strings.Join(diffs, "; "))
 		}
 	}
 	for _, r := range regs {
-		if !declared[r.id] {
+		switch {
+		case declared[r.id]:
+		case r.fromSQL() && !sqlKnown:
+		case r.fromSQL():
+			add(r.pos, "%s registers change %q of %s, which is no longer declared (its SQL file was removed or renamed)", OutputName, r.id, r.source)
+		default:
 			add(r.pos, "%s registers change %q, which is no longer declared", OutputName, r.id)
 		}
 	}

@@ -7,8 +7,11 @@ import (
 	"go/token"
 	"go/types"
 	"maps"
+	"path"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/dave/jennifer/jen"
 	"golang.org/x/tools/imports"
@@ -51,6 +54,8 @@ type renderer struct {
 	// Local names in Stage.
 	t, d, ctx, h string
 	instances    map[*change]string
+	// embedded names the variable that embeds each SQL file, by file.
+	embedded map[string]string
 	// err is the first type that could not be written. check refuses such
 	// types, so it stays nil unless check and render disagree.
 	err error
@@ -75,6 +80,7 @@ func render(pkg *types.Package, m model) ([]byte, error) {
 		targets:   map[string]target{},
 		names:     map[string]bool{},
 		instances: map[*change]string{},
+		embedded:  map[string]string{},
 	}
 	// Locals must not shadow what the generated code refers to (the
 	// package's names, new, error…) nor be keywords (a type Import would
@@ -94,9 +100,17 @@ func render(pkg *types.Package, m model) ([]byte, error) {
 		if ch.typ != nil {
 			r.instances[ch] = r.fresh(lowerFirst(ch.name))
 		}
+		if ch.sql != nil {
+			for _, s := range []*sqlScript{ch.sql.up, ch.sql.down} {
+				if s != nil && r.embedded[s.file] == "" {
+					r.embedded[s.file] = r.fresh(embedName(s.file))
+				}
+			}
+		}
 	}
 
 	r.guards(f)
+	r.embeds(f)
 	r.targetsStruct(f)
 	r.depsStruct(f)
 	r.stageFunc(f)
@@ -136,6 +150,12 @@ func (r *renderer) fresh(base string) string {
 // the audit import).
 func (r *renderer) importNames(f *jen.File) {
 	imports := map[string]string{contextPath: "context", auditPath: "audit", pipelinePath: "pipeline"}
+	for _, ch := range r.changes {
+		if ch.sql != nil {
+			imports[sqlscriptPath] = "sqlscript"
+			imports[ch.sql.adapter] = path.Base(ch.sql.adapter)
+		}
+	}
 	for path, name := range r.types.imports {
 		if path != r.pkg.Path() {
 			imports[path] = name
@@ -231,15 +251,24 @@ func (r *renderer) stageFunc(f *jen.File) {
 		if inst, ok := r.instances[ch]; ok {
 			build = append(build, jen.Id(inst).Op(":=").New(r.typ(ch.typ)))
 		}
-		var rollback jen.Code = jen.Nil()
-		if ch.rollback != nil {
-			rollback = r.funcValue(ch, ch.rollback, ch.rollbackDeps)
+		var apply, rollback jen.Code = nil, jen.Nil()
+		switch {
+		case ch.sql != nil:
+			apply = r.scriptValue(ch, ch.sql.up)
+			if ch.sql.down != nil {
+				rollback = r.scriptValue(ch, ch.sql.down)
+			}
+		default:
+			apply = r.funcValue(ch, ch.apply, ch.applyDeps)
+			if ch.rollback != nil {
+				rollback = r.funcValue(ch, ch.rollback, ch.rollbackDeps)
+			}
 		}
 		field := jen.Id(r.t).Dot(goname.Field(ch.ann.Target))
 		items = append(items, jen.Line().Qual(pipelinePath, "NewChange").Call(
 			r.meta(ch),
 			field,
-			r.funcValue(ch, ch.apply, ch.applyDeps),
+			apply,
 			rollback,
 		))
 		if u := (use{ch.ann.Target, ch.ann.Transactional}); !seen[u] {
@@ -383,4 +412,60 @@ func (r *renderer) funcValue(ch *change, fn *types.Func, deps []types.Type) jen.
 		jen.Id(r.ctx).Qual(contextPath, "Context"),
 		jen.Id(r.h).Add(r.typ(ch.handle)),
 	).Error().Block(jen.Return(ref.Call(args...)))
+}
+
+// embeds writes the variables that embed the SQL files, one per file, so
+// that the binary needs none at run time.
+func (r *renderer) embeds(f *jen.File) {
+	if len(r.embedded) == 0 {
+		return
+	}
+	f.Anon("embed")
+	f.Comment("The SQL files of the stage's changes, embedded.")
+	f.Line()
+	for _, file := range slices.Sorted(maps.Keys(r.embedded)) {
+		f.Comment("//go:embed " + file)
+		f.Var().Id(r.embedded[file]).String()
+	}
+}
+
+// embedName returns the base of the variable name that embeds file:
+// 0001_create_users.up.sql gives sql0001CreateUsersUp.
+func embedName(file string) string {
+	var b strings.Builder
+	b.WriteString("sql")
+	parts := strings.FieldsFunc(strings.TrimSuffix(file, ".sql"), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) || r > unicode.MaxASCII
+	})
+	for _, p := range parts {
+		b.WriteString(goname.UpperFirst(p))
+	}
+	return b.String()
+}
+
+// scriptValue returns section s of SQL change ch as a func(context.Context,
+// H) error that runs its statements, positioned in the embedded file.
+func (r *renderer) scriptValue(ch *change, s *sqlScript) jen.Code {
+	spans := make([]jen.Code, 0, len(s.spans)+1)
+	for _, sp := range s.spans {
+		spans = append(spans, jen.Line().Values(
+			jen.Id("Start").Op(":").Lit(sp.start),
+			jen.Id("End").Op(":").Lit(sp.end),
+			jen.Id("Line").Op(":").Lit(sp.line),
+			jen.Id("Col").Op(":").Lit(sp.col),
+		))
+	}
+	if len(spans) > 0 {
+		spans = append(spans, jen.Line())
+	}
+	script := jen.Qual(sqlscriptPath, "Script").Values(
+		jen.Line().Id("File").Op(":").Lit(s.file),
+		jen.Line().Id("Text").Op(":").Id(r.embedded[s.file]),
+		jen.Line().Id("Statements").Op(":").Index().Qual(sqlscriptPath, "Span").Values(spans...),
+		jen.Line(),
+	)
+	return jen.Func().Params(
+		jen.Id(r.ctx).Qual(contextPath, "Context"),
+		jen.Id(r.h).Add(r.typ(ch.handle)),
+	).Error().Block(jen.Return(script.Dot("Exec").Call(jen.Id(r.ctx), jen.Qual(ch.sql.adapter, "Exec").Call(jen.Id(r.h)))))
 }

@@ -60,6 +60,10 @@ func strayDirectives(fset *token.FileSet, f *ast.File, why string) []*Error {
 	var errs []*Error
 	for _, cg := range f.Comments {
 		for _, cm := range cg.List {
+			if _, ok, _ := annotations.ParseSQLComment(cm); ok {
+				errs = append(errs, &Error{Pos: fset.Position(cm.Slash), at: cm.Slash, Msg: "this //flamingock:sql says nothing: it " + why + "; move it to a file of the package that every build includes, or delete it"})
+				continue
+			}
 			ch, ok, _ := annotations.ParseComment(cm)
 			if !ok {
 				continue

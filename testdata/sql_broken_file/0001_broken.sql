@@ -1,0 +1,3 @@
+-- +goose Up
+-- +goose StatementBegin
+CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql;

@@ -1,0 +1,3 @@
+package sql_broken_file
+
+//flamingock:sql target=appdb handle=database/sql dialect=postgres

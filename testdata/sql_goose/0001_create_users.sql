@@ -1,0 +1,9 @@
+-- +goose Up
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL
+);
+INSERT INTO users (id, name) VALUES (1, 'a;b');
+
+-- +goose Down
+DROP TABLE users;

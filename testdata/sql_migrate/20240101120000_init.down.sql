@@ -1,0 +1,2 @@
+DROP FUNCTION touch();
+DROP TABLE accounts;

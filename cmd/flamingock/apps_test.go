@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/storeurl"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
+	"github.com/flamingock/flamingock-go/runtime/sqlscript"
 )
 
 // The scripts' stand-ins for an application: commands that write to the
@@ -48,7 +50,9 @@ func (f *effects) add(id string) error {
 //
 //	deploy [-fail ID] [-crash ID] [-lease DURATION]
 //
-// -fail makes change ID fail after its effect; -crash makes the process
+// -fail makes change ID fail after its effect; -fail-script makes it fail
+// as a SQL file of six statements whose fourth, at 0012_split.sql:20,
+// fails, after its effect and the first three; -crash makes the process
 // exit after it, as if killed, leaving the change STARTED and the lock held
 // (the lease, 10 minutes unless -lease says otherwise, stays held for the
 // whole script), as a replica in the middle of the change would. It prints
@@ -56,6 +60,7 @@ func (f *effects) add(id string) error {
 func deployMain() {
 	fs := flag.NewFlagSet("deploy", flag.ExitOnError)
 	fail := fs.String("fail", "", "change `ID` that fails after its effect")
+	failScript := fs.String("fail-script", "", "change `ID` that fails at the fourth of its six statements")
 	crash := fs.String("crash", "", "change `ID` after whose effect the process exits")
 	lease := fs.Duration("lease", 10*time.Minute, "the runner's lease")
 	fs.Parse(os.Args[1:])
@@ -75,6 +80,13 @@ func deployMain() {
 				os.Exit(70)
 			case *fail:
 				return errors.New("flag service: connection reset")
+			case *failScript:
+				return splitScript().Exec(ctx, func(_ context.Context, stmt string) error {
+					if stmt == "SELECT * FROM t" {
+						return errors.New(`ERROR: relation "t" does not exist`)
+					}
+					return nil
+				})
 			}
 			return nil
 		}, nil)
@@ -186,4 +198,27 @@ func seedMain() {
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		os.Exit(1)
 	}
+}
+
+// splitScript is 0012_split.sql as flamingock-gen would split it: six
+// statements, one every fifth line, the fourth (line 20) reading a table
+// that does not exist.
+func splitScript() sqlscript.Script {
+	var text strings.Builder
+	var spans []sqlscript.Span
+	for line := 1; line <= 30; line++ {
+		stmt := ""
+		switch {
+		case line == 20:
+			stmt = "SELECT * FROM t"
+		case line%5 == 0:
+			stmt = fmt.Sprintf("SELECT %d", line)
+		}
+		if stmt != "" {
+			spans = append(spans, sqlscript.Span{Start: text.Len(), End: text.Len() + len(stmt), Line: line, Col: 1})
+			text.WriteString(stmt + ";")
+		}
+		text.WriteString("\n")
+	}
+	return sqlscript.Script{File: "0012_split.sql", Text: text.String(), Statements: spans}
 }

@@ -44,6 +44,14 @@
 // the package keeps the recorded stage name, which is part of every
 // change's identity in the audit trail.
 //
+// SQL files beside the Go files (goose, golang-migrate or flamingock form)
+// are changes too, on the target that one Go file of the package names:
+//
+//	//flamingock:sql target=appdb handle=database/sql dialect=sqlite
+//
+// Each is checked and split into statements at generate time and embedded
+// in flamingock_gen.go; see package generator/sqlfiles for the forms.
+//
 // A //flamingock:change in a _test.go file or in a file that build
 // constraints exclude is an error: it would declare no change.
 //

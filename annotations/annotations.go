@@ -50,13 +50,15 @@ import (
 const Tool = "flamingock"
 
 // The directives flamingock defines: a change, on a declaration, and the
-// package directive of SQL files (see ParseSQLComment).
+// package directives of SQL files (see ParseSQLComment) and of MongoDB
+// YAML steps files (see ParseYAMLComment).
 const (
-	directiveName    = "change"
-	sqlDirectiveName = "sql"
+	directiveName     = "change"
+	sqlDirectiveName  = "sql"
+	yamlDirectiveName = "yaml"
 )
 
-var directiveNames = []string{directiveName, sqlDirectiveName}
+var directiveNames = []string{directiveName, sqlDirectiveName, yamlDirectiveName}
 
 // Attribute names, in the order the documentation lists them.
 const (
@@ -142,8 +144,8 @@ func (l ErrorList) Error() string {
 // holds what could be parsed.
 func ParseComment(c *ast.Comment) (ch Change, ok bool, err error) {
 	d, isDirective := ast.ParseDirective(c.Slash, c.Text)
-	if isDirective && d.Tool == Tool && d.Name == sqlDirectiveName {
-		return Change{}, false, nil // ParseSQLComment's
+	if isDirective && d.Tool == Tool && (d.Name == sqlDirectiveName || d.Name == yamlDirectiveName) {
+		return Change{}, false, nil // ParseSQLComment's, ParseYAMLComment's
 	}
 	if !isDirective || d.Tool != Tool {
 		if looksLikeDirective(c.Text) == directiveName {
@@ -191,7 +193,7 @@ func parse(d ast.Directive) (Change, ErrorList) {
 		if near := closest(d.Name, directiveNames); near != "" {
 			fail(d.Slash, "unknown directive //%s:%s (did you mean //%s:%s?)", Tool, d.Name, Tool, near)
 		} else {
-			fail(d.Slash, "unknown directive //%s:%s; flamingock's directives are //%s:%s and //%s:%s", Tool, d.Name, Tool, directiveName, Tool, sqlDirectiveName)
+			fail(d.Slash, "unknown directive //%s:%s; flamingock's directives are //%s:%s, //%s:%s and //%s:%s", Tool, d.Name, Tool, directiveName, Tool, sqlDirectiveName, Tool, yamlDirectiveName)
 		}
 		return ch, errs
 	}

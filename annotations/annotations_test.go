@@ -139,7 +139,7 @@ func TestParseCommentReportsEveryProblemAtItsArgument(t *testing.T) {
 		{
 			name: "an unrelated directive name is unknown",
 			text: `//flamingock:template id=a`,
-			want: []wantErr{{1, `unknown directive //flamingock:template; flamingock's directives are //flamingock:change and //flamingock:sql`}},
+			want: []wantErr{{1, `unknown directive //flamingock:template; flamingock's directives are //flamingock:change, //flamingock:sql and //flamingock:yaml`}},
 		},
 		{
 			name: "a misspelled attribute suggests the closest known one",

@@ -133,6 +133,16 @@
 // and its position; it wraps the driver's error, so mongo.IsDuplicateKeyError
 // and errors.Is(err, context.Canceled) see through it.
 //
+// # In a generated registry
+//
+// flamingock-gen (under the //flamingock:yaml package directive) embeds
+// each file and registers it with ApplyFunc and, when it has an undo list,
+// UndoFunc, which parse the embedded text once, when first run:
+//
+//	pipeline.NewChange(pipeline.Meta{ID: "0001_users", …}, t.Appdb,
+//		mongosteps.ApplyFunc("0001_users.yaml", yaml0001Users),
+//		mongosteps.UndoFunc("0001_users.yaml", yaml0001Users))
+//
 // # What the tests prove, and what they do not
 //
 // Parse is tested without a server: the example above, the conversion of

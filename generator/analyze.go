@@ -46,7 +46,14 @@ type change struct {
 	// sql is set for a change read from SQL files (see sqlchanges.go): it
 	// has no function, and decl and orderPos are in its file.
 	sql *sqlChange
+	// yaml is set for a change read from a YAML steps file (see
+	// yamlchanges.go), as sql is.
+	yaml *yamlChange
 }
+
+// fromFile reports whether ch was read from a SQL or YAML file rather
+// than declared in Go.
+func (ch *change) fromFile() bool { return ch.sql != nil || ch.yaml != nil }
 
 // input is a type-checked package, as go/packages or an analysis pass has it.
 type input struct {
@@ -85,8 +92,11 @@ type checker struct {
 	// sqlDirectiveBad is set when it has problems, already reported.
 	sqlDirective    *annotations.SQL
 	sqlDirectiveBad bool
-	sqlFiles        map[string]sqlFileData // read SQL files, by name
-	warnings        []*Error
+	sqlFiles        map[string]sqlFileData // read SQL and YAML files, by name
+	// yamlDirective is the package's //flamingock:yaml, as sqlDirective.
+	yamlDirective    *annotations.YAML
+	yamlDirectiveBad bool
+	warnings         []*Error
 }
 
 // check finds and validates every change of in, Go and SQL, sorted by
@@ -130,7 +140,7 @@ func check(in input) ([]*change, []*Error, []*Error) {
 	}
 	// SQL changes first: a Go change that disagrees with the package
 	// directive on its target's handle is the one to fix.
-	changes = append(c.sqlChanges(), changes...)
+	changes = append(append(c.sqlChanges(), c.yamlChanges()...), changes...)
 	c.crossCheck(changes)
 	slices.SortStableFunc(changes, func(a, b *change) int { return cmp.Compare(a.order, b.order) })
 	sortErrors(c.errs)
@@ -149,7 +159,7 @@ func (c *checker) file(f *ast.File) []*change {
 	var changes []*change
 	for _, cg := range f.Comments {
 		for _, cm := range cg.List {
-			if c.packageDirective(cm) {
+			if c.packageDirective(cm) || c.yamlPackageDirective(cm) {
 				continue
 			}
 			ann, ok, err := annotations.ParseComment(cm)
@@ -472,7 +482,7 @@ func (c *checker) crossCheck(changes []*change) {
 	targets := map[string]*change{} // by target id: the first change on it
 	byGoName := map[string]string{} // Go field name → target id
 	for _, ch := range changes {
-		if ch.sql == nil {
+		if !ch.fromFile() {
 			c.resolveOrder(ch)
 		}
 		if first, dup := byID[ch.ann.ID]; dup {
@@ -495,6 +505,9 @@ func (c *checker) crossCheck(changes []*change) {
 			if !types.Identical(first.handle, ch.handle) && first.sql != nil {
 				c.add(ch.ann.AttrPos("target"), "target %q gets handle type %s here, but %s from the package directive (//flamingock:sql handle=%s, at %s), which the package's SQL files run on: a target has one handle type",
 					id, c.typeString(ch.handle), c.typeString(first.handle), c.sqlDirective.Handle, where(c.fset.Position(c.sqlDirective.AttrPos("handle"))))
+			} else if !types.Identical(first.handle, ch.handle) && first.yaml != nil {
+				c.add(ch.ann.AttrPos("target"), "target %q gets handle type %s here, but %s from the package directive (//flamingock:yaml, at %s), which the package's YAML files run on: a target has one handle type",
+					id, c.typeString(ch.handle), c.typeString(first.handle), where(c.fset.Position(c.yamlDirective.AttrPos("target"))))
 			} else if !types.Identical(first.handle, ch.handle) {
 				c.add(ch.ann.AttrPos("target"), "target %q gets handle type %s here, but %s from change %q (%s): a target has one handle type",
 					id, c.typeString(ch.handle), c.typeString(first.handle), first.ann.ID, where(c.fset.Position(first.decl)))

@@ -25,14 +25,21 @@ type registered struct {
 	equivalent                         []string
 	rollback                           bool
 	// source is the Source field: file:line of the declaration, in a .sql
-	// file for a change read from one.
+	// or .yaml file for a change read from one.
 	source string
 }
 
-// fromSQL reports whether r is a change read from a SQL file.
-func (r registered) fromSQL() bool {
+// fromFile returns the kind of file ("SQL", "YAML") that r was read from,
+// or "" for a change declared in Go.
+func (r registered) fromFile() string {
 	file, _, _ := strings.Cut(r.source, ":")
-	return strings.HasSuffix(file, ".sql")
+	switch {
+	case strings.HasSuffix(file, ".sql"):
+		return "SQL"
+	case strings.HasSuffix(file, ".yaml"):
+		return "YAML"
+	}
+	return ""
 }
 
 // readRegistry returns the changes that the generated file f registers, in
@@ -134,7 +141,7 @@ func registration(ch *change, equivalent []string) registered {
 		compensate: strconv.FormatBool(ch.ann.Compensate),
 		checksum:   ch.checksum,
 		equivalent: equivalent,
-		rollback:   ch.rollback != nil || ch.sql != nil && ch.sql.down != nil,
+		rollback:   ch.rollback != nil || ch.sql != nil && ch.sql.down != nil || ch.yaml != nil && ch.yaml.undo,
 		source:     ch.source,
 	}
 }
@@ -146,10 +153,10 @@ func registration(ch *change, equivalent []string) registered {
 // caller could not read) is compared without it. equivalent holds the
 // checksums the ledger records as cosmetic, by change id; nil when the
 // ledger is unknown, and the registered ones are then not compared.
-// sqlKnown is false when the SQL files of the package could not be read
-// (an analysis pass): the registrations of SQL changes are then not
-// compared.
-func staleness(fset *token.FileSet, changes []*change, regs []registered, equivalent map[string][]string, trustChecksum func(*change) bool, sqlKnown bool) []*Error {
+// filesKnown is false when the SQL and YAML files of the package could
+// not be read (an analysis pass): the registrations of changes read from
+// them are then not compared.
+func staleness(fset *token.FileSet, changes []*change, regs []registered, equivalent map[string][]string, trustChecksum func(*change) bool, filesKnown bool) []*Error {
 	const fix = "run go generate"
 	var errs []*Error
 	add := func(pos token.Pos, format string, args ...any) {
@@ -187,6 +194,8 @@ func staleness(fset *token.FileSet, changes []*change, regs []registered, equiva
 		if trustChecksum(ch) && (want.checksum != got.checksum || equivalent != nil && !slices.Equal(want.equivalent, got.equivalent)) {
 			if ch.sql != nil {
 				diffs = append(diffs, "its SQL file")
+			} else if ch.yaml != nil {
+				diffs = append(diffs, "its YAML file")
 			} else {
 				diffs = append(diffs, "its source or embedded files")
 			}
@@ -198,9 +207,9 @@ func staleness(fset *token.FileSet, changes []*change, regs []registered, equiva
 	for _, r := range regs {
 		switch {
 		case declared[r.id]:
-		case r.fromSQL() && !sqlKnown:
-		case r.fromSQL():
-			add(r.pos, "%s registers change %q of %s, which is no longer declared (its SQL file was removed or renamed)", OutputName, r.id, r.source)
+		case r.fromFile() != "" && !filesKnown:
+		case r.fromFile() != "":
+			add(r.pos, "%s registers change %q of %s, which is no longer declared (its %s file was removed or renamed)", OutputName, r.id, r.source, r.fromFile())
 		default:
 			add(r.pos, "%s registers change %q, which is no longer declared", OutputName, r.id)
 		}

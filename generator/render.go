@@ -107,6 +107,9 @@ func render(pkg *types.Package, m model) ([]byte, error) {
 				}
 			}
 		}
+		if ch.yaml != nil && r.embedded[ch.yaml.file] == "" {
+			r.embedded[ch.yaml.file] = r.fresh(embedName(ch.yaml.file))
+		}
 	}
 
 	r.guards(f)
@@ -154,6 +157,9 @@ func (r *renderer) importNames(f *jen.File) {
 		if ch.sql != nil {
 			imports[sqlscriptPath] = "sqlscript"
 			imports[ch.sql.adapter] = path.Base(ch.sql.adapter)
+		}
+		if ch.yaml != nil {
+			imports[mongostepsPath] = "mongosteps"
 		}
 	}
 	for path, name := range r.types.imports {
@@ -257,6 +263,12 @@ func (r *renderer) stageFunc(f *jen.File) {
 			apply = r.scriptValue(ch, ch.sql.up)
 			if ch.sql.down != nil {
 				rollback = r.scriptValue(ch, ch.sql.down)
+			}
+		case ch.yaml != nil:
+			args := []jen.Code{jen.Lit(ch.yaml.file), jen.Id(r.embedded[ch.yaml.file])}
+			apply = jen.Qual(mongostepsPath, "ApplyFunc").Call(args...)
+			if ch.yaml.undo {
+				rollback = jen.Qual(mongostepsPath, "UndoFunc").Call(args...)
 			}
 		default:
 			apply = r.funcValue(ch, ch.apply, ch.applyDeps)
@@ -421,7 +433,14 @@ func (r *renderer) embeds(f *jen.File) {
 		return
 	}
 	f.Anon("embed")
-	f.Comment("The SQL files of the stage's changes, embedded.")
+	what := "SQL"
+	switch {
+	case r.hasYAML() && r.hasSQL():
+		what = "SQL and YAML"
+	case r.hasYAML():
+		what = "YAML"
+	}
+	f.Commentf("The %s files of the stage's changes, embedded.", what)
 	f.Line()
 	for _, file := range slices.Sorted(maps.Keys(r.embedded)) {
 		f.Comment("//go:embed " + file)
@@ -429,12 +448,27 @@ func (r *renderer) embeds(f *jen.File) {
 	}
 }
 
+// hasSQL and hasYAML report whether the stage has changes read from SQL
+// and from YAML files.
+func (r *renderer) hasSQL() bool {
+	return slices.ContainsFunc(r.changes, func(ch *change) bool { return ch.sql != nil })
+}
+
+func (r *renderer) hasYAML() bool {
+	return slices.ContainsFunc(r.changes, func(ch *change) bool { return ch.yaml != nil })
+}
+
 // embedName returns the base of the variable name that embeds file:
-// 0001_create_users.up.sql gives sql0001CreateUsersUp.
+// 0001_create_users.up.sql gives sql0001CreateUsersUp, 0002_users.yaml
+// gives yaml0002Users.
 func embedName(file string) string {
 	var b strings.Builder
-	b.WriteString("sql")
-	parts := strings.FieldsFunc(strings.TrimSuffix(file, ".sql"), func(r rune) bool {
+	prefix, ext := "sql", ".sql"
+	if strings.HasSuffix(file, ".yaml") {
+		prefix, ext = "yaml", ".yaml"
+	}
+	b.WriteString(prefix)
+	parts := strings.FieldsFunc(strings.TrimSuffix(file, ext), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) || r > unicode.MaxASCII
 	})
 	for _, p := range parts {

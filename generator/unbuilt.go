@@ -64,6 +64,10 @@ func strayDirectives(fset *token.FileSet, f *ast.File, why string) []*Error {
 				errs = append(errs, &Error{Pos: fset.Position(cm.Slash), at: cm.Slash, Msg: "this //flamingock:sql says nothing: it " + why + "; move it to a file of the package that every build includes, or delete it"})
 				continue
 			}
+			if _, ok, _ := annotations.ParseYAMLComment(cm); ok {
+				errs = append(errs, &Error{Pos: fset.Position(cm.Slash), at: cm.Slash, Msg: "this //flamingock:yaml says nothing: it " + why + "; move it to a file of the package that every build includes, or delete it"})
+				continue
+			}
 			ch, ok, _ := annotations.ParseComment(cm)
 			if !ok {
 				continue

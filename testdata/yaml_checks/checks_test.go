@@ -1,0 +1,3 @@
+package yaml_checks
+
+//flamingock:yaml target=appdb

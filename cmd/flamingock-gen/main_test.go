@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flamingock/flamingock-go/internal/testenv"
 	"github.com/rogpeppe/go-internal/gotooltest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -49,8 +51,27 @@ func TestScripts(t *testing.T) {
 				"GOPROXY=off",
 				"GOFLAGS=-mod=mod",
 				"GOWORK=off",
+				// A database of its own for a script that runs its
+				// changes on MongoDB (yaml.txtar).
+				"SCRIPT_DB=flamingock_gen_"+strings.ToLower(rand.Text()[:12]),
 			)
+			// The test MongoDB, for the scripts under [mongo].
+			if uri := os.Getenv(testenv.MongoEnv); uri != "" {
+				e.Vars = append(e.Vars, testenv.MongoEnv+"="+uri)
+			}
 			return nil
+		},
+		// [mongo]: FLAMINGOCK_TEST_MONGO is set. A script skips without
+		// it, unless FLAMINGOCK_REQUIRE_SERVICES=1, where it fails (see
+		// internal/testenv).
+		Condition: func(cond string) (bool, error) {
+			if cond != "mongo" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			if os.Getenv(testenv.MongoEnv) == "" && os.Getenv(testenv.RequireServicesEnv) == "1" {
+				return false, fmt.Errorf("%s is not set, and %s=1", testenv.MongoEnv, testenv.RequireServicesEnv)
+			}
+			return os.Getenv(testenv.MongoEnv) != "", nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits": cmdExits,

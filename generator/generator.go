@@ -26,7 +26,9 @@
 // loads the package and returns the Result; analyze.go turns directives
 // into validated changes (embed.go: what their checksums cover; unbuilt.go:
 // directives the build never sees; sqlchanges.go: the package's SQL files,
-// under its //flamingock:sql directive, read by package sqlfiles); ledger.go checks them against what was
+// under its //flamingock:sql directive, read by package sqlfiles;
+// yamlchanges.go: its MongoDB steps files, under //flamingock:yaml, parsed
+// by package runtime/mongosteps); ledger.go checks them against what was
 // generated before; render.go writes the registry (registry.go reads it
 // back); types.go and names.go hold the type writing and the naming that
 // analysis and rendering share.

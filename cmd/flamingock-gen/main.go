@@ -52,6 +52,15 @@
 // Each is checked and split into statements at generate time and embedded
 // in flamingock_gen.go; see package generator/sqlfiles for the forms.
 //
+// So are MongoDB steps files, <order>_<name>.yaml, on the mongotarget that
+// one Go file names:
+//
+//	//flamingock:yaml target=appdb
+//
+// Each is parsed at generate time (package runtime/mongosteps, which also
+// runs it) and embedded; any other .yaml or .yml file of the package
+// directory is an error, but those whose names start with "." or "_".
+//
 // A //flamingock:change in a _test.go file or in a file that build
 // constraints exclude is an error: it would declare no change.
 //

@@ -19,11 +19,28 @@
 // <version> is a non-negative decimal integer of any length, compared as a
 // number (9_a.sql comes before 10_b.sql; 20150101000001000000 is a
 // version): it is the change's order, written without leading zeros. The
-// change's id is "<version>_<name>" as written (0007_add_email). <dialect>,
-// when present, is postgres (or postgresql, pgx), sqlite (or sqlite3) or
-// mysql: Options.Dialect picks the files of its dialect and the files
-// without one; a file of another dialect is skipped, with a notice. A
-// version may have variants per dialect or one file for all, not both.
+// change's id is "<version>_<name>" as written (0007_add_email).
+//
+// <dialect>, when present, is one of these suffixes (any case), the
+// canonical name first:
+//
+//	postgres     postgres, postgresql, pgx
+//	sqlite       sqlite, sqlite3
+//	mysql        mysql
+//	mariadb      mariadb
+//	cockroach    cockroach, cockroachdb, crdb
+//	sqlserver    sqlserver, mssql
+//	spanner, clickhouse, redshift, tidb, oracle, snowflake, vertica, ydb,
+//	starrocks    each its own name
+//	turso        turso, libsql
+//
+// (those of pop/fizz, as in ory/hydra, goose's dialects and the usual
+// driver names). Options.Dialect (postgres, sqlite or mysql) picks the
+// files of its dialect and the files without one; a file of another
+// dialect, mariadb and cockroach included, is skipped, with a notice. Any
+// other suffix is part of the name: 5_e.autocommit.up.sql is the up file of
+// the change 5_e.autocommit, for every dialect. A version may have up files
+// per dialect or one up file for all, not both for the chosen dialect.
 //
 // # goose form
 //

@@ -131,8 +131,33 @@ type fileName struct {
 	version string // as written; "" when the name has none
 	name    string
 	base    string // the name without its extensions: <version>_<name>
-	dialect sqlsplit.Dialect
+	dialect string // canonical name of the file's dialect (see fileDialects), "" for all
 	dir     direction
+}
+
+// fileDialects maps the dialect suffixes of file names, lower case, to the
+// dialect's canonical name. Only postgres, sqlite and mysql can be chosen
+// (Options.Dialect); the others are known so that their variants are
+// skipped rather than read as files for every dialect. The suffixes are
+// those of pop/fizz (postgres, cockroach, mysql, sqlite3), goose's
+// dialects, and the usual driver names.
+var fileDialects = map[string]string{
+	"postgres": "postgres", "postgresql": "postgres", "pgx": "postgres",
+	"sqlite": "sqlite", "sqlite3": "sqlite",
+	"mysql":     "mysql",
+	"mariadb":   "mariadb",
+	"cockroach": "cockroach", "cockroachdb": "cockroach", "crdb": "cockroach",
+	"sqlserver": "sqlserver", "mssql": "sqlserver",
+	"spanner":    "spanner",
+	"clickhouse": "clickhouse",
+	"redshift":   "redshift",
+	"tidb":       "tidb",
+	"oracle":     "oracle",
+	"snowflake":  "snowflake",
+	"vertica":    "vertica",
+	"ydb":        "ydb",
+	"turso":      "turso", "libsql": "turso",
+	"starrocks": "starrocks",
 }
 
 func parseName(file string) fileName {
@@ -144,7 +169,7 @@ func parseName(file string) fileName {
 		base, fn.dir = b, down
 	}
 	if i := strings.LastIndexByte(base, '.'); i >= 0 {
-		if d, ok := sqlsplit.ParseDialect(base[i+1:]); ok {
+		if d, ok := fileDialects[strings.ToLower(base[i+1:])]; ok {
 			base, fn.dialect = base[:i], d
 		}
 	}
@@ -215,7 +240,7 @@ func Load(fsys fs.FS, opts Options) ([]Change, []Notice, []*Error) {
 			continue
 		}
 		fn := parseName(e.Name())
-		if fn.dialect != 0 && fn.dialect != d {
+		if fn.dialect != "" && fn.dialect != d.String() {
 			l.noticef(fn.file, 1, 1, "skipped: a variant for %v, and the dialect is %v", fn.dialect, d)
 			continue
 		}
@@ -362,9 +387,9 @@ func (l *loader) build(units []*unit) []Change {
 // units do not make one.
 func (l *loader) change(order string, g []*unit) (Change, bool) {
 	for _, u := range g {
-		if u.dialect == 0 {
+		if u.dialect == "" {
 			for _, v := range g {
-				if v.dialect != 0 {
+				if v.dialect != "" {
 					l.errorf(u.file, 1, 1, "%s applies to every dialect, and %s is a %v variant of the same version %s: keep either variants per dialect or one file for all", u.file, v.file, v.dialect, order)
 					return Change{}, false
 				}

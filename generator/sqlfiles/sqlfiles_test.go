@@ -548,3 +548,73 @@ func TestSubdirectoriesAreNotRead(t *testing.T) {
 		t.Errorf("%d changes, want 1", len(chs))
 	}
 }
+
+func TestVariantsOfDialectsSplitDoesNotKnow(t *testing.T) {
+	files := map[string]string{
+		"1_a.cockroach.up.sql":     "CREATE TABLE t (id UUID);",
+		"1_a.cockroachdb.down.sql": "DROP TABLE t;",
+		"1_a.postgres.up.sql":      "CREATE TABLE t (id uuid);",
+		"2_b.mariadb.sql":          "-- +goose Up\nSELECT 1;",
+		"2_b.MySQL.sql":            "-- +goose Up\nSELECT 1;",
+		"3_c.sqlserver.up.sql":     "SELECT 1;",
+		"3_c.mssql.down.sql":       "SELECT 1;",
+		"3_c.spanner.up.sql":       "SELECT 1;",
+		"3_c.up.sql":               "SELECT 3;",
+		"4_d.clickhouse.up.sql":    "SELECT 1;",
+		"4_d.pgx.up.sql":           "SELECT 4;",
+		"5_e.autocommit.up.sql":    "SELECT 5;", // not a dialect: part of the name
+		"5_e.autocommit.down.sql":  "SELECT 5;",
+		"6_f.sqlite3.up.sql":       "SELECT 6;",
+		"6_f.crdb.up.sql":          "SELECT 6;",
+		"6_f.tidb.up.sql":          "SELECT 6;",
+		"6_f.redshift.up.sql":      "SELECT 6;",
+		"6_f.oracle.up.sql":        "SELECT 6;",
+		"6_f.snowflake.up.sql":     "SELECT 6;",
+		"6_f.vertica.up.sql":       "SELECT 6;",
+		"6_f.ydb.up.sql":           "SELECT 6;",
+		"6_f.turso.up.sql":         "SELECT 6;",
+		"6_f.libsql.up.sql":        "SELECT 6;",
+		"6_f.starrocks.up.sql":     "SELECT 6;",
+		"6_f.postgresql.up.sql":    "SELECT 6;",
+		"7_g.yugabyte.up.sql":      "SELECT 7;", // unknown: part of the name
+		"8_h.cockroach.up.sql":     "SELECT 8;", // a version with no postgres file is no change
+		"8_h.sqlite.up.sql":        "SELECT 8;",
+	}
+	chs, notices := load(t, "postgres", files)
+	var ids []string
+	for _, c := range chs {
+		ids = append(ids, c.ID+"@"+c.File)
+	}
+	want := "1_a@1_a.postgres.up.sql 3_c@3_c.up.sql 4_d@4_d.pgx.up.sql 5_e.autocommit@5_e.autocommit.up.sql 6_f@6_f.postgresql.up.sql 7_g.yugabyte@7_g.yugabyte.up.sql"
+	if strings.Join(ids, " ") != want {
+		t.Errorf("changes %v, want %s", ids, want)
+	}
+	checkNotices(t, notices, []string{
+		"1_a.cockroach.up.sql:1:1: skipped: a variant for cockroach, and the dialect is postgres",
+		"1_a.cockroachdb.down.sql:1:1: skipped: a variant for cockroach, and the dialect is postgres",
+		"2_b.MySQL.sql:1:1: skipped: a variant for mysql, and the dialect is postgres",
+		"2_b.mariadb.sql:1:1: skipped: a variant for mariadb, and the dialect is postgres",
+		"3_c.mssql.down.sql:1:1: skipped: a variant for sqlserver, and the dialect is postgres",
+		"3_c.spanner.up.sql:1:1: skipped: a variant for spanner, and the dialect is postgres",
+		"3_c.sqlserver.up.sql:1:1: skipped: a variant for sqlserver, and the dialect is postgres",
+		"4_d.clickhouse.up.sql:1:1: skipped: a variant for clickhouse, and the dialect is postgres",
+		"6_f.crdb.up.sql:1:1: skipped: a variant for cockroach, and the dialect is postgres",
+		"6_f.libsql.up.sql:1:1: skipped: a variant for turso, and the dialect is postgres",
+		"6_f.oracle.up.sql:1:1: skipped: a variant for oracle, and the dialect is postgres",
+		"6_f.redshift.up.sql:1:1: skipped: a variant for redshift, and the dialect is postgres",
+		"6_f.snowflake.up.sql:1:1: skipped: a variant for snowflake, and the dialect is postgres",
+		"6_f.sqlite3.up.sql:1:1: skipped: a variant for sqlite, and the dialect is postgres",
+		"6_f.starrocks.up.sql:1:1: skipped: a variant for starrocks, and the dialect is postgres",
+		"6_f.tidb.up.sql:1:1: skipped: a variant for tidb, and the dialect is postgres",
+		"6_f.turso.up.sql:1:1: skipped: a variant for turso, and the dialect is postgres",
+		"6_f.vertica.up.sql:1:1: skipped: a variant for vertica, and the dialect is postgres",
+		"6_f.ydb.up.sql:1:1: skipped: a variant for ydb, and the dialect is postgres",
+		"8_h.cockroach.up.sql:1:1: skipped: a variant for cockroach, and the dialect is postgres",
+		"8_h.sqlite.up.sql:1:1: skipped: a variant for sqlite, and the dialect is postgres",
+	})
+	// Under mysql, a mariadb variant is another dialect's, as in pop.
+	chs, _ = load(t, "mysql", map[string]string{"2_b.mariadb.sql": "-- +goose Up\nSELECT 1;", "2_b.mysql.sql": "-- +goose Up\nSELECT 2;"})
+	if len(chs) != 1 || chs[0].File != "2_b.mysql.sql" {
+		t.Errorf("mysql changes = %+v", chs)
+	}
+}

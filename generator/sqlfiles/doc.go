@@ -42,6 +42,16 @@
 // the change 5_e.autocommit, for every dialect. A version may have up files
 // per dialect or one up file for all, not both for the chosen dialect.
 //
+// Down files pair with up files per dialect, as in pop: the change's down
+// file is the chosen dialect's (<version>_<name>.postgres.down.sql) when
+// there is one, else the one for all dialects (<version>_<name>.down.sql),
+// whichever up file the change has. So a generic down file serves every
+// dialect's up file that has no down file of its own; beside the chosen
+// dialect's down file it is skipped, with a notice. A generic down file of
+// a version whose up files are all other dialects' is skipped, with a
+// notice (the version is no change for this dialect); a down file with no
+// up file to pair with is an error.
+//
 // # goose form
 //
 // The form of github.com/pressly/goose: a file holding "-- +goose Up" is a

@@ -235,6 +235,7 @@ func Load(fsys fs.FS, opts Options) ([]Change, []Notice, []*Error) {
 		return nil, nil, []*Error{{File: ".", Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read the directory: %v", err)}}
 	}
 	var units []*unit
+	skippedUps := map[string][]string{} // order → the dialects of its skipped up files
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
 			continue
@@ -242,13 +243,16 @@ func Load(fsys fs.FS, opts Options) ([]Change, []Notice, []*Error) {
 		fn := parseName(e.Name())
 		if fn.dialect != "" && fn.dialect != d.String() {
 			l.noticef(fn.file, 1, 1, "skipped: a variant for %v, and the dialect is %v", fn.dialect, d)
+			if o := normalizeOrder(fn.version); fn.version != "" && fn.dir != down && !slices.Contains(skippedUps[o], fn.dialect) {
+				skippedUps[o] = append(skippedUps[o], fn.dialect)
+			}
 			continue
 		}
 		if u := l.read(fsys, fn); u != nil {
 			units = append(units, u)
 		}
 	}
-	changes := l.build(units)
+	changes := l.build(units, skippedUps)
 	slices.SortFunc(l.errs, func(a, b *Error) int {
 		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col), strings.Compare(a.Msg, b.Msg))
 	})
@@ -354,7 +358,7 @@ func idProblem(s string) string {
 }
 
 // build groups the units by order and makes their changes.
-func (l *loader) build(units []*unit) []Change {
+func (l *loader) build(units []*unit, skippedUps map[string][]string) []Change {
 	groups := map[string][]*unit{}
 	var orders []string
 	for _, u := range units {
@@ -369,7 +373,7 @@ func (l *loader) build(units []*unit) []Change {
 	for _, o := range orders {
 		g := groups[o]
 		slices.SortFunc(g, func(a, b *unit) int { return strings.Compare(a.file, b.file) })
-		ch, ok := l.change(o, g)
+		ch, ok := l.change(o, g, skippedUps[o])
 		if !ok {
 			continue
 		}
@@ -384,11 +388,27 @@ func (l *loader) build(units []*unit) []Change {
 }
 
 // change makes the change of the units of one order, or reports why the
-// units do not make one.
-func (l *loader) change(order string, g []*unit) (Change, bool) {
+// units do not make one. skippedUps are the dialects of the order's up
+// files skipped as other dialects' variants.
+//
+// The up file is the chosen dialect's or the one for all dialects, not
+// both. The down file is the chosen dialect's when there is one (a down
+// file for all dialects beside it is skipped, with a notice), else the one
+// for all dialects. A down file for all dialects whose version has up files
+// for other dialects only is skipped, with a notice: the version is no
+// change for this dialect.
+func (l *loader) change(order string, g []*unit, skippedUps []string) (Change, bool) {
+	var ups, downs []*unit
 	for _, u := range g {
+		if u.dir == down {
+			downs = append(downs, u)
+		} else {
+			ups = append(ups, u)
+		}
+	}
+	for _, u := range ups {
 		if u.dialect == "" {
-			for _, v := range g {
+			for _, v := range ups {
 				if v.dialect != "" {
 					l.errorf(u.file, 1, 1, "%s applies to every dialect, and %s is a %v variant of the same version %s: keep either variants per dialect or one file for all", u.file, v.file, v.dialect, order)
 					return Change{}, false
@@ -396,6 +416,21 @@ func (l *loader) change(order string, g []*unit) (Change, bool) {
 			}
 		}
 	}
+	if i := slices.IndexFunc(downs, func(u *unit) bool { return u.dialect != "" }); i >= 0 {
+		own := downs[i]
+		downs = slices.DeleteFunc(downs, func(u *unit) bool {
+			if u.dialect == "" {
+				l.noticef(u.file, 1, 1, "skipped: %s, the down file for %s, takes its place", own.file, own.dialect)
+				return true
+			}
+			return false
+		})
+	}
+	if len(ups) == 0 && len(downs) == 1 && downs[0].dialect == "" && len(skippedUps) > 0 {
+		l.noticef(downs[0].file, 1, 1, "skipped: version %s has no up file for %v (its up files are variants for %s)", order, l.dialect, strings.Join(skippedUps, ", "))
+		return Change{}, false
+	}
+	g = append(ups, downs...)
 	for _, u := range g[1:] {
 		if u.form != g[0].form {
 			l.errorf(u.file, 1, 1, "mixed forms for version %s: %s is a %s file and %s a %s file", order, g[0].file, g[0].form, u.file, u.form)

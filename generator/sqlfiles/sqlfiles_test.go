@@ -618,3 +618,77 @@ func TestVariantsOfDialectsSplitDoesNotKnow(t *testing.T) {
 		t.Errorf("mysql changes = %+v", chs)
 	}
 }
+
+func TestDownFilePairing(t *testing.T) {
+	const up, pgUp, down, pgDown = "CREATE TABLE t (a int);", "CREATE TABLE t (a int4);", "DROP TABLE t;", "DROP TABLE IF EXISTS t;"
+	cases := []struct {
+		name             string
+		files            map[string]string
+		file, downFile   string
+		checksum, downSQ string
+		notices          []string
+	}{
+		{"generic up, generic down", map[string]string{"1_t.up.sql": up, "1_t.down.sql": down},
+			"1_t.up.sql", "1_t.down.sql", sum(up, down), "DROP TABLE t", nil},
+		{"dialect up, generic down", map[string]string{"1_t.postgres.up.sql": pgUp, "1_t.sqlite.up.sql": up, "1_t.down.sql": down},
+			"1_t.postgres.up.sql", "1_t.down.sql", sum(pgUp, down), "DROP TABLE t",
+			[]string{"1_t.sqlite.up.sql:1:1: skipped: a variant for sqlite, and the dialect is postgres"}},
+		{"dialect up, dialect down", map[string]string{"1_t.postgres.up.sql": pgUp, "1_t.postgres.down.sql": pgDown},
+			"1_t.postgres.up.sql", "1_t.postgres.down.sql", sum(pgUp, pgDown), "DROP TABLE IF EXISTS t", nil},
+		{"generic up, dialect down", map[string]string{"1_t.up.sql": up, "1_t.pgx.down.sql": pgDown},
+			"1_t.up.sql", "1_t.pgx.down.sql", sum(up, pgDown), "DROP TABLE IF EXISTS t", nil},
+		{"both downs: the dialect's wins", map[string]string{"1_t.postgres.up.sql": pgUp, "1_t.down.sql": down, "1_t.postgres.down.sql": pgDown, "1_t.mysql.down.sql": down},
+			"1_t.postgres.up.sql", "1_t.postgres.down.sql", sum(pgUp, pgDown), "DROP TABLE IF EXISTS t",
+			[]string{
+				"1_t.down.sql:1:1: skipped: 1_t.postgres.down.sql, the down file for postgres, takes its place",
+				"1_t.mysql.down.sql:1:1: skipped: a variant for mysql, and the dialect is postgres",
+			}},
+		{"both downs beside a generic up", map[string]string{"1_t.up.sql": up, "1_t.down.sql": down, "1_t.postgres.down.sql": pgDown},
+			"1_t.up.sql", "1_t.postgres.down.sql", sum(up, pgDown), "DROP TABLE IF EXISTS t",
+			[]string{"1_t.down.sql:1:1: skipped: 1_t.postgres.down.sql, the down file for postgres, takes its place"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			chs, notices := load(t, "postgres", c.files)
+			if len(chs) != 1 {
+				t.Fatalf("%d changes", len(chs))
+			}
+			ch := chs[0]
+			if ch.ID != "1_t" || ch.File != c.file || ch.DownFile != c.downFile || !ch.HasDown || ch.Checksum != c.checksum ||
+				len(ch.Down) != 1 || ch.Down[0].SQL != c.downSQ {
+				t.Errorf("change = %+v", ch)
+			}
+			checkNotices(t, notices, c.notices)
+		})
+	}
+
+	// A generic down file of a version whose up files are all another
+	// dialect's: the version is no change for this dialect.
+	chs, notices := load(t, "postgres", map[string]string{"1_t.sqlite.up.sql": up, "1_t.down.sql": down, "2_u.up.sql": up})
+	if len(chs) != 1 || chs[0].ID != "2_u" {
+		t.Errorf("changes %+v", chs)
+	}
+	checkNotices(t, notices, []string{
+		"1_t.down.sql:1:1: skipped: version 1 has no up file for postgres (its up files are variants for sqlite)",
+		"1_t.sqlite.up.sql:1:1: skipped: a variant for sqlite, and the dialect is postgres",
+	})
+
+	// Still errors: a down file with no up file in any dialect, a down file
+	// of the chosen dialect without an up file for it, a generic up file
+	// beside the chosen dialect's, and names that differ.
+	for _, c := range []struct {
+		files map[string]string
+		want  string
+	}{
+		{map[string]string{"1_t.down.sql": down}, "1_t.down.sql:1:1: down file without an up file: want 1_t.up.sql beside it"},
+		{map[string]string{"1_t.postgres.down.sql": down, "1_t.sqlite.up.sql": up}, "1_t.postgres.down.sql:1:1: down file without an up file: want 1_t.postgres.up.sql beside it"},
+		{map[string]string{"1_t.up.sql": up, "1_t.postgres.up.sql": up, "1_t.down.sql": down}, "1_t.up.sql:1:1: 1_t.up.sql applies to every dialect, and 1_t.postgres.up.sql is a postgres variant of the same version 1: keep either variants per dialect or one file for all"},
+		{map[string]string{"1_t.postgres.up.sql": up, "1_u.down.sql": down}, "1_u.down.sql:1:1: two files with version 1: 1_t.postgres.up.sql and 1_u.down.sql have different names"},
+	} {
+		chs, _, errs := Load(mapFS(c.files), Options{Dialect: "postgres"})
+		if len(chs) != 0 {
+			t.Errorf("%v: %d changes", c.files, len(chs))
+		}
+		checkErrs(t, errs, []string{c.want})
+	}
+}

@@ -148,6 +148,10 @@ func (c *checker) yamlChange(d *annotations.YAML, file string, handle types.Type
 		c.add(start, "order %s of change %q is beyond int64 (at most %d): orders beyond int64 are not supported yet", m[1], id, int64(1<<63-1))
 		return nil
 	}
+	if len(id) > audit.MaxIDLen {
+		c.add(start, "the file name gives the id %q: %d bytes is longer than %d, the most every audit store takes; rename the file", id, len(id), audit.MaxIDLen)
+		return nil
+	}
 	f, err := mongosteps.Parse(file, data)
 	if err != nil {
 		var list mongosteps.ErrorList
@@ -160,6 +164,20 @@ func (c *checker) yamlChange(d *annotations.YAML, file string, handle types.Type
 		}
 		return nil
 	}
+	if len(f.Author()) > audit.MaxAuthorLen {
+		line := 1
+		for i, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "author:") {
+				line = i + 1
+			}
+		}
+		c.add(at(tf, line, 1), "invalid author: %d bytes is longer than %d, the most every audit store takes", len(f.Author()), audit.MaxAuthorLen)
+		return nil
+	}
+	recovery := audit.RecoveryManual
+	if f.Recovery() == "retry" {
+		recovery = audit.RecoveryRetry
+	}
 	sum := sha256.Sum256(data)
 	line := 1
 	if steps := f.Steps(); len(steps) > 0 {
@@ -168,7 +186,7 @@ func (c *checker) yamlChange(d *annotations.YAML, file string, handle types.Type
 	return &change{
 		ann: annotations.Change{
 			Pos: start, ID: id, Order: order, HasOrder: true, Target: d.Target,
-			Recovery: audit.RecoveryManual, Transactional: f.Transactional(),
+			Author: f.Author(), Recovery: recovery, Transactional: f.Transactional(),
 		},
 		file:     tf.Name(),
 		decl:     start,

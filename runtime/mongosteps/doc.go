@@ -10,7 +10,9 @@
 //
 // A file is one YAML mapping: a steps list, an optional undo list (what
 // RollbackTo runs), and "transactional: false" when it holds an operation
-// MongoDB cannot run in a transaction. Each step is a mapping of one
+// MongoDB cannot run in a transaction, and optionally "author: NAME" and
+// "recovery: retry" (or manual, the default), the change's author and
+// recovery as a Go change declares them. Each step is a mapping of one
 // operation to its fields:
 //
 //	transactional: false          # createCollection and createIndex need it

@@ -20,9 +20,10 @@ import (
 // File is a parsed, valid steps file. Its methods are safe for concurrent
 // use: a File is never modified after Parse.
 type File struct {
-	name          string
-	transactional bool
-	steps, undo   []Step
+	name             string
+	transactional    bool
+	author, recovery string
+	steps, undo      []Step
 }
 
 // Name is the name the file was parsed under, used in every message.
@@ -33,6 +34,15 @@ func (f *File) Name() string { return f.name }
 // declare it holds only operations a transaction can run (Parse refuses
 // any other).
 func (f *File) Transactional() bool { return f.transactional }
+
+// Author is the file's "author:" key, "" without one: the change's
+// author in the audit trail.
+func (f *File) Author() string { return f.author }
+
+// Recovery is the file's "recovery:" key, "manual" (the default) or
+// "retry": what becomes of the change when it fails or is interrupted
+// without a transaction, as recovery= of a Go change.
+func (f *File) Recovery() string { return f.recovery }
 
 // HasUndo reports whether the file has an undo list.
 func (f *File) HasUndo() bool { return len(f.undo) > 0 }
@@ -341,8 +351,20 @@ func (p *parser) file(root *yaml.Node) *File {
 		p.errf(root, "a steps file is a mapping with a steps list, not %s", describe(root))
 		return nil
 	}
-	top := p.mapping(root, root, "the file", []string{"steps!", "undo", "transactional"})
-	f := &File{name: p.name, transactional: true}
+	top := p.mapping(root, root, "the file", []string{"steps!", "undo", "transactional", "author", "recovery"})
+	f := &File{name: p.name, transactional: true, recovery: "manual"}
+	if n := top["author"]; n != nil {
+		f.author = p.str(n, "author")
+	}
+	if n := top["recovery"]; n != nil {
+		switch r := p.str(n, "recovery"); r {
+		case "manual", "retry":
+			f.recovery = r
+		case "":
+		default:
+			p.errf(n, "recovery must be manual or retry, not %q", r)
+		}
+	}
 	if n := top["transactional"]; n != nil {
 		if b, ok := p.boolean(n, "transactional"); ok {
 			f.transactional = b

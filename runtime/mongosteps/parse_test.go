@@ -190,6 +190,9 @@ func TestParseOfATransactionalFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f.Author() != "" || f.Recovery() != "manual" {
+		t.Errorf("Author, Recovery = %q, %q; want none, manual", f.Author(), f.Recovery())
+	}
 	if !f.Transactional() || f.HasUndo() || len(f.UndoSteps()) != 0 {
 		t.Errorf("Transactional, HasUndo, UndoSteps = %v, %v, %v; want true, false, none", f.Transactional(), f.HasUndo(), f.UndoSteps())
 	}
@@ -228,10 +231,13 @@ func TestParseReportsEveryProblemAtItsPosition(t *testing.T) {
 		{"no steps", "undo: []\nextra: 1\n", []string{
 			"f.yaml:1:1: the file lacks its steps field",
 			"f.yaml:1:7: undo is empty",
-			`f.yaml:2:1: unknown field "extra" in the file (known: steps, undo, transactional)`}},
+			`f.yaml:2:1: unknown field "extra" in the file (known: steps, undo, transactional, author, recovery)`}},
 		{"steps not a list, transactional not a boolean", "transactional: no\nsteps: {insert: {}}\n", []string{
 			`f.yaml:1:16: transactional must be true or false, not "no"`,
 			"f.yaml:2:8: steps must be a list of steps, not a mapping"}},
+		{"a bad author and recovery", "author: [a]\nrecovery: later\nsteps:\n  - delete: {collection: a, filter: {}}\n", []string{
+			"f.yaml:1:9: author must be a string, not a list",
+			`f.yaml:2:11: recovery must be manual or retry, not "later"`}},
 		{"an unknown operation", "steps:\n  - insrt: {collection: a}\n", []string{
 			`f.yaml:2:5: unknown operation "insrt" (known: createCollection, dropCollection, createIndex, dropIndex, insert, update, delete, renameCollection, createView, dropView, modifyCollection)`}},
 		{"fields not indented under their operation", "steps:\n  - insert:\n    collection: a\n", []string{
@@ -306,5 +312,15 @@ func TestParseReportsEveryProblemAtItsPosition(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseReadsTheAuthorAndRecovery(t *testing.T) {
+	f, err := mongosteps.Parse("a.yaml", []byte("author: Ada Lovelace\nrecovery: retry\nsteps:\n  - delete: {collection: a, filter: {}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Author() != "Ada Lovelace" || f.Recovery() != "retry" {
+		t.Errorf("Author, Recovery = %q, %q; want Ada Lovelace, retry", f.Author(), f.Recovery())
 	}
 }

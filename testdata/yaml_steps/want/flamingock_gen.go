@@ -39,7 +39,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 	return pipeline.Stage{
 		Name: "yaml_steps",
 		Generated: &pipeline.Generated{
-			Digest: "b78578b6b42d5af32d9c7c39fec01faf980553bb467efce7559d1ce4ed07e8d1",
+			Digest: "9ac2da66e1e96bc646879d206a24ff3ce61e849ea922ac5a9c82dce813e782a6",
 			Len:    2,
 			Targets: []pipeline.TargetUse{
 				pipeline.Uses("appdb", t.Appdb, false),
@@ -60,11 +60,11 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "0002_seed",
 						Order:    2,
-						Author:   "",
+						Author:   "Ada Lovelace",
 						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "2df70f1f5c8c2eeaaef5d931175fe92a6905d3210492d7ea4de1183c346fbd5f",
-						Source:   "0002_seed.yaml:2",
+						Recovery: audit.RecoveryRetry,
+						Checksum: "081919c7d3d9147938800a267267d5294249adbd8623727273436570611b26d7",
+						Source:   "0002_seed.yaml:4",
 					}, t.Appdb, mongosteps.ApplyFunc("0002_seed.yaml", yaml0002Seed), nil),
 				}
 			},

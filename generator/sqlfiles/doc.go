@@ -117,18 +117,28 @@
 //
 // Beyond the syntax of each form, Load refuses: an unreadable file; bytes
 // that are not UTF-8 (at the first bad byte); a down file without its up
-// file; two files with one version, or files of two forms; an empty up
-// section; a statement that cannot run inside a transaction in a
+// file; two files with one version, or files of two forms; a statement that cannot run inside a transaction in a
 // transactional change (mark it "-- +goose NO TRANSACTION" or
 // "transactional=false"); two changes with one id. ALTER TYPE … ADD VALUE
 // cannot run in a transaction before PostgreSQL 12: with
 // Options.MinPostgresVersion below 12 it is refused in a transactional
 // change, with 0 (unknown) it is a notice.
 //
+// An up section without statements (a zero-byte or comments-only up file,
+// "-- +goose Up" followed by nothing, a "-- flamingock:change" header
+// followed by nothing) is a change that does nothing: as goose and
+// golang-migrate do, running it records it as applied. Projects use such
+// files as the no-op of one dialect. Load says so in a notice at the start
+// of the up section. A file with neither statements nor a form ("" named
+// <version>_<name>.sql), a down file without an up file, SQL before
+// "-- +goose Up" and an empty StatementBegin block stay errors.
+//
 // # Checksum
 //
 // A change's checksum is the hex sha256 of its file's bytes; for a
 // golang-migrate change with a down file, the hex sha256 of the two
 // files' sha256 digests, up then down, so that moving a line from one file
-// to the other changes it.
+// to the other changes it. An empty file has the checksum of the empty
+// content, so an empty change, or an empty down file, is never taken for a
+// missing one.
 package sqlfiles

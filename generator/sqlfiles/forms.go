@@ -140,6 +140,11 @@ func (p *parser) checkTx(stmts []sqlsplit.Statement, transactional bool, fix str
 	return found
 }
 
+// emptyUp is the notice of an up section without statements: as in goose
+// and golang-migrate, such a change (a no-op, often for one dialect) is
+// applied by doing nothing and recorded as applied.
+const emptyUp = "the up section holds no statement: it is recorded as applied and does nothing"
+
 // migrate reads a golang-migrate file: the whole file is the section.
 func (p *parser) migrate(isUp bool) section {
 	s := section{transactional: true, upLine: 1, recovery: audit.RecoveryManual}
@@ -160,7 +165,7 @@ func (p *parser) migrate(isUp bool) section {
 	if isUp {
 		s.up = stmts
 		if len(stmts) == 0 {
-			p.errorf(1, 1, "empty up section: the file holds no statement")
+			p.l.noticef(p.file, 1, 1, "%s", emptyUp)
 		}
 	} else {
 		s.down, s.hasDown = stmts, true
@@ -314,7 +319,7 @@ func (p *parser) goose() section {
 		return s
 	}
 	if len(s.up) == 0 {
-		p.errorf(upAt, 1, "empty up section: no statement follows -- +goose Up")
+		p.l.noticef(p.file, upAt, 1, "%s", emptyUp)
 	}
 	s.transactional = !noTx
 	if s.transactional {
@@ -414,7 +419,7 @@ func (p *parser) flamingock() (section, header) {
 	}
 	s.up, s.down = up, down
 	if len(up) == 0 {
-		p.errorf(h.line, 1, "empty up section: no statement follows the -- flamingock:change header")
+		p.l.noticef(p.file, h.line, 1, "%s", emptyUp)
 	}
 	if s.transactional {
 		p.checkTx(slices.Concat(up, down), true, fix)

@@ -49,7 +49,8 @@ type Change struct {
 	Order string
 	Form  Form
 	// Up and Down are the statements of each section, positioned in File
-	// and DownFile.
+	// and DownFile. Up is empty for a change that does nothing (an empty
+	// up section, reported in a notice): it is recorded as applied.
 	Up, Down []sqlsplit.Statement
 	// HasDown is true when the change declares an undo: a down section or
 	// a down file, even an empty one (an undo that does nothing).

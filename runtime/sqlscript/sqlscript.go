@@ -45,7 +45,7 @@ type Span struct{ Start, End, Line, Col int }
 type Script struct {
 	File       string // the file as its package knows it, e.g. "0007_add_index.sql"
 	Text       string // the file's whole content, embedded by the generated code
-	Statements []Span
+	Statements []Span // none for an empty section: Exec then does nothing
 }
 
 // Exec runs the script's statements in order with exec (a *sql.Tx's
@@ -82,9 +82,11 @@ func (s Script) Exec(ctx context.Context, exec func(ctx context.Context, sql str
 // file was edited by hand or is stale.
 var ErrInvalidScript = errors.New("invalid script")
 
-// Validate reports why s cannot run, or nil: it needs a file name and at
-// least one statement, each a non-empty span of Text after the one before
-// it, with a 1-based line and column.
+// Validate reports why s cannot run, or nil: it needs a file name, and
+// each statement a non-empty span of Text after the one before it, with a
+// 1-based line and column. A script of no statement is valid: an empty up
+// section is a change that does nothing, as goose and golang-migrate apply
+// one.
 func (s Script) Validate() error {
 	bad := func(format string, args ...any) error {
 		where := ""
@@ -96,9 +98,6 @@ func (s Script) Validate() error {
 	}
 	if s.File == "" {
 		return bad("no file name")
-	}
-	if len(s.Statements) == 0 {
-		return bad("no statements")
 	}
 	n := len(s.Statements)
 	for i, sp := range s.Statements {

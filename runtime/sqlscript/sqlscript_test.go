@@ -136,7 +136,6 @@ func TestABadScriptIsRefusedBeforeAnythingRuns(t *testing.T) {
 		edit  func(*sqlscript.Script)
 		error string
 	}{
-		{"no statements", func(s *sqlscript.Script) { s.Statements = nil }, "0005_x.sql: invalid script: no statements"},
 		{"an empty span", func(s *sqlscript.Script) { s.Statements[1].End = s.Statements[1].Start }, "0005_x.sql: invalid script: statement 2 of 2 is empty"},
 		{"a span past the text", func(s *sqlscript.Script) { s.Statements[1].End = len(s.Text) + 1 }, "0005_x.sql: invalid script: statement 2 of 2 spans bytes 34:39 of a text of 38"},
 		{"a negative start", func(s *sqlscript.Script) { s.Statements[0].Start = -1 }, "0005_x.sql: invalid script: statement 1 of 2 spans bytes -1:18 of a text of 38"},
@@ -174,5 +173,16 @@ func TestABadScriptMatchesErrInvalidScript(t *testing.T) {
 	s.Statements[0].End = 1000
 	if err := s.Validate(); !errors.Is(err, sqlscript.ErrInvalidScript) {
 		t.Errorf("Validate = %v, want ErrInvalidScript", err)
+	}
+}
+
+// TestAnEmptyScriptRunsNothing: a file whose up section holds no statement
+// (goose's "-- +goose Up" alone, a comments-only golang-migrate file) is a
+// change that does nothing, as goose and golang-migrate apply it.
+func TestAnEmptyScriptRunsNothing(t *testing.T) {
+	s := sqlscript.Script{File: "0002_nothing.sql", Text: "-- +goose Up\n"}
+	ran := 0
+	if err := s.Exec(t.Context(), func(context.Context, string) error { ran++; return nil }); err != nil || ran != 0 {
+		t.Fatalf("Exec = %v after %d statements, want nil after none", err, ran)
 	}
 }

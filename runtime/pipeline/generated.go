@@ -32,16 +32,14 @@ type Generated struct {
 // TargetUse is a target that changes of a generated stage run on, as New
 // checks it without building the changes. Build one with Uses.
 type TargetUse struct {
-	id            string
-	transactional bool
-	check         func(store audit.Store) error
+	check func(store audit.Store) error
 }
 
 // Uses says that changes declared transactional (or not) run on target t,
 // of id id: New checks that t is wired and can run them, as it would for
 // each of the changes.
 func Uses[H any](id string, t Target[H], transactional bool) TargetUse {
-	return TargetUse{id: id, transactional: transactional, check: func(store audit.Store) error {
+	return TargetUse{check: func(store audit.Store) error {
 		f := changeFunc[H]{target: t, apply: func(context.Context, H) error { return nil }}
 		_, err := f.bind(store, Meta{Target: id, WithoutTransaction: !transactional})
 		return err

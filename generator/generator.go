@@ -270,12 +270,16 @@ const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedEmbedFile
 // load loads the package in the directory of output without output, so
 // that a stale or broken generated file never stops its own regeneration.
 //
-// It first reads no more of output than its package clause. When the go
+// It loads with fastLoad when it can, else with go/packages, which first
+// reads no more of output than its package clause. When the go
 // command still trips over output (a broken import block, a foreign package
 // clause, merge conflict markers), it loads again with an overlay that
 // hides output behind a build constraint. The overlay is the fallback only:
 // it makes go/packages type-check every dependency from source.
 func load(ctx context.Context, cfg Config, output string) (*packages.Package, error) {
+	if pkg, err := fastLoad(ctx, cfg, output); !errors.Is(err, errSlowPath) {
+		return pkg, err
+	}
 	pkg, err := loadWith(ctx, cfg, output, nil)
 	if _, statErr := os.Stat(output); statErr != nil || !mentions(pkg, err, OutputName) {
 		return pkg, err

@@ -128,4 +128,14 @@ func TestCorpus(t *testing.T) {
 		t.Errorf("first change %+v", c)
 	}
 	t.Logf("%d of %d orders are beyond int64", beyond, len(chs))
+
+	// The other dialects load too: where a version has a file for all
+	// dialects and one for the chosen dialect, the chosen dialect's runs.
+	for _, d := range []string{"sqlite", "mysql"} {
+		chs, _, errs := Load(os.DirFS(dir), Options{Dialect: d})
+		for _, e := range errs {
+			t.Errorf("%s: %v", d, e)
+		}
+		t.Logf("%s: %d changes", d, len(chs))
+	}
 }

@@ -39,11 +39,13 @@
 // files of its dialect and the files without one; a file of another
 // dialect, mariadb and cockroach included, is skipped, with a notice. Any
 // other suffix is part of the name: 5_e.autocommit.up.sql is the up file of
-// the change 5_e.autocommit, for every dialect. A version may have up files
-// per dialect or one up file for all, not both for the chosen dialect.
+// the change 5_e.autocommit, for every dialect.
 //
-// Down files pair with up files per dialect, as in pop: the change's down
-// file is the chosen dialect's (<version>_<name>.postgres.down.sql) when
+// Files pair per dialect, as in pop: the change's up file is the chosen
+// dialect's (<version>_<name>.postgres.up.sql) when there is one, the one
+// for all dialects beside it (<version>_<name>.up.sql) then skipped with a
+// notice, else the one for all dialects. Likewise the change's down file
+// is the chosen dialect's (<version>_<name>.postgres.down.sql) when
 // there is one, else the one for all dialects (<version>_<name>.down.sql),
 // whichever up file the change has. So a generic down file serves every
 // dialect's up file that has no down file of its own; beside the chosen

@@ -392,12 +392,28 @@ func (l *loader) build(units []*unit, skippedUps map[string][]string) []Change {
 // units do not make one. skippedUps are the dialects of the order's up
 // files skipped as other dialects' variants.
 //
-// The up file is the chosen dialect's or the one for all dialects, not
-// both. The down file is the chosen dialect's when there is one (a down
-// file for all dialects beside it is skipped, with a notice), else the one
-// for all dialects. A down file for all dialects whose version has up files
-// for other dialects only is skipped, with a notice: the version is no
-// change for this dialect.
+// The up file, and the down file, is the chosen dialect's when there is
+// one (a file for all dialects beside it is skipped, with a notice), else
+// the one for all dialects, as pop picks them. A down file for all
+// dialects whose version has up files for other dialects only is skipped,
+// with a notice: the version is no change for this dialect.
+// preferDialect drops from units, files of one direction of one version,
+// the ones for all dialects when one is the chosen dialect's, saying so.
+func (l *loader) preferDialect(units []*unit, dir string) []*unit {
+	i := slices.IndexFunc(units, func(u *unit) bool { return u.dialect != "" })
+	if i < 0 {
+		return units
+	}
+	own := units[i]
+	return slices.DeleteFunc(units, func(u *unit) bool {
+		if u.dialect == "" {
+			l.noticef(u.file, 1, 1, "skipped: %s, the %s file for %s, takes its place", own.file, dir, own.dialect)
+			return true
+		}
+		return false
+	})
+}
+
 func (l *loader) change(order string, g []*unit, skippedUps []string) (Change, bool) {
 	var ups, downs []*unit
 	for _, u := range g {
@@ -407,26 +423,7 @@ func (l *loader) change(order string, g []*unit, skippedUps []string) (Change, b
 			ups = append(ups, u)
 		}
 	}
-	for _, u := range ups {
-		if u.dialect == "" {
-			for _, v := range ups {
-				if v.dialect != "" {
-					l.errorf(u.file, 1, 1, "%s applies to every dialect, and %s is a %v variant of the same version %s: keep either variants per dialect or one file for all", u.file, v.file, v.dialect, order)
-					return Change{}, false
-				}
-			}
-		}
-	}
-	if i := slices.IndexFunc(downs, func(u *unit) bool { return u.dialect != "" }); i >= 0 {
-		own := downs[i]
-		downs = slices.DeleteFunc(downs, func(u *unit) bool {
-			if u.dialect == "" {
-				l.noticef(u.file, 1, 1, "skipped: %s, the down file for %s, takes its place", own.file, own.dialect)
-				return true
-			}
-			return false
-		})
-	}
+	ups, downs = l.preferDialect(ups, "up"), l.preferDialect(downs, "down")
 	if len(ups) == 0 && len(downs) == 1 && downs[0].dialect == "" && len(skippedUps) > 0 {
 		l.noticef(downs[0].file, 1, 1, "skipped: version %s has no up file for %v (its up files are variants for %s)", order, l.dialect, strings.Join(skippedUps, ", "))
 		return Change{}, false

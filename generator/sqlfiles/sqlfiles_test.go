@@ -11,6 +11,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/sqlsplit"
+	"github.com/google/go-cmp/cmp"
 )
 
 func mapFS(files map[string]string) fstest.MapFS {
@@ -363,9 +364,6 @@ func TestErrors(t *testing.T) {
 		{"mixed forms for one version", "postgres",
 			map[string]string{"4_a.sql": "-- +goose Up\nSELECT 1;", "4_a.up.sql": "SELECT 1;"},
 			[]string{"4_a.up.sql:1:1: mixed forms for version 4: 4_a.sql is a goose file and 4_a.up.sql a golang-migrate file"}},
-		{"a variant and a file for all dialects", "postgres",
-			map[string]string{"5_a.up.sql": "SELECT 1;", "5_a.postgres.up.sql": "SELECT 1;"},
-			[]string{"5_a.up.sql:1:1: 5_a.up.sql applies to every dialect, and 5_a.postgres.up.sql is a postgres variant of the same version 5: keep either variants per dialect or one file for all"}},
 		{"an unterminated StatementBegin", "postgres",
 			map[string]string{"7_a.sql": "-- +goose Up\nSELECT 1;\n-- +goose StatementBegin\nCREATE FUNCTION f() AS $$ SELECT 1; $$;\n"},
 			[]string{"7_a.sql:3:1: unterminated -- +goose StatementBegin: no -- +goose StatementEnd follows"}},
@@ -671,15 +669,14 @@ func TestDownFilePairing(t *testing.T) {
 	})
 
 	// Still errors: a down file with no up file in any dialect, a down file
-	// of the chosen dialect without an up file for it, a generic up file
-	// beside the chosen dialect's, and names that differ.
+	// of the chosen dialect without an up file for it, and names that
+	// differ.
 	for _, c := range []struct {
 		files map[string]string
 		want  string
 	}{
 		{map[string]string{"1_t.down.sql": down}, "1_t.down.sql:1:1: down file without an up file: want 1_t.up.sql beside it"},
 		{map[string]string{"1_t.postgres.down.sql": down, "1_t.sqlite.up.sql": up}, "1_t.postgres.down.sql:1:1: down file without an up file: want 1_t.postgres.up.sql beside it"},
-		{map[string]string{"1_t.up.sql": up, "1_t.postgres.up.sql": up, "1_t.down.sql": down}, "1_t.up.sql:1:1: 1_t.up.sql applies to every dialect, and 1_t.postgres.up.sql is a postgres variant of the same version 1: keep either variants per dialect or one file for all"},
 		{map[string]string{"1_t.postgres.up.sql": up, "1_u.down.sql": down}, "1_u.down.sql:1:1: two files with version 1: 1_t.postgres.up.sql and 1_u.down.sql have different names"},
 	} {
 		chs, _, errs := Load(mapFS(c.files), Options{Dialect: "postgres"})
@@ -749,5 +746,39 @@ func TestEmptyUpSectionsAreNoOps(t *testing.T) {
 	}
 	if c := byID["5_both"]; c.Checksum == sum("") || c.Checksum != sum("", "") || !c.HasDown || c.DownFile != "5_both.down.sql" {
 		t.Errorf("empty up and down files = %+v", c)
+	}
+}
+
+// TestTheChosenDialectsUpFileTakesThePlaceOfTheGenericOne: as pop does
+// (ory/hydra keeps 20190100000001000000_client.up.sql beside
+// .sqlite.up.sql), a version with an up file for all dialects and one for
+// the chosen dialect runs the chosen dialect's, and says so.
+func TestTheChosenDialectsUpFileTakesThePlaceOfTheGenericOne(t *testing.T) {
+	files := map[string]string{
+		"5_a.up.sql":          "SELECT 'all';",
+		"5_a.postgres.up.sql": "SELECT 'postgres';",
+		"5_a.down.sql":        "SELECT 'down';",
+	}
+	for _, tt := range []struct {
+		dialect, up, file string
+		notices           []string
+	}{
+		{"postgres", "SELECT 'postgres'", "5_a.postgres.up.sql",
+			[]string{"5_a.up.sql:1:1: skipped: 5_a.postgres.up.sql, the up file for postgres, takes its place"}},
+		{"sqlite", "SELECT 'all'", "5_a.up.sql",
+			[]string{"5_a.postgres.up.sql:1:1: skipped: a variant for postgres, and the dialect is sqlite"}},
+	} {
+		chs, notices, errs := Load(mapFS(files), Options{Dialect: tt.dialect})
+		checkErrs(t, errs, nil)
+		if len(chs) != 1 || chs[0].File != tt.file || len(chs[0].Up) != 1 || chs[0].Up[0].SQL != tt.up || chs[0].DownFile != "5_a.down.sql" {
+			t.Fatalf("%s: changes %+v, want one from %s running %q with the generic down", tt.dialect, chs, tt.file, tt.up)
+		}
+		var got []string
+		for _, n := range notices {
+			got = append(got, n.String())
+		}
+		if diff := cmp.Diff(tt.notices, got); diff != "" {
+			t.Errorf("%s: notices (-want +got):\n%s", tt.dialect, diff)
+		}
 	}
 }

@@ -92,7 +92,8 @@ type checker struct {
 	// sqlDirectiveBad is set when it has problems, already reported.
 	sqlDirective    *annotations.SQL
 	sqlDirectiveBad bool
-	sqlFiles        map[string]sqlFileData // read SQL and YAML files, by name
+	changeFiles     map[string]changeFileData // read SQL and YAML files, by name
+	listing         *listing                  // the package directory, once listed (dirEntries)
 	// yamlDirective is the package's //flamingock:yaml, as sqlDirective.
 	yamlDirective    *annotations.YAML
 	yamlDirectiveBad bool

@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/token"
@@ -60,11 +61,7 @@ func (c *checker) packageDirective(cm *ast.Comment) bool {
 	if !ok {
 		return false
 	}
-	if list, isList := err.(annotations.ErrorList); isList {
-		for _, e := range list {
-			c.add(e.Pos, "%s", e.Msg)
-		}
-	}
+	c.addDirectiveErrors(err)
 	if c.sqlDirective != nil {
 		c.add(cm.Slash, "second //flamingock:sql directive (first at %s): a package has one", where(c.fset.Position(c.sqlDirective.Pos)))
 		return true
@@ -77,12 +74,8 @@ func (c *checker) packageDirective(cm *ast.Comment) bool {
 // their problems. It reads nothing when the directory is unknown (an
 // analysis pass).
 func (c *checker) sqlChanges() []*change {
-	if c.dir == "" {
-		return nil
-	}
-	entries, err := os.ReadDir(c.dir)
-	if err != nil {
-		c.errs = append(c.errs, &Error{Pos: token.Position{Filename: c.dir}, Msg: fmt.Sprintf("cannot list the package directory for its SQL files: %v", err)})
+	entries, ok := c.dirEntries()
+	if !ok {
 		return nil
 	}
 	var first string
@@ -95,7 +88,7 @@ func (c *checker) sqlChanges() []*change {
 	d := c.sqlDirective
 	switch {
 	case d == nil && first != "":
-		c.errs = append(c.errs, &Error{Pos: token.Position{Filename: filepath.Join(c.dir, first), Line: 1, Column: 1}, Msg: fmt.Sprintf(
+		c.errs = append(c.errs, &Error{Pos: c.fileStart(first), Msg: fmt.Sprintf(
 			"%s is a change file, but the package does not say what its SQL files run on: add //flamingock:sql target=… handle=database/sql|pgx dialect=postgres|sqlite|mysql to a Go file of the package", first)})
 		return nil
 	case d == nil || c.sqlDirectiveBad:
@@ -132,11 +125,12 @@ func (c *checker) sqlPosition(file string, line, col int) token.Position {
 	return token.Position{Filename: filepath.Join(c.dir, file), Line: line, Column: col}
 }
 
-// sqlFile adds file (relative to the package directory) to the file set,
-// so that changes and problems in it are positioned as Go ones are.
-func (c *checker) sqlFile(file string) (*token.File, []byte, error) {
+// changeFile reads file (a SQL or YAML file, relative to the package
+// directory) once and adds it to the file set, so that changes and
+// problems in it are positioned as Go ones are.
+func (c *checker) changeFile(file string) (*token.File, []byte, error) {
 	path := filepath.Join(c.dir, file)
-	if tf, ok := c.sqlFiles[file]; ok {
+	if tf, ok := c.changeFiles[file]; ok {
 		return tf.file, tf.data, nil
 	}
 	data, err := c.readFile(path)
@@ -145,16 +139,67 @@ func (c *checker) sqlFile(file string) (*token.File, []byte, error) {
 	}
 	tf := c.fset.AddFile(path, -1, len(data))
 	tf.SetLinesForContent(data)
-	if c.sqlFiles == nil {
-		c.sqlFiles = map[string]sqlFileData{}
+	if c.changeFiles == nil {
+		c.changeFiles = map[string]changeFileData{}
 	}
-	c.sqlFiles[file] = sqlFileData{tf, data}
+	c.changeFiles[file] = changeFileData{tf, data}
 	return tf, data, nil
 }
 
-type sqlFileData struct {
+type changeFileData struct {
 	file *token.File
 	data []byte
+}
+
+// dirEntries lists the package directory once, for its SQL and YAML files;
+// ok is false when the directory is unknown (an analysis pass) or cannot be
+// listed (reported once).
+func (c *checker) dirEntries() (entries []os.DirEntry, ok bool) {
+	if c.dir == "" {
+		return nil, false
+	}
+	if c.listing == nil {
+		entries, err := os.ReadDir(c.dir)
+		if err != nil {
+			c.errs = append(c.errs, &Error{Pos: token.Position{Filename: c.dir}, Msg: fmt.Sprintf("cannot list the package directory for its SQL and YAML files: %v", err)})
+		}
+		c.listing = &listing{entries, err == nil}
+	}
+	return c.listing.entries, c.listing.ok
+}
+
+// listing is the package directory as dirEntries listed it.
+type listing struct {
+	entries []os.DirEntry
+	ok      bool
+}
+
+// fileStart is the position of line 1, column 1 of file, relative to the
+// package directory.
+func (c *checker) fileStart(file string) token.Position {
+	return token.Position{Filename: filepath.Join(c.dir, file), Line: 1, Column: 1}
+}
+
+// addDirectiveErrors reports the positioned problems of a package
+// directive.
+func (c *checker) addDirectiveErrors(err error) {
+	var list annotations.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			c.add(e.Pos, "%s", e.Msg)
+		}
+	}
+}
+
+// fileOrder is the order a change file's version gives, reported at start
+// when it is beyond int64.
+func (c *checker) fileOrder(start token.Pos, version, id string) (int64, bool) {
+	order, err := strconv.ParseInt(version, 10, 64)
+	if err != nil {
+		c.add(start, "order %s of change %q is beyond int64 (at most %d): orders beyond int64 are not supported yet", version, id, int64(1<<63-1))
+		return 0, false
+	}
+	return order, true
 }
 
 // at returns the position of line:col in tf.
@@ -167,25 +212,22 @@ func at(tf *token.File, line, col int) token.Pos {
 
 // sqlChange makes the change of l, or reports why it cannot be one.
 func (c *checker) sqlChange(d *annotations.SQL, l sqlfiles.Change, handle types.Type, dialect sqlsplit.Dialect) *change {
-	tf, data, err := c.sqlFile(l.File)
+	tf, data, err := c.changeFile(l.File)
 	if err != nil {
-		c.errs = append(c.errs, &Error{Pos: token.Position{Filename: filepath.Join(c.dir, l.File), Line: 1, Column: 1}, Msg: fmt.Sprintf("cannot read: %v", err)})
+		c.errs = append(c.errs, &Error{Pos: c.fileStart(l.File), Msg: fmt.Sprintf("cannot read: %v", err)})
 		return nil
 	}
 	start := tf.Pos(0)
 	ok := true
 	for _, f := range []string{l.File, l.DownFile} {
 		if f != "" && !embeddable.MatchString(f) {
-			c.errs = append(c.errs, &Error{Pos: token.Position{Filename: filepath.Join(c.dir, f), Line: 1, Column: 1}, Msg: fmt.Sprintf(
+			c.errs = append(c.errs, &Error{Pos: c.fileStart(f), Msg: fmt.Sprintf(
 				"file name %q cannot be embedded as it is: rename it with letters, digits, '.', '_', '-' and '+' only", f)})
 			ok = false
 		}
 	}
-	order, err := strconv.ParseInt(l.Order, 10, 64)
-	if err != nil {
-		c.add(start, "order %s of change %q is beyond int64 (at most %d): orders beyond int64 are not supported yet", l.Order, l.ID, int64(1<<63-1))
-		ok = false
-	}
+	order, orderOK := c.fileOrder(start, l.Order, l.ID)
+	ok = ok && orderOK
 	if !l.Transactional && d.Handle == annotations.HandleDatabaseSQL {
 		line, col := noTxPosition(l, string(data), dialect)
 		c.add(at(tf, line, col), "change %q runs without a transaction, and target %q is a database/sql target (handle=database/sql), which runs every change in a transaction: use a pgx target (handle=pgx) for changes that cannot run in one", l.ID, d.Target)

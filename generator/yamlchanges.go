@@ -8,10 +8,8 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
-	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/flamingock/flamingock-go/annotations"
@@ -64,12 +62,7 @@ func (c *checker) yamlPackageDirective(cm *ast.Comment) bool {
 	if !ok {
 		return false
 	}
-	var list annotations.ErrorList
-	if errors.As(err, &list) {
-		for _, e := range list {
-			c.add(e.Pos, "%s", e.Msg)
-		}
-	}
+	c.addDirectiveErrors(err)
 	if c.yamlDirective != nil {
 		c.add(cm.Slash, "second //flamingock:yaml directive (first at %s): a package has one", where(c.fset.Position(c.yamlDirective.Pos)))
 		return true
@@ -82,12 +75,8 @@ func (c *checker) yamlPackageDirective(cm *ast.Comment) bool {
 // their problems. It reads nothing when the directory is unknown (an
 // analysis pass).
 func (c *checker) yamlChanges() []*change {
-	if c.dir == "" {
-		return nil
-	}
-	entries, err := os.ReadDir(c.dir)
-	if err != nil {
-		c.errs = append(c.errs, &Error{Pos: token.Position{Filename: c.dir}, Msg: fmt.Sprintf("cannot list the package directory for its YAML files: %v", err)})
+	entries, ok := c.dirEntries()
+	if !ok {
 		return nil
 	}
 	var files []string
@@ -118,12 +107,6 @@ func (c *checker) yamlChanges() []*change {
 	return changes
 }
 
-// fileStart is the position of line 1, column 1 of file, relative to the
-// package directory.
-func (c *checker) fileStart(file string) token.Position {
-	return token.Position{Filename: filepath.Join(c.dir, file), Line: 1, Column: 1}
-}
-
 // yamlChange makes the change of file, or reports why it cannot be one.
 func (c *checker) yamlChange(d *annotations.YAML, file string, handle types.Type) *change {
 	m := yamlChangeName.FindStringSubmatch(file)
@@ -136,16 +119,15 @@ func (c *checker) yamlChange(d *annotations.YAML, file string, handle types.Type
 			"%s is not named as a change: a YAML file beside the changes of a //flamingock:yaml package is a change, named %s (letters, digits, '.', '_' and '-' in the name); rename it, or move it out of the package directory", file, want)})
 		return nil
 	}
-	tf, data, err := c.sqlFile(file)
+	tf, data, err := c.changeFile(file)
 	if err != nil {
 		c.errs = append(c.errs, &Error{Pos: c.fileStart(file), Msg: fmt.Sprintf("cannot read: %v", err)})
 		return nil
 	}
 	start := tf.Pos(0)
 	id := m[1] + "_" + m[2]
-	order, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
-		c.add(start, "order %s of change %q is beyond int64 (at most %d): orders beyond int64 are not supported yet", m[1], id, int64(1<<63-1))
+	order, ok := c.fileOrder(start, m[1], id)
+	if !ok {
 		return nil
 	}
 	if len(id) > audit.MaxIDLen {

@@ -11,7 +11,7 @@
 // written name=value and separated by spaces:
 //
 //	id=ID                      required; unique in the pipeline; at most 128 bytes
-//	order=N                    a non-negative integer, compared as a number (010 is 10);
+//	order=N                    a non-negative integer of any length, compared as a number (010 is 10);
 //	                           may instead come from a file-name prefix (0001_create_users.go)
 //	target=ID                  required; the id of the target system the change modifies; at most 128 bytes
 //	author=NAME                optional; at most 256 bytes
@@ -87,7 +87,7 @@ type Change struct {
 	// Order is meaningful only when HasOrder is true. HasOrder is false when
 	// the directive has no order= attribute: the order must then come from
 	// the file name.
-	Order    int64
+	Order    audit.Order
 	HasOrder bool
 	Target   string
 	Author   string
@@ -288,14 +288,11 @@ func (c *Change) set(name, value string) string {
 			c.Target = value
 		}
 	case attrOrder:
-		if strings.TrimLeft(value, "0123456789") != "" {
+		o, err := audit.ParseOrder(value)
+		if err != nil {
 			return fmt.Sprintf("invalid order %q: want a non-negative integer", value)
 		}
-		n, err := strconv.ParseInt(value, 10, 64)
-		if err != nil {
-			return fmt.Sprintf("invalid order %q: out of range", value)
-		}
-		c.Order, c.HasOrder = n, true
+		c.Order, c.HasOrder = o, true
 	case attrAuthor:
 		if strings.ContainsFunc(value, unicode.IsControl) {
 			return "invalid author: control characters are not allowed"

@@ -36,7 +36,7 @@ func AddEmail() {}
 				}
 				continue
 			}
-			fmt.Printf("%s: order %d, target %s, by %s, recovery %s\n", ch.ID, ch.Order, ch.Target, ch.Author, ch.Recovery)
+			fmt.Printf("%s: order %s, target %s, by %s, recovery %s\n", ch.ID, ch.Order, ch.Target, ch.Author, ch.Recovery)
 		}
 	}
 	// Output:

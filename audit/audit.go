@@ -95,7 +95,7 @@ type Entry struct {
 	ExecutionID string
 	Stage       string
 	ChangeID    string
-	Order       int64
+	Order       Order
 	Author      string
 	State       State
 	// Time is when the transition happened, in UTC.

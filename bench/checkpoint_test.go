@@ -67,7 +67,7 @@ func checkpointPipeline(store audit.Store, n int) (*pipeline.Runner, error) {
 	changes := make([]pipeline.Change, n)
 	for i := range changes {
 		changes[i] = pipeline.NewChange(pipeline.Meta{
-			ID: fmt.Sprintf("V%05d_change", i), Order: int64(i + 1), Author: "bench", Target: "flags",
+			ID: fmt.Sprintf("V%05d_change", i), Order: audit.OrderOf(uint64(i + 1)), Author: "bench", Target: "flags",
 			Recovery: audit.RecoveryManual, Checksum: fmt.Sprintf("%064x", i), Source: "changes.go:1",
 		}, target, apply, nil)
 	}

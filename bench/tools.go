@@ -117,7 +117,7 @@ func flamingockUp(ctx context.Context, h *handles, s *changeSet) (int, func(), e
 		changes := make([]pipeline.Change, s.len())
 		for i, stmt := range s.statements {
 			changes[i] = pipeline.NewChange(pipeline.Meta{
-				ID: s.ids[i], Order: int64(i + 1), Author: "bench", Target: "appdb",
+				ID: s.ids[i], Order: audit.OrderOf(uint64(i + 1)), Author: "bench", Target: "appdb",
 				Recovery: audit.RecoveryManual, Checksum: s.checksums[i], Source: s.sources[i],
 			}, target, func(ctx context.Context, tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, stmt)

@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/flamingock/flamingock-go/annotations"
+	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/goname"
 )
 
@@ -32,7 +32,7 @@ type change struct {
 	handle   types.Type
 	// applyDeps and rollbackDeps are the dependency parameters, in order.
 	applyDeps, rollbackDeps []types.Type
-	order                   int64
+	order                   audit.Order
 	orderPos                token.Pos
 	checksum                string
 	// embeds is set when the change reaches a variable initialized by
@@ -143,7 +143,7 @@ func check(in input) ([]*change, []*Error, []*Error) {
 	// directive on its target's handle is the one to fix.
 	changes = append(append(c.sqlChanges(), c.yamlChanges()...), changes...)
 	c.crossCheck(changes)
-	slices.SortStableFunc(changes, func(a, b *change) int { return cmp.Compare(a.order, b.order) })
+	slices.SortStableFunc(changes, func(a, b *change) int { return a.order.Compare(b.order) })
 	sortErrors(c.errs)
 	sortErrors(c.warnings)
 	return changes, c.errs, c.warnings
@@ -479,7 +479,7 @@ func (c *checker) typeString(t types.Type) string { return typeString(t, c.pkg) 
 // crossCheck checks what involves several changes: orders, ids, targets.
 func (c *checker) crossCheck(changes []*change) {
 	byID := map[string]*change{}
-	byOrder := map[int64]*change{}
+	byOrder := map[audit.Order]*change{}
 	targets := map[string]*change{} // by target id: the first change on it
 	byGoName := map[string]string{} // Go field name → target id
 	for _, ch := range changes {
@@ -493,7 +493,7 @@ func (c *checker) crossCheck(changes []*change) {
 		}
 		if ch.orderPos.IsValid() {
 			if first, dup := byOrder[ch.order]; dup {
-				c.add(ch.orderPos, "duplicate order %d: change %q has it too (declared at %s)", ch.order, first.ann.ID, where(c.fset.Position(first.orderPos)))
+				c.add(ch.orderPos, "duplicate order %s: change %q has it too (declared at %s)", ch.order, first.ann.ID, where(c.fset.Position(first.orderPos)))
 			} else {
 				byOrder[ch.order] = ch
 			}
@@ -528,21 +528,16 @@ func (c *checker) crossCheck(changes []*change) {
 func (c *checker) resolveOrder(ch *change) {
 	base := filepath.Base(ch.file)
 	m := orderPrefix.FindStringSubmatch(base)
-	var fromName int64
+	var fromName audit.Order
 	if m != nil {
-		n, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil {
-			c.add(ch.ann.Pos, "the order prefix of file name %s is out of range", base)
-			return
-		}
-		fromName = n
+		fromName = audit.MustParseOrder(m[1]) // digits, as orderPrefix matched them
 	}
 	switch {
 	case ch.badDirective && !ch.ann.HasOrder:
 		// The directive's own problems come first: an invalid or mistyped
 		// order= is among them.
 	case ch.ann.HasOrder && m != nil && ch.ann.Order != fromName:
-		c.add(ch.ann.AttrPos("order"), "order=%d disagrees with the file name %s (order %d)", ch.ann.Order, base, fromName)
+		c.add(ch.ann.AttrPos("order"), "order=%s disagrees with the file name %s (order %s)", ch.ann.Order, base, fromName)
 	case ch.ann.HasOrder:
 		ch.order, ch.orderPos = ch.ann.Order, ch.ann.AttrPos("order")
 	case m != nil:

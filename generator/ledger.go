@@ -3,15 +3,14 @@ package generator
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"fmt"
 	"go/token"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/flamingock/flamingock-go/annotations"
+	"github.com/flamingock/flamingock-go/audit"
 )
 
 // ledgerHeader is the first line of the ledger file.
@@ -32,7 +31,7 @@ type ledger struct {
 
 // ledgerEntry is one change generated before.
 type ledgerEntry struct {
-	order int64
+	order audit.Order
 	id    string
 	// checksum is what the change executed when it was generated; empty in
 	// a ledger written before checksums were recorded.
@@ -110,7 +109,7 @@ func parseLedger(path string, data []byte) (ledger, []*Error) {
 	if err := sc.Err(); err != nil {
 		errs = append(errs, &Error{Pos: token.Position{Filename: path}, Msg: fmt.Sprintf("reading the ledger: %v", err)})
 	}
-	slices.SortStableFunc(l.entries, func(a, b ledgerEntry) int { return cmp.Compare(a.order, b.order) })
+	slices.SortStableFunc(l.entries, func(a, b ledgerEntry) int { return a.order.Compare(b.order) })
 	return l, errs
 }
 
@@ -119,11 +118,11 @@ func parseEntry(fields []string) (ledgerEntry, bool) {
 	if len(fields) < 2 || len(fields) > 4 {
 		return ledgerEntry{}, false
 	}
-	n, err := strconv.ParseInt(fields[0], 10, 64)
-	if err != nil || n < 0 || !annotations.ValidID(fields[1]) {
+	order, err := audit.ParseOrder(fields[0])
+	if err != nil || !annotations.ValidID(fields[1]) {
 		return ledgerEntry{}, false
 	}
-	e := ledgerEntry{order: n, id: fields[1]}
+	e := ledgerEntry{order: order, id: fields[1]}
 	if len(fields) > 2 {
 		if !isChecksum(fields[2]) {
 			return ledgerEntry{}, false
@@ -160,7 +159,7 @@ func formatLedger(m model) []byte {
 		fmt.Fprintf(&b, "dep %s %s\n", d.field, depKey(d.typ))
 	}
 	for _, ch := range m.changes {
-		fmt.Fprintf(&b, "%d %s %s", ch.order, ch.ann.ID, ch.checksum)
+		fmt.Fprintf(&b, "%s %s %s", ch.order, ch.ann.ID, ch.checksum)
 		if sums := m.equivalent[ch.ann.ID]; len(sums) > 0 {
 			fmt.Fprintf(&b, " %s%s", cosmeticAttr, strings.Join(sums, ","))
 		}
@@ -294,9 +293,9 @@ func checkHistory(fset *token.FileSet, path string, entries []ledgerEntry, chang
 		switch {
 		case !ok:
 			fail(token.Position{Filename: path, Line: e.line, Column: 1}, e.id,
-				"change %q (order %d) was generated before and is no longer declared: a change that may have been applied must stay", e.id, e.order)
+				"change %q (order %s) was generated before and is no longer declared: a change that may have been applied must stay", e.id, e.order)
 		case ch.order != e.order:
-			fail(fset.Position(ch.orderPos), e.id, "change %q has order %d but was generated with order %d (%s): the order of a generated change is fixed, and its id is never reused",
+			fail(fset.Position(ch.orderPos), e.id, "change %q has order %s but was generated with order %s (%s): the order of a generated change is fixed, and its id is never reused",
 				e.id, ch.order, e.order, at(e.line))
 		}
 	}
@@ -304,14 +303,14 @@ func checkHistory(fset *token.FileSet, path string, entries []ledgerEntry, chang
 		return errs
 	}
 	for _, ch := range changes {
-		if _, generated := known[ch.ann.ID]; generated || declared[ch.ann.ID] != ch || ch.order > last.order {
+		if _, generated := known[ch.ann.ID]; generated || declared[ch.ann.ID] != ch || ch.order.Compare(last.order) > 0 {
 			continue
 		}
 		// The first generated change at or after the new one's order.
-		i, _ := slices.BinarySearchFunc(entries, ch.order, func(e ledgerEntry, o int64) int { return cmp.Compare(e.order, o) })
+		i, _ := slices.BinarySearchFunc(entries, ch.order, func(e ledgerEntry, o audit.Order) int { return e.order.Compare(o) })
 		next := entries[i]
 		errs = append(errs, &Error{Pos: fset.Position(ch.orderPos), Err: ErrLedger, Msg: fmt.Sprintf(
-			"new change %q (order %d) is ordered before change %q (order %d, %s), which was generated before: new changes go after order %d; if %q never ran anywhere, run flamingock-gen with -unreleased=%s",
+			"new change %q (order %s) is ordered before change %q (order %s, %s), which was generated before: new changes go after order %s; if %q never ran anywhere, run flamingock-gen with -unreleased=%s",
 			ch.ann.ID, ch.order, next.id, next.order, at(next.line), last.order, next.id, next.id)})
 	}
 	return errs

@@ -73,7 +73,7 @@ func readRegistry(f *ast.File) []registered {
 			case "ID":
 				r.id = stringLit(kv.Value)
 			case "Order":
-				r.order = exprText(kv.Value)
+				r.order = orderText(kv.Value)
 			case "Author":
 				r.author = stringLit(kv.Value)
 			case "Target":
@@ -111,6 +111,15 @@ func stringLit(e ast.Expr) string {
 	return exprText(e)
 }
 
+// orderText returns the digits of an order as render writes it: a call of
+// audit.OrderOf or audit.MustParseOrder.
+func orderText(e ast.Expr) string {
+	if call, ok := e.(*ast.CallExpr); ok && len(call.Args) == 1 {
+		return stringLit(call.Args[0])
+	}
+	return exprText(e)
+}
+
 // exprText renders a literal, an identifier or a selector's last name.
 func exprText(e ast.Expr) string {
 	switch e := e.(type) {
@@ -133,7 +142,7 @@ func registration(ch *change, equivalent []string) registered {
 	}
 	return registered{
 		id:         ch.ann.ID,
-		order:      strconv.FormatInt(ch.order, 10),
+		order:      ch.order.String(),
 		author:     ch.ann.Author,
 		target:     ch.ann.Target,
 		recover:    recovery,

@@ -337,6 +337,15 @@ func (r *renderer) nilableDeps() []jen.Code {
 	return out
 }
 
+// orderCode writes o as audit.OrderOf(n), or as audit.MustParseOrder("…")
+// beyond int64.
+func orderCode(o audit.Order) jen.Code {
+	if n, ok := o.Int64(); ok {
+		return jen.Qual(auditPath, "OrderOf").Call(jen.Lit(int(n)))
+	}
+	return jen.Qual(auditPath, "MustParseOrder").Call(jen.Lit(o.String()))
+}
+
 func (r *renderer) meta(ch *change) jen.Code {
 	recovery := "RecoveryManual"
 	if ch.ann.Recovery == audit.RecoveryRetry {
@@ -347,7 +356,7 @@ func (r *renderer) meta(ch *change) jen.Code {
 	}
 	fields := []jen.Code{
 		field("ID", jen.Lit(ch.ann.ID)),
-		field("Order", jen.Lit(int(ch.order))),
+		field("Order", orderCode(ch.order)),
 		field("Author", jen.Lit(ch.ann.Author)),
 		field("Target", jen.Lit(ch.ann.Target)),
 		field("Recovery", jen.Qual(auditPath, recovery)),

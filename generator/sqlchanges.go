@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/flamingock/flamingock-go/annotations"
@@ -191,17 +190,6 @@ func (c *checker) addDirectiveErrors(err error) {
 	}
 }
 
-// fileOrder is the order a change file's version gives, reported at start
-// when it is beyond int64.
-func (c *checker) fileOrder(start token.Pos, version, id string) (int64, bool) {
-	order, err := strconv.ParseInt(version, 10, 64)
-	if err != nil {
-		c.add(start, "order %s of change %q is beyond int64 (at most %d): orders beyond int64 are not supported yet", version, id, int64(1<<63-1))
-		return 0, false
-	}
-	return order, true
-}
-
 // at returns the position of line:col in tf.
 func at(tf *token.File, line, col int) token.Pos {
 	if line < 1 || line > tf.LineCount() {
@@ -226,8 +214,6 @@ func (c *checker) sqlChange(d *annotations.SQL, l sqlfiles.Change, handle types.
 			ok = false
 		}
 	}
-	order, orderOK := c.fileOrder(start, l.Order, l.ID)
-	ok = ok && orderOK
 	if !l.Transactional && d.Handle == annotations.HandleDatabaseSQL {
 		line, col := noTxPosition(l, string(data), dialect)
 		c.add(at(tf, line, col), "change %q runs without a transaction, and target %q is a database/sql target (handle=database/sql), which runs every change in a transaction: use a pgx target (handle=pgx) for changes that cannot run in one", l.ID, d.Target)
@@ -237,7 +223,7 @@ func (c *checker) sqlChange(d *annotations.SQL, l sqlfiles.Change, handle types.
 		return nil
 	}
 	ann := annotations.Change{
-		Pos: start, ID: l.ID, Order: order, HasOrder: true, Target: d.Target, Author: l.Author,
+		Pos: start, ID: l.ID, Order: l.Order, HasOrder: true, Target: d.Target, Author: l.Author,
 		Recovery: l.Recovery, Transactional: l.Transactional,
 	}
 	line := l.UpLine
@@ -250,7 +236,7 @@ func (c *checker) sqlChange(d *annotations.SQL, l sqlfiles.Change, handle types.
 		decl:     start,
 		name:     l.ID,
 		handle:   handle,
-		order:    order,
+		order:    l.Order,
 		orderPos: start,
 		checksum: l.Checksum,
 		source:   fmt.Sprintf("%s:%d", l.File, line),

@@ -282,7 +282,7 @@ func entry(stage, id string, state audit.State) audit.Entry {
 		ExecutionID: "exec-1",
 		Stage:       stage,
 		ChangeID:    id,
-		Order:       1,
+		Order:       audit.OrderOf(1),
 		State:       state,
 		Time:        base,
 		Strategy:    audit.StrategyNonTx,

@@ -68,7 +68,7 @@ func boundEntry(k audit.Key, st audit.State) audit.Entry {
 		ExecutionID: "exec-" + longID(64, 'x'),
 		Stage:       k.Stage,
 		ChangeID:    k.ChangeID,
-		Order:       212,
+		Order:       audit.OrderOf(212),
 		Author:      multiByte(audit.MaxAuthorLen),
 		State:       st,
 		Time:        base,

@@ -126,7 +126,7 @@ func testSeq(t *testing.T, h *harness) {
 	for i, callerSeq := range []int64{1_000_000, 1, 1, -7, 0} {
 		e := entry("s1", "a", audit.StateStarted)
 		e.Seq = callerSeq
-		e.Order = int64(i)
+		e.Order = audit.OrderOf(uint64(i))
 		got = append(got, h.append(s, l, e).Seq)
 	}
 	for i := range got {
@@ -148,7 +148,7 @@ func fullEntry() audit.Entry {
 		ExecutionID:  "exec-7f3a",
 		Stage:        "billing",
 		ChangeID:     "add-invoices-index",
-		Order:        1207,
+		Order:        audit.OrderOf(1207),
 		Author:       "Zoë O'Brien",
 		State:        audit.StateRollbackFailed,
 		Time:         time.Date(2024, 2, 29, 23, 59, 58, 987_654_321, time.FixedZone("UTC+5:30", 5*3600+1800)),

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flamingock/flamingock-go/audit"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -60,6 +61,23 @@ func (f *fields) int64(name string) int64 {
 		return 0
 	}
 	return v.Int64()
+}
+
+// order reads an order stored by orderValue.
+func (f *fields) order(name string) audit.Order {
+	n := f.int64(name)
+	if n < 0 && f.problem == nil {
+		f.problem = fmt.Errorf("field %s is negative", name)
+	}
+	return audit.OrderOf(uint64(n))
+}
+
+// orderValue is the stored form of o.
+func orderValue(o audit.Order) any {
+	if n, ok := o.Int64(); ok {
+		return n
+	}
+	return o.String()
 }
 
 func (f *fields) time(name string) time.Time {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flamingock/flamingock-go/audit"
 	"github.com/google/go-cmp/cmp"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -17,7 +18,7 @@ func TestStoredDocuments(t *testing.T) {
 	s, coll := srv.open(t)
 	l := acquire(t, s, "pipeline", "runner-a")
 	e := validEntry("create-users")
-	e.Order, e.Author, e.Duration = 3, "alice", 1500*time.Millisecond
+	e.Order, e.Author, e.Duration = audit.OrderOf(3), "alice", 1500*time.Millisecond
 	e.Metadata = json.RawMessage(`{"ticket":"OPS-1"}`)
 	appendEntry(t, s, l, e)
 	l, err := s.Refresh(t.Context(), l)

@@ -64,7 +64,7 @@ func crashed(ctx context.Context, path string) {
 		panic(err)
 	}
 	if _, err := store.Append(ctx, lease, audit.Entry{
-		ExecutionID: "exec-1", Stage: "app", ChangeID: "add-email", Order: 1, State: audit.StateStarted,
+		ExecutionID: "exec-1", Stage: "app", ChangeID: "add-email", Order: audit.OrderOf(1), State: audit.StateStarted,
 		Time: time.Now(), Host: "web-1", RunnerID: "web-1", TargetID: "appdb",
 		Strategy: audit.StrategyNonTx, Recovery: audit.RecoveryManual,
 	}); err != nil {

@@ -180,7 +180,7 @@ func (s *Session) Snapshot(ctx context.Context) ([]audit.Assessment, audit.LockI
 	}
 	slices.SortFunc(out, func(a, b audit.Assessment) int {
 		x, y := a.Latest, b.Latest
-		return cmp.Or(strings.Compare(x.Stage, y.Stage), cmp.Compare(x.Order, y.Order), strings.Compare(x.ChangeID, y.ChangeID))
+		return cmp.Or(strings.Compare(x.Stage, y.Stage), x.Order.Compare(y.Order), strings.Compare(x.ChangeID, y.ChangeID))
 	})
 	return out, lock, nil
 }

@@ -39,9 +39,9 @@ func seed(t *testing.T, entries ...audit.Entry) string {
 	return "sqlite:" + path
 }
 
-func entry(stage, id string, order int64, st audit.State) audit.Entry {
+func entry(stage, id string, order uint64, st audit.State) audit.Entry {
 	return audit.Entry{
-		ExecutionID: "exec-" + id, Stage: stage, ChangeID: id, Order: order, Author: "alice", State: st,
+		ExecutionID: "exec-" + id, Stage: stage, ChangeID: id, Order: audit.OrderOf(order), Author: "alice", State: st,
 		Time: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC), Host: "web-1", RunnerID: "web-1-42",
 		TargetID: "files", Strategy: audit.StrategyNonTx, Recovery: audit.RecoveryManual, Checksum: "sum-" + id,
 	}
@@ -77,7 +77,7 @@ func TestResolveRecordsTheOperatorAndReasonUnderTheLockAndReleasesIt(t *testing.
 		t.Fatal(err)
 	}
 	if e.State != audit.StateManualApplied || e.Operator != "alice@ops" || e.Reason != "the column exists" ||
-		e.Host != "ops-laptop" || !e.Time.Equal(s.Now()) || e.Stage != "app" || e.Order != 1 ||
+		e.Host != "ops-laptop" || !e.Time.Equal(s.Now()) || e.Stage != "app" || e.Order != audit.OrderOf(1) ||
 		e.Checksum != "sum-add-email" || e.Strategy != audit.StrategyNonTx || !strings.HasPrefix(e.RunnerID, "flamingock-cli-ops-laptop-") {
 		t.Errorf("stored mark = %+v", e)
 	}

@@ -377,7 +377,7 @@ func validEntry(id string) audit.Entry {
 		ExecutionID: "exec-1",
 		Stage:       "s1",
 		ChangeID:    id,
-		Order:       1,
+		Order:       audit.OrderOf(1),
 		State:       audit.StateApplied,
 		Time:        time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
 		Strategy:    audit.StrategySharedTx,

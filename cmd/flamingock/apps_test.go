@@ -69,8 +69,8 @@ func deployMain() {
 	defer store.Close()
 
 	target := pipeline.NonTransactional(&effects{path: "effects.log"})
-	change := func(id string, order int64, author string) pipeline.Change {
-		m := pipeline.Meta{ID: id, Order: order, Author: author, Target: "files", Checksum: "sum-" + id, Source: id + ".go:3"}
+	change := func(id string, order uint64, author string) pipeline.Change {
+		m := pipeline.Meta{ID: id, Order: audit.OrderOf(order), Author: author, Target: "files", Checksum: "sum-" + id, Source: id + ".go:3"}
 		return pipeline.NewChange(m, target, func(ctx context.Context, f *effects) error {
 			if err := f.add(id); err != nil {
 				return err
@@ -155,9 +155,9 @@ func seedMain() {
 		TargetID: "files", Strategy: audit.StrategyNonTx, Recovery: audit.RecoveryManual}
 	worker := audit.Entry{ExecutionID: "exec-worker-2", Stage: "search", Host: "worker-2", RunnerID: "worker-2-77-cafe0123",
 		Author: "carol", Strategy: audit.StrategyNonTx, Recovery: audit.RecoveryRetry, TargetID: "searchapi"}
-	with := func(base audit.Entry, id string, order int64, st audit.State, t string, d time.Duration, f func(*audit.Entry)) audit.Entry {
+	with := func(base audit.Entry, id string, order uint64, st audit.State, t string, d time.Duration, f func(*audit.Entry)) audit.Entry {
 		e := base
-		e.ChangeID, e.Order, e.State, e.Time, e.Duration, e.Checksum = id, order, st, at(t), d, "sum-"+id
+		e.ChangeID, e.Order, e.State, e.Time, e.Duration, e.Checksum = id, audit.OrderOf(order), st, at(t), d, "sum-"+id
 		if f != nil {
 			f(&e)
 		}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flamingock/flamingock-go/audit"
 )
 
 // TestCorpus loads a real project's migrations as they are: ory/hydra's
@@ -106,11 +108,11 @@ func TestCorpus(t *testing.T) {
 	beyond := 0
 	var prev *big.Int
 	for _, c := range chs {
-		n, ok := new(big.Int).SetString(c.Order, 10)
+		n, ok := new(big.Int).SetString(c.Order.String(), 10)
 		if !ok {
 			t.Fatalf("%s: order %q", c.ID, c.Order)
 		}
-		if v, _, _ := strings.Cut(c.ID, "_"); normalizeOrder(v) != c.Order {
+		if v, _, _ := strings.Cut(c.ID, "_"); audit.MustParseOrder(v) != c.Order {
 			t.Errorf("%s: order %s, not its version", c.ID, c.Order)
 		}
 		if prev != nil && prev.Cmp(n) >= 0 {
@@ -124,7 +126,7 @@ func TestCorpus(t *testing.T) {
 	if beyond == 0 {
 		t.Error("no order beyond int64")
 	}
-	if c := chs[0]; c.ID != "20150101000001000000_networks" || c.Order != "20150101000001000000" || c.File != "20150101000001000000_networks.postgres.up.sql" || c.DownFile != "20150101000001000000_networks.down.sql" {
+	if c := chs[0]; c.ID != "20150101000001000000_networks" || c.Order.String() != "20150101000001000000" || c.File != "20150101000001000000_networks.postgres.up.sql" || c.DownFile != "20150101000001000000_networks.down.sql" {
 		t.Errorf("first change %+v", c)
 	}
 	t.Logf("%d of %d orders are beyond int64", beyond, len(chs))

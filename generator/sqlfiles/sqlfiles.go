@@ -44,9 +44,8 @@ type Change struct {
 	ID string
 	// Name is the <name> part of the file name.
 	Name string
-	// Order is a non-negative decimal integer without leading zeros, of
-	// any length; compare orders with CompareOrder.
-	Order string
+	// Order is the version in the file name, or order= (flamingock form).
+	Order audit.Order
 	Form  Form
 	// Up and Down are the statements of each section, positioned in File
 	// and DownFile. Up is empty for a change that does nothing (an empty
@@ -94,24 +93,6 @@ type Notice struct {
 }
 
 func (n Notice) String() string { return fmt.Sprintf("%s:%d:%d: %s", n.File, n.Line, n.Col, n.Msg) }
-
-// CompareOrder compares two orders, non-negative decimal integers of any
-// length (leading zeros allowed), as numbers: -1, 0 or +1.
-func CompareOrder(a, b string) int {
-	a, b = normalizeOrder(a), normalizeOrder(b)
-	if c := cmp.Compare(len(a), len(b)); c != 0 {
-		return c
-	}
-	return strings.Compare(a, b)
-}
-
-func normalizeOrder(s string) string {
-	s = strings.TrimLeft(s, "0")
-	if s == "" {
-		return "0"
-	}
-	return s
-}
 
 func isDecimal(s string) bool {
 	return s != "" && strings.Trim(s, "0123456789") == ""
@@ -188,7 +169,7 @@ type unit struct {
 	fileName
 	form     Form
 	raw      []byte
-	order    string // normalized
+	order    audit.Order
 	id       string
 	sections section
 }
@@ -236,7 +217,7 @@ func Load(fsys fs.FS, opts Options) ([]Change, []Notice, []*Error) {
 		return nil, nil, []*Error{{File: ".", Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read the directory: %v", err)}}
 	}
 	var units []*unit
-	skippedUps := map[string][]string{} // order → the dialects of its skipped up files
+	skippedUps := map[audit.Order][]string{} // the dialects of the skipped up files of an order
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
 			continue
@@ -244,7 +225,7 @@ func Load(fsys fs.FS, opts Options) ([]Change, []Notice, []*Error) {
 		fn := parseName(e.Name())
 		if fn.dialect != "" && fn.dialect != d.String() {
 			l.noticef(fn.file, 1, 1, "skipped: a variant for %v, and the dialect is %v", fn.dialect, d)
-			if o := normalizeOrder(fn.version); fn.version != "" && fn.dir != down && !slices.Contains(skippedUps[o], fn.dialect) {
+			if o, err := audit.ParseOrder(fn.version); err == nil && fn.dir != down && !slices.Contains(skippedUps[o], fn.dialect) {
 				skippedUps[o] = append(skippedUps[o], fn.dialect)
 			}
 			continue
@@ -319,12 +300,15 @@ func (l *loader) read(fsys fs.FS, fn fileName) *unit {
 			var h header
 			u.sections, h = p.flamingock()
 			switch {
-			case h.order != "" && fn.version != "" && CompareOrder(h.order, fn.version) != 0:
+			case h.order != "" && fn.version != "" && audit.MustParseOrder(h.order) != audit.MustParseOrder(fn.version):
 				l.errorf(fn.file, h.orderLine, h.orderCol, "order=%s differs from the file name's version %s: make them equal, or drop order=", h.order, fn.version)
 			case h.order == "" && fn.version == "" && h.line > 0:
 				l.errorf(fn.file, h.line, 1, "no order: name the file <version>_<name>.sql or add order=N")
 			}
-			u.order, u.id = h.order, h.id
+			u.id = h.id
+			if h.order != "" {
+				fn.version = h.order
+			}
 		default:
 			l.errorf(fn.file, 1, 1, "not a change file: a .sql file of a package of changes holds \"-- +goose Up\" (goose), \"-- flamingock:change\" (flamingock), or is named <version>_<name>.up.sql / .down.sql (golang-migrate)")
 		}
@@ -332,11 +316,12 @@ func (l *loader) read(fsys fs.FS, fn fileName) *unit {
 	if len(l.errs) > nerr {
 		return nil
 	}
-	if u.order == "" {
-		u.order = normalizeOrder(fn.version)
-	} else {
-		u.order = normalizeOrder(u.order)
+	order, err := audit.ParseOrder(fn.version)
+	if err != nil {
+		l.errorf(fn.file, 1, 1, "no order: name the file <version>_<name>.sql")
+		return nil
 	}
+	u.order = order
 	if u.id == "" {
 		u.id = fn.base
 		if msg := idProblem(u.id); msg != "" {
@@ -359,16 +344,16 @@ func idProblem(s string) string {
 }
 
 // build groups the units by order and makes their changes.
-func (l *loader) build(units []*unit, skippedUps map[string][]string) []Change {
-	groups := map[string][]*unit{}
-	var orders []string
+func (l *loader) build(units []*unit, skippedUps map[audit.Order][]string) []Change {
+	groups := map[audit.Order][]*unit{}
+	var orders []audit.Order
 	for _, u := range units {
 		if _, ok := groups[u.order]; !ok {
 			orders = append(orders, u.order)
 		}
 		groups[u.order] = append(groups[u.order], u)
 	}
-	slices.SortFunc(orders, CompareOrder)
+	slices.SortFunc(orders, audit.Order.Compare)
 	var changes []Change
 	ids := map[string]string{} // id → file
 	for _, o := range orders {
@@ -414,7 +399,7 @@ func (l *loader) preferDialect(units []*unit, dir string) []*unit {
 	})
 }
 
-func (l *loader) change(order string, g []*unit, skippedUps []string) (Change, bool) {
+func (l *loader) change(order audit.Order, g []*unit, skippedUps []string) (Change, bool) {
 	var ups, downs []*unit
 	for _, u := range g {
 		if u.dir == down {

@@ -91,7 +91,7 @@ func TestGooseForm(t *testing.T) {
 		t.Fatalf("got %d changes, notices %v; want 1 change, no notice", len(chs), notices)
 	}
 	c := chs[0]
-	if c.ID != "0001_create_users" || c.Name != "create_users" || c.Order != "1" || c.Form != Goose ||
+	if c.ID != "0001_create_users" || c.Name != "create_users" || c.Order.String() != "1" || c.Form != Goose ||
 		!c.HasDown || !c.Transactional || c.File != "0001_create_users.sql" || c.DownFile != "" || c.UpLine != 3 ||
 		c.Recovery != audit.RecoveryManual || c.Author != "" || c.Checksum != sum(gooseFile) {
 		t.Errorf("change = %+v", c)
@@ -160,7 +160,7 @@ func TestMigrateForm(t *testing.T) {
 		t.Fatalf("got %d changes, notices %v", len(chs), notices)
 	}
 	c := chs[0]
-	if c.ID != "20150101000001000000_init" || c.Order != "20150101000001000000" || c.Form != Migrate || !c.HasDown ||
+	if c.ID != "20150101000001000000_init" || c.Order.String() != "20150101000001000000" || c.Form != Migrate || !c.HasDown ||
 		!c.Transactional || c.File != "20150101000001000000_init.up.sql" || c.DownFile != "20150101000001000000_init.down.sql" ||
 		c.UpLine != 1 || c.Checksum != sum(upSQL, downSQL) {
 		t.Errorf("change = %+v", c)
@@ -210,7 +210,7 @@ ALTER TABLE users DROP COLUMN email
 func TestFlamingockForm(t *testing.T) {
 	chs, _ := load(t, "postgres", map[string]string{"7_add_email.sql": flamingockFile})
 	c := chs[0]
-	if c.ID != "add-email" || c.Order != "7" || c.Form != Flamingock || c.Author != "Alice Smith" ||
+	if c.ID != "add-email" || c.Order.String() != "7" || c.Form != Flamingock || c.Author != "Alice Smith" ||
 		c.Recovery != audit.RecoveryRetry || c.Transactional || !c.HasDown || c.UpLine != 3 || c.Checksum != sum(flamingockFile) {
 		t.Errorf("change = %+v", c)
 	}
@@ -228,10 +228,10 @@ func TestFlamingockFormDefaults(t *testing.T) {
 	if len(chs) != 3 {
 		t.Fatalf("%d changes", len(chs))
 	}
-	if c := chs[0]; c.ID != "seed" || c.Order != "11" || c.Name != "seed" {
+	if c := chs[0]; c.ID != "seed" || c.Order.String() != "11" || c.Name != "seed" {
 		t.Errorf("a file without a version = %+v", c)
 	}
-	if c := chs[1]; c.ID != "12_b" || c.Order != "12" || !c.Transactional || c.HasDown || c.Recovery != audit.RecoveryManual {
+	if c := chs[1]; c.ID != "12_b" || c.Order.String() != "12" || !c.Transactional || c.HasDown || c.Recovery != audit.RecoveryManual {
 		t.Errorf("a bare header = %+v", c)
 	}
 	checkStmts(t, "up", chs[2].Up, []stmt{{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END", 2, 1}})
@@ -257,27 +257,10 @@ func TestOrdersCompareAsNumbers(t *testing.T) {
 	})
 	var got []string
 	for _, c := range chs {
-		got = append(got, c.Order)
+		got = append(got, c.Order.String())
 	}
 	if want := "0 9 10 100 20150101000001000000"; strings.Join(got, " ") != want {
 		t.Errorf("orders %v, want %s", got, want)
-	}
-}
-
-func TestCompareOrder(t *testing.T) {
-	cases := []struct {
-		a, b string
-		want int
-	}{
-		{"9", "10", -1}, {"10", "9", 1}, {"010", "10", 0}, {"0", "000", 0},
-		{"20150101000001000000", "9223372036854775807", 1},
-		{"20150101000001000000", "20150101000001000001", -1},
-		{"99999999999999999999999", "100000000000000000000000", -1},
-	}
-	for _, c := range cases {
-		if got := CompareOrder(c.a, c.b); got != c.want {
-			t.Errorf("CompareOrder(%s, %s) = %d, want %d", c.a, c.b, got, c.want)
-		}
 	}
 }
 

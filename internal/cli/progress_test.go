@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/internal/cli"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
@@ -31,7 +32,7 @@ func TestIssueGetSaysHowFarAScriptGot(t *testing.T) {
 	}
 	up := sqlscript.Script{File: "0012_split.sql", Text: text, Statements: spans}
 	type system struct{}
-	m := pipeline.Meta{ID: "0012_split", Order: 12, Author: "alice", Target: "appdb", WithoutTransaction: true, Checksum: "sum"}
+	m := pipeline.Meta{ID: "0012_split", Order: audit.OrderOf(12), Author: "alice", Target: "appdb", WithoutTransaction: true, Checksum: "sum"}
 	c := pipeline.NewChange(m, pipeline.NonTransactional(system{}), func(ctx context.Context, _ system) error {
 		return up.Exec(ctx, func(_ context.Context, sql string) error {
 			if sql == "S4;" {

@@ -20,7 +20,7 @@ type entryJSON struct {
 	ExecutionID  string          `json:"execution_id"`
 	Stage        string          `json:"stage"`
 	ChangeID     string          `json:"change_id"`
-	Order        int64           `json:"order"`
+	Order        audit.Order     `json:"order"`
 	Author       string          `json:"author"`
 	State        audit.State     `json:"state"`
 	Time         time.Time       `json:"time"`

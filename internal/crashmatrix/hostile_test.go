@@ -43,7 +43,7 @@ func newHostileWorld(t *testing.T, store string) *hostileWorld {
 	for i, m := range h.media {
 		id := fmt.Sprintf("pending-%d", i+1)
 		h.pending[id] = m
-		st.Changes = append(st.Changes, m.change(meta(id, int64(i+2), m.strategy(), audit.RecoveryManual), false))
+		st.Changes = append(st.Changes, m.change(meta(id, uint64(i+2), m.strategy(), audit.RecoveryManual), false))
 	}
 	h.stages = []pipeline.Stage{st}
 	return h

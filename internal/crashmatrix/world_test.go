@@ -290,9 +290,9 @@ func (w *world) close() error {
 }
 
 // meta declares change id of the test pipelines.
-func meta(id string, order int64, s audit.Strategy, rec audit.Recovery) pipeline.Meta {
+func meta(id string, order uint64, s audit.Strategy, rec audit.Recovery) pipeline.Meta {
 	return pipeline.Meta{
-		ID: id, Order: order, Author: "crashmatrix", Target: "target", Recovery: rec,
+		ID: id, Order: audit.OrderOf(order), Author: "crashmatrix", Target: "target", Recovery: rec,
 		WithoutTransaction: s == audit.StrategyNonTx, Checksum: "sum-" + id, Source: id + ".go:1",
 	}
 }
@@ -303,7 +303,7 @@ func meta(id string, order int64, s audit.Strategy, rec audit.Recovery) pipeline
 func stages(m medium, rec audit.Recovery, ids []string, failing string) []pipeline.Stage {
 	st := pipeline.Stage{Name: stageName}
 	for i, id := range ids {
-		md := meta(id, int64(i+1), m.strategy(), rec)
+		md := meta(id, uint64(i+1), m.strategy(), rec)
 		md.Compensate = id == failing
 		st.Changes = append(st.Changes, m.change(md, id == failing))
 	}

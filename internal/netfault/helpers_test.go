@@ -150,9 +150,9 @@ func effect(id string) func(context.Context, pgx.Tx) error {
 }
 
 // change declares change id of the stage on tg.
-func change(id string, order int64, tg pipeline.Target[pgx.Tx], transactional bool, recovery audit.Recovery,
+func change(id string, order uint64, tg pipeline.Target[pgx.Tx], transactional bool, recovery audit.Recovery,
 	apply func(context.Context, pgx.Tx) error) pipeline.Change {
-	m := pipeline.Meta{ID: id, Order: order, Author: "netfault", Target: "appdb", WithoutTransaction: !transactional,
+	m := pipeline.Meta{ID: id, Order: audit.OrderOf(order), Author: "netfault", Target: "appdb", WithoutTransaction: !transactional,
 		Recovery: recovery, Checksum: "sum-" + id}
 	return pipeline.NewChange(m, tg, apply, nil)
 }

@@ -209,7 +209,7 @@ func proofStage(cfg childConfig, store *postgres.Store, pause func(at, change st
 	st := pipeline.Stage{Name: stageName}
 	for i := 1; i <= cfg.Changes; i++ {
 		id := changeID(i)
-		m := pipeline.Meta{ID: id, Order: int64(i), Author: "proof", Target: "proofdb",
+		m := pipeline.Meta{ID: id, Order: audit.OrderOf(uint64(i)), Author: "proof", Target: "proofdb",
 			Recovery: audit.RecoveryManual, Checksum: "sum-" + id, Source: "proof"}
 		apply := func(ctx context.Context, exec execFunc) error {
 			if err := increment(ctx, exec, counters, id, cfg.Runner); err != nil {

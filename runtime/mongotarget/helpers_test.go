@@ -89,7 +89,7 @@ type fn = func(context.Context, *mongo.Database) error
 // decl declares a test change of stage "s1".
 type decl struct {
 	id       string
-	order    int64
+	order    uint64
 	nonTx    bool // transactional=false
 	retry    bool // recovery=retry
 	apply    fn
@@ -103,7 +103,7 @@ func (e *env) runner(t *testing.T, tg *mongotarget.Target, changes ...decl) *pip
 	t.Helper()
 	st := pipeline.Stage{Name: "s1"}
 	for _, d := range changes {
-		m := pipeline.Meta{ID: d.id, Order: d.order, Author: "test", Target: "appdb", WithoutTransaction: d.nonTx,
+		m := pipeline.Meta{ID: d.id, Order: audit.OrderOf(d.order), Author: "test", Target: "appdb", WithoutTransaction: d.nonTx,
 			Compensate: d.compensate, Recovery: audit.RecoveryManual, Checksum: "sum-" + d.id, Source: "test.go:1"}
 		if d.retry {
 			m.Recovery = audit.RecoveryRetry

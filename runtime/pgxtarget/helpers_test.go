@@ -88,8 +88,8 @@ func effect(table, id string) func(context.Context, pgx.Tx) error {
 }
 
 // change declares a change of stage s1 on tg.
-func change(id string, order int64, tg pipeline.Target[pgx.Tx], transactional bool, apply func(context.Context, pgx.Tx) error) pipeline.Change {
-	m := pipeline.Meta{ID: id, Order: order, Author: "tester", Target: "appdb", WithoutTransaction: !transactional, Checksum: "sum-" + id}
+func change(id string, order uint64, tg pipeline.Target[pgx.Tx], transactional bool, apply func(context.Context, pgx.Tx) error) pipeline.Change {
+	m := pipeline.Meta{ID: id, Order: audit.OrderOf(order), Author: "tester", Target: "appdb", WithoutTransaction: !transactional, Checksum: "sum-" + id}
 	return pipeline.NewChange(m, tg, apply, nil)
 }
 

@@ -124,7 +124,7 @@ func TestRoundTrips(t *testing.T) {
 			perChange := 0
 			for j, k := range tt.changes {
 				id := fmt.Sprintf("case%d-change%d", i, j)
-				changes = append(changes, change(id, int64(j+1), tg, true, body(id, k)))
+				changes = append(changes, change(id, uint64(j+1), tg, true, body(id, k)))
 				want = append(want, "begin")
 				for range k {
 					want = append(want, "change statement")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -48,7 +49,7 @@ func TestWorkContext(t *testing.T) {
 		}
 	}
 	st := pipeline.Stage{Name: "s1", Changes: []pipeline.Change{
-		pipeline.NewChange(pipeline.Meta{ID: "c1", Order: 1, Target: "t", Compensate: true}, pipeline.Target[string](bindingTarget{}), see("apply"), see("rollback")),
+		pipeline.NewChange(pipeline.Meta{ID: "c1", Order: audit.OrderOf(1), Target: "t", Compensate: true}, pipeline.Target[string](bindingTarget{}), see("apply"), see("rollback")),
 	}}
 	r, err := pipeline.New(e.store, []pipeline.Stage{st})
 	if err != nil {

@@ -25,7 +25,7 @@ func TestNewRefusesIdentitiesLongerThanEveryStoreTakes(t *testing.T) {
 		}}}
 	}
 	meta := func(edit func(*pipeline.Meta)) pipeline.Meta {
-		m := pipeline.Meta{ID: "a", Order: 1, Author: "alice", Target: "flags", Source: "a.go:3"}
+		m := pipeline.Meta{ID: "a", Order: audit.OrderOf(1), Author: "alice", Target: "flags", Source: "a.go:3"}
 		if edit != nil {
 			edit(&m)
 		}

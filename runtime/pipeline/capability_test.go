@@ -18,7 +18,7 @@ func (noStrategy) Strategy(bool) (pipeline.Strategy[struct{}], error) {
 
 func TestATargetThatReturnsNoStrategyIsRefusedByNew(t *testing.T) {
 	e := newEnv(t)
-	ch := pipeline.NewChange(pipeline.Meta{ID: "a", Order: 1, Target: "bare"},
+	ch := pipeline.NewChange(pipeline.Meta{ID: "a", Order: audit.OrderOf(1), Target: "bare"},
 		pipeline.Target[struct{}](noStrategy{}), func(context.Context, struct{}) error { return nil }, nil)
 
 	_, err := pipeline.New(e.store, []pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{ch}}})
@@ -46,7 +46,7 @@ func (sharingTarget) BeginShared(context.Context, pipeline.BeginRequest) (pipeli
 // record it in a trail nobody consults.
 func TestASharedTargetOfAnotherStoreIsRefused(t *testing.T) {
 	e, other := newEnv(t), newEnv(t)
-	ch := pipeline.NewChange(pipeline.Meta{ID: "a", Order: 1, Target: "appdb"},
+	ch := pipeline.NewChange(pipeline.Meta{ID: "a", Order: audit.OrderOf(1), Target: "appdb"},
 		pipeline.Target[struct{}](sharingTarget{other.store}), func(context.Context, struct{}) error { return nil }, nil)
 
 	_, err := pipeline.New(e.store, []pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{ch}}})

@@ -16,7 +16,7 @@ import (
 // the //flamingock:change directive; hand-written stages may fill it too.
 type Meta struct {
 	ID     string
-	Order  int64
+	Order  audit.Order
 	Author string
 	// Target is the target id of the directive (target=…).
 	Target string

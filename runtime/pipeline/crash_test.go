@@ -30,7 +30,7 @@ const (
 // crashPipeline is the pipeline of the crash test: one change without a
 // transaction whose body is apply.
 func crashPipeline(recovery audit.Recovery, apply func(context.Context) error) []pipeline.Stage {
-	m := pipeline.Meta{ID: "send-welcome", Order: 1, Author: "tester", Target: "mailer", Recovery: recovery, Checksum: "sum"}
+	m := pipeline.Meta{ID: "send-welcome", Order: audit.OrderOf(1), Author: "tester", Target: "mailer", Recovery: recovery, Checksum: "sum"}
 	c := pipeline.NewChange(m, pipeline.NonTransactional(struct{}{}),
 		func(ctx context.Context, _ struct{}) error { return apply(ctx) }, nil)
 	return []pipeline.Stage{{Name: "crash", Changes: []pipeline.Change{c}}}

@@ -37,8 +37,8 @@ func ExampleRunner_RollbackTo() {
 			return err
 		}
 	}
-	meta := func(id string, order int64) pipeline.Meta {
-		return pipeline.Meta{ID: id, Order: order, Author: "alice", Target: "appdb", Recovery: audit.RecoveryManual}
+	meta := func(id string, order uint64) pipeline.Meta {
+		return pipeline.Meta{ID: id, Order: audit.OrderOf(order), Author: "alice", Target: "appdb", Recovery: audit.RecoveryManual}
 	}
 	r, err := pipeline.New(store, []pipeline.Stage{{Name: "schema", Changes: []pipeline.Change{
 		pipeline.NewChange(meta("create-users", 1), appdb,

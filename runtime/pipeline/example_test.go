@@ -30,7 +30,7 @@ func Example() {
 	defer store.Close()
 
 	createUsers := pipeline.NewChange(
-		pipeline.Meta{ID: "create-users", Order: 1, Author: "alice", Target: "appdb", Recovery: audit.RecoveryManual},
+		pipeline.Meta{ID: "create-users", Order: audit.OrderOf(1), Author: "alice", Target: "appdb", Recovery: audit.RecoveryManual},
 		pipeline.Target[*sql.Tx](sqltarget.Shared(store)),
 		func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)`)

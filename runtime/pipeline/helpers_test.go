@@ -81,7 +81,7 @@ func (r *recorder) count(what string) int {
 // spec declares a test change.
 type spec struct {
 	id       string
-	order    int64
+	order    uint64
 	strategy audit.Strategy // which target it is wired to
 	recovery audit.Recovery
 	// hook runs inside the change before its side effect; its error fails
@@ -110,7 +110,7 @@ func (e *env) meta(s spec) pipeline.Meta {
 		order = 1
 	}
 	return pipeline.Meta{
-		ID: s.id, Order: order, Author: "tester", Target: target, Recovery: s.recovery,
+		ID: s.id, Order: audit.OrderOf(order), Author: "tester", Target: target, Recovery: s.recovery,
 		WithoutTransaction: s.strategy == audit.StrategyNonTx, Compensate: s.compensate, Checksum: "sum-" + s.id, Equivalent: s.equivalent, Source: s.id + ".go:3",
 	}
 }
@@ -215,7 +215,7 @@ const seedExec = "seed-execution"
 // seedEntry is an entry a previous run left.
 func seedEntry(stage, id string, st audit.State, s audit.Strategy, r audit.Recovery) audit.Entry {
 	en := audit.Entry{
-		ExecutionID: seedExec, Stage: stage, ChangeID: id, Order: 1, Author: "tester", State: st,
+		ExecutionID: seedExec, Stage: stage, ChangeID: id, Order: audit.OrderOf(1), Author: "tester", State: st,
 		Time: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC), Host: "old-host", RunnerID: "old-runner",
 		Strategy: s, Recovery: r, Checksum: "sum-" + id,
 	}

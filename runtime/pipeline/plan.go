@@ -43,7 +43,7 @@ type Plan struct {
 type PlannedChange struct {
 	Stage    string
 	ChangeID string
-	Order    int64
+	Order    audit.Order
 	// Latest is the change's latest audit entry; nil when it never ran.
 	Latest *audit.Entry
 	Action Action

@@ -34,7 +34,7 @@ func TestPlanReportsEveryDecisionAndRunsNothing(t *testing.T) {
 		{id: "g", strategy: nonTx}, {id: "h", strategy: shared}, {id: "i", strategy: shared},
 	}
 	for i := range specs {
-		specs[i].order = int64(i + 1)
+		specs[i].order = uint64(i + 1)
 	}
 	r := e.runner([]pipeline.Stage{e.stage("s1", specs...)})
 	// Plan takes no lock: it works while another runner holds it.

@@ -33,7 +33,7 @@ func TestResolutionCommandsNameTheStoreTablesAndLockKeyOfThePipeline(t *testing.
 
 	ran := false
 	st := pipeline.Stage{Name: "s1", Changes: []pipeline.Change{
-		pipeline.NewChange(pipeline.Meta{ID: "c1", Order: 1, Target: "flags"}, pipeline.NonTransactional(0),
+		pipeline.NewChange(pipeline.Meta{ID: "c1", Order: audit.OrderOf(1), Target: "flags"}, pipeline.NonTransactional(0),
 			func(context.Context, int) error { ran = true; return nil }, nil),
 	}}
 	r, err := pipeline.New(store, []pipeline.Stage{st}, pipeline.WithLockKey("billing-lock"))

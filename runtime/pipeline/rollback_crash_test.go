@@ -55,8 +55,8 @@ func (w *rollbackCrashWorld) Close() {
 // s (separate: it creates table t_undo in the target database), whose
 // rollback ends with rb.
 func (w *rollbackCrashWorld) stages(s audit.Strategy, rb func(context.Context) error) []pipeline.Stage {
-	meta := func(id string, order int64) pipeline.Meta {
-		return pipeline.Meta{ID: id, Order: order, Author: "tester", Target: "t", Recovery: audit.RecoveryManual,
+	meta := func(id string, order uint64) pipeline.Meta {
+		return pipeline.Meta{ID: id, Order: audit.OrderOf(order), Author: "tester", Target: "t", Recovery: audit.RecoveryManual,
 			WithoutTransaction: s == nonTx, Checksum: "sum-" + id}
 	}
 	noop := func(context.Context, struct{}) error { return nil }

@@ -20,7 +20,7 @@ import (
 // drops it; without a transaction they count "id" and "id:rollback" in
 // the recorder. rb, when set, runs at the end of the rollback and its
 // error fails it (inside the transaction, which is then rolled back).
-func (e *env) undoable(id string, order int64, s audit.Strategy, recovery audit.Recovery, rb func(context.Context) error) pipeline.Change {
+func (e *env) undoable(id string, order uint64, s audit.Strategy, recovery audit.Recovery, rb func(context.Context) error) pipeline.Change {
 	m := e.meta(spec{id: id, order: order, strategy: s, recovery: recovery})
 	after := func(ctx context.Context) error {
 		if rb != nil {

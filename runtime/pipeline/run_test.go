@@ -57,9 +57,9 @@ func TestRunAppliesStagesInOrderThenSkipsWithoutLocking(t *testing.T) {
 	// Every field of an entry is recorded.
 	got := e.history("schema", "c2")
 	wantEntries := []audit.Entry{
-		{ExecutionID: res.ExecutionID, Stage: "schema", ChangeID: "c2", Order: 2, Author: "tester", State: audit.StateStarted,
+		{ExecutionID: res.ExecutionID, Stage: "schema", ChangeID: "c2", Order: audit.OrderOf(2), Author: "tester", State: audit.StateStarted,
 			RunnerID: "test-runner", TargetID: "otherdb", Strategy: separate, Recovery: manual, Checksum: "sum-c2"},
-		{ExecutionID: res.ExecutionID, Stage: "schema", ChangeID: "c2", Order: 2, Author: "tester", State: audit.StateApplied,
+		{ExecutionID: res.ExecutionID, Stage: "schema", ChangeID: "c2", Order: audit.OrderOf(2), Author: "tester", State: audit.StateApplied,
 			RunnerID: "test-runner", TargetID: "otherdb", Strategy: separate, Recovery: manual, Checksum: "sum-c2"},
 	}
 	if diff := cmp.Diff(wantEntries, got, cmpopts.IgnoreFields(audit.Entry{}, "Seq", "Time", "Duration", "Host")); diff != "" {

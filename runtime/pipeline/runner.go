@@ -220,8 +220,8 @@ func (r *Runner) build() (built, [][]error) {
 					errs = append(errs, fmt.Errorf("%s: %s", where(), tooLong(f.name, f.value, f.bound)))
 				}
 			}
-			if j > 0 && m.Order <= changes[j-1].meta.Order {
-				errs = append(errs, fmt.Errorf("%s: order %d does not follow order %d of change %q",
+			if j > 0 && m.Order.Compare(changes[j-1].meta.Order) <= 0 {
+				errs = append(errs, fmt.Errorf("%s: order %s does not follow order %s of change %q",
 					where(), m.Order, changes[j-1].meta.Order, clip(changes[j-1].meta.ID)))
 			}
 			if !m.recovery().Valid() {

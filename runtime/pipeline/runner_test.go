@@ -18,8 +18,8 @@ func noop[H any](context.Context, H) error { return nil }
 
 func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 	e := newEnv(t)
-	meta := func(id string, order int64, target string) pipeline.Meta {
-		return pipeline.Meta{ID: id, Order: order, Target: target}
+	meta := func(id string, order uint64, target string) pipeline.Meta {
+		return pipeline.Meta{ID: id, Order: audit.OrderOf(order), Target: target}
 	}
 	var unwired *sqltarget.Target
 	nonTxMeta := meta("ddl", 9, "appdb")

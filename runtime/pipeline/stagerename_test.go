@@ -77,7 +77,7 @@ func (c *calls) total() int {
 func nonTxStage(name string, c *calls, ids ...string) pipeline.Stage {
 	st := pipeline.Stage{Name: name}
 	for i, id := range ids {
-		m := pipeline.Meta{ID: id, Order: int64(i + 1), Author: "tester", Target: "flags", Checksum: "sum-" + id}
+		m := pipeline.Meta{ID: id, Order: audit.OrderOf(uint64(i + 1)), Author: "tester", Target: "flags", Checksum: "sum-" + id}
 		st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.NonTransactional(c),
 			func(context.Context, *calls) error { c.add(name + "/" + id); return nil }, nil))
 	}

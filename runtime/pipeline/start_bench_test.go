@@ -46,7 +46,7 @@ func BenchmarkUpToDateStart(b *testing.B) {
 					changes := make([]pipeline.Change, n)
 					for i := range changes {
 						changes[i] = pipeline.NewChange(pipeline.Meta{
-							ID: ids[i], Order: int64(i + 1), Author: "bench", Target: "flags",
+							ID: ids[i], Order: audit.OrderOf(uint64(i + 1)), Author: "bench", Target: "flags",
 							Recovery: audit.RecoveryManual, Checksum: sums[i], Source: "changes.go:1",
 						}, target, apply, nil)
 					}

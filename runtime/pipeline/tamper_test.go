@@ -27,7 +27,7 @@ type tamperWorld struct {
 	store audit.Store
 	// change is a change whose side effect is a row in the store's own
 	// database, committed with its APPLIED entry.
-	change func(id string, order int64) pipeline.Change
+	change func(id string, order uint64) pipeline.Change
 	// ran counts the committed side effects of change id.
 	ran func(id string) int
 	// exec runs SQL on the store's database, behind the store's back:
@@ -53,7 +53,7 @@ var tamperWorlds = []struct {
 		}
 		target := pipeline.Target[*sql.Tx](sqltarget.New(db))
 		w := &tamperWorld{store: store}
-		w.change = func(id string, order int64) pipeline.Change {
+		w.change = func(id string, order uint64) pipeline.Change {
 			return pipeline.NewChange(tamperMeta(id, order), target, func(ctx context.Context, tx *sql.Tx) error {
 				_, err := tx.ExecContext(ctx, `INSERT INTO effects (change_id) VALUES (?)`, id)
 				return err
@@ -97,7 +97,7 @@ var tamperWorlds = []struct {
 		}
 		target := pipeline.Target[pgx.Tx](pgxtarget.New(pool))
 		w := &tamperWorld{store: store}
-		w.change = func(id string, order int64) pipeline.Change {
+		w.change = func(id string, order uint64) pipeline.Change {
 			return pipeline.NewChange(tamperMeta(id, order), target, func(ctx context.Context, tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, `INSERT INTO `+effects+` (change_id) VALUES ($1)`, id)
 				return err
@@ -125,8 +125,8 @@ var tamperWorlds = []struct {
 // sqlParams rewrites the $n parameters of the tamper statements for SQLite.
 var sqlParams = strings.NewReplacer("$1", "?1", "$2", "?2")
 
-func tamperMeta(id string, order int64) pipeline.Meta {
-	return pipeline.Meta{ID: id, Order: order, Author: "tester", Target: "appdb",
+func tamperMeta(id string, order uint64) pipeline.Meta {
+	return pipeline.Meta{ID: id, Order: audit.OrderOf(order), Author: "tester", Target: "appdb",
 		Recovery: audit.RecoveryManual, Checksum: "sum-" + id, Source: id + ".go:3"}
 }
 

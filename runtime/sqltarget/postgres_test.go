@@ -97,7 +97,7 @@ type pgChange struct {
 func pgStages(tg pipeline.Target[*sql.Tx], changes ...pgChange) []pipeline.Stage {
 	var cs []pipeline.Change
 	for i, c := range changes {
-		m := pipeline.Meta{ID: c.id, Order: int64(i + 1), Author: "tester", Target: "appdb", Checksum: "sum-" + c.id}
+		m := pipeline.Meta{ID: c.id, Order: audit.OrderOf(uint64(i + 1)), Author: "tester", Target: "appdb", Checksum: "sum-" + c.id}
 		cs = append(cs, pipeline.NewChange(m, tg, c.apply, nil))
 	}
 	return []pipeline.Stage{{Name: "s1", Changes: cs}}

@@ -106,7 +106,7 @@ func TestAuditStore(t *testing.T) {
 
 // stages declares one transactional change, c1 of stage s1, on tg.
 func stages(tg pipeline.Target[*sql.Tx]) []pipeline.Stage {
-	m := pipeline.Meta{ID: "c1", Order: 1, Author: "tester", Target: "appdb", Checksum: "sum-c1"}
+	m := pipeline.Meta{ID: "c1", Order: audit.OrderOf(1), Author: "tester", Target: "appdb", Checksum: "sum-c1"}
 	return []pipeline.Stage{{Name: "s1", Changes: []pipeline.Change{
 		pipeline.NewChange(m, tg, func(context.Context, *sql.Tx) error { return nil }, nil)}}}
 }

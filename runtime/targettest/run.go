@@ -15,9 +15,9 @@ var errDeliberate = errors.New("targettest: the change fails on purpose")
 
 // change declares change id (at order) on fx's target, with its undo as
 // rollback; a failing change leaves its effect, then fails.
-func change[H any](fx Fixture[H], id string, order int64, transactional, fails bool) pipeline.Change {
+func change[H any](fx Fixture[H], id string, order uint64, transactional, fails bool) pipeline.Change {
 	m := pipeline.Meta{
-		ID: id, Order: order, Author: "targettest", Target: "target",
+		ID: id, Order: audit.OrderOf(order), Author: "targettest", Target: "target",
 		WithoutTransaction: !transactional,
 		Checksum:           "targettest-" + id,
 		Source:             "targettest:" + id,

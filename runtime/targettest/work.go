@@ -79,7 +79,7 @@ func entry(id string, st audit.Strategy) audit.Entry {
 		ExecutionID: "targettest-exec",
 		Stage:       stage,
 		ChangeID:    id,
-		Order:       1,
+		Order:       audit.OrderOf(1),
 		Author:      "targettest",
 		State:       audit.StateApplied,
 		Time:        time.Now().UTC().Truncate(time.Millisecond),

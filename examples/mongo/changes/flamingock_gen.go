@@ -48,7 +48,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:                 "create-users",
-						Order:              1,
+						Order:              audit.OrderOf(1),
 						Author:             "example",
 						Target:             "appdb",
 						Recovery:           audit.RecoveryRetry,
@@ -58,7 +58,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, CreateUsers, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "import-users",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "example",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -67,7 +67,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, ImportUsers, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "normalise-emails",
-						Order:    3,
+						Order:    audit.OrderOf(3),
 						Author:   "example",
 						Target:   "appdb",
 						Recovery: audit.RecoveryRetry,

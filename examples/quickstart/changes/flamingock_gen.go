@@ -56,7 +56,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "create-users",
-						Order:    1,
+						Order:    audit.OrderOf(1),
 						Author:   "quickstart",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -65,7 +65,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, CreateUsers, DropUsers),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "seed-admin",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "quickstart",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -76,7 +76,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "enable-signup",
-						Order:    3,
+						Order:    audit.OrderOf(3),
 						Author:   "quickstart",
 						Target:   "flags",
 						Recovery: audit.RecoveryManual,

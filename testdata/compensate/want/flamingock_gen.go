@@ -48,7 +48,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:         "publish-flags",
-						Order:      1,
+						Order:      audit.OrderOf(1),
 						Author:     "",
 						Target:     "flags",
 						Recovery:   audit.RecoveryManual,
@@ -58,7 +58,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Flags, PublishFlags, UnpublishFlags),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "drop-legacy",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "",
 						Target:   "flags",
 						Recovery: audit.RecoveryManual,

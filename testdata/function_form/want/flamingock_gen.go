@@ -59,7 +59,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "create-users",
-						Order:    1,
+						Order:    audit.OrderOf(1),
 						Author:   "alice",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -68,7 +68,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, CreateUsers, DropUsers),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "seed-users",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "Alice Smith",
 						Target:   "appdb",
 						Recovery: audit.RecoveryRetry,
@@ -79,7 +79,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:                 "announce",
-						Order:              10,
+						Order:              audit.OrderOf(10),
 						Author:             "",
 						Target:             "events-api",
 						Recovery:           audit.RecoveryManual,

@@ -46,7 +46,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "create-users",
-						Order:    1,
+						Order:    audit.OrderOf(1),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -55,7 +55,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, CreateUsers, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "add-email",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,

@@ -47,7 +47,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "create-users",
-						Order:    1,
+						Order:    audit.OrderOf(1),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -56,7 +56,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, CreateUsers, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "add-phone",
-						Order:    3,
+						Order:    audit.OrderOf(3),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -65,7 +65,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, AddPhone, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "add-email",
-						Order:    5,
+						Order:    audit.OrderOf(5),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,

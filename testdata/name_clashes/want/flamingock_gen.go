@@ -55,7 +55,7 @@ func Stage(t2 Targets, d2 Deps) pipeline2.Stage {
 				return []pipeline2.Change{
 					pipeline2.NewChange(pipeline2.Meta{
 						ID:       "create-users",
-						Order:    1,
+						Order:    audit2.OrderOf(1),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit2.RecoveryManual,
@@ -66,7 +66,7 @@ func Stage(t2 Targets, d2 Deps) pipeline2.Stage {
 					}, nil),
 					pipeline2.NewChange(pipeline2.Meta{
 						ID:       "seed",
-						Order:    2,
+						Order:    audit2.OrderOf(2),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit2.RecoveryManual,
@@ -77,7 +77,7 @@ func Stage(t2 Targets, d2 Deps) pipeline2.Stage {
 					}, seed2.Rollback),
 					pipeline2.NewChange(pipeline2.Meta{
 						ID:       "import",
-						Order:    3,
+						Order:    audit2.OrderOf(3),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit2.RecoveryManual,
@@ -86,7 +86,7 @@ func Stage(t2 Targets, d2 Deps) pipeline2.Stage {
 					}, t2.Appdb, import2.Apply, nil),
 					pipeline2.NewChange(pipeline2.Meta{
 						ID:       "new",
-						Order:    4,
+						Order:    audit2.OrderOf(4),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit2.RecoveryManual,

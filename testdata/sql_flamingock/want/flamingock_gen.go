@@ -50,7 +50,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "create-items",
-						Order:    1,
+						Order:    audit.OrderOf(1),
 						Author:   "alice",
 						Target:   "appdb",
 						Recovery: audit.RecoveryRetry,
@@ -77,7 +77,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "seed-items",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,

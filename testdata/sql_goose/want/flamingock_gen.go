@@ -53,7 +53,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "0001_create_users",
-						Order:    1,
+						Order:    audit.OrderOf(1),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -79,7 +79,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "0002_add_trigger",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -96,7 +96,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "0003_noop",
-						Order:    3,
+						Order:    audit.OrderOf(3),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,

@@ -54,7 +54,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "20240101120000_init",
-						Order:    20240101120000,
+						Order:    audit.OrderOf(20240101120000),
 						Author:   "",
 						Target:   "maindb",
 						Recovery: audit.RecoveryManual,
@@ -81,7 +81,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}),
 					pipeline.NewChange(pipeline.Meta{
 						ID:                 "20240102090000_index",
-						Order:              20240102090000,
+						Order:              audit.OrderOf(20240102090000),
 						Author:             "",
 						Target:             "maindb",
 						Recovery:           audit.RecoveryManual,

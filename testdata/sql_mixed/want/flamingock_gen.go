@@ -58,7 +58,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "create-users",
-						Order:    1,
+						Order:    audit.OrderOf(1),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -67,7 +67,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, CreateUsers, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "0002_add_email",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -92,7 +92,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "backfill",
-						Order:    3,
+						Order:    audit.OrderOf(3),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -101,7 +101,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, Backfill, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "notify",
-						Order:    4,
+						Order:    audit.OrderOf(4),
 						Author:   "",
 						Target:   "events",
 						Recovery: audit.RecoveryManual,

@@ -58,7 +58,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:                 "add-index",
-						Order:              1,
+						Order:              audit.OrderOf(1),
 						Author:             "",
 						Target:             "appdb",
 						Recovery:           audit.RecoveryManual,
@@ -68,7 +68,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, addIndex.Apply, addIndex.Rollback),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "publish",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "bob",
 						Target:   "bus",
 						Recovery: audit.RecoveryRetry,

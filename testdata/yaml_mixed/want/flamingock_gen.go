@@ -56,7 +56,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:                 "0001_users",
-						Order:              1,
+						Order:              audit.OrderOf(1),
 						Author:             "",
 						Target:             "appdb",
 						Recovery:           audit.RecoveryManual,
@@ -66,7 +66,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, mongosteps2.ApplyFunc("0001_users.yaml", yaml0001Users2), nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "backfill",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "",
 						Target:   "appdb",
 						Recovery: audit.RecoveryManual,
@@ -75,7 +75,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, Backfill, nil),
 					pipeline.NewChange(pipeline.Meta{
 						ID:                 "0003_rename",
-						Order:              3,
+						Order:              audit.OrderOf(3),
 						Author:             "",
 						Target:             "appdb",
 						Recovery:           audit.RecoveryManual,

@@ -49,7 +49,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				return []pipeline.Change{
 					pipeline.NewChange(pipeline.Meta{
 						ID:                 "0001_create_users",
-						Order:              1,
+						Order:              audit.OrderOf(1),
 						Author:             "",
 						Target:             "appdb",
 						Recovery:           audit.RecoveryManual,
@@ -59,7 +59,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 					}, t.Appdb, mongosteps.ApplyFunc("0001_create_users.yaml", yaml0001CreateUsers), mongosteps.UndoFunc("0001_create_users.yaml", yaml0001CreateUsers)),
 					pipeline.NewChange(pipeline.Meta{
 						ID:       "0002_seed",
-						Order:    2,
+						Order:    audit.OrderOf(2),
 						Author:   "Ada Lovelace",
 						Target:   "appdb",
 						Recovery: audit.RecoveryRetry,

@@ -62,7 +62,7 @@ func TestCorruptEntries(t *testing.T) {
 		why   string
 	}{
 		{"an unknown state", func(d bson.D) bson.D { return set(d, "state", "DONE") }, "document seq 10", `unknown state "DONE"`},
-		{"a newer schema version", func(d bson.D) bson.D { return set(d, "schema_version", int64(2)) }, "document seq 10", "schema version 2 by a newer flamingock-go"},
+		{"a newer schema version", func(d bson.D) bson.D { return set(d, "schema_version", int64(3)) }, "document seq 10", "schema version 3 by a newer flamingock-go"},
 		{"a missing field", func(d bson.D) bson.D { return without(d, "time") }, "document seq 10", "field time is missing"},
 		{"a field of another type", func(d bson.D) bson.D { return set(d, "order", "1") }, "document seq 10", "field order is a BSON string"},
 		{"an unexpected field", func(d bson.D) bson.D { return set(d, "note", "x") }, "document seq 10", "unexpected fields note"},

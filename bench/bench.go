@@ -26,6 +26,10 @@ type options struct {
 	quick   bool
 	startNs []int // part (a)
 	applyN  int   // part (b)
+	// files makes part (b)'s flamingock changes SQL files: goose's files,
+	// read and split by generator/sqlfiles (as flamingock-gen does, untimed)
+	// and run with sqlscript, as the generated code runs them.
+	files bool
 }
 
 // run is the whole command; main only wires it to the process. Exit
@@ -56,20 +60,25 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var stmt string
 	fs.StringVar(&o.dsn, "dsn", os.Getenv("FLAMINGOCK_TEST_POSTGRES"), "PostgreSQL DSN; its user must be allowed to create databases (default $FLAMINGOCK_TEST_POSTGRES)")
 	fs.IntVar(&o.runs, "runs", 5, "timed rounds per cell; the median is reported")
-	fs.BoolVar(&o.quick, "quick", false, "smoke run: N = 100 for both parts, 3 rounds (unless -runs is given)")
+	fs.BoolVar(&o.quick, "quick", false, "smoke run: N = 100 for both parts, 3 rounds (unless -apply-n or -runs is given)")
 	fs.StringVar(&o.part, "part", "ab", "parts to run: a (start with nothing pending), b (apply N changes) or ab")
 	fs.StringVar(&stmt, "stmt", string(insert), "statement of each change in part b: insert or create-table")
+	fs.IntVar(&o.applyN, "apply-n", o.applyN, "N of part b: how many changes each tool applies")
+	fs.BoolVar(&o.files, "files", false, "part b: flamingock runs goose's SQL files as SQL-file changes, as flamingock-gen generates them")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	runsSet := false
-	fs.Visit(func(f *flag.Flag) { runsSet = runsSet || f.Name == "runs" })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.quick {
-		o.startNs, o.applyN = []int{100}, 100
-		if !runsSet {
+		o.startNs = []int{100}
+		if !set["apply-n"] {
+			o.applyN = 100
+		}
+		if !set["runs"] {
 			o.runs = 3
 		}
 	}
@@ -77,6 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.dsn == "":
 		return options{}, errors.New("no PostgreSQL: pass -dsn or set FLAMINGOCK_TEST_POSTGRES (scripts/postgres-up prints one)")
+	case o.applyN < 1:
+		return options{}, fmt.Errorf("-apply-n %d: want at least 1", o.applyN)
 	case o.runs < 1:
 		return options{}, fmt.Errorf("-runs %d: want at least 1", o.runs)
 	case o.part != "a" && o.part != "b" && o.part != "ab":
@@ -275,6 +286,11 @@ func (b *bench) start(ctx context.Context, n int) (*scenario, error) {
 func (b *bench) apply(ctx context.Context, n int) (*scenario, error) {
 	tools := applyTools()
 	set := newChangeSet(b.o.stmt, n)
+	if b.o.files {
+		if err := set.loadFiles(); err != nil {
+			return nil, err
+		}
+	}
 	one := func(round int, t tool, counted bool) (map[string]measurement, error) {
 		db, err := b.srv.create(ctx, fmt.Sprintf("b%d_%s_%d", n, t.name, round), "")
 		if err != nil {

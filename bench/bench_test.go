@@ -33,6 +33,34 @@ func TestQuickRun(t *testing.T) {
 	}
 }
 
+// TestQuickRunOfSQLFiles runs part (b) with flamingock's changes made of
+// goose's SQL files, as flamingock-gen makes them.
+func TestQuickRunOfSQLFiles(t *testing.T) {
+	dsn := needServer(t)
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"-quick", "-part", "b", "-files", "-apply-n", "20", "-dsn", dsn}, &stdout, &stderr); code != 0 {
+		t.Fatalf("bench -files exited %d:\n%s", code, stderr.String())
+	}
+	if want := "(b) flamingock ≤ 1.0× goose at N = 20"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, stdout.String())
+	}
+}
+
+func TestLoadFilesMakesOneScriptPerGooseFile(t *testing.T) {
+	s := newChangeSet(createTable, 3)
+	if err := s.loadFiles(); err != nil {
+		t.Fatal(err)
+	}
+	for i, script := range s.scripts {
+		if len(script.Statements) != 1 || s.ids[i] != fmt.Sprintf("%05d_change", i+1) {
+			t.Fatalf("change %d: id %s, %d statements", i+1, s.ids[i], len(script.Statements))
+		}
+		if sp := script.Statements[0]; script.Text[sp.Start:sp.End] != s.statements[i] {
+			t.Errorf("change %d runs %q, want %q", i+1, script.Text[sp.Start:sp.End], s.statements[i])
+		}
+	}
+}
+
 // BenchmarkStart repeats one tool's start with nothing pending, from a DSN
 // (closing included), on one database prepared once: it is for profiles,
 // while the command's table takes a fresh database per run. For example

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"testing/fstest"
 
+	"github.com/flamingock/flamingock-go/generator/sqlfiles"
 	"github.com/flamingock/flamingock-go/internal/digest"
+	"github.com/flamingock/flamingock-go/runtime/sqlscript"
 )
 
 // statementKind is the single statement each change of a set runs.
@@ -63,7 +65,9 @@ type changeSet struct {
 	sources    []string
 	// digest is the stage's digest, which flamingock-gen writes into the
 	// generated Stage as a constant.
-	digest    string
+	digest string
+	// scripts, when set (loadFiles), are flamingock's changes.
+	scripts   []sqlscript.Script
 	gooseFS   fstest.MapFS
 	migrateFS fstest.MapFS
 }
@@ -85,6 +89,35 @@ func newChangeSet(kind statementKind, n int) *changeSet {
 		s.migrateFS[fmt.Sprintf("%05d_change.up.sql", i)] = &fstest.MapFile{Data: []byte(stmt + ";\n")}
 	}
 	return s
+}
+
+// loadFiles makes flamingock's changes the goose files of s, as
+// flamingock-gen makes them: read and split by generator/sqlfiles, each run
+// by a sqlscript.Script, its id the file's <version>_<name> and its
+// checksum that of the file.
+func (s *changeSet) loadFiles() error {
+	changes, _, errs := sqlfiles.Load(s.gooseFS, sqlfiles.Options{Dialect: "postgres"})
+	if len(errs) > 0 {
+		return fmt.Errorf("sqlfiles: %v", errs[0])
+	}
+	if len(changes) != s.len() {
+		return fmt.Errorf("sqlfiles: %d changes from %d files", len(changes), s.len())
+	}
+	d := digest.NewStage()
+	s.scripts = make([]sqlscript.Script, len(changes))
+	for i, ch := range changes {
+		text := string(s.gooseFS[ch.File].Data)
+		sum := sha256.Sum256([]byte(text))
+		s.ids[i], s.checksums[i], s.sources[i] = ch.ID, hex.EncodeToString(sum[:]), fmt.Sprintf("%s:%d", ch.File, ch.UpLine)
+		d.Add(s.ids[i], s.checksums[i])
+		script := sqlscript.Script{File: ch.File, Text: text}
+		for _, st := range ch.Up {
+			script.Statements = append(script.Statements, sqlscript.Span{Start: st.Offset, End: st.Offset + len(st.SQL), Line: st.Line, Col: st.Col})
+		}
+		s.scripts[i] = script
+	}
+	s.digest = d.Sum()
+	return nil
 }
 
 func (s *changeSet) len() int { return len(s.statements) }

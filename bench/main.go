@@ -42,6 +42,11 @@
 //	               user must be allowed to create databases
 //	-runs R        timed rounds per cell, median reported (default 5)
 //	-quick         smoke run: N = 100 for both parts, 3 rounds
+//	-apply-n N     N of part (b) (default 1,000)
+//	-files         part (b): flamingock's changes are goose's SQL files, read
+//	               and split by generator/sqlfiles as flamingock-gen does
+//	               (untimed) and run by sqlscript as the generated code runs
+//	               them; goose runs the same files
 //	-part a|b|ab   which part to run (default ab)
 //	-stmt KIND     statement of part (b): insert (default), one row into a
 //	               table that exists before the run, or create-table, one

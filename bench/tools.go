@@ -116,13 +116,18 @@ func flamingockUp(ctx context.Context, h *handles, s *changeSet) (int, func(), e
 	build := func() []pipeline.Change {
 		changes := make([]pipeline.Change, s.len())
 		for i, stmt := range s.statements {
+			apply := func(ctx context.Context, tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, stmt)
+				return err
+			}
+			if s.scripts != nil {
+				script := s.scripts[i]
+				apply = func(ctx context.Context, tx pgx.Tx) error { return script.Exec(ctx, pgxtarget.Exec(tx)) }
+			}
 			changes[i] = pipeline.NewChange(pipeline.Meta{
 				ID: s.ids[i], Order: audit.OrderOf(uint64(i + 1)), Author: "bench", Target: "appdb",
 				Recovery: audit.RecoveryManual, Checksum: s.checksums[i], Source: s.sources[i],
-			}, target, func(ctx context.Context, tx pgx.Tx) error {
-				_, err := tx.Exec(ctx, stmt)
-				return err
-			}, nil)
+			}, target, apply, nil)
 		}
 		return changes
 	}

@@ -101,6 +101,9 @@ func (r *report) printApply(w io.Writer) {
 	s := r.apply
 	fmt.Fprintf(w, "\n(b) apply %s changes to an empty database, each one statement (-stmt %s): %s\n",
 		thousands(s.n), r.o.stmt, r.o.stmt.statement(1))
+	if r.o.files {
+		fmt.Fprintln(w, "flamingock's changes are goose's SQL files (-files): split by generator/sqlfiles, run by sqlscript")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "tool\ttime\tper change\tvs goose\tvs floor\tCPU: this process + server\tconnections, round trips, KiB received")
 	gs, fl := s.cell("goose"), s.cell("floor")

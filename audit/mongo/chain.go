@@ -12,9 +12,17 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 )
 
-// schemaVersion is written into every document; a document with a newer
-// version was written by a newer flamingock-go and is not decoded.
-const schemaVersion = 1
+// A document's schema_version is the oldest that can hold it, so that the
+// releases before read every document they can: 1, the only version before
+// layout 2, for lock events and for entries whose order fits int64; 2 for
+// an entry whose order does not (see orderFields), which those releases
+// refuse as written by a newer flamingock-go rather than misread. A
+// document of a version above schemaVersion was written by a newer
+// flamingock-go and is not decoded.
+const (
+	schemaVersion1 = 1
+	schemaVersion  = 2
+)
 
 // The kinds of document in the chain.
 const (
@@ -107,7 +115,8 @@ func (s *Store) last(ctx context.Context, filter bson.D) (bson.Raw, error) {
 // extend inserts, at the seq after the tip, the document that build makes
 // from the tip, and retries with a fresh tip when another writer took that
 // seq first. build stops the attempt by returning an error, or by
-// returning no fields, which writes nothing. extend returns the tip the
+// returning no fields, which writes nothing; the fields start with the
+// document's schema_version. extend returns the tip the
 // document was built on: the document's seq is tip.seq+1.
 //
 // This is the store's only write. Its correctness needs nothing but the
@@ -131,7 +140,7 @@ func (s *Store) extend(ctx context.Context, key string, build func(t tip) (bson.
 		if err != nil || fields == nil {
 			return t, err
 		}
-		doc := append(bson.D{{Key: "_id", Value: t.seq + 1}, {Key: "schema_version", Value: int64(schemaVersion)}}, fields...)
+		doc := append(bson.D{{Key: "_id", Value: t.seq + 1}}, fields...)
 		_, err = s.coll.InsertOne(ctx, doc)
 		if err == nil {
 			return t, nil

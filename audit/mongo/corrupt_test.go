@@ -36,6 +36,12 @@ func without(d bson.D, key string) bson.D {
 	return out
 }
 
+// bigOrder returns entry d as of schema version 2, with order digits and
+// order_digits n.
+func bigOrder(d bson.D, digits string, n int64) bson.D {
+	return set(set(set(d, "schema_version", int64(2)), "order", digits), "order_digits", n)
+}
+
 // wantCorrupt fails t unless err is an *audit.CorruptError whose message
 // names where and says why.
 func wantCorrupt(t *testing.T, op string, err error, where, why string) {
@@ -66,6 +72,18 @@ func TestCorruptEntries(t *testing.T) {
 		{"a missing field", func(d bson.D) bson.D { return without(d, "time") }, "document seq 10", "field time is missing"},
 		{"a field of another type", func(d bson.D) bson.D { return set(d, "order", "1") }, "document seq 10", "field order is a BSON string"},
 		{"an unexpected field", func(d bson.D) bson.D { return set(d, "note", "x") }, "document seq 10", "unexpected fields note"},
+		{"an order beyond int64 of schema version 1", func(d bson.D) bson.D {
+			return set(set(d, "order", "20150101000001000000"), "order_digits", int64(20))
+		}, "document seq 10", "field order is a BSON string"},
+		{"order_digits in schema version 1", func(d bson.D) bson.D { return set(d, "order_digits", int64(1)) }, "document seq 10", "unexpected fields order_digits"},
+		{"an order of schema version 2 that fits int64", func(d bson.D) bson.D { return bigOrder(d, "9223372036854775807", 19) }, "document seq 10", `field order "9223372036854775807" is not the stored form of an order beyond int64`},
+		{"an order of schema version 2 with a leading zero", func(d bson.D) bson.D { return bigOrder(d, "020150101000001000000", 21) }, "document seq 10", "is not the stored form"},
+		{"an order of schema version 2 that is not a number", func(d bson.D) bson.D { return bigOrder(d, "2015-01-01", 10) }, "document seq 10", "field order: invalid order"},
+		{"an order of schema version 2 as an int64", func(d bson.D) bson.D { return set(d, "schema_version", int64(2)) }, "document seq 10", "field order is a BSON 64-bit integer, want string"},
+		{"an order of schema version 2 without its digits", func(d bson.D) bson.D {
+			return without(bigOrder(d, "20150101000001000000", 20), "order_digits")
+		}, "document seq 10", "field order_digits is missing"},
+		{"order_digits that miscount", func(d bson.D) bson.D { return bigOrder(d, "20150101000001000000", 19) }, "document seq 10", "field order_digits is 19, but order has 20 digits"},
 		{"metadata that is not a JSON object", func(d bson.D) bson.D { return set(d, "metadata", "[1]") }, "document seq 10", "metadata is not a JSON object"},
 		{"no lease", func(d bson.D) bson.D { return without(d, "lease") }, "document seq 10", "field lease is missing"},
 		{"a lease without an epoch", func(d bson.D) bson.D {

@@ -63,21 +63,49 @@ func (f *fields) int64(name string) int64 {
 	return v.Int64()
 }
 
-// order reads an order stored by orderValue.
-func (f *fields) order(name string) audit.Order {
-	n := f.int64(name)
-	if n < 0 && f.problem == nil {
-		f.problem = fmt.Errorf("field %s is negative", name)
+// orderFields is the stored form of o and the schema version of the
+// document that holds it. An order that fits int64 is stored as before
+// layout 2, an int64 in field order. A larger one is stored as its decimal
+// digits, a string, in order, and their number in order_digits, which a
+// document of schema version 1 does not have: so sorting by order_digits,
+// then order, sorts every entry by its order as a number (see the package
+// documentation). Decimal128 would keep only 34 digits, and FerretDB 1.24
+// drops the connection on one.
+func orderFields(o audit.Order) (version int64, fields bson.D) {
+	if n, ok := o.Int64(); ok {
+		return schemaVersion1, bson.D{{Key: "order", Value: n}}
 	}
-	return audit.OrderOf(uint64(n))
+	digits := o.String()
+	return schemaVersion, bson.D{{Key: "order", Value: digits}, {Key: "order_digits", Value: int64(len(digits))}}
 }
 
-// orderValue is the stored form of o.
-func orderValue(o audit.Order) any {
-	if n, ok := o.Int64(); ok {
-		return n
+// order reads the order of a document of schema version v, as orderFields
+// stores it. Each order has one stored form, so that the sort by order puts
+// it in its place: an order of version 2 that fits int64, or that has
+// leading zeros, is refused.
+func (f *fields) order(v int64) audit.Order {
+	if v == schemaVersion1 {
+		n := f.int64("order")
+		if n < 0 && f.problem == nil {
+			f.problem = errors.New("field order is negative")
+		}
+		return audit.OrderOf(uint64(n))
 	}
-	return o.String()
+	digits, n := f.string("order"), f.int64("order_digits")
+	if f.problem != nil {
+		return audit.Order{}
+	}
+	o, err := audit.ParseOrder(digits)
+	_, fits := o.Int64()
+	switch {
+	case err != nil:
+		f.problem = fmt.Errorf("field order: %w", err)
+	case o.String() != digits || fits:
+		f.problem = fmt.Errorf("field order %q is not the stored form of an order beyond int64", digits)
+	case n != int64(len(digits)):
+		f.problem = fmt.Errorf("field order_digits is %d, but order has %d digits", n, len(digits))
+	}
+	return o
 }
 
 func (f *fields) time(name string) time.Time {
@@ -156,18 +184,19 @@ func describeID(doc bson.Raw) string {
 // docVersion checks a document's _id and schema_version before its
 // fields are read, so that a document of a newer release is reported as
 // such rather than as a missing field.
-func docVersion(f *fields) (seq int64, err error) {
+func docVersion(f *fields) (seq, version int64, err error) {
 	seq = f.int64("_id")
 	if f.problem != nil {
-		return 0, fmt.Errorf("%w: its _id is not a seq (%v)", errNotStore, f.problem)
+		return 0, 0, fmt.Errorf("%w: its _id is not a seq (%v)", errNotStore, f.problem)
 	}
 	if v, lookupErr := f.doc.LookupErr("schema_version"); lookupErr == nil {
 		if n, ok := v.AsInt64OK(); ok && n > schemaVersion {
-			return seq, fmt.Errorf("written with schema version %d by a newer flamingock-go (this one reads version %d): upgrade flamingock-go", n, schemaVersion)
+			return seq, 0, fmt.Errorf("written with schema version %d by a newer flamingock-go (this one reads versions up to %d): upgrade flamingock-go", n, schemaVersion)
 		}
 	}
-	if n := f.int64("schema_version"); f.problem == nil && n < 1 {
-		return seq, fmt.Errorf("unknown schema version %d", n)
+	version = f.int64("schema_version")
+	if f.problem == nil && version < schemaVersion1 {
+		return seq, 0, fmt.Errorf("unknown schema version %d", version)
 	}
-	return seq, f.problem
+	return seq, version, f.problem
 }

@@ -52,16 +52,20 @@ func appendStep(lease audit.Lease, e audit.Entry) func(tip) (bson.D, error) {
 	}
 }
 
-// entryFields is the stored form of e, after _id and schema_version. It
-// records the lease it was written under, so the trail shows which
-// acquisition every entry belongs to.
+// entryFields is the stored form of e, after _id. It records the lease it
+// was written under, so the trail shows which acquisition every entry
+// belongs to.
 func entryFields(e audit.Entry, l audit.Lease) bson.D {
+	version, order := orderFields(e.Order)
 	d := bson.D{
+		{Key: "schema_version", Value: version},
 		{Key: "kind", Value: kindEntry},
 		{Key: "execution_id", Value: e.ExecutionID},
 		{Key: "stage", Value: e.Stage},
 		{Key: "change_id", Value: e.ChangeID},
-		{Key: "order", Value: orderValue(e.Order)},
+	}
+	d = append(d, order...)
+	d = append(d, bson.D{
 		{Key: "author", Value: e.Author},
 		{Key: "state", Value: string(e.State)},
 		{Key: "time", Value: bson.NewDateTimeFromTime(e.Time)},
@@ -76,7 +80,7 @@ func entryFields(e audit.Entry, l audit.Lease) bson.D {
 		{Key: "error_kind", Value: e.ErrorKind},
 		{Key: "operator", Value: e.Operator},
 		{Key: "reason", Value: e.Reason},
-	}
+	}...)
 	if len(e.Metadata) > 0 {
 		// JSON text, not a subdocument: BSON would not give back the same
 		// JSON (numbers change type, and keys such as "$date" are read as
@@ -94,7 +98,7 @@ func entryFields(e audit.Entry, l audit.Lease) bson.D {
 // cannot trust.
 func decodeEntry(doc bson.Raw) (audit.Entry, error) {
 	f := newFields(doc)
-	seq, err := docVersion(f)
+	seq, version, err := docVersion(f)
 	if err != nil {
 		return audit.Entry{}, err
 	}
@@ -106,7 +110,7 @@ func decodeEntry(doc bson.Raw) (audit.Entry, error) {
 		ExecutionID:  f.string("execution_id"),
 		Stage:        f.string("stage"),
 		ChangeID:     f.string("change_id"),
-		Order:        f.order("order"),
+		Order:        f.order(version),
 		Author:       f.string("author"),
 		State:        audit.State(f.string("state")),
 		Time:         f.time("time"),

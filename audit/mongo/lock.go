@@ -88,9 +88,10 @@ func acquisitionID(key string, epoch int64) string {
 	return key + "/" + strconv.FormatInt(epoch, 10)
 }
 
-// leaseFields is the stored form of an event, after _id and schema_version.
+// leaseFields is the stored form of an event, after _id.
 func leaseFields(e leaseEvent) bson.D {
 	d := bson.D{
+		{Key: "schema_version", Value: int64(schemaVersion1)},
 		{Key: "kind", Value: kindLease},
 		{Key: "event", Value: e.event},
 		{Key: "key", Value: e.key},
@@ -114,7 +115,7 @@ func leaseFields(e leaseEvent) bson.D {
 // refuses one this version cannot trust.
 func decodeLeaseEvent(doc bson.Raw) (*leaseEvent, error) {
 	f := newFields(doc)
-	if _, err := docVersion(f); err != nil {
+	if _, _, err := docVersion(f); err != nil {
 		return nil, err
 	}
 	f.string("kind") // the query selected lease events of the key

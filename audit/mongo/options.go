@@ -19,10 +19,11 @@ const (
 )
 
 // The suffixes that follow the prefix in the names of the store's
-// collections: the trail and the checkpoints.
+// collections: the trail, the checkpoints and the version record.
 const (
 	auditSuffix      = "_audit"
 	checkpointSuffix = "_checkpoint"
+	versionSuffix    = "_version"
 )
 
 // MongoDB's limits: database names are shorter than 64 bytes, and a

@@ -28,6 +28,7 @@ type Store struct {
 	db          *mongodriver.Database
 	coll        *mongodriver.Collection // the trail
 	checkpoints *mongodriver.Collection // see checkpoint.go
+	versions    *mongodriver.Collection // the version record: see layout.go
 	name        string                  // String: the URI without secrets, or the database
 	url         string                  // Locator: the URI of the database without secrets; empty from New
 	prefix      string                  // the collection prefix
@@ -122,8 +123,8 @@ func New(ctx context.Context, db *mongodriver.Database, opts ...Option) (*Store,
 }
 
 func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, hosts string, secrets redact.Secrets) (*Store, error) {
-	trail, checkpoints := cfg.prefix+auditSuffix, cfg.prefix+checkpointSuffix
-	for _, c := range []string{trail, checkpoints} {
+	trail, checkpoints, versions := cfg.prefix+auditSuffix, cfg.prefix+checkpointSuffix, cfg.prefix+versionSuffix
+	for _, c := range []string{trail, checkpoints, versions} {
 		if err := validateNamespace(db.Name(), c); err != nil {
 			return nil, err
 		}
@@ -139,8 +140,9 @@ func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, h
 		SetWriteConcern(writeconcern.Majority()).
 		SetReadConcern(readconcern.Local()).
 		SetReadPreference(readpref.Primary())
-	s := &Store{db: db, coll: db.Collection(trail, opts), checkpoints: db.Collection(checkpoints, opts), name: name, prefix: cfg.prefix, serverHosts: hosts, secrets: secrets}
-	check := s.ensureIndexes
+	s := &Store{db: db, coll: db.Collection(trail, opts), checkpoints: db.Collection(checkpoints, opts), versions: db.Collection(versions, opts),
+		name: name, prefix: cfg.prefix, serverHosts: hosts, secrets: secrets}
+	check := s.ensureLayout
 	if cfg.readOnly {
 		check = s.checkReadOnly
 	}
@@ -155,8 +157,9 @@ func newStore(ctx context.Context, db *mongodriver.Database, cfg config, name, h
 var ErrNotStore = errors.New("not an audit store")
 
 // checkReadOnly checks, creating nothing, that the trail's collection
-// exists. (MongoDB reads of a missing collection find nothing, which would
-// look like an empty trail.)
+// exists (MongoDB reads of a missing collection find nothing, which would
+// look like an empty trail), and that its layout is not newer than this
+// release's. Layout 1 is read as it is.
 func (s *Store) checkReadOnly(ctx context.Context) error {
 	names, err := s.db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: s.coll.Name()}})
 	if err != nil {
@@ -166,7 +169,8 @@ func (s *Store) checkReadOnly(ctx context.Context) error {
 		return fmt.Errorf("%w: database %q has no collection %q: check the database (the URI's path) and the collection prefix (an audit store is created by its application's first run)",
 			ErrNotStore, s.db.Name(), s.coll.Name())
 	}
-	return nil
+	_, err = s.readLayout(ctx)
+	return err
 }
 
 // indexModels returns the store's secondary indexes, new on every call:

@@ -25,6 +25,7 @@ const (
 	needAppend
 	needLock
 	needCheckpoint
+	needOwner // to upgrade the tables of an earlier layout
 )
 
 // grants returns the statements that give the store's user p.
@@ -52,6 +53,10 @@ func (s *Store) grants(p privilege) string {
 	case needCheckpoint:
 		g = []string{usage, "GRANT SELECT ON " + s.audit.quoted + " TO " + user,
 			"GRANT SELECT, INSERT, UPDATE ON " + s.checkpoint.quoted + " TO " + user}
+	case needOwner:
+		// ALTER TABLE takes the table's owner; no GRANT gives it.
+		return "to own " + s.audit.quoted + ", a table of an earlier layout that this release upgrades in place: " +
+			"open the store once as the table's owner (the user that created it), then as this user again"
 	default:
 		return ""
 	}

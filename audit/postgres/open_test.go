@@ -79,7 +79,7 @@ func TestFirstUseConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"flamingock_audit", "flamingock_checkpoint", "flamingock_lock"}; strings.Join(tables, ",") != strings.Join(want, ",") {
+	if want := []string{"flamingock_audit", "flamingock_checkpoint", "flamingock_lock", "flamingock_version"}; strings.Join(tables, ",") != strings.Join(want, ",") {
 		t.Errorf("schema holds tables %v, want %v", tables, want)
 	}
 	l, err := stores[0].Acquire(t.Context(), "k", "runner-a", time.Minute)

@@ -149,6 +149,7 @@ type Store struct {
 	schema     string
 	prefix     string
 	audit      table
+	version    table // the layout of the tables, see schema.go
 	lock       table
 	checkpoint table
 
@@ -244,7 +245,7 @@ var ErrNotStore = errors.New("not an audit store")
 // that the store never creates them. The checkpoint table is not needed to
 // read, and a store made by an older release may lack it.
 func (s *Store) checkReadOnly(ctx context.Context) error {
-	c, err := s.readCatalog(ctx)
+	c, err := s.readCatalog(ctx, s.pool)
 	if err != nil {
 		return s.explain("inspect schema "+pgx.Identifier{s.schema}.Sanitize(), needInspect, err)
 	}
@@ -291,6 +292,7 @@ func newStore(pool *pgxpool.Pool, ownsPool bool, dsn string, secrets redact.Secr
 		schema:   o.schema,
 		prefix:   o.prefix,
 		audit:    newTable(o.schema, o.prefix+auditSuffix),
+		version:  newTable(o.schema, o.prefix+versionSuffix),
 		lock:     newTable(o.schema, o.prefix+lockSuffix),
 
 		checkpoint: newTable(o.schema, o.prefix+checkpointSuffix),

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -12,14 +14,37 @@ import (
 )
 
 // schemaVersion is the layout of the rows this release writes and the
-// newest it can read.
+// newest it can read. Layout 2 of the tables changed the type of
+// change_order, not what a row holds, so rows stay at 1.
 const schemaVersion = 1
+
+// layoutVersion is the layout of the store's tables that this release
+// creates, upgrades older ones to and reads; a store of a newer one is
+// refused. Layout 1 (up to commit 1448d82): change_order bigint, no version
+// table. Layout 2: change_order numeric, and the version table.
+const layoutVersion = 2
+
+// upgrades[i] takes the tables from layout i+1 to i+2, run in order in one
+// transaction by upgrade; the version table's row is written after the
+// last. A later layout appends its step here.
+var upgrades = []string{
+	// 2: orders of any length. ALTER TYPE rewrites the table and keeps
+	// every value (a bigint converts to numeric exactly), every seq and the
+	// identity sequence; the triggers stay as they were.
+	`ALTER TABLE {audit} ALTER COLUMN change_order TYPE numeric, ADD ` + orderCheck + `;
+` + createVersionSQL,
+}
+
+// orderCheck keeps change_order a non-negative integer: numeric takes any
+// number of digits, and sorts as a number.
+const orderCheck = `CONSTRAINT change_order_non_negative_integer CHECK (change_order >= 0 AND change_order = trunc(change_order))`
 
 const (
 	auditSuffix      = "_audit"
 	lockSuffix       = "_lock"
 	checkpointSuffix = "_checkpoint"
 	indexSuffix      = "_audit_change_idx"
+	versionSuffix    = "_version"
 )
 
 // column is one column the store needs, as pg_catalog describes it.
@@ -37,7 +62,7 @@ var auditColumns = []column{
 	{name: "execution_id", typ: "text", notNull: true},
 	{name: "stage", typ: "text", notNull: true},
 	{name: "change_id", typ: "text", notNull: true},
-	{name: "change_order", typ: "bigint", notNull: true},
+	{name: "change_order", typ: "numeric", notNull: true},
 	{name: "author", typ: "text", notNull: true},
 	{name: "state", typ: "text", notNull: true},
 	{name: "occurred_at", typ: "timestamp with time zone", notNull: true},
@@ -53,6 +78,25 @@ var auditColumns = []column{
 	{name: "operator", typ: "text", notNull: true},
 	{name: "reason", typ: "text", notNull: true},
 	{name: "metadata", typ: "jsonb"},
+}
+
+// auditColumnsOf returns the audit table's columns in layout.
+func auditColumnsOf(layout int) []column {
+	if layout > 1 {
+		return auditColumns
+	}
+	cols := slices.Clone(auditColumns)
+	for i := range cols {
+		if cols[i].name == "change_order" {
+			cols[i].typ = "bigint"
+		}
+	}
+	return cols
+}
+
+var versionColumns = []column{
+	{name: "layout", typ: "integer", notNull: true},
+	{name: "upgraded_at", typ: "timestamp with time zone", notNull: true},
 }
 
 var lockColumns = []column{
@@ -73,7 +117,7 @@ var checkpointColumns = []column{
 	{name: "saved_at", typ: "timestamp with time zone", notNull: true},
 }
 
-// The DDL matches auditColumns, lockColumns and checkpointColumns: the conformance suite and
+// The DDL matches auditColumns, versionColumns, lockColumns and checkpointColumns: the conformance suite and
 // TestRoundTrips reopen tables the store created, which puts them through
 // the shape check.
 const createAuditSQL = `CREATE TABLE IF NOT EXISTS {audit} (
@@ -82,7 +126,7 @@ const createAuditSQL = `CREATE TABLE IF NOT EXISTS {audit} (
 	execution_id   text NOT NULL,
 	stage          text NOT NULL,
 	change_id      text NOT NULL,
-	change_order   bigint NOT NULL,
+	change_order   numeric NOT NULL ` + orderCheck + `,
 	author         text NOT NULL,
 	state          text NOT NULL,
 	occurred_at    timestamptz NOT NULL,
@@ -101,6 +145,24 @@ const createAuditSQL = `CREATE TABLE IF NOT EXISTS {audit} (
 );
 CREATE INDEX IF NOT EXISTS {index} ON {audit} (stage, change_id, seq);
 COMMENT ON TABLE {audit} IS 'flamingock-go audit trail: append-only, written by the runtime; fix states with the flamingock CLI, not by hand';
+`
+
+// createVersionSQL creates the version table, which recordLayoutSQL fills.
+// Every user may read it (it holds a layout number and a time): the
+// catalog statement reads it on every open, and the users given SELECT on
+// the other tables before it existed were not given it.
+const createVersionSQL = `CREATE TABLE IF NOT EXISTS {version} (
+	layout      integer NOT NULL,
+	upgraded_at timestamptz NOT NULL
+);
+COMMENT ON TABLE {version} IS 'flamingock-go: the layout of this store''s tables (one row), which the store upgrades in place; do not edit';
+GRANT SELECT ON {version} TO PUBLIC;
+`
+
+// recordLayoutSQL makes the version table's one row say layoutVersion,
+// with the database's clock.
+var recordLayoutSQL = `DELETE FROM {version};
+INSERT INTO {version} (layout, upgraded_at) VALUES (` + strconv.Itoa(layoutVersion) + `, clock_timestamp());
 `
 
 const createLockSQL = `CREATE TABLE IF NOT EXISTS {lock} (
@@ -130,13 +192,26 @@ COMMENT ON TABLE {checkpoint} IS 'flamingock-go checkpoints: pipelines found who
 // user has no privilege on, which would make a table without grants look
 // missing and send the store into trying to create it. No row: the schema
 // does not exist. One row with a NULL relname: it exists without the tables.
+//
+// Every row also carries the layout the version table ($6, quoted)
+// records, so that an up-to-date open stays one round trip. A statement
+// cannot name a table that may be missing (it would fail to parse), so the
+// layout is read through query_to_xml, PostgreSQL's built-in way to run a
+// query given as text (it needs no libxml), and only when the table exists
+// with its layout column and the user may read it; otherwise it is NULL.
+// Its subquery is uncorrelated: it runs once, not once per row.
 const catalogSQL = `SELECT c.relname::text, c.relkind::text, a.attname::text,
 	format_type(a.atttypid, a.atttypmod), a.attnotnull,
 	a.attidentity <> '' OR a.atthasdef,
 	EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-		WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum)
+		WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum),
+	(SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute v JOIN pg_catalog.pg_namespace vn ON vn.nspname = $1
+		WHERE v.attrelid = pg_catalog.to_regclass($6) AND v.attname = 'layout' AND NOT v.attisdropped
+			AND pg_catalog.has_schema_privilege(vn.oid, 'USAGE') AND pg_catalog.has_table_privilege(v.attrelid, 'SELECT'))
+	THEN substring(pg_catalog.query_to_xml('SELECT max(layout) AS layout FROM ' || pg_catalog.to_regclass($6)::text, false, true, '')::text
+		FROM '<layout>([0-9]+)</layout>')::integer END)
 FROM pg_catalog.pg_namespace n
-LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname IN ($2, $3, $4)
+LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname IN ($2, $3, $4, $5)
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 WHERE n.nspname = $1`
 
@@ -149,10 +224,15 @@ type foundTable struct {
 type catalog struct {
 	schemaExists bool
 	tables       map[string]*foundTable
+	layout       *int // what the version table records; nil when unread
 }
 
-func (s *Store) readCatalog(ctx context.Context) (catalog, error) {
-	rows, err := s.pool.Query(ctx, catalogSQL, execArgs(s.schema, s.audit.name, s.lock.name, s.checkpoint.name)...)
+// readCatalog runs catalogSQL on q: the pool, or upgrade's transaction.
+func (s *Store) readCatalog(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) (catalog, error) {
+	rows, err := q.Query(ctx, catalogSQL, execArgs(s.schema, s.audit.name, s.lock.name, s.checkpoint.name,
+		s.version.name, s.version.quoted)...)
 	if err != nil {
 		return catalog{}, err
 	}
@@ -164,7 +244,7 @@ func (s *Store) readCatalog(ctx context.Context) (catalog, error) {
 			rel, kind, name, typ     *string
 			notNull, generated, uniq *bool
 		)
-		if err := rows.Scan(&rel, &kind, &name, &typ, &notNull, &generated, &uniq); err != nil {
+		if err := rows.Scan(&rel, &kind, &name, &typ, &notNull, &generated, &uniq, &c.layout); err != nil {
 			return catalog{}, err
 		}
 		if rel == nil {
@@ -208,41 +288,80 @@ func shapeProblems(found *foundTable, want []column) []string {
 	return problems
 }
 
-// missing lists what ensureTables has to create.
+// missing lists what ensureTables has to create. The version table is
+// created with the audit table: beside a layout-1 audit table, its absence
+// means an upgrade.
 type missing struct {
 	schema, audit, lock, checkpoint bool
 }
 
 func (m missing) any() bool { return m.schema || m.audit || m.lock || m.checkpoint }
 
-// check verifies the tables that exist and reports what is missing.
-func (s *Store) check(c catalog) (missing, error) {
-	m := missing{schema: !c.schemaExists}
+// found is what check makes of the catalog: what is missing, and the
+// layout of the tables that exist.
+type found struct {
+	missing
+	layout int
+}
+
+// check verifies the tables that exist, against the columns of their
+// layout, and reports what is missing. A store of a newer layout is refused
+// before its tables are looked at: their shape is not this release's to
+// judge.
+func (s *Store) check(c catalog) (found, error) {
+	f := found{missing: missing{schema: !c.schemaExists}, layout: 1}
+	if c.tables[s.version.name] != nil {
+		switch {
+		case c.layout == nil:
+			return found{}, fmt.Errorf("postgres: table %s records no layout: it is empty, or the user may not read it. "+
+				"Nothing was changed: GRANT SELECT ON %s TO PUBLIC, or restore its row (the layout of the tables beside it)",
+				s.version.quoted, s.version.quoted)
+		case *c.layout > layoutVersion:
+			return found{}, fmt.Errorf("postgres: the store in schema %s was written by a newer flamingock-go: table %s records layout %d, "+
+				"and this release knows layouts up to %d. Nothing was changed: upgrade flamingock-go",
+				pgx.Identifier{s.schema}.Sanitize(), s.version.quoted, *c.layout, layoutVersion)
+		case *c.layout < 1:
+			return found{}, fmt.Errorf("postgres: table %s records layout %d, which no flamingock-go writes. Nothing was changed: "+
+				"restore its row (the layout of the tables beside it)", s.version.quoted, *c.layout)
+		}
+		f.layout = *c.layout
+	}
 	var msgs []string
 	for _, t := range []struct {
 		table   table
 		want    []column
 		missing *bool
-	}{{s.audit, auditColumns, &m.audit}, {s.lock, lockColumns, &m.lock}, {s.checkpoint, checkpointColumns, &m.checkpoint}} {
-		found := c.tables[t.table.name]
-		if found == nil {
-			*t.missing = true
+	}{
+		{s.audit, auditColumnsOf(f.layout), &f.audit},
+		{s.version, versionColumns, nil},
+		{s.lock, lockColumns, &f.lock},
+		{s.checkpoint, checkpointColumns, &f.checkpoint},
+	} {
+		ft := c.tables[t.table.name]
+		if ft == nil {
+			if t.missing != nil {
+				*t.missing = true
+			}
 			continue
 		}
-		if problems := shapeProblems(found, t.want); len(problems) > 0 {
-			msgs = append(msgs, fmt.Sprintf("table %s exists but is not a flamingock table of this layout: %s",
-				t.table.quoted, strings.Join(problems, "; ")))
+		if problems := shapeProblems(ft, t.want); len(problems) > 0 {
+			msgs = append(msgs, fmt.Sprintf("table %s exists but is not a flamingock table of layout %d: %s",
+				t.table.quoted, f.layout, strings.Join(problems, "; ")))
 		}
 	}
 	if len(msgs) > 0 {
-		return missing{}, fmt.Errorf("postgres: %s. Nothing was changed: rename or drop the table, "+
+		return found{}, fmt.Errorf("postgres: %s. Nothing was changed: rename or drop the table, "+
 			"or point the store at other tables with WithSchema or WithTablePrefix", strings.Join(msgs, ". "))
 	}
-	return m, nil
+	if f.audit {
+		// Tables created now are of this layout.
+		f.layout = layoutVersion
+	}
+	return f, nil
 }
 
-// ensureTables checks the store's tables in one round trip and creates what
-// is missing.
+// ensureTables checks the store's tables in one round trip, creates what
+// is missing and upgrades tables of an earlier layout.
 //
 // CREATE … IF NOT EXISTS is not safe on its own when several processes start
 // at once: two creators can both pass the existence check and one fails with
@@ -254,28 +373,67 @@ func (s *Store) check(c catalog) (missing, error) {
 // makes it fine behind PgBouncer), and a crash mid-way leaves nothing behind.
 // Creators not using this lock (another tool, an older release) can still
 // race, so the errors of a lost race are retried after re-reading the catalog.
+// Upgrades take the same lock (see upgrade).
 func (s *Store) ensureTables(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
-		c, err := s.readCatalog(ctx)
+		c, err := s.readCatalog(ctx, s.pool)
 		if err != nil {
 			return s.explain("inspect schema "+pgx.Identifier{s.schema}.Sanitize(), needInspect, err)
 		}
-		m, err := s.check(c)
-		if err != nil || !m.any() {
+		f, err := s.check(c)
+		if err != nil || (!f.any() && f.layout == layoutVersion) {
 			return err
 		}
 		if attempt > 3 {
-			return fmt.Errorf("postgres: tables %s are still missing after creating them", s.tableNames())
+			return fmt.Errorf("postgres: tables %s are still missing or of layout %d after creating or upgrading them", s.tableNames(), f.layout)
 		}
 		// After a success the loop re-reads the catalog: a creator outside
 		// the advisory lock may have won with tables of another shape.
-		if err := s.create(ctx, m); err != nil && !isCreationRace(err) {
-			if m.schema {
-				return s.explain("create schema "+pgx.Identifier{s.schema}.Sanitize(), needCreateSchema, err)
+		if f.any() {
+			if err := s.create(ctx, f.missing); err != nil && !isCreationRace(err) {
+				if f.schema {
+					return s.explain("create schema "+pgx.Identifier{s.schema}.Sanitize(), needCreateSchema, err)
+				}
+				return s.explain("create tables "+s.tableNames(), needCreateTables, err)
 			}
-			return s.explain("create tables "+s.tableNames(), needCreateTables, err)
+			continue
+		}
+		if err := s.upgrade(ctx); err != nil {
+			return s.explain(fmt.Sprintf("upgrade table %s from layout %d to layout %d (nothing was changed)",
+				s.audit.quoted, f.layout, layoutVersion), needOwner, err)
 		}
 	}
+}
+
+// upgrade runs the upgrades from the layout the tables are of to
+// layoutVersion, and records it, in one transaction (PostgreSQL's DDL is
+// transactional: a failure half-way leaves the tables as they were). It
+// takes the creation lock and reads the catalog again under it, so that
+// of processes starting at once one upgrades and the others find the
+// tables upgraded.
+func (s *Store) upgrade(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", execArgs(s.creationLockKey())...); err != nil {
+		return err
+	}
+	c, err := s.readCatalog(ctx, tx)
+	if err != nil {
+		return err
+	}
+	f, err := s.check(c)
+	if err != nil || f.any() || f.layout == layoutVersion {
+		// Upgraded, or changed, meanwhile: ensureTables looks again.
+		return err
+	}
+	sql := s.ddl(strings.Join(upgrades[f.layout-1:], "") + recordLayoutSQL)
+	if _, err := tx.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // create creates what m says is missing, and only that: CREATE SCHEMA IF
@@ -288,7 +446,7 @@ func (s *Store) create(ctx context.Context, m missing) error {
 		fmt.Fprintf(&b, "CREATE SCHEMA IF NOT EXISTS %s;\n", pgx.Identifier{s.schema}.Sanitize())
 	}
 	if m.audit {
-		b.WriteString(createAuditSQL)
+		b.WriteString(createAuditSQL + createVersionSQL + recordLayoutSQL)
 	}
 	if m.lock {
 		b.WriteString(createLockSQL)
@@ -302,14 +460,19 @@ func (s *Store) create(ctx context.Context, m missing) error {
 		// installed by the first SaveCheckpoint that finds them missing.
 		b.WriteString(s.checkpointSQL.install)
 	}
-	sql := strings.NewReplacer(
+	_, err := s.pool.Exec(ctx, s.ddl(b.String()), pgx.QueryExecModeSimpleProtocol)
+	return err
+}
+
+// ddl fills the store's names into the DDL sql.
+func (s *Store) ddl(sql string) string {
+	return strings.NewReplacer(
 		"{audit}", s.audit.quoted,
+		"{version}", s.version.quoted,
 		"{lock}", s.lock.quoted,
 		"{checkpoint}", s.checkpoint.quoted,
 		"{index}", pgx.Identifier{s.prefix + indexSuffix}.Sanitize(),
-	).Replace(b.String())
-	_, err := s.pool.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
-	return err
+	).Replace(sql)
 }
 
 // creationLockKey is the advisory lock key serialising creators of this
@@ -341,5 +504,5 @@ func isCreationRace(err error) bool {
 
 // tableNames lists the store's tables for messages.
 func (s *Store) tableNames() string {
-	return s.audit.quoted + ", " + s.lock.quoted + " and " + s.checkpoint.quoted
+	return s.audit.quoted + ", " + s.version.quoted + ", " + s.lock.quoted + " and " + s.checkpoint.quoted
 }

@@ -79,7 +79,7 @@ func buildStatements(auditTable, lockTable string) statements {
 	INSERT INTO {audit} (schema_version, execution_id, stage, change_id, change_order,
 		author, state, occurred_at, duration_ns, host, runner_id, target_id, strategy, recovery, checksum,
 		error_message, error_kind, operator, reason, metadata)
-	SELECT $1::integer, $2::text, $3::text, $4::text, $5::bigint, $6::text, $7::text, $8::timestamptz,
+	SELECT $1::integer, $2::text, $3::text, $4::text, $5::numeric, $6::text, $7::text, $8::timestamptz,
 		$9::bigint, $10::text, $11::text, $12::text, $13::text, $14::text, $15::text, $16::text,
 		$17::text, $18::text, $19::text, $20::jsonb
 	FROM lease

@@ -77,7 +77,7 @@ func (s *Store) diagnose(ctx context.Context) (retry bool, err error) {
 		s.tables.done = true
 		return true, nil
 	}
-	c, err := s.readCatalog(ctx)
+	c, err := s.readCatalog(ctx, s.pool)
 	if err != nil {
 		return false, s.explain("inspect schema "+pgx.Identifier{s.schema}.Sanitize(), needInspect, err)
 	}
@@ -85,10 +85,10 @@ func (s *Store) diagnose(ctx context.Context) (retry bool, err error) {
 	if err != nil || !m.any() {
 		return false, err
 	}
-	if m == (missing{checkpoint: true}) {
+	if m.missing == (missing{checkpoint: true}) {
 		// Checkpoints only spare reads: creating their table again empty
 		// loses nothing.
-		if err := s.create(ctx, m); err != nil && !isCreationRace(err) {
+		if err := s.create(ctx, m.missing); err != nil && !isCreationRace(err) {
 			return false, s.explain("create table "+s.checkpoint.quoted, needCreateTables, err)
 		}
 		return true, nil

@@ -27,8 +27,8 @@
 // date at millisecond precision, duration_ns in nanoseconds, metadata as
 // JSON text, and the lease it was written under) or a lock event (kind
 // "lease": an acquire, refresh, release or force_release of a key, with
-// its epoch, owner and expiry). Every document carries a schema_version.
-// The store never updates or deletes a document of the trail, and neither
+// its epoch, owner and expiry). Every document carries a schema_version
+// (see Orders). The store never updates or deletes a document of the trail, and neither
 // may anyone else: the proof below rests on it. Do not shard the
 // collection, nor put a TTL index on it. (Checkpoints, which only spare
 // reads, are kept in a collection of their own: see below.)
@@ -40,6 +40,64 @@
 // writer reads the new tip and decides again. So the chain is gapless, a
 // document's predecessors are exactly the tip its writer decided on, and
 // the lock state a writer acted on is the state just before its document.
+//
+// # Orders
+//
+// An entry's order is stored in the form the releases before layout 2
+// wrote whenever it can be: an order that fits int64 is an int64 in field
+// order, in a document of schema_version 1. A larger order (a 20-digit
+// version such as 20150101000001000000) is stored as its decimal digits,
+// without leading zeros, a string in field order, and their number, an
+// int64 in field order_digits, in a document of schema_version 2. So every
+// order keeps all its digits, and a release before layout 2 that reads
+// such an entry refuses it as written by a newer flamingock-go ("upgrade
+// flamingock-go") instead of misreading it.
+//
+// To sort entries by order on the server, sort by order_digits, then
+// order:
+//
+//	db.flamingock_audit.find({kind: "entry"}).sort({order_digits: 1, order: 1, _id: 1})
+//
+// Documents of schema_version 1 lack order_digits, which sorts them first
+// (a missing field sorts as null, before numbers), by their int64 order;
+// the others come after them, as every order beyond int64 is larger, by
+// their number of digits, then by their digits, which compare bytewise as
+// the numbers do when there are as many of them. A sort by order alone
+// would be wrong: numbers sort before strings, but strings bytewise, so
+// "9300000000000000000" would follow "20150101000001000000". Decimal128
+// was not chosen: it keeps only 34 digits, and FerretDB 1.24 drops the
+// connection on one.
+//
+// # Layout and upgrade
+//
+// The layout of the store's collections has a version, recorded in
+// PREFIX_version as one document, {_id: "layout", version: 2, upgraded_at:
+// the server's time it was recorded}. Layout 1, written by the releases
+// before orders of any length, has no record. Layout 2 adds orders beyond
+// int64 and the record.
+//
+// Open and New read the record (one round trip for an up-to-date store).
+// Without one (layout 1, or no store yet), they create the indexes that
+// are missing (see Names), run the upgrade steps of each layout after the
+// store's, and insert the record, in that order, so that a record means
+// the store is complete; another opener's record inserted first counts as
+// done, once read back. Any number of processes may open a store of layout
+// 1 at once: each step is idempotent, and there is no lock to take (MongoDB
+// has no transactional DDL, FerretDB no transactions). The upgrade from
+// layout 1 to 2 changes no document of the trail, nor of PREFIX_checkpoint:
+// there is nothing to rewrite, as every order of layout 1 fits int64 and
+// keeps its stored form. So every seq and every value stays as it was, a
+// checkpoint saved before the upgrade stays current (its digest is of the
+// documents as stored), and releases of layout 1 still running keep
+// working on the trail until they meet an entry of schema_version 2.
+//
+// A record of a layout above 2 is refused, by Open and by a read-only
+// Open, before anything is written: the store was written by a newer
+// flamingock-go, and must be opened by one ("upgrade flamingock-go"). A
+// read-only Open writes nothing: it reads layout 1 as it is, and layout 2.
+// Because an up-to-date open does not create indexes, an index dropped by
+// hand stays dropped: delete the version record, and the next Open creates
+// it again with the record.
 //
 // # Lock and fencing
 //
@@ -145,22 +203,24 @@
 // /\. "$*<>:| ? or NUL (FerretDB allows only letters, digits, "_" and "-",
 // and says so). The prefix follows the rules for collection names: not
 // empty, valid UTF-8, no "$" or NUL, not starting with "." or "system.".
-// The namespaces, database.prefix_audit and database.prefix_checkpoint,
-// are at most 255 bytes.
+// The namespaces, database.prefix_audit, database.prefix_checkpoint and
+// database.prefix_version, are at most 255 bytes.
 //
 // Open and New create four secondary indexes of PREFIX_audit when missing
 // (the latest lock event of a key; the highest entry seq; the history of a
-// change; the unique acquisition), one at a time, since FerretDB 1.24
-// drops the connection on a createIndexes of several indexes that all
-// exist. An index of one of these names with another definition is an
-// error. PREFIX_checkpoint needs no index but _id's, and is created by its
-// first save.
+// change; the unique acquisition) on a store without a version record, one
+// at a time, since FerretDB 1.24 drops the connection on a createIndexes of
+// several indexes that all exist. An index of one of these names with
+// another definition is an error. PREFIX_checkpoint needs no index but
+// _id's, and is created by its first save; PREFIX_version by its record.
 //
 // # Tested against FerretDB
 //
 // The tests run against FerretDB 1.24 (scripts/ferretdb-up): the
 // conformance suite, concurrent acquirers on many clients, takeovers under
-// load, and the exact interleaving a check-then-insert design gets wrong
+// load, the upgrade of a trail written by the release before layout 2
+// (testdata/layout1) by twenty clients at once, the sort by order, and
+// the exact interleaving a check-then-insert design gets wrong
 // (a write overtaken by a takeover between its check and its insert),
 // replayed deterministically. FerretDB enforces unique indexes (of
 // concurrent inserts of one _id, exactly one succeeds), so these tests

@@ -42,9 +42,12 @@ var _ audit.Store = (*Store)(nil)
 // Open connects to the MongoDB deployment at uri (a mongodb:// or
 // mongodb+srv:// connection string, with any options the driver reads from
 // it, such as serverSelectionTimeoutMS) with a client of its own, which
-// Close disconnects, and creates the store's indexes when they are missing
-// (with WithReadOnly, only checks that the trail's collection exists). An
-// empty uri is refused.
+// Close disconnects, and brings the store's collections to this release's
+// layout (see the package documentation): on a store not yet recorded at
+// it, it creates the indexes that are missing and records the layout. With
+// WithReadOnly it writes nothing, and only checks that the trail's
+// collection exists. A store of a newer layout is refused: it was written
+// by a newer flamingock-go. An empty uri is refused.
 //
 // The database is the one WithDatabase names, else the one in the URI's
 // path, else DefaultDatabase. A malformed URI, an invalid name, a server
@@ -94,8 +97,8 @@ func open(ctx context.Context, uri string, opts []Option) (*Store, error) {
 	return s, nil
 }
 
-// New returns a store in db, on the caller's client, creating the store's
-// indexes as Open does. Close leaves the client connected. WithDatabase is
+// New returns a store in db, on the caller's client, bringing its layout
+// up to date as Open does. Close leaves the client connected. WithDatabase is
 // rejected: db is the database.
 func New(ctx context.Context, db *mongodriver.Database, opts ...Option) (*Store, error) {
 	if db == nil {

@@ -3,6 +3,7 @@ package mongo_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/flamingock/flamingock-go/audit"
@@ -415,4 +418,42 @@ func TestNewStoreIsLayout2(t *testing.T) {
 	db := srv.database(t)
 	openDB(t, srv, db)
 	srv.wantLayout2(t, db)
+}
+
+// TestUpToDateOpenIsOneRead counts the commands of opening a store of
+// layout 2: one find, of the version record, where the release before
+// sent four createIndexes.
+func TestUpToDateOpenIsOneRead(t *testing.T) {
+	srv := newServer(t)
+	db := srv.database(t)
+	openDB(t, srv, db)
+	var (
+		mu       sync.Mutex
+		commands []string
+	)
+	client, err := mongodriver.Connect(options.Client().ApplyURI(srv.uri).SetMonitor(&event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			commands = append(commands, e.CommandName)
+		},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	if err := client.Ping(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	commands = nil
+	mu.Unlock()
+	if _, err := mongo.New(t.Context(), client.Database(db)); err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"find"}; !slices.Equal(commands, want) {
+		t.Errorf("opening an up-to-date store sent %v, want %v", commands, want)
+	}
 }

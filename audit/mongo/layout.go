@@ -25,13 +25,17 @@ const layoutID = "layout"
 // each must be idempotent and safe to run concurrently with itself and
 // with writers of the layout before. The version record is inserted after
 // the last step, so a record means every step is done.
-var upgrades = [layoutVersion - 1]func(context.Context, *Store) error{
+var upgrades = [...]func(context.Context, *Store) error{
 	// 1 → 2, orders of any length: an order beyond int64 is stored in a
 	// document of schema version 2 (see orderFields); every document of
 	// layout 1 is already in the stored form of its order, and stays as it
 	// is.
 	func(context.Context, *Store) error { return nil },
 }
+
+// One step per layout after the first: the build breaks when layoutVersion
+// changes without its step.
+var _ = [1]struct{}{}[len(upgrades)-(layoutVersion-1)]
 
 // ensureLayout brings the store to layoutVersion. An up-to-date store
 // costs one read, of its version record; the indexes were created before

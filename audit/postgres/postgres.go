@@ -13,12 +13,12 @@
 //
 //   - before its first write (Append, AppendTx, AppendSQLTx, CommitTx,
 //     Acquire, Refresh, Release, ForceRelease), it checks them against the
-//     expected columns and types (one query) and creates the schema and
-//     tables that are missing,
-//     in one transaction serialised by a transaction-scoped advisory lock,
-//     so any number of processes may start at once. Tables of another shape
-//     are refused, with a message saying what is wrong, and nothing is
-//     written to them;
+//     expected columns and types and reads their layout (one query), creates
+//     the schema and tables that are missing and upgrades the tables of an
+//     earlier layout (see Layouts), each in one transaction serialised by a
+//     transaction-scoped advisory lock, so any number of processes may start
+//     at once. Tables of another shape, or of a newer layout, are refused,
+//     with a message saying what is wrong, and nothing is written to them;
 //   - a read (Snapshot, History, Lock) goes straight to the tables. When it
 //     fails as a missing table or one of another shape would make it fail,
 //     the catalog says which, with the same message; before the store's
@@ -37,11 +37,17 @@
 //   - flamingock_audit: the append-only trail. seq (identity, the store's
 //     order), schema_version (of the row's layout; rows written by a newer
 //     release are refused as corrupt rather than misread), then one column
-//     per audit.Entry field. Times are timestamptz, stored with PostgreSQL's
+//     per audit.Entry field. change_order is numeric, of any number of
+//     digits, kept a non-negative integer by a CHECK constraint: ORDER BY
+//     change_order sorts orders as numbers (9 < 10 < 20150101000001000000).
+//     Times are timestamptz, stored with PostgreSQL's
 //     microsecond precision: Append truncates Entry.Time to the microsecond
 //     and returns the entry as stored. duration_ns is the duration in
 //     nanoseconds (bigint), metadata is jsonb (NULL when empty; PostgreSQL
 //     normalises its spacing and key order).
+//   - flamingock_version: one row, the layout of the store's tables and
+//     when it was created or upgraded to it (the database's clock).
+//     Readable by every user (GRANT SELECT … TO PUBLIC): every open reads it.
 //   - flamingock_lock: one lease row per key: key, owner (empty when
 //     released), epoch (grows on every acquisition, kept on release),
 //     expires_at, and released_by and released_at (the latest ForceRelease,
@@ -60,6 +66,33 @@
 // inserted by hand below its highest seq, deletes every checkpoint. On the
 // tables of an earlier release, the first SaveCheckpoint creates them
 // (ALTER TABLE … ENABLE ALWAYS TRIGGER takes the audit table's owner).
+//
+// # Layouts
+//
+// The tables are versioned as a whole, by the layout in flamingock_version.
+// Layout 1 is the tables of releases up to commit 1448d82: change_order
+// bigint, no version table. Layout 2, this release's, keeps orders of any
+// length. A store's first write upgrades tables of an earlier layout in
+// place, in one transaction (PostgreSQL's DDL is transactional: a failure
+// leaves layout 1 as it was) under the creation lock, after reading the
+// layout again under it: of twenty processes starting at once, one
+// upgrades and the others find the tables upgraded. From layout 1, ALTER
+// TABLE … ALTER COLUMN change_order TYPE numeric rewrites the audit table,
+// keeping every entry, every seq and the identity sequence; it holds an
+// ACCESS EXCLUSIVE lock on the table meanwhile, so reads of the trail wait
+// for it (about ten seconds for a million entries on a laptop-class server). The triggers and
+// the checkpoints' guard are left as they were: a checkpoint current
+// before the upgrade stays current, since the trail holds the same entries.
+// The upgrade takes the audit table's owner; another user is refused with a
+// message saying so, and nothing is changed.
+//
+// A store whose version table records a newer layout is refused, by Open
+// with WithReadOnly and by the first write, with an error saying to
+// upgrade flamingock-go, and nothing is written to it. A WithReadOnly store
+// reads layouts 1 and 2 as they are and never upgrades. A read-write
+// store's reads before its first write go straight to the tables, as
+// always, without the layout: the first write refuses the store. An earlier release
+// refuses layout-2 tables as of another shape (change_order is numeric).
 //
 // # Starting with nothing to do
 //
@@ -116,7 +149,8 @@
 // # Privileges
 //
 // Creating the schema needs CREATE on the database and creating the tables
-// CREATE on the schema; once they exist, the store's user needs USAGE on the
+// CREATE on the schema; upgrading tables of an earlier layout needs to own
+// the audit table (open the store once as its owner); once they exist, the store's user needs USAGE on the
 // schema, SELECT and INSERT on the audit table and SELECT, INSERT and UPDATE
 // on the lock and checkpoint tables. A missing privilege is reported with the GRANT that
 // supplies it.

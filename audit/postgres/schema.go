@@ -314,8 +314,9 @@ func (s *Store) check(c catalog) (found, error) {
 		switch {
 		case c.layout == nil:
 			return found{}, fmt.Errorf("postgres: table %s records no layout: it is empty, or the user may not read it. "+
-				"Nothing was changed: GRANT SELECT ON %s TO PUBLIC, or restore its row (the layout of the tables beside it)",
-				s.version.quoted, s.version.quoted)
+				"Nothing was changed: the user needs: GRANT USAGE ON SCHEMA %s TO %s; GRANT SELECT ON %s TO PUBLIC "+
+				"(or restore its row, the layout of the tables beside it)",
+				s.version.quoted, pgx.Identifier{s.schema}.Sanitize(), pgx.Identifier{s.conn.User}.Sanitize(), s.version.quoted)
 		case *c.layout > layoutVersion:
 			return found{}, fmt.Errorf("postgres: the store in schema %s was written by a newer flamingock-go: table %s records layout %d, "+
 				"and this release knows layouts up to %d. Nothing was changed: upgrade flamingock-go",

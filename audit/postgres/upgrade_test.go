@@ -453,3 +453,16 @@ func TestUpgradingNeedsTheAuditTablesOwner(t *testing.T) {
 	// The trail stays readable meanwhile.
 	sameEntries(t, "History as the restricted role", history(t, s), golden(t))
 }
+
+func TestAVersionTableWithoutItsRowIsRefused(t *testing.T) {
+	srv := newServer(t)
+	_, schema := srv.open(t)
+	version := pgx.Identifier{schema, "flamingock_version"}.Sanitize()
+	srv.exec(t, "DELETE FROM "+version)
+	before := srv.state(t, schema)
+	err := firstUse(t, openSchema(t, srv.dsn, schema))
+	wantMessage(t, err, version+" records no layout", "GRANT SELECT ON "+version)
+	if after := srv.state(t, schema); after != before {
+		t.Errorf("refusing the store wrote to it:\nbefore\n%s\nafter\n%s", before, after)
+	}
+}

@@ -14,6 +14,12 @@ import (
 // written by a newer flamingock-go and is not decoded.
 const schemaVersion = 1
 
+// layoutVersion is the layout of the store's tables this release creates,
+// reads and writes, recorded in the version table (see the package doc).
+// Layout 1 is the tables of the releases before the version table; Open
+// upgrades them in place with the steps of upgrades.
+const layoutVersion = 2
+
 // column is one column of a store table. The same description creates the
 // table and checks the shape of an existing one.
 type column struct {
@@ -54,7 +60,7 @@ var (
 		{name: "execution_id", typ: "TEXT", notNull: true},
 		{name: "stage", typ: "TEXT", notNull: true},
 		{name: "change_id", typ: "TEXT", notNull: true},
-		{name: "change_order", typ: "INTEGER", notNull: true},
+		{name: "change_order", typ: "TEXT", notNull: true}, // decimal, no leading zeros
 		{name: "author", typ: "TEXT", notNull: true},
 		{name: "state", typ: "TEXT", notNull: true},
 		{name: "time", typ: "INTEGER", notNull: true},     // unix milliseconds
@@ -81,6 +87,15 @@ var (
 		{name: "released_by", typ: "TEXT"},
 		{name: "released_at", typ: "INTEGER"},
 	}}
+	// auditTableLayout1 is the trail as layout 1 made it: orders in a
+	// 64-bit INTEGER column.
+	auditTableLayout1 = auditTable.with(column{name: "change_order", typ: "INTEGER", notNull: true})
+	// One row: the layout of the store's tables, and when the store reached
+	// it (created or upgraded) in unix milliseconds by the store clock.
+	versionTable = table{suffix: "_version", columns: []column{
+		{name: "layout", typ: "INTEGER", notNull: true},
+		{name: "upgraded_at", typ: "INTEGER", notNull: true},
+	}}
 	// One checkpoint per pipeline digest (audit.Checkpointer). Deleting
 	// rows is harmless: the next start reads the whole trail and saves
 	// them again.
@@ -91,6 +106,26 @@ var (
 	}}
 )
 
+// with returns t with c in place of its column of c's name.
+func (t table) with(c column) table {
+	t.columns = slices.Clone(t.columns)
+	for i := range t.columns {
+		if t.columns[i].name == c.name {
+			t.columns[i] = c
+		}
+	}
+	return t
+}
+
+// create is the statement that creates t as the table name (quoted).
+func (t table) create(name string) string {
+	decls := make([]string, len(t.columns))
+	for i, c := range t.columns {
+		decls[i] = c.decl()
+	}
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n\t%s\n) STRICT", name, strings.Join(decls, ",\n\t"))
+}
+
 // quote makes name an SQL identifier whatever it holds.
 func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
@@ -100,9 +135,10 @@ const nowMillis = `CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS IN
 
 // queries holds the SQL of one table prefix, built once.
 type queries struct {
-	auditName, lockName, checkpointName, indexName string
-	createTables                                   []string
-	createIndex                                    string
+	auditName, lockName, checkpointName, versionName, indexName string
+	createTables                                                []string
+	createIndex                                                 string
+	layout, setLayout                                           string
 
 	insert, snapshot, history string
 	acquire, refresh, release string
@@ -117,21 +153,14 @@ func newQueries(prefix string) queries {
 		lockName:  prefix + lockTable.suffix,
 
 		checkpointName: prefix + checkpointTable.suffix,
+		versionName:    prefix + versionTable.suffix,
 		indexName:      prefix + auditTable.suffix + "_by_change",
 	}
-	audit, lock, checkpoint := quote(q.auditName), quote(q.lockName), quote(q.checkpointName)
-	for _, t := range []struct {
-		name string
-		table
-	}{{audit, auditTable}, {lock, lockTable}, {checkpoint, checkpointTable}} {
-		decls := make([]string, len(t.columns))
-		for i, c := range t.columns {
-			decls[i] = c.decl()
-		}
-		q.createTables = append(q.createTables,
-			fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n\t%s\n) STRICT", t.name, strings.Join(decls, ",\n\t")))
-	}
+	audit, lock, checkpoint, version := quote(q.auditName), quote(q.lockName), quote(q.checkpointName), quote(q.versionName)
+	q.createTables = []string{auditTable.create(audit), lockTable.create(lock), checkpointTable.create(checkpoint), versionTable.create(version)}
 	q.createIndex = fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s ("stage", "change_id", "seq")`, quote(q.indexName), audit)
+	q.layout = fmt.Sprintf(`SELECT max("layout"), count(*) FROM %s`, version)
+	q.setLayout = fmt.Sprintf(`DELETE FROM %s; INSERT INTO %[1]s ("layout", "upgraded_at") VALUES (%d, %s)`, version, layoutVersion, nowMillis)
 
 	names := make([]string, len(auditTable.columns))
 	for i, c := range auditTable.columns {
@@ -164,31 +193,50 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// initSchema creates the store's tables and index when they are missing.
-// When they all exist it only reads, so opening a store does not wait for
-// another process's write transaction.
+// initSchema creates the store's tables and index when they are missing,
+// and upgrades tables of an older layout, in one transaction. When they all
+// exist in this release's layout it only reads, so opening a store does not
+// wait for another process's write transaction.
 func (s *Store) initSchema(ctx context.Context) error {
-	complete, err := s.checkSchema(ctx, s.db)
+	var complete bool
+	err := s.inSnapshot(ctx, func(q querier) (err error) {
+		_, complete, err = s.checkSchema(ctx, q)
+		return err
+	})
 	if err != nil || complete {
 		return err
 	}
+	// The transaction is immediate (see dataSourceName): it holds the write
+	// lock from its start, so the openers of a file upgrade it one at a time
+	// and each checks again what the one before it left.
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create tables: %w", explain(err))
 	}
 	defer tx.Rollback()
+	layout, complete, err := s.checkSchema(ctx, tx)
+	if err != nil || complete {
+		return err
+	}
+	if layout > 0 {
+		for from := layout; from < layoutVersion; from++ {
+			if err := upgrades[from-1](ctx, tx, &s.q); err != nil {
+				return fmt.Errorf("upgrade the store from layout %d to %d (the store is left at layout %d): %w", from, from+1, layout, err)
+			}
+		}
+	}
 	for _, stmt := range s.q.createTables {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("create tables: %w", explain(err))
 		}
 	}
-	// Tables that existed before are checked before anything else is
-	// created, and the transaction is rolled back when they do not fit.
-	if _, err := s.checkSchema(ctx, tx); err != nil {
-		return err
-	}
 	if _, err := tx.ExecContext(ctx, s.q.createIndex); err != nil {
 		return fmt.Errorf("create index: %w", explain(err))
+	}
+	if layout != layoutVersion {
+		if _, err := tx.ExecContext(ctx, s.q.setLayout); err != nil {
+			return fmt.Errorf("record layout %d in table %s: %w", layoutVersion, quote(s.q.versionName), explain(err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create tables: %w", explain(err))
@@ -197,11 +245,22 @@ func (s *Store) initSchema(ctx context.Context) error {
 }
 
 // checkReadOnly checks, writing nothing, that the database holds the
-// store: its trail and lock tables, of the store's shape. The checkpoint
-// table and the index are not needed to read, and a store made by an older
-// release may lack them.
+// store: its trail and lock tables, of the store's shape in a layout this
+// release reads. The checkpoint table and the index are not needed to
+// read, and a store made by an older release may lack them.
 func (s *Store) checkReadOnly(ctx context.Context) error {
-	audit, err := checkTable(ctx, s.db, s.q.auditName, auditTable)
+	return s.inSnapshot(ctx, func(q querier) error {
+		return s.checkReadable(ctx, q)
+	})
+}
+
+// checkReadable is checkReadOnly on q.
+func (s *Store) checkReadable(ctx context.Context, q querier) error {
+	layout, err := s.layout(ctx, q)
+	if err != nil {
+		return err
+	}
+	audit, err := checkTable(ctx, q, s.q.auditName, auditTableOf(layout))
 	if err != nil {
 		return err
 	}
@@ -209,7 +268,7 @@ func (s *Store) checkReadOnly(ctx context.Context) error {
 		return fmt.Errorf("%w: the database has no table %s: check the path and the table prefix (an audit store is created by its application's first run)",
 			ErrNotStore, quote(s.q.auditName))
 	}
-	lock, err := checkTable(ctx, s.db, s.q.lockName, lockTable)
+	lock, err := checkTable(ctx, q, s.q.lockName, lockTable)
 	if err != nil {
 		return err
 	}
@@ -217,32 +276,93 @@ func (s *Store) checkReadOnly(ctx context.Context) error {
 		return fmt.Errorf("table %s is missing beside %s: the store is incomplete; open it once with write access (its application's next run) to create it",
 			quote(s.q.lockName), quote(s.q.auditName))
 	}
-	if _, err := checkTable(ctx, s.db, s.q.checkpointName, checkpointTable); err != nil {
+	if _, err := checkTable(ctx, q, s.q.checkpointName, checkpointTable); err != nil {
 		return err
 	}
 	return nil
 }
 
-// checkSchema reports whether the store's tables and index all exist, and
-// fails when a table exists with a shape the store cannot use.
-func (s *Store) checkSchema(ctx context.Context, q querier) (complete bool, err error) {
-	complete = true
+// inSnapshot runs read in a read-only transaction, which SQLite begins
+// without a lock (unlike the store's immediate transactions): its queries
+// see one state of the database, even while another process upgrades the
+// store between them.
+func (s *Store) inSnapshot(ctx context.Context, read func(querier) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("read schema: %w", explain(err))
+	}
+	defer tx.Rollback() // it only reads
+	return read(tx)
+}
+
+// checkSchema returns the layout of the store's tables (see layout) and
+// whether they and the index all exist in this release's layout, and fails
+// when a table exists with a shape the store cannot use in that layout.
+func (s *Store) checkSchema(ctx context.Context, q querier) (layout int, complete bool, err error) {
+	if layout, err = s.layout(ctx, q); err != nil {
+		return 0, false, err
+	}
+	complete = layout == layoutVersion
 	for _, t := range []struct {
 		name string
 		table
-	}{{s.q.auditName, auditTable}, {s.q.lockName, lockTable}, {s.q.checkpointName, checkpointTable}} {
+	}{{s.q.auditName, auditTableOf(layout)}, {s.q.lockName, lockTable}, {s.q.checkpointName, checkpointTable}} {
 		exists, err := checkTable(ctx, q, t.name, t.table)
 		if err != nil {
-			return false, err
+			return 0, false, err
 		}
 		complete = complete && exists
 	}
 	var indexes int
 	err = q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE "type" = 'index' AND "name" = ?`, s.q.indexName).Scan(&indexes)
 	if err != nil {
-		return false, fmt.Errorf("read schema: %w", explain(err))
+		return 0, false, fmt.Errorf("read schema: %w", explain(err))
 	}
-	return complete && indexes == 1, nil
+	return layout, complete && indexes == 1, nil
+}
+
+// layout returns the layout of the store's tables: the one the version
+// table records, 1 for a trail without a version table (the releases
+// before it), 0 for a database without the store. A layout newer than
+// this release's is an error, found before any other table is looked at:
+// a newer release may have changed any of them.
+func (s *Store) layout(ctx context.Context, q querier) (int, error) {
+	versioned, err := checkTable(ctx, q, s.q.versionName, versionTable)
+	if err != nil {
+		return 0, err
+	}
+	if !versioned {
+		var trails int
+		err := q.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_list(?) WHERE "schema" = 'main'`, s.q.auditName).Scan(&trails)
+		if err != nil {
+			return 0, fmt.Errorf("read schema: %w", explain(err))
+		}
+		return min(trails, 1), nil
+	}
+	var layout sql.NullInt64
+	var rows int
+	if err := q.QueryRowContext(ctx, s.q.layout).Scan(&layout, &rows); err != nil {
+		return 0, fmt.Errorf("read the layout in table %s: %w", quote(s.q.versionName), explain(err))
+	}
+	switch {
+	case rows != 1:
+		return 0, fmt.Errorf("table %s holds %d rows, want one (the layout of the store's tables): it was edited by another program; restore the store from a backup", quote(s.q.versionName), rows)
+	case layout.Int64 > layoutVersion:
+		return 0, fmt.Errorf("table %s records layout %d: the store was written by a newer flamingock-go (this release knows up to layout %d); upgrade flamingock-go",
+			quote(s.q.versionName), layout.Int64, layoutVersion)
+	case layout.Int64 < 1:
+		return 0, fmt.Errorf("table %s records layout %d, which no release writes: restore the store from a backup", quote(s.q.versionName), layout.Int64)
+	}
+	return int(layout.Int64), nil
+}
+
+// auditTableOf is the trail's table in a layout; 0, no store yet, is
+// created in this release's.
+func auditTableOf(layout int) table {
+	if layout == 1 {
+		return auditTableLayout1
+	}
+	return auditTable
 }
 
 // checkTable reports whether table name exists, and fails when it is not

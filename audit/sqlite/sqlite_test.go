@@ -172,9 +172,13 @@ func TestOpenCreatesTheFileAndTables(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("Open did not create %s: %v", path, err)
 	}
-	want := []string{"index flamingock_audit_by_change", "table flamingock_audit", "table flamingock_checkpoint", "table flamingock_lock", "table sqlite_sequence"}
+	want := []string{"index flamingock_audit_by_change", "table flamingock_audit", "table flamingock_checkpoint", "table flamingock_lock", "table flamingock_version", "table sqlite_sequence"}
 	if diff := cmp.Diff(want, schemaNames(t, s.DB())); diff != "" {
 		t.Errorf("schema (-want +got):\n%s", diff)
+	}
+	var layout int
+	if err := s.DB().QueryRowContext(t.Context(), `SELECT "layout" FROM flamingock_version`).Scan(&layout); err != nil || layout != 2 {
+		t.Errorf("a new store records layout %d (%v), want 2", layout, err)
 	}
 }
 
@@ -324,8 +328,8 @@ func TestTablePrefix(t *testing.T) {
 		}
 		want := []string{
 			"index _A9_audit_by_change", "index " + long + "_audit_by_change",
-			"table _A9_audit", "table _A9_checkpoint", "table _A9_lock",
-			"table " + long + "_audit", "table " + long + "_checkpoint", "table " + long + "_lock",
+			"table _A9_audit", "table _A9_checkpoint", "table _A9_lock", "table _A9_version",
+			"table " + long + "_audit", "table " + long + "_checkpoint", "table " + long + "_lock", "table " + long + "_version",
 			"table sqlite_sequence",
 		}
 		if diff := cmp.Diff(want, schemaNames(t, rawDB(t, path, ""))); diff != "" {

@@ -273,18 +273,20 @@ func TestUpgradeKeepsTheSeqCounter(t *testing.T) {
 }
 
 // A failure half-way through the upgrade leaves layout 1 as it was: here
-// another program's table holds the name the upgrade builds the new trail
-// under.
+// a table of the application refers to an entry with a foreign key, so the
+// old trail cannot be dropped once it is copied.
 func TestFailedUpgradeLeavesLayout1(t *testing.T) {
 	path := layout1(t)
-	exec(t, rawDB(t, path, ""), `CREATE TABLE flamingock_audit_upgrade (x INTEGER)`)
+	exec(t, rawDB(t, path, ""),
+		`CREATE TABLE app_notes (entry INTEGER REFERENCES flamingock_audit ("seq"), note TEXT)`,
+		`INSERT INTO app_notes VALUES (3, 'see INC-311')`)
 	before := dump(t, path)
 	s, err := sqlite.Open(t.Context(), path)
 	if err == nil {
 		s.Close()
 		t.Fatal("Open succeeded")
 	}
-	wantErrContains(t, err, "sqlite: open "+path+": ", `upgrade table "flamingock_audit" from layout 1 to 2`, "flamingock_audit_upgrade")
+	wantErrContains(t, err, "sqlite: open "+path+": ", "upgrade the store from layout 1 to 2 (the store is left at layout 1)", `rebuild table "flamingock_audit"`, "FOREIGN KEY constraint failed")
 	if diff := cmp.Diff(before, dump(t, path)); diff != "" {
 		t.Errorf("the failed upgrade changed the database (-before +after):\n%s", diff)
 	}

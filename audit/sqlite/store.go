@@ -264,7 +264,9 @@ func dataSourceName(path string, cfg config, immutable bool) (string, error) {
 // Configure db as Open does (busy_timeout, journal_mode(WAL),
 // _txlock=immediate): without a busy timeout concurrent writers fail with
 // SQLITE_BUSY, and without immediate transactions a caller's transaction
-// that reads before AppendTx may fail to upgrade to a write.
+// that reads before AppendTx may fail to upgrade to a write, as may the
+// upgrade of an older layout (see the package doc) when other processes
+// open the store at the same time.
 func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {

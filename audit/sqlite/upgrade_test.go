@@ -382,3 +382,29 @@ func TestReadOnlyOpenReadsLayout1(t *testing.T) {
 		t.Errorf("the read-only open changed the database (-before +after):\n%s", diff)
 	}
 }
+
+// A store created by this release starts at layout 2: orders beyond int64
+// need no upgrade.
+func TestNewStoreKeepsOrdersOfAnyLength(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	s := open(t, path)
+	if got := layoutOf(t, path); got != 2 {
+		t.Fatalf("layout of a new store = %d, want 2", got)
+	}
+	lease := acquire(t, s)
+	want := []audit.Order{audit.MustParseOrder("100000000000000000000"), audit.OrderOf(0), audit.MustParseOrder("9223372036854775808")}
+	for i, o := range want {
+		e := validEntry(fmt.Sprint(i))
+		e.Order = o
+		if _, err := s.Append(t.Context(), lease, e); err != nil {
+			t.Fatalf("Append order %s: %v", o, err)
+		}
+	}
+	var got []audit.Order
+	for _, e := range history(t, s) {
+		got = append(got, e.Order)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("orders read back (-want +got):\n%s", diff)
+	}
+}

@@ -452,6 +452,22 @@ func TestUpgradingNeedsTheAuditTablesOwner(t *testing.T) {
 	}
 	// The trail stays readable meanwhile.
 	sameEntries(t, "History as the restricted role", history(t, s), golden(t))
+
+	// The fix the error names: the owner opens it once; the role's grants
+	// then suffice (every user may read the new version table).
+	if err := firstUse(t, openSchema(t, srv.dsn, schema)); err != nil {
+		t.Fatalf("the owner's first use: %v", err)
+	}
+	again, err := postgres.New(t.Context(), pool, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := firstUse(t, again); err != nil {
+		t.Errorf("the restricted role after the owner upgraded the store: %v", err)
+	}
+	if _, err := postgres.New(t.Context(), pool, postgres.WithSchema(schema), postgres.WithReadOnly()); err != nil {
+		t.Errorf("a read-only open as the restricted role after the upgrade: %v", err)
+	}
 }
 
 func TestAVersionTableWithoutItsRowIsRefused(t *testing.T) {

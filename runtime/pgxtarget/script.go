@@ -3,6 +3,7 @@ package pgxtarget
 import (
 	"context"
 
+	"github.com/flamingock/flamingock-go/runtime/sqlscript"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -32,4 +33,10 @@ func Exec(tx pgx.Tx) func(ctx context.Context, sql string) error {
 		_, err := tx.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
 		return err
 	}
+}
+
+// ScriptFunc returns the change function that runs s with Exec: what
+// flamingock-gen registers for a section of a SQL file.
+func ScriptFunc(s sqlscript.Script) func(ctx context.Context, tx pgx.Tx) error {
+	return func(ctx context.Context, tx pgx.Tx) error { return s.Exec(ctx, Exec(tx)) }
 }

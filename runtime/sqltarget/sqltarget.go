@@ -55,6 +55,7 @@ import (
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/isnil"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
+	"github.com/flamingock/flamingock-go/runtime/sqlscript"
 )
 
 // Target is a database/sql target: its changes run with
@@ -412,4 +413,10 @@ func Exec(tx *sql.Tx) func(ctx context.Context, sql string) error {
 		_, err := tx.ExecContext(ctx, query)
 		return err
 	}
+}
+
+// ScriptFunc returns the change function that runs s with Exec: what
+// flamingock-gen registers for a section of a SQL file.
+func ScriptFunc(s sqlscript.Script) func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error { return s.Exec(ctx, Exec(tx)) }
 }

@@ -18,6 +18,8 @@ var (
 	h        = 6
 	seed     = 7
 	ctx      = 8
+	// stageChanges is the name of the function that builds the changes.
+	stageChanges = 9
 )
 
 //flamingock:change id=create-users order=1 target=appdb

@@ -45,37 +45,42 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("appdb", t.Appdb, true),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:                 "create-users",
-						Order:              audit.OrderOf(1),
-						Author:             "example",
-						Target:             "appdb",
-						Recovery:           audit.RecoveryRetry,
-						WithoutTransaction: true,
-						Checksum:           "1a2cb76d6459390ab05204eb4f887174cfb1e1c5b6cb2cc1e81c5881ab0271ae",
-						Source:             "users.go:33",
-					}, t.Appdb, CreateUsers, nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "import-users",
-						Order:    audit.OrderOf(2),
-						Author:   "example",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "8a2802284ff3e41509deea1d121887268b4f5715a2946e25e4f0876a745caa38",
-						Source:   "users.go:55",
-					}, t.Appdb, ImportUsers, nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "normalise-emails",
-						Order:    audit.OrderOf(3),
-						Author:   "example",
-						Target:   "appdb",
-						Recovery: audit.RecoveryRetry,
-						Checksum: "bd27d954a14e09cce9f2ae6318b9cc9b537df05a1fcb36f61d42dc196b134a69",
-						Source:   "users.go:73",
-					}, t.Appdb, NormaliseEmails, nil),
-				}
+				return stageChanges(t, d)
 			},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "changes", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:                 "create-users",
+			Order:              audit.OrderOf(1),
+			Author:             "example",
+			Target:             "appdb",
+			Recovery:           audit.RecoveryRetry,
+			WithoutTransaction: true,
+			Checksum:           "1a2cb76d6459390ab05204eb4f887174cfb1e1c5b6cb2cc1e81c5881ab0271ae",
+			Source:             "users.go:33",
+		}, t.Appdb, CreateUsers, nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "import-users",
+			Order:    audit.OrderOf(2),
+			Author:   "example",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "8a2802284ff3e41509deea1d121887268b4f5715a2946e25e4f0876a745caa38",
+			Source:   "users.go:55",
+		}, t.Appdb, ImportUsers, nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "normalise-emails",
+			Order:    audit.OrderOf(3),
+			Author:   "example",
+			Target:   "appdb",
+			Recovery: audit.RecoveryRetry,
+			Checksum: "bd27d954a14e09cce9f2ae6318b9cc9b537df05a1fcb36f61d42dc196b134a69",
+			Source:   "users.go:73",
+		}, t.Appdb, NormaliseEmails, nil),
 	}
 }

@@ -53,41 +53,46 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("flags", t.Flags, true),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "create-users",
-						Order:    audit.OrderOf(1),
-						Author:   "quickstart",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "75e528c0ba9e2bb2dadb2cba97d386bc279f08346b9839ede1f95b4ddca9d61f",
-						Source:   "changes.go:17",
-					}, t.Appdb, CreateUsers, DropUsers),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "seed-admin",
-						Order:    audit.OrderOf(2),
-						Author:   "quickstart",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "b1f1e92d7dfbc04b912b13cc499f6190bc406c711a8f4d11a26f88da9992f1af",
-						Source:   "changes.go:33",
-					}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
-						return SeedAdmin(ctx, h, d.Logger)
-					}, nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "enable-signup",
-						Order:    audit.OrderOf(3),
-						Author:   "quickstart",
-						Target:   "flags",
-						Recovery: audit.RecoveryManual,
-						Checksum: "e0b7f7b884c172e3e3292318273ddad7eef8a094a49cb184259f3acd0bf42be4",
-						Source:   "flags.go:55",
-					}, t.Flags, EnableSignup, DisableSignup),
-				}
+				return stageChanges(t, d)
 			},
 		},
 		Deps: []pipeline.Dep{
 			{Name: "Deps.Logger", Value: d.Logger, Changes: []string{"seed-admin"}},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "changes", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "create-users",
+			Order:    audit.OrderOf(1),
+			Author:   "quickstart",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "75e528c0ba9e2bb2dadb2cba97d386bc279f08346b9839ede1f95b4ddca9d61f",
+			Source:   "changes.go:17",
+		}, t.Appdb, CreateUsers, DropUsers),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "seed-admin",
+			Order:    audit.OrderOf(2),
+			Author:   "quickstart",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "b1f1e92d7dfbc04b912b13cc499f6190bc406c711a8f4d11a26f88da9992f1af",
+			Source:   "changes.go:33",
+		}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
+			return SeedAdmin(ctx, h, d.Logger)
+		}, nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "enable-signup",
+			Order:    audit.OrderOf(3),
+			Author:   "quickstart",
+			Target:   "flags",
+			Recovery: audit.RecoveryManual,
+			Checksum: "e0b7f7b884c172e3e3292318273ddad7eef8a094a49cb184259f3acd0bf42be4",
+			Source:   "flags.go:55",
+		}, t.Flags, EnableSignup, DisableSignup),
 	}
 }

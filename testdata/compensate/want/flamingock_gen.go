@@ -45,28 +45,33 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("flags", t.Flags, true),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:         "publish-flags",
-						Order:      audit.OrderOf(1),
-						Author:     "",
-						Target:     "flags",
-						Recovery:   audit.RecoveryManual,
-						Compensate: true,
-						Checksum:   "6f0c040067352fde252d8d52f144c228bf3587f716a1fc5805b534844be88b95",
-						Source:     "changes.go:12",
-					}, t.Flags, PublishFlags, UnpublishFlags),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "drop-legacy",
-						Order:    audit.OrderOf(2),
-						Author:   "",
-						Target:   "flags",
-						Recovery: audit.RecoveryManual,
-						Checksum: "2ff67afe555be6c419972210be8ea6ccab815d6205dd1789a58df7f7f41f84b6",
-						Source:   "changes.go:19",
-					}, t.Flags, DropLegacy, RestoreLegacy),
-				}
+				return stageChanges(t, d)
 			},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "compensate", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:         "publish-flags",
+			Order:      audit.OrderOf(1),
+			Author:     "",
+			Target:     "flags",
+			Recovery:   audit.RecoveryManual,
+			Compensate: true,
+			Checksum:   "6f0c040067352fde252d8d52f144c228bf3587f716a1fc5805b534844be88b95",
+			Source:     "changes.go:12",
+		}, t.Flags, PublishFlags, UnpublishFlags),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "drop-legacy",
+			Order:    audit.OrderOf(2),
+			Author:   "",
+			Target:   "flags",
+			Recovery: audit.RecoveryManual,
+			Checksum: "2ff67afe555be6c419972210be8ea6ccab815d6205dd1789a58df7f7f41f84b6",
+			Source:   "changes.go:19",
+		}, t.Flags, DropLegacy, RestoreLegacy),
 	}
 }

@@ -56,44 +56,49 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("events-api", t.EventsApi, false),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "create-users",
-						Order:    audit.OrderOf(1),
-						Author:   "alice",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "532b67e44231743fad8ed6bf21c55110cb6f0ed3c0dc83553df9886f450bf8c9",
-						Source:   "0001_create_users.go:13",
-					}, t.Appdb, CreateUsers, DropUsers),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "seed-users",
-						Order:    audit.OrderOf(2),
-						Author:   "Alice Smith",
-						Target:   "appdb",
-						Recovery: audit.RecoveryRetry,
-						Checksum: "bf6a27b01787c1f00eb6c5ab7d2b33d5e4628f93f8cc3002141d278c10444f24",
-						Source:   "seed.go:15",
-					}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
-						return SeedUsers(ctx, h, d.Logger, d.Config)
-					}, nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:                 "announce",
-						Order:              audit.OrderOf(10),
-						Author:             "",
-						Target:             "events-api",
-						Recovery:           audit.RecoveryManual,
-						WithoutTransaction: true,
-						Checksum:           "5031ce607773bfef525609724d2d019f0a0034ac89bffce39201c65907c52584",
-						Source:             "announce.go:12",
-					}, t.EventsApi, func(ctx context.Context, h *http.Client) error {
-						return Announce(ctx, h, d.Logger)
-					}, Unannounce),
-				}
+				return stageChanges(t, d)
 			},
 		},
 		Deps: []pipeline.Dep{
 			{Name: "Deps.Logger", Value: d.Logger, Changes: []string{"seed-users", "announce"}},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "function_form", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "create-users",
+			Order:    audit.OrderOf(1),
+			Author:   "alice",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "532b67e44231743fad8ed6bf21c55110cb6f0ed3c0dc83553df9886f450bf8c9",
+			Source:   "0001_create_users.go:13",
+		}, t.Appdb, CreateUsers, DropUsers),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "seed-users",
+			Order:    audit.OrderOf(2),
+			Author:   "Alice Smith",
+			Target:   "appdb",
+			Recovery: audit.RecoveryRetry,
+			Checksum: "bf6a27b01787c1f00eb6c5ab7d2b33d5e4628f93f8cc3002141d278c10444f24",
+			Source:   "seed.go:15",
+		}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
+			return SeedUsers(ctx, h, d.Logger, d.Config)
+		}, nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:                 "announce",
+			Order:              audit.OrderOf(10),
+			Author:             "",
+			Target:             "events-api",
+			Recovery:           audit.RecoveryManual,
+			WithoutTransaction: true,
+			Checksum:           "5031ce607773bfef525609724d2d019f0a0034ac89bffce39201c65907c52584",
+			Source:             "announce.go:12",
+		}, t.EventsApi, func(ctx context.Context, h *http.Client) error {
+			return Announce(ctx, h, d.Logger)
+		}, Unannounce),
 	}
 }

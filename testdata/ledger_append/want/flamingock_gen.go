@@ -43,27 +43,32 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("appdb", t.Appdb, true),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "create-users",
-						Order:    audit.OrderOf(1),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "6fc4dd4003f3f911003175acb145ce456741863ad6ed8534f15616066b73abbf",
-						Source:   "changes.go:10",
-					}, t.Appdb, CreateUsers, nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "add-email",
-						Order:    audit.OrderOf(2),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "c9ccda2a2e7c3968b0e750843df14f7b3f3b01e76630d4a95c882f016fe0c258",
-						Source:   "changes.go:13",
-					}, t.Appdb, AddEmail, nil),
-				}
+				return stageChanges(t, d)
 			},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "ledger_append", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "create-users",
+			Order:    audit.OrderOf(1),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "6fc4dd4003f3f911003175acb145ce456741863ad6ed8534f15616066b73abbf",
+			Source:   "changes.go:10",
+		}, t.Appdb, CreateUsers, nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "add-email",
+			Order:    audit.OrderOf(2),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "c9ccda2a2e7c3968b0e750843df14f7b3f3b01e76630d4a95c882f016fe0c258",
+			Source:   "changes.go:13",
+		}, t.Appdb, AddEmail, nil),
 	}
 }

@@ -49,52 +49,57 @@ func Stage(t2 Targets, d2 Deps) pipeline2.Stage {
 				pipeline2.Uses("appdb", t2.Appdb, true),
 			},
 			Changes: func() []pipeline2.Change {
-				seed2 := new(Seed)
-				import2 := new(Import)
-				new2 := new(New)
-				return []pipeline2.Change{
-					pipeline2.NewChange(pipeline2.Meta{
-						ID:       "create-users",
-						Order:    audit2.OrderOf(1),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit2.RecoveryManual,
-						Checksum: "72e6aa05099f96b936e83999f4ee0b5b2235ef9f4394da6b6fe47601264f6537",
-						Source:   "changes.go:24",
-					}, t2.Appdb, func(ctx2 context2.Context, h2 *sql.Tx) error {
-						return CreateUsers(ctx2, h2, d2.Config)
-					}, nil),
-					pipeline2.NewChange(pipeline2.Meta{
-						ID:       "seed",
-						Order:    audit2.OrderOf(2),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit2.RecoveryManual,
-						Checksum: "e8e8530ab626656dabf4da04f0d4197ab5372d21cdcb7484fb10c46381b0b838",
-						Source:   "changes.go:30",
-					}, t2.Appdb, func(ctx2 context2.Context, h2 *sql.Tx) error {
-						return seed2.Apply(ctx2, h2, d2.Config)
-					}, seed2.Rollback),
-					pipeline2.NewChange(pipeline2.Meta{
-						ID:       "import",
-						Order:    audit2.OrderOf(3),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit2.RecoveryManual,
-						Checksum: "5f17cedce17ab4a0577ad8d230bf5cdc426c60cceebc13b309d80622ada4cbc1",
-						Source:   "changes.go:40",
-					}, t2.Appdb, import2.Apply, nil),
-					pipeline2.NewChange(pipeline2.Meta{
-						ID:       "new",
-						Order:    audit2.OrderOf(4),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit2.RecoveryManual,
-						Checksum: "dc5ba67196ce83fa0df96d862452bfc60b38d17655e395f3abfa49772958c52e",
-						Source:   "changes.go:45",
-					}, t2.Appdb, new2.Apply, nil),
-				}
+				return stageChanges2(t2, d2)
 			},
 		},
+	}
+}
+
+// stageChanges2 builds the changes of stage "custom-stage", bound to their targets and dependencies.
+func stageChanges2(t2 Targets, d2 Deps) []pipeline2.Change {
+	seed2 := new(Seed)
+	import2 := new(Import)
+	new2 := new(New)
+	return []pipeline2.Change{
+		pipeline2.NewChange(pipeline2.Meta{
+			ID:       "create-users",
+			Order:    audit2.OrderOf(1),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit2.RecoveryManual,
+			Checksum: "72e6aa05099f96b936e83999f4ee0b5b2235ef9f4394da6b6fe47601264f6537",
+			Source:   "changes.go:26",
+		}, t2.Appdb, func(ctx2 context2.Context, h2 *sql.Tx) error {
+			return CreateUsers(ctx2, h2, d2.Config)
+		}, nil),
+		pipeline2.NewChange(pipeline2.Meta{
+			ID:       "seed",
+			Order:    audit2.OrderOf(2),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit2.RecoveryManual,
+			Checksum: "e8e8530ab626656dabf4da04f0d4197ab5372d21cdcb7484fb10c46381b0b838",
+			Source:   "changes.go:32",
+		}, t2.Appdb, func(ctx2 context2.Context, h2 *sql.Tx) error {
+			return seed2.Apply(ctx2, h2, d2.Config)
+		}, seed2.Rollback),
+		pipeline2.NewChange(pipeline2.Meta{
+			ID:       "import",
+			Order:    audit2.OrderOf(3),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit2.RecoveryManual,
+			Checksum: "5f17cedce17ab4a0577ad8d230bf5cdc426c60cceebc13b309d80622ada4cbc1",
+			Source:   "changes.go:42",
+		}, t2.Appdb, import2.Apply, nil),
+		pipeline2.NewChange(pipeline2.Meta{
+			ID:       "new",
+			Order:    audit2.OrderOf(4),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit2.RecoveryManual,
+			Checksum: "dc5ba67196ce83fa0df96d862452bfc60b38d17655e395f3abfa49772958c52e",
+			Source:   "changes.go:47",
+		}, t2.Appdb, new2.Apply, nil),
 	}
 }

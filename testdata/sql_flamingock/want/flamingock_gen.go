@@ -3,7 +3,6 @@
 package sql_flamingock
 
 import (
-	"context"
 	"database/sql"
 	_ "embed"
 
@@ -47,53 +46,52 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("appdb", t.Appdb, true),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "create-items",
-						Order:    audit.OrderOf(1),
-						Author:   "alice",
-						Target:   "appdb",
-						Recovery: audit.RecoveryRetry,
-						Checksum: "1a9a3086f579169bd29bc89f9e778583743e849661d10d1b6d3a6630a121dac3",
-						Source:   "0001_items.sql:3",
-					}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
-						return sqlscript.Script{
-							File: "0001_items.sql",
-							Text: sql0001Items,
-							Statements: []sqlscript.Span{
-								{Start: 99, End: 142, Line: 3, Col: 1},
-								{Start: 144, End: 193, Line: 4, Col: 1},
-							},
-						}.Exec(ctx, sqltarget.Exec(h))
-					}, func(ctx context.Context, h *sql.Tx) error {
-						return sqlscript.Script{
-							File: "0001_items.sql",
-							Text: sql0001Items,
-							Statements: []sqlscript.Span{
-								{Start: 213, End: 230, Line: 6, Col: 1},
-								{Start: 232, End: 248, Line: 7, Col: 1},
-							},
-						}.Exec(ctx, sqltarget.Exec(h))
-					}),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "seed-items",
-						Order:    audit.OrderOf(2),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "5041131b673e4928bba5420aa44bc143fae342efb8d187e064ad0edd7fec92a7",
-						Source:   "seed.sql:2",
-					}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
-						return sqlscript.Script{
-							File: "seed.sql",
-							Text: sqlSeed,
-							Statements: []sqlscript.Span{
-								{Start: 43, End: 81, Line: 2, Col: 1},
-							},
-						}.Exec(ctx, sqltarget.Exec(h))
-					}, nil),
-				}
+				return stageChanges(t, d)
 			},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "sql_flamingock", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "create-items",
+			Order:    audit.OrderOf(1),
+			Author:   "alice",
+			Target:   "appdb",
+			Recovery: audit.RecoveryRetry,
+			Checksum: "1a9a3086f579169bd29bc89f9e778583743e849661d10d1b6d3a6630a121dac3",
+			Source:   "0001_items.sql:3",
+		}, t.Appdb, sqltarget.ScriptFunc(sqlscript.Script{
+			File: "0001_items.sql",
+			Text: sql0001Items,
+			Statements: []sqlscript.Span{
+				{Start: 99, End: 142, Line: 3, Col: 1},
+				{Start: 144, End: 193, Line: 4, Col: 1},
+			},
+		}), sqltarget.ScriptFunc(sqlscript.Script{
+			File: "0001_items.sql",
+			Text: sql0001Items,
+			Statements: []sqlscript.Span{
+				{Start: 213, End: 230, Line: 6, Col: 1},
+				{Start: 232, End: 248, Line: 7, Col: 1},
+			},
+		})),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "seed-items",
+			Order:    audit.OrderOf(2),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "5041131b673e4928bba5420aa44bc143fae342efb8d187e064ad0edd7fec92a7",
+			Source:   "seed.sql:2",
+		}, t.Appdb, sqltarget.ScriptFunc(sqlscript.Script{
+			File: "seed.sql",
+			Text: sqlSeed,
+			Statements: []sqlscript.Span{
+				{Start: 43, End: 81, Line: 2, Col: 1},
+			},
+		}), nil),
 	}
 }

@@ -3,7 +3,6 @@
 package sql_goose
 
 import (
-	"context"
 	"database/sql"
 	_ "embed"
 
@@ -50,69 +49,66 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("appdb", t.Appdb, true),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "0001_create_users",
-						Order:    audit.OrderOf(1),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "f1a821f0c1f696f89c30651c445bfe87c70e0e11d87793638b92e673f624c566",
-						Source:   "0001_create_users.sql:2",
-					}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
-						return sqlscript.Script{
-							File: "0001_create_users.sql",
-							Text: sql0001CreateUsers,
-							Statements: []sqlscript.Span{
-								{Start: 13, End: 86, Line: 2, Col: 1},
-								{Start: 88, End: 134, Line: 6, Col: 1},
-							},
-						}.Exec(ctx, sqltarget.Exec(h))
-					}, func(ctx context.Context, h *sql.Tx) error {
-						return sqlscript.Script{
-							File: "0001_create_users.sql",
-							Text: sql0001CreateUsers,
-							Statements: []sqlscript.Span{
-								{Start: 152, End: 168, Line: 9, Col: 1},
-							},
-						}.Exec(ctx, sqltarget.Exec(h))
-					}),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "0002_add_trigger",
-						Order:    audit.OrderOf(2),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "49cb8035bd070e58418d1f1443b9a3c08069523a9392aec8ba3177fb55d25f51",
-						Source:   "0002_add_trigger.sql:3",
-					}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
-						return sqlscript.Script{
-							File: "0002_add_trigger.sql",
-							Text: sql0002AddTrigger,
-							Statements: []sqlscript.Span{
-								{Start: 38, End: 155, Line: 3, Col: 1},
-							},
-						}.Exec(ctx, sqltarget.Exec(h))
-					}, nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "0003_noop",
-						Order:    audit.OrderOf(3),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "b8b6e57be9b7245d97c4cd5cb483e27984439516eca0777bf189ef204c44bf51",
-						Source:   "0003_noop.sqlite.sql:2",
-					}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
-						return sqlscript.Script{
-							File: "0003_noop.sqlite.sql",
-							Text: sql0003NoopSqlite,
-							Statements: []sqlscript.Span{
-								{Start: 13, End: 21, Line: 2, Col: 1},
-							},
-						}.Exec(ctx, sqltarget.Exec(h))
-					}, nil),
-				}
+				return stageChanges(t, d)
 			},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "sql_goose", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "0001_create_users",
+			Order:    audit.OrderOf(1),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "f1a821f0c1f696f89c30651c445bfe87c70e0e11d87793638b92e673f624c566",
+			Source:   "0001_create_users.sql:2",
+		}, t.Appdb, sqltarget.ScriptFunc(sqlscript.Script{
+			File: "0001_create_users.sql",
+			Text: sql0001CreateUsers,
+			Statements: []sqlscript.Span{
+				{Start: 13, End: 86, Line: 2, Col: 1},
+				{Start: 88, End: 134, Line: 6, Col: 1},
+			},
+		}), sqltarget.ScriptFunc(sqlscript.Script{
+			File: "0001_create_users.sql",
+			Text: sql0001CreateUsers,
+			Statements: []sqlscript.Span{
+				{Start: 152, End: 168, Line: 9, Col: 1},
+			},
+		})),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "0002_add_trigger",
+			Order:    audit.OrderOf(2),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "49cb8035bd070e58418d1f1443b9a3c08069523a9392aec8ba3177fb55d25f51",
+			Source:   "0002_add_trigger.sql:3",
+		}, t.Appdb, sqltarget.ScriptFunc(sqlscript.Script{
+			File: "0002_add_trigger.sql",
+			Text: sql0002AddTrigger,
+			Statements: []sqlscript.Span{
+				{Start: 38, End: 155, Line: 3, Col: 1},
+			},
+		}), nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "0003_noop",
+			Order:    audit.OrderOf(3),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "b8b6e57be9b7245d97c4cd5cb483e27984439516eca0777bf189ef204c44bf51",
+			Source:   "0003_noop.sqlite.sql:2",
+		}, t.Appdb, sqltarget.ScriptFunc(sqlscript.Script{
+			File: "0003_noop.sqlite.sql",
+			Text: sql0003NoopSqlite,
+			Statements: []sqlscript.Span{
+				{Start: 13, End: 21, Line: 2, Col: 1},
+			},
+		}), nil),
 	}
 }

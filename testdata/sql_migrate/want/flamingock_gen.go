@@ -3,7 +3,6 @@
 package sql_migrate
 
 import (
-	"context"
 	_ "embed"
 
 	"github.com/flamingock/flamingock-go/audit"
@@ -51,54 +50,53 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("maindb", t.Maindb, false),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "20240101120000_init",
-						Order:    audit.OrderOf(20240101120000),
-						Author:   "",
-						Target:   "maindb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "9625946ee89ef606ab4e9aaf7cf0473e986548a423f49e566232de4906eee5e1",
-						Source:   "20240101120000_init.up.sql:1",
-					}, t.Maindb, func(ctx context.Context, h pgx.Tx) error {
-						return sqlscript.Script{
-							File: "20240101120000_init.up.sql",
-							Text: sql20240101120000InitUp,
-							Statements: []sqlscript.Span{
-								{Start: 0, End: 70, Line: 1, Col: 1},
-								{Start: 72, End: 187, Line: 2, Col: 1},
-							},
-						}.Exec(ctx, pgxtarget.Exec(h))
-					}, func(ctx context.Context, h pgx.Tx) error {
-						return sqlscript.Script{
-							File: "20240101120000_init.down.sql",
-							Text: sql20240101120000InitDown,
-							Statements: []sqlscript.Span{
-								{Start: 0, End: 21, Line: 1, Col: 1},
-								{Start: 23, End: 42, Line: 2, Col: 1},
-							},
-						}.Exec(ctx, pgxtarget.Exec(h))
-					}),
-					pipeline.NewChange(pipeline.Meta{
-						ID:                 "20240102090000_index",
-						Order:              audit.OrderOf(20240102090000),
-						Author:             "",
-						Target:             "maindb",
-						Recovery:           audit.RecoveryManual,
-						WithoutTransaction: true,
-						Checksum:           "545684607525d14f97a51f985b33c88689e5adadc13fd5321a9a77b6faa15853",
-						Source:             "20240102090000_index.up.sql:1",
-					}, t.Maindb, func(ctx context.Context, h pgx.Tx) error {
-						return sqlscript.Script{
-							File: "20240102090000_index.up.sql",
-							Text: sql20240102090000IndexUp,
-							Statements: []sqlscript.Span{
-								{Start: 0, End: 58, Line: 1, Col: 1},
-							},
-						}.Exec(ctx, pgxtarget.Exec(h))
-					}, nil),
-				}
+				return stageChanges(t, d)
 			},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "sql_migrate", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "20240101120000_init",
+			Order:    audit.OrderOf(20240101120000),
+			Author:   "",
+			Target:   "maindb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "9625946ee89ef606ab4e9aaf7cf0473e986548a423f49e566232de4906eee5e1",
+			Source:   "20240101120000_init.up.sql:1",
+		}, t.Maindb, pgxtarget.ScriptFunc(sqlscript.Script{
+			File: "20240101120000_init.up.sql",
+			Text: sql20240101120000InitUp,
+			Statements: []sqlscript.Span{
+				{Start: 0, End: 70, Line: 1, Col: 1},
+				{Start: 72, End: 187, Line: 2, Col: 1},
+			},
+		}), pgxtarget.ScriptFunc(sqlscript.Script{
+			File: "20240101120000_init.down.sql",
+			Text: sql20240101120000InitDown,
+			Statements: []sqlscript.Span{
+				{Start: 0, End: 21, Line: 1, Col: 1},
+				{Start: 23, End: 42, Line: 2, Col: 1},
+			},
+		})),
+		pipeline.NewChange(pipeline.Meta{
+			ID:                 "20240102090000_index",
+			Order:              audit.OrderOf(20240102090000),
+			Author:             "",
+			Target:             "maindb",
+			Recovery:           audit.RecoveryManual,
+			WithoutTransaction: true,
+			Checksum:           "545684607525d14f97a51f985b33c88689e5adadc13fd5321a9a77b6faa15853",
+			Source:             "20240102090000_index.up.sql:1",
+		}, t.Maindb, pgxtarget.ScriptFunc(sqlscript.Script{
+			File: "20240102090000_index.up.sql",
+			Text: sql20240102090000IndexUp,
+			Statements: []sqlscript.Span{
+				{Start: 0, End: 58, Line: 1, Col: 1},
+			},
+		}), nil),
 	}
 }

@@ -55,61 +55,62 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("events", t.Events, true),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "create-users",
-						Order:    audit.OrderOf(1),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "e85c3ab40e3b304037c395a3b799efb2ad7f4dbf190d4f20ad75c024b0504db7",
-						Source:   "changes.go:14",
-					}, t.Appdb, CreateUsers, nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "0002_add_email",
-						Order:    audit.OrderOf(2),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "f9353c1412b45d19d1d0fd66879e0b24a04c002dd0535d6ada633346168ed6df",
-						Source:   "0002_add_email.sql:2",
-					}, t.Appdb, func(ctx context.Context, h *sql.Tx) error {
-						return sqlscript2.Script{
-							File: "0002_add_email.sql",
-							Text: sql0002AddEmail2,
-							Statements: []sqlscript2.Span{
-								{Start: 13, End: 52, Line: 2, Col: 1},
-							},
-						}.Exec(ctx, sqltarget2.Exec(h))
-					}, func(ctx context.Context, h *sql.Tx) error {
-						return sqlscript2.Script{
-							File: "0002_add_email.sql",
-							Text: sql0002AddEmail2,
-							Statements: []sqlscript2.Span{
-								{Start: 69, End: 104, Line: 4, Col: 1},
-							},
-						}.Exec(ctx, sqltarget2.Exec(h))
-					}),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "backfill",
-						Order:    audit.OrderOf(3),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "9cb81b3f548777ef03462bc4d5216b6f9a85ebb75add3f41f96aa9efde07480f",
-						Source:   "changes.go:20",
-					}, t.Appdb, Backfill, nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "notify",
-						Order:    audit.OrderOf(4),
-						Author:   "",
-						Target:   "events",
-						Recovery: audit.RecoveryManual,
-						Checksum: "d984b368bb2415a6e28ebcb5b51530b7cec5ca0e858e68318b0d9fc91d819d23",
-						Source:   "changes.go:26",
-					}, t.Events, Notify, nil),
-				}
+				return stageChanges(t, d)
 			},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "sql_mixed", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "create-users",
+			Order:    audit.OrderOf(1),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "e85c3ab40e3b304037c395a3b799efb2ad7f4dbf190d4f20ad75c024b0504db7",
+			Source:   "changes.go:14",
+		}, t.Appdb, CreateUsers, nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "0002_add_email",
+			Order:    audit.OrderOf(2),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "f9353c1412b45d19d1d0fd66879e0b24a04c002dd0535d6ada633346168ed6df",
+			Source:   "0002_add_email.sql:2",
+		}, t.Appdb, sqltarget2.ScriptFunc(sqlscript2.Script{
+			File: "0002_add_email.sql",
+			Text: sql0002AddEmail2,
+			Statements: []sqlscript2.Span{
+				{Start: 13, End: 52, Line: 2, Col: 1},
+			},
+		}), sqltarget2.ScriptFunc(sqlscript2.Script{
+			File: "0002_add_email.sql",
+			Text: sql0002AddEmail2,
+			Statements: []sqlscript2.Span{
+				{Start: 69, End: 104, Line: 4, Col: 1},
+			},
+		})),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "backfill",
+			Order:    audit.OrderOf(3),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "9cb81b3f548777ef03462bc4d5216b6f9a85ebb75add3f41f96aa9efde07480f",
+			Source:   "changes.go:20",
+		}, t.Appdb, Backfill, nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "notify",
+			Order:    audit.OrderOf(4),
+			Author:   "",
+			Target:   "events",
+			Recovery: audit.RecoveryManual,
+			Checksum: "d984b368bb2415a6e28ebcb5b51530b7cec5ca0e858e68318b0d9fc91d819d23",
+			Source:   "changes.go:26",
+		}, t.Events, Notify, nil),
 	}
 }

@@ -53,36 +53,41 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("bus", t.Bus, true),
 			},
 			Changes: func() []pipeline.Change {
-				addIndex := new(AddIndex)
-				publish := new(Publish)
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:                 "add-index",
-						Order:              audit.OrderOf(1),
-						Author:             "",
-						Target:             "appdb",
-						Recovery:           audit.RecoveryManual,
-						WithoutTransaction: true,
-						Checksum:           "9da56b9a6396c85e69d0cae1b8000e2247603c1e6315d1ea7b2fb8616750d697",
-						Source:             "changes.go:15",
-					}, t.Appdb, addIndex.Apply, addIndex.Rollback),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "publish",
-						Order:    audit.OrderOf(2),
-						Author:   "bob",
-						Target:   "bus",
-						Recovery: audit.RecoveryRetry,
-						Checksum: "13d58dec5e56c9b5cccf959a999758a5eaa602d9fdffe80904227267f9405751",
-						Source:   "changes.go:45",
-					}, t.Bus, func(ctx context.Context, h Bus) error {
-						return publish.Apply(ctx, h, d.SlogLogger, d.TypeFormLogger)
-					}, nil),
-				}
+				return stageChanges(t, d)
 			},
 		},
 		Deps: []pipeline.Dep{
 			{Name: "Deps.SlogLogger", Value: d.SlogLogger, Changes: []string{"publish"}},
 			{Name: "Deps.TypeFormLogger", Value: d.TypeFormLogger, Changes: []string{"publish"}},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "type_form", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	addIndex := new(AddIndex)
+	publish := new(Publish)
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:                 "add-index",
+			Order:              audit.OrderOf(1),
+			Author:             "",
+			Target:             "appdb",
+			Recovery:           audit.RecoveryManual,
+			WithoutTransaction: true,
+			Checksum:           "9da56b9a6396c85e69d0cae1b8000e2247603c1e6315d1ea7b2fb8616750d697",
+			Source:             "changes.go:15",
+		}, t.Appdb, addIndex.Apply, addIndex.Rollback),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "publish",
+			Order:    audit.OrderOf(2),
+			Author:   "bob",
+			Target:   "bus",
+			Recovery: audit.RecoveryRetry,
+			Checksum: "13d58dec5e56c9b5cccf959a999758a5eaa602d9fdffe80904227267f9405751",
+			Source:   "changes.go:45",
+		}, t.Bus, func(ctx context.Context, h Bus) error {
+			return publish.Apply(ctx, h, d.SlogLogger, d.TypeFormLogger)
+		}, nil),
 	}
 }

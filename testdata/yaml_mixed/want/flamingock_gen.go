@@ -53,38 +53,43 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("appdb", t.Appdb, true),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:                 "0001_users",
-						Order:              audit.OrderOf(1),
-						Author:             "",
-						Target:             "appdb",
-						Recovery:           audit.RecoveryManual,
-						WithoutTransaction: true,
-						Checksum:           "54d9923acfca52c4bccf9f4aa07bcb266aab25650f347826b1a4a37d335d2b82",
-						Source:             "0001_users.yaml:3",
-					}, t.Appdb, mongosteps2.ApplyFunc("0001_users.yaml", yaml0001Users2), nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "backfill",
-						Order:    audit.OrderOf(2),
-						Author:   "",
-						Target:   "appdb",
-						Recovery: audit.RecoveryManual,
-						Checksum: "ee440569a76baa0055b8dd61f5661c0142609741588b4d0d9d0c2701206d4db5",
-						Source:   "changes.go:16",
-					}, t.Appdb, Backfill, nil),
-					pipeline.NewChange(pipeline.Meta{
-						ID:                 "0003_rename",
-						Order:              audit.OrderOf(3),
-						Author:             "",
-						Target:             "appdb",
-						Recovery:           audit.RecoveryManual,
-						WithoutTransaction: true,
-						Checksum:           "5f17a5b6722f162943ae76f6f41b8141d6c5885e030a3b47ca5add017e5948d6",
-						Source:             "0003_rename.yaml:3",
-					}, t.Appdb, mongosteps2.ApplyFunc("0003_rename.yaml", yaml0003Rename), mongosteps2.UndoFunc("0003_rename.yaml", yaml0003Rename)),
-				}
+				return stageChanges(t, d)
 			},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "yaml_mixed", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:                 "0001_users",
+			Order:              audit.OrderOf(1),
+			Author:             "",
+			Target:             "appdb",
+			Recovery:           audit.RecoveryManual,
+			WithoutTransaction: true,
+			Checksum:           "54d9923acfca52c4bccf9f4aa07bcb266aab25650f347826b1a4a37d335d2b82",
+			Source:             "0001_users.yaml:3",
+		}, t.Appdb, mongosteps2.ApplyFunc("0001_users.yaml", yaml0001Users2), nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "backfill",
+			Order:    audit.OrderOf(2),
+			Author:   "",
+			Target:   "appdb",
+			Recovery: audit.RecoveryManual,
+			Checksum: "ee440569a76baa0055b8dd61f5661c0142609741588b4d0d9d0c2701206d4db5",
+			Source:   "changes.go:16",
+		}, t.Appdb, Backfill, nil),
+		pipeline.NewChange(pipeline.Meta{
+			ID:                 "0003_rename",
+			Order:              audit.OrderOf(3),
+			Author:             "",
+			Target:             "appdb",
+			Recovery:           audit.RecoveryManual,
+			WithoutTransaction: true,
+			Checksum:           "5f17a5b6722f162943ae76f6f41b8141d6c5885e030a3b47ca5add017e5948d6",
+			Source:             "0003_rename.yaml:3",
+		}, t.Appdb, mongosteps2.ApplyFunc("0003_rename.yaml", yaml0003Rename), mongosteps2.UndoFunc("0003_rename.yaml", yaml0003Rename)),
 	}
 }

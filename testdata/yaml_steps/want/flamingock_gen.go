@@ -46,28 +46,33 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 				pipeline.Uses("appdb", t.Appdb, true),
 			},
 			Changes: func() []pipeline.Change {
-				return []pipeline.Change{
-					pipeline.NewChange(pipeline.Meta{
-						ID:                 "0001_create_users",
-						Order:              audit.OrderOf(1),
-						Author:             "",
-						Target:             "appdb",
-						Recovery:           audit.RecoveryManual,
-						WithoutTransaction: true,
-						Checksum:           "650a5a5a86bac7adc326b997394ad19e735db28472a71871d73072df75b99f8b",
-						Source:             "0001_create_users.yaml:4",
-					}, t.Appdb, mongosteps.ApplyFunc("0001_create_users.yaml", yaml0001CreateUsers), mongosteps.UndoFunc("0001_create_users.yaml", yaml0001CreateUsers)),
-					pipeline.NewChange(pipeline.Meta{
-						ID:       "0002_seed",
-						Order:    audit.OrderOf(2),
-						Author:   "Ada Lovelace",
-						Target:   "appdb",
-						Recovery: audit.RecoveryRetry,
-						Checksum: "081919c7d3d9147938800a267267d5294249adbd8623727273436570611b26d7",
-						Source:   "0002_seed.yaml:4",
-					}, t.Appdb, mongosteps.ApplyFunc("0002_seed.yaml", yaml0002Seed), nil),
-				}
+				return stageChanges(t, d)
 			},
 		},
+	}
+}
+
+// stageChanges builds the changes of stage "yaml_steps", bound to their targets and dependencies.
+func stageChanges(t Targets, d Deps) []pipeline.Change {
+	return []pipeline.Change{
+		pipeline.NewChange(pipeline.Meta{
+			ID:                 "0001_create_users",
+			Order:              audit.OrderOf(1),
+			Author:             "",
+			Target:             "appdb",
+			Recovery:           audit.RecoveryManual,
+			WithoutTransaction: true,
+			Checksum:           "650a5a5a86bac7adc326b997394ad19e735db28472a71871d73072df75b99f8b",
+			Source:             "0001_create_users.yaml:4",
+		}, t.Appdb, mongosteps.ApplyFunc("0001_create_users.yaml", yaml0001CreateUsers), mongosteps.UndoFunc("0001_create_users.yaml", yaml0001CreateUsers)),
+		pipeline.NewChange(pipeline.Meta{
+			ID:       "0002_seed",
+			Order:    audit.OrderOf(2),
+			Author:   "Ada Lovelace",
+			Target:   "appdb",
+			Recovery: audit.RecoveryRetry,
+			Checksum: "081919c7d3d9147938800a267267d5294249adbd8623727273436570611b26d7",
+			Source:   "0002_seed.yaml:4",
+		}, t.Appdb, mongosteps.ApplyFunc("0002_seed.yaml", yaml0002Seed), nil),
 	}
 }

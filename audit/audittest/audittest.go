@@ -135,6 +135,7 @@ func Run(t *testing.T, newNamespace func(t *testing.T) Namespace) {
 		{"history filters by stage, change id and time", testHistoryFilter},
 		{"append assigns increasing seqs and ignores the caller's", testSeq},
 		{"append round-trips every field", testRoundTrip},
+		{"orders of any length round-trip exactly", testOrders},
 		{"append stores every state, strategy and recovery", testEnums},
 		{"append rejects an invalid entry and stores nothing", testInvalid},
 		{"entries at the identity bounds round-trip byte for byte", testBounds},

@@ -2,6 +2,7 @@ package audittest
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -39,6 +40,30 @@ func appendAll(h *harness, s audit.Store, es ...audit.Entry) []audit.Entry {
 		out[i] = h.append(s, l, e)
 	}
 	return out
+}
+
+// testOrders appends orders around and far beyond int64, out of numeric
+// order, and wants every digit back.
+func testOrders(t *testing.T, h *harness) {
+	s := h.store()
+	var es []audit.Entry
+	for i, digits := range []string{
+		"20150101000001000000", "9", "0", "9223372036854775807", "9223372036854775808",
+		"100000000000000000000", "9300000000000000000", "1234567890123456789012345678901234567890",
+	} {
+		e := entry("s1", fmt.Sprintf("c%d", i), audit.StateApplied)
+		e.Order = audit.MustParseOrder(digits)
+		es = append(es, e)
+	}
+	want := appendAll(h, s, es...)
+	for i := range want {
+		if want[i].Order != es[i].Order {
+			t.Errorf("append returned order %s, want %s", want[i].Order, es[i].Order)
+		}
+	}
+	if diff := cmp.Diff(want, h.history(s, audit.Filter{}), entryCmp); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
 }
 
 func testSnapshot(t *testing.T, h *harness) {

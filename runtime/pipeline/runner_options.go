@@ -28,6 +28,7 @@ type config struct {
 	lockKey  string
 	runnerID string
 	events   func(Event)
+	importer Importer // see WithImport
 	// drifts are the drifts Validate has logged, so that a readiness
 	// check probing it every few seconds says each once (see Validate).
 	drifts *driftsLogged

@@ -84,7 +84,7 @@ func TestACorruptRecordStopsTheRunBeforeAnythingRuns(t *testing.T) {
 			"MANUAL_MARKED_AS_APPLIED needs an operator and a reason"},
 		{"metadata that is not a JSON object", "metadata = '[1, 2]'", bson.D{{Key: "metadata", Value: "[1, 2]"}},
 			"metadata is not a JSON object"},
-		{"a newer schema version", "schema_version = 2", bson.D{{Key: "schema_version", Value: int64(2)}},
+		{"a newer schema version", "schema_version = 3", bson.D{{Key: "schema_version", Value: int64(3)}},
 			"newer flamingock-go"},
 	}
 	for _, store := range stores {

@@ -163,6 +163,8 @@
 //     changes of a generated stage (a change id two stages declare, a
 //     generated file edited by hand); nothing ran. Plan, Validate and
 //     RollbackTo refuse it too;
+//   - ErrImport: the importer (WithImport) failed, or found that the old
+//     tool's history and the pipeline disagree; nothing ran;
 //   - context.Canceled or context.DeadlineExceeded: ctx ended while Run
 //     waited for the lock or before a change started; a change that
 //     returns it fails with a *ChangeError that matches it too.

@@ -12,7 +12,9 @@ import (
 // EventKind is the kind of an Event.
 //
 // An execution (a Run or a RollbackTo) emits, in order:
-// EventPipelineStarted; EventIssueFound for every issue that blocks it;
+// EventPipelineStarted; EventMarked for every change an importer (see
+// WithImport) or Baseline recorded without running it; EventIssueFound
+// for every issue that blocks it;
 // then, for every stage it reaches, EventStageStarted, the events of the
 // stage's changes and EventStageFinished; and last EventPipelineFinished.
 // A stage is reached when one of its changes is skipped or started, so a
@@ -43,6 +45,12 @@ const (
 	EventPipelineFinished EventKind = "pipeline finished"
 )
 
+// EventMarked is a change recorded without being run, by an importer
+// (WithImport) or Baseline: State is MANUAL_MARKED_AS_APPLIED, or FAILED
+// for a change whose outcome is unknown (an issue), and Reason is the
+// mark's.
+const EventMarked EventKind = "marked"
+
 // Operation is what an execution does.
 type Operation string
 
@@ -62,7 +70,7 @@ type Event struct {
 	// Stage is set on stage and change events.
 	Stage string
 	// ChangeID and Strategy are set on change events (and ChangeID on
-	// EventIssueFound).
+	// EventIssueFound and EventMarked).
 	ChangeID string
 	Strategy audit.Strategy
 	// State is the state recorded in the audit trail by this step, if any.
@@ -151,7 +159,7 @@ func (x *execution) emit(ev Event) {
 	if x.r.cfg.events == nil {
 		return
 	}
-	if ev.Kind != EventIssueFound {
+	if ev.Kind != EventIssueFound && ev.Kind != EventMarked {
 		if ev.Stage != x.ev.stage {
 			x.finishStage()
 			x.ev.stage, x.ev.stageStart, x.ev.stageErr = ev.Stage, time.Now(), nil

@@ -35,7 +35,16 @@ type ImportRequest struct {
 	Changes []PlannedChange
 	// Record appends one entry per mark under the runner's lease. It checks
 	// every mark first and writes none when one names a change that is not
-	// in Changes, or that already has an entry, or is named twice.
+	// in Changes, or that already has an entry, or is named twice, or
+	// lacks an operator or a reason, or carries metadata that is not a JSON
+	// object.
+	//
+	// It appends the entries one at a time, in pipeline order (no store
+	// appends several in one transaction). When the process dies between
+	// two, the changes not recorded yet still have no entry, so the next
+	// start calls Import again, with Latest set for those recorded: an
+	// importer marks only the changes whose Latest is nil, and the import
+	// completes. Record fails once Import has returned.
 	Record func(ctx context.Context, marks []Mark) error
 }
 

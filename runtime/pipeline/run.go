@@ -36,9 +36,13 @@ import (
 // which another process's change holds while it shares its transaction
 // with the store.
 //
+// With WithImport, Run calls the importer under the lock, after deciding
+// again and before anything runs, when a change has no entry yet (see
+// Importer); it then decides again from what the importer recorded.
+//
 // Every error Run returns matches one of ErrManualInterventionRequired,
 // ErrLockNotAcquired, ErrLockLost, ErrChangeFailed, ErrStageRenamed,
-// ErrStoreFailed, ErrInvalidPipeline, or the context's error (context.Canceled,
+// ErrStoreFailed, ErrInvalidPipeline, ErrImport, or the context's error (context.Canceled,
 // context.DeadlineExceeded) when ctx ended before a change started; see
 // the package documentation.
 //
@@ -79,6 +83,16 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	p, err = r.plan(ctx)
 	if err != nil {
 		return x.notRun(ctx, res, x.tasks(nil), x.undecided(err)), err
+	}
+	if r.cfg.importer != nil && p.unrecorded() {
+		q, err := x.importHistory(ctx, p)
+		if err != nil {
+			if q == nil {
+				return x.notRun(ctx, res, x.tasks(nil), x.undecided(err)), err
+			}
+			return x.notRun(ctx, res, x.tasks(q), "the import failed"), err
+		}
+		p = q
 	}
 	x.saw(p.seq)
 	if issues := p.Issues(); len(issues) > 0 {

@@ -40,6 +40,13 @@ var (
 	// change whose step could not be recorded and says whether it took
 	// effect.
 	ErrStoreFailed = errors.New("store failed")
+	// ErrImport matches the error Run returns when the importer set with
+	// WithImport failed: the old tool's history could not be read, or it
+	// disagrees with the pipeline (the error, the importer's, says which
+	// table, version and change). Nothing was run; what the importer
+	// recorded before failing, if anything, stays in the trail, and the
+	// next start imports the rest.
+	ErrImport = errors.New("import failed")
 )
 
 // IssuesError lists every change of the pipeline that blocks the run. Run

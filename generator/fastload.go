@@ -2,21 +2,27 @@ package generator
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/importer"
 	"go/parser"
 	"go/token"
 	"go/types"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/tools/go/packages"
 )
 
@@ -54,11 +60,14 @@ type listed struct {
 // path does not handle returns errSlowPath.
 func fastLoad(ctx context.Context, cfg Config, output string) (*packages.Package, error) {
 	dir := filepath.Dir(output)
-	var root []listed
-	if err := goList(ctx, cfg, dir, false, []string{"."}, &root); err != nil || len(root) != 1 {
-		return nil, errSlowPath
+	p, ok := buildList(cfg, dir)
+	if !ok {
+		var root []listed
+		if err := goList(ctx, cfg, dir, false, []string{"."}, &root); err != nil || len(root) != 1 {
+			return nil, errSlowPath
+		}
+		p = root[0]
 	}
-	p := root[0]
 	if p.Error != nil || len(p.DepsErrors) > 0 || len(p.CgoFiles) > 0 || p.Name == "" {
 		return nil, errSlowPath
 	}
@@ -135,6 +144,67 @@ func fastLoad(ctx context.Context, cfg Config, output string) (*packages.Package
 	}
 	pkg.Types, _ = tc.Check(p.ImportPath, fset, pkg.Syntax, pkg.TypesInfo)
 	return pkg, nil
+}
+
+// buildList lists the package in dir as `go list` would, with go/build
+// and the module's go.mod instead of a go command (one process fewer,
+// 50-90 ms of a regeneration), when nothing can make the two differ: no
+// build flags or GOFLAGS, no cgo, and no //go:embed outside the generated
+// file (go list resolves the patterns). Otherwise ok is false.
+func buildList(cfg Config, dir string) (p listed, ok bool) {
+	env := cfg.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	getenv := func(key string) string {
+		for i := len(env) - 1; i >= 0; i-- {
+			if k, v, _ := strings.Cut(env[i], "="); k == key {
+				return v
+			}
+		}
+		return ""
+	}
+	if len(cfg.BuildFlags) > 0 || getenv("GOFLAGS") != "" || getenv("GO111MODULE") == "off" {
+		return listed{}, false
+	}
+	ctxt := build.Default
+	ctxt.GOOS = cmp.Or(getenv("GOOS"), runtime.GOOS)
+	ctxt.GOARCH = cmp.Or(getenv("GOARCH"), runtime.GOARCH)
+	bp, err := ctxt.ImportDir(dir, 0)
+	if err != nil || len(bp.CgoFiles) > 0 {
+		return listed{}, false
+	}
+	for _, pos := range bp.EmbedPatternPos {
+		for _, at := range pos {
+			if filepath.Base(at.Filename) != OutputName {
+				return listed{}, false
+			}
+		}
+	}
+	modDir, data := dir, []byte(nil)
+	for {
+		if data, err = os.ReadFile(filepath.Join(modDir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(modDir)
+		if parent == modDir || !errors.Is(err, fs.ErrNotExist) {
+			return listed{}, false
+		}
+		modDir = parent
+	}
+	mod, err := modfile.ParseLax(filepath.Join(modDir, "go.mod"), data, nil)
+	if err != nil || mod.Module == nil {
+		return listed{}, false
+	}
+	rel, err := filepath.Rel(modDir, dir)
+	if err != nil {
+		return listed{}, false
+	}
+	p = listed{ImportPath: path.Join(mod.Module.Mod.Path, filepath.ToSlash(rel)), Name: bp.Name, Dir: dir, GoFiles: bp.GoFiles, Imports: bp.Imports}
+	if mod.Go != nil {
+		p.Module = &struct{ GoVersion string }{mod.Go.Version}
+	}
+	return p, true
 }
 
 // goList runs `go list -json` (with -export -deps when export is set) on

@@ -1,0 +1,82 @@
+package adoptproof
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io/fs"
+	"testing"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratedb "github.com/golang-migrate/migrate/v4/database"
+	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	migratesqlite "github.com/golang-migrate/migrate/v4/database/sqlite"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", which goose and golang-migrate's pgx/v5 driver take
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go, as golang-migrate's sqlite driver uses it
+)
+
+// openDB opens a database/sql handle of driver ("pgx" or "sqlite") on dsn,
+// closed when the test ends.
+func openDB(t *testing.T, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// gooseUp migrates db with real goose, as an application did before it
+// switched: every file of fsys, in goose's table goose_db_version.
+func gooseUp(t *testing.T, d goose.Dialect, db *sql.DB, fsys fs.FS) {
+	t.Helper()
+	p, err := goose.NewProvider(d, db, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(context.Background()); err != nil {
+		t.Fatalf("goose up: %v", err)
+	}
+}
+
+// migrateOn returns golang-migrate's driver on db, its table
+// schema_migrations: pgx/v5 on PostgreSQL, sqlite (modernc.org/sqlite, no
+// cgo) on SQLite. multiStatement makes the PostgreSQL driver send a file
+// statement by statement instead of in one piece.
+type migrateOn func(db *sql.DB) (migratedb.Driver, error)
+
+func migratePostgres(multiStatement bool) migrateOn {
+	return func(db *sql.DB) (migratedb.Driver, error) {
+		return migratepgx.WithInstance(db, &migratepgx.Config{MultiStatementEnabled: multiStatement})
+	}
+}
+
+func migrateSQLite(db *sql.DB) (migratedb.Driver, error) {
+	return migratesqlite.WithInstance(db, &migratesqlite.Config{})
+}
+
+// migrateUp migrates db with real golang-migrate up to the last version of
+// fsys and returns the error of Up, ErrNoChange being none.
+func migrateUp(t *testing.T, on migrateOn, db *sql.DB, fsys fs.FS) error {
+	t.Helper()
+	drv, err := on(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := iofs.New(fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "db", drv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closing m would close db, which the test still reads.
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return err
+	}
+	return nil
+}

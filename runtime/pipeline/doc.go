@@ -40,6 +40,23 @@
 // It refuses, before anything runs, a range with a change that declares no
 // rollback, and any issue.
 //
+// # Adopting a database
+//
+// A database another tool migrated is adopted, not migrated again.
+// WithImport(imp) makes Run import that tool's history (runtime/adopt has
+// the importers of goose and golang-migrate): under the lock, before
+// anything runs and only while a change has no entry, the importer marks
+// what the old tool applied (MANUAL_MARKED_AS_APPLIED, saying where it
+// came from) and what it left uncertain (FAILED with recovery MANUAL: an
+// issue for `flamingock audit fix`); a history that disagrees with the
+// pipeline stops the run with ErrImport before anything is written. Plan
+// and Validate do not import: they report the changes as never applied
+// until a Run has imported them.
+//
+// Runner.Baseline(ctx, id, operator, reason) marks every change up to id
+// applied without running it, for a database migrated by hand; it
+// refuses a change that ran and is not applied (ErrBaselineRefused).
+//
 // WithEvents reports every step: the execution, each stage it reaches and
 // each change. The nested module github.com/flamingock/flamingock-go/oteltrace
 // turns the events into OpenTelemetry spans, so the core module does not
@@ -171,5 +188,7 @@
 //
 // RollbackTo returns, besides those, ErrUnknownChange, ErrRollbackRefused
 // (*RollbackRefusedError; nothing ran) and ErrRollbackFailed
-// (*RollbackError; no older change was rolled back).
+// (*RollbackError; no older change was rolled back). Baseline returns,
+// besides Run's, ErrUnknownChange and ErrBaselineRefused
+// (*BaselineRefusedError; nothing was marked).
 package pipeline

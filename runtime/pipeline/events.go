@@ -11,7 +11,7 @@ import (
 
 // EventKind is the kind of an Event.
 //
-// An execution (a Run or a RollbackTo) emits, in order:
+// An execution (a Run, a RollbackTo or a Baseline) emits, in order:
 // EventPipelineStarted; EventMarked for every change an importer (see
 // WithImport) or Baseline recorded without running it; EventIssueFound
 // for every issue that blocks it;
@@ -59,6 +59,9 @@ const (
 	OperationRun Operation = "run"
 	// OperationRollback rolls applied changes back: Runner.RollbackTo.
 	OperationRollback Operation = "rollback"
+	// OperationBaseline marks changes applied without running them:
+	// Runner.Baseline.
+	OperationBaseline Operation = "baseline"
 )
 
 // Event is one step of an execution, passed to the WithEvents callback.
@@ -217,7 +220,7 @@ func (x *execution) summarize(res *Result, err error) {
 // summary counts the outcomes of res, as in "2 applied, 1 skipped".
 func (r *Result) summary() string {
 	var parts []string
-	for _, s := range []Status{StatusApplied, StatusRecovered, StatusRolledBack, StatusSkipped, StatusFailed, StatusNotRun} {
+	for _, s := range []Status{StatusApplied, StatusRecovered, StatusRolledBack, StatusMarked, StatusSkipped, StatusFailed, StatusNotRun} {
 		if n := r.Count(s); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}

@@ -17,6 +17,9 @@ const (
 	StatusNotRun    Status = "not run"
 	// StatusRolledBack: RollbackTo ran the change's rollback.
 	StatusRolledBack Status = "rolled back"
+	// StatusMarked: Baseline recorded the change as applied
+	// (MANUAL_MARKED_AS_APPLIED) without running it.
+	StatusMarked Status = "marked"
 )
 
 // Result is what a run did. Issues that blocked the run are reported only
@@ -45,7 +48,8 @@ type upToDate struct {
 
 // Changes lists what the run did with every change of the pipeline, in
 // pipeline order, for Run; for RollbackTo, the changes it had to roll
-// back, newest first. A start that found every change done from the
+// back, newest first; for Baseline, the changes up to the one it marks
+// through, in pipeline order. A start that found every change done from the
 // store's checkpoint builds the list at the first call.
 func (r *Result) Changes() []Outcome {
 	if u := r.upToDate; u != nil {

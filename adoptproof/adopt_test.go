@@ -3,6 +3,7 @@ package adoptproof
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -29,8 +30,36 @@ type database struct {
 	db *sql.DB
 	// schema is the application's schema, the tools' tables left out.
 	schema func(t *testing.T) string
-	// store opens the audit store read-only, closed when the test ends.
-	store func(t *testing.T) audit.Store
+	// open opens the audit store read-only.
+	open func() (audit.Store, error)
+	// notStore is matched by open's error when the database holds no
+	// audit store yet.
+	notStore error
+}
+
+// store opens the audit store read-only, closed when the test ends.
+func (d database) store(t *testing.T) audit.Store {
+	t.Helper()
+	s, err := d.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// written returns the trail, none when the database holds no audit store.
+func (d database) written(t *testing.T) []audit.Entry {
+	t.Helper()
+	s, err := d.open()
+	if errors.Is(err, d.notStore) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return trail(t, s)
 }
 
 // postgresDatabase creates a database on srv, dropped when the test ends.
@@ -41,15 +70,10 @@ func postgresDatabase(t *testing.T, srv *pgtest.Server) database {
 		arg:    dsn,
 		db:     openDB(t, "pgx", dsn),
 		schema: func(t *testing.T) string { return pgDump(t, dsn) },
-		store: func(t *testing.T) audit.Store {
-			t.Helper()
-			s, err := postgres.Open(context.Background(), dsn, postgres.WithSchema("flamingock"), postgres.WithReadOnly())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
+		open: func() (audit.Store, error) {
+			return postgres.Open(context.Background(), dsn, postgres.WithSchema("flamingock"), postgres.WithReadOnly())
 		},
+		notStore: postgres.ErrNotStore,
 	}
 }
 
@@ -62,15 +86,10 @@ func sqliteDatabase(t *testing.T) database {
 		arg:    path,
 		db:     db,
 		schema: func(t *testing.T) string { return strings.Join(sqliteSchema(t, db), "\n") },
-		store: func(t *testing.T) audit.Store {
-			t.Helper()
-			s, err := sqlite.Open(context.Background(), path, sqlite.WithReadOnly())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
+		open: func() (audit.Store, error) {
+			return sqlite.Open(context.Background(), path, sqlite.WithReadOnly())
 		},
+		notStore: sqlite.ErrNotStore,
 	}
 }
 
@@ -78,6 +97,8 @@ func sqliteDatabase(t *testing.T) database {
 type oldTool struct {
 	// name is the application's -import.
 	name string
+	// origin is the tool as the imported entries name it.
+	origin string
 	// table is the tool's history, which adoption must leave untouched.
 	table string
 	// files renders a history in the tool's form.
@@ -91,9 +112,10 @@ type oldTool struct {
 
 func gooseTool(d goose.Dialect) oldTool {
 	return oldTool{
-		name:  "goose",
-		table: "goose_db_version",
-		files: history.gooseFS,
+		name:   "goose",
+		origin: "goose",
+		table:  "goose_db_version",
+		files:  history.gooseFS,
 		up: func(t *testing.T, db *sql.DB, fsys fstest.MapFS) {
 			t.Helper()
 			gooseUp(t, d, db, fsys)
@@ -104,9 +126,10 @@ func gooseTool(d goose.Dialect) oldTool {
 
 func migrateTool(on migrateOn) oldTool {
 	return oldTool{
-		name:  "migrate",
-		table: "schema_migrations",
-		files: history.migrateFS,
+		name:   "migrate",
+		origin: "golang-migrate",
+		table:  "schema_migrations",
+		files:  history.migrateFS,
 		up: func(t *testing.T, db *sql.DB, fsys fstest.MapFS) {
 			t.Helper()
 			if err := migrateUp(t, on, db, fsys); err != nil {
@@ -144,7 +167,7 @@ func proveAdoption(t *testing.T, a app, tool oldTool, h history, newDB func(t *t
 		t.Errorf("first start printed %q, want %q", out, applied(h, newCount))
 	}
 	store := db.store(t)
-	wantAdopted(t, trail(t, store), tool.name, tool.table, times, h.old(), h[len(h)-newCount:])
+	wantAdopted(t, trail(t, store), tool.origin, tool.table, times, h.old(), h[len(h)-newCount:])
 	if diff := cmp.Diff(before, queryRows(t, db.db, kept)); diff != "" {
 		t.Errorf("%s changed (-before +after):\n%s", tool.table, diff)
 	}
@@ -158,6 +181,35 @@ func proveAdoption(t *testing.T, a app, tool oldTool, h history, newDB func(t *t
 	}
 	if n := len(trail(t, store)); n != entries {
 		t.Errorf("second start: the trail went from %d entries to %d, want none added", entries, n)
+	}
+}
+
+// proveRefusal: a database whose old history holds a version the
+// application has no change for (a hotfix applied from another branch) is
+// refused at the first start, naming the old table and the version, before
+// anything is written; the old table is left as it was.
+func proveRefusal(t *testing.T, a app, tool oldTool, h history, newDB func(t *testing.T) database) {
+	hotfix := migration{version: "20240115000001", name: "hotfix",
+		up: "CREATE TABLE hotfix (id integer);", down: "DROP TABLE hotfix;"}
+	db := newDB(t)
+	tool.up(t, db.db, tool.files(append(append(history{}, h.old()...), hotfix)))
+	kept := "SELECT * FROM " + tool.table + " ORDER BY 1"
+	before := queryRows(t, db.db, kept)
+	schema := db.schema(t)
+
+	r := a.start(t, "-store", db.arg, "-import", tool.name)
+	if r.code == 0 || !strings.Contains(r.stderr, tool.table) || !strings.Contains(r.stderr, hotfix.version) {
+		t.Errorf("start: exit status %d, stderr %q: want a refusal naming %s and version %s\n%s", r.code, r.stderr, tool.table, hotfix.version, r.stdout)
+	}
+	t.Logf("refused: %s", r.stderr)
+	if entries := db.written(t); len(entries) != 0 {
+		t.Errorf("the refused start wrote %d entries, want none: first %s %s", len(entries), entries[0].ChangeID, entries[0].State)
+	}
+	if diff := cmp.Diff(schema, db.schema(t)); diff != "" {
+		t.Errorf("the refused start changed the schema (-before +after):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, queryRows(t, db.db, kept)); diff != "" {
+		t.Errorf("%s changed (-before +after):\n%s", tool.table, diff)
 	}
 }
 
@@ -177,25 +229,30 @@ func TestPostgresGoose(t *testing.T) {
 	newDB := func(t *testing.T) database { return postgresDatabase(t, srv) }
 	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, postgresHistory, newDB) })
 	t.Run("twenty processes at once", func(t *testing.T) { proveConcurrentAdoption(t, a, tool, postgresHistory, newDB) })
+	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, postgresHistory, newDB) })
 }
 
 func TestPostgresMigrate(t *testing.T) {
 	srv := pgtest.New(t)
 	needPGDump(t)
 	a := buildApp(t, postgresApp, postgresHistory.migrateFS())
+	tool := migrateTool(migratePostgres(false))
 	newDB := func(t *testing.T) database { return postgresDatabase(t, srv) }
-	t.Run("adopt", func(t *testing.T) {
-		proveAdoption(t, a, migrateTool(migratePostgres(false)), postgresHistory, newDB)
-	})
+	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, postgresHistory, newDB) })
+	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, postgresHistory, newDB) })
 	t.Run("dirty", func(t *testing.T) { proveDirtyAdoption(t, a, srv) })
 }
 
 func TestSQLiteGoose(t *testing.T) {
 	a := buildApp(t, sqliteApp, sqliteHistory.gooseFS())
-	proveAdoption(t, a, gooseTool(goose.DialectSQLite3), sqliteHistory, sqliteDatabase)
+	tool := gooseTool(goose.DialectSQLite3)
+	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, sqliteHistory, sqliteDatabase) })
+	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, sqliteHistory, sqliteDatabase) })
 }
 
 func TestSQLiteMigrate(t *testing.T) {
 	a := buildApp(t, sqliteApp, sqliteHistory.migrateFS())
-	proveAdoption(t, a, migrateTool(migrateSQLite), sqliteHistory, sqliteDatabase)
+	tool := migrateTool(migrateSQLite)
+	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, sqliteHistory, sqliteDatabase) })
+	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, sqliteHistory, sqliteDatabase) })
 }

@@ -44,7 +44,8 @@ var (
 // appMain is the application: it opens the store on the database of
 // -store (the audit trail beside the application's tables), runs the stage
 // flamingock-gen generated from the SQL files, importing the history of
-// -import first, and prints what it applied. An error is one line on
+// -import first (runtime/adopt's importer of goose or golang-migrate),
+// and prints what it applied. An error is one line on
 // stderr and exit status 1.
 const appMain = `package main
 
@@ -58,6 +59,7 @@ import (
 
 	"example.com/adopt/migrations"
 	IMPORTS
+	"github.com/flamingock/flamingock-go/runtime/adopt"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -86,7 +88,13 @@ func run(ctx context.Context, args []string) error {
 		// poll often, so the test does not wait on them.
 		pipeline.WithLockWait(3*time.Minute, 20*time.Millisecond),
 	}
-	switch *from {
+	// The importers read the old tool's table in the application's
+	// database, which is the store's.
+	switch d := adopt.Dialect(store.Dialect()); *from {
+	case "goose":
+		opts = append(opts, pipeline.WithImport(adopt.Goose(store.DB(), d)))
+	case "migrate":
+		opts = append(opts, pipeline.WithImport(adopt.Migrate(store.DB(), d)))
 	case "":
 	default:
 		return fmt.Errorf("-import %q: want goose or migrate", *from)
@@ -176,7 +184,7 @@ func (a app) startOK(t *testing.T, args ...string) string {
 func buildCLI(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "flamingock")
-	gocmd(t, checkout(t), "build", "-o", bin, "./cmd/flamingock")
+	gocmd(t, checkout(t), "build", "-mod=readonly", "-o", bin, "./cmd/flamingock")
 	return bin
 }
 

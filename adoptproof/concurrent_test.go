@@ -62,7 +62,7 @@ func proveConcurrentAdoption(t *testing.T, a app, tool oldTool, h history, newDB
 	if total != newCount {
 		t.Errorf("the %d processes applied %d changes in all, want %d", replicas, total, newCount)
 	}
-	wantAdopted(t, trail(t, db.store(t)), tool.name, tool.table, times, h.old(), h[len(h)-newCount:])
+	wantAdopted(t, trail(t, db.store(t)), tool.origin, tool.table, times, h.old(), h[len(h)-newCount:])
 	if diff := cmp.Diff(want, db.schema(t)); diff != "" {
 		t.Errorf("schema of the adopted database (-%s applying all %d, +adopted):\n%s", tool.name, len(h), diff)
 	}

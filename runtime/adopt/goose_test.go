@@ -106,8 +106,8 @@ func TestGooseRefusesAHistoryThatDisagrees(t *testing.T) {
 		changes: planned("schema", 1),
 		want:    []string{"version -3 is no order"},
 	}, {
-		name: "every problem at once",
-		rows: []gooseRow{{1, true, "2024-01-01 10:00:00"}, {3, true, "2024-01-02 10:00:00"}, {9, true, "2024-01-02 10:00:00"}},
+		name:    "every problem at once",
+		rows:    []gooseRow{{1, true, "2024-01-01 10:00:00"}, {3, true, "2024-01-02 10:00:00"}, {9, true, "2024-01-02 10:00:00"}},
 		changes: planned("schema", 1, 2, 3),
 		want:    []string{"version 9 is applied", `change "c2" (order 2)`},
 	}} {

@@ -11,7 +11,10 @@
 // change again under it (a run may have resolved it meanwhile), appends a
 // manual entry that records the operator and the reason, and releases the
 // lock with a context of its own, so that a cancelled caller does not
-// leave the lock held until its lease expires.
+// leave the lock held until its lease expires. With Mark.Force it also
+// marks applied a change the trail has no entry of, one that never ran
+// and whose effects are in place; an application that knows its pipeline
+// marks every change up to one at once with pipeline's Runner.Baseline.
 //
 // Example:
 //
@@ -208,6 +211,11 @@ func (s *Session) Find(ctx context.Context, id, stage string) (audit.Assessment,
 	if err != nil {
 		return audit.Assessment{}, audit.LockInfo{}, err
 	}
+	return s.find(all, lock, id, stage)
+}
+
+// find is Find in all, the assessments read under lock.
+func (s *Session) find(all []audit.Assessment, lock audit.LockInfo, id, stage string) (audit.Assessment, audit.LockInfo, error) {
 	var found []audit.Assessment
 	for _, a := range all {
 		if a.Latest.ChangeID == id && (stage == "" || a.Latest.Stage == stage) {
@@ -252,9 +260,16 @@ type Mark struct {
 	// Operator is who resolves it and Reason what they checked; both are
 	// recorded with the mark and both are required.
 	Operator, Reason string
-	// Force records the mark on a change that has no issue. A change being
-	// applied now is refused whatever Force says.
+	// Force records the mark on a change that has no issue, and marks
+	// applied a change the trail has no entry of (a change that never ran
+	// whose effects are in place, as in a database migrated by hand). A
+	// change being applied now is refused whatever Force says.
 	Force bool
+	// Order is the change's order, recorded for a change the trail has no
+	// entry of (the trail does not know it); zero when not given. The
+	// runner decides from the state, never from the order, so a mark
+	// whose order is not the code's is applied all the same.
+	Order audit.Order
 }
 
 // Resolve records m: it checks the change, takes the pipeline's lock,
@@ -262,6 +277,15 @@ type Mark struct {
 // the lock. It returns the entry stored. A run in progress (the lock is
 // held) and a change without an issue (unless m.Force) are refused, and
 // nothing is written.
+//
+// With m.Force, a change the trail has no entry of is marked
+// MANUAL_MARKED_AS_APPLIED (marking it rolled back would change nothing:
+// the next run applies it anyway). The trail cannot say its stage, order,
+// target or checksum: m.Stage is required unless the trail records one
+// stage only, m.Order is recorded as given, and the entry has no target,
+// no checksum (the runner reports no drift for a manual mark), strategy
+// NON_TX and recovery MANUAL. An id the trail records under another stage
+// than m.Stage is refused: it is a wrong --stage, not a new change.
 func (s *Session) Resolve(ctx context.Context, m Mark) (audit.Entry, error) {
 	switch {
 	case m.State != audit.StateManualApplied && m.State != audit.StateManualRolledBack:
@@ -273,8 +297,20 @@ func (s *Session) Resolve(ctx context.Context, m Mark) (audit.Entry, error) {
 	}
 	// Checked without the lock first, so that a wrong id or a change
 	// without an issue costs no lock acquisition.
-	a, lock, err := s.Find(ctx, m.ChangeID, m.Stage)
+	all, lock, err := s.Snapshot(ctx)
 	if err != nil {
+		return audit.Entry{}, err
+	}
+	a, lock, err := s.find(all, lock, m.ChangeID, m.Stage)
+	if err != nil {
+		if !slices.ContainsFunc(all, func(a audit.Assessment) bool {
+			return a.Latest.ChangeID == m.ChangeID && (m.Stage == "" || a.Latest.Stage == m.Stage)
+		}) {
+			if m.Force {
+				return s.markUnrecorded(ctx, m, all)
+			}
+			return audit.Entry{}, fmt.Errorf("%w; if it never ran and its effects are in place, add --force to mark it applied", err)
+		}
 		return audit.Entry{}, err
 	}
 	if a.Verdict == audit.VerdictRunning {
@@ -298,6 +334,26 @@ func refuseWithoutIssue(a audit.Assessment, force bool) error {
 // mark appends a manual mark of the change key under the pipeline's lock,
 // after checking again, under the lock, that the change still needs it.
 func (s *Session) mark(ctx context.Context, key audit.Key, m Mark) (audit.Entry, error) {
+	return s.append(ctx, key, m, func(h []audit.Entry) (audit.Entry, error) {
+		if len(h) == 0 {
+			return audit.Entry{}, fmt.Errorf("change %q (stage %q) disappeared from the audit trail of %s", key.ChangeID, key.Stage, s.name)
+		}
+		latest := h[len(h)-1]
+		if err := refuseWithoutIssue(audit.Assess(latest), m.Force); err != nil {
+			return audit.Entry{}, fmt.Errorf("while the lock was taken, %w", err)
+		}
+		return audit.Entry{
+			Stage: latest.Stage, ChangeID: latest.ChangeID, Order: latest.Order, Author: latest.Author,
+			TargetID: latest.TargetID, Strategy: latest.Strategy, Recovery: latest.Recovery, Checksum: latest.Checksum,
+		}, nil
+	})
+}
+
+// append takes the pipeline's lock, reads the history of change key
+// under it, and appends the entry of mark m that check makes of it (the
+// change's identity, which append completes with the mark), unless check
+// refuses.
+func (s *Session) append(ctx context.Context, key audit.Key, m Mark, check func([]audit.Entry) (audit.Entry, error)) (audit.Entry, error) {
 	host := s.Host
 	if host == "" {
 		h, err := os.Hostname()
@@ -330,35 +386,60 @@ func (s *Session) mark(ctx context.Context, key audit.Key, m Mark) (audit.Entry,
 	if err != nil {
 		return audit.Entry{}, err
 	}
-	if len(h) == 0 {
-		return audit.Entry{}, fmt.Errorf("change %q (stage %q) disappeared from the audit trail of %s", key.ChangeID, key.Stage, s.name)
+	e, err := check(h)
+	if err != nil {
+		return audit.Entry{}, err
 	}
-	latest := h[len(h)-1]
-	if err := refuseWithoutIssue(audit.Assess(latest), m.Force); err != nil {
-		return audit.Entry{}, fmt.Errorf("while the lock was taken, %w", err)
-	}
-	e := audit.Entry{
-		ExecutionID: rand.Text(),
-		Stage:       latest.Stage,
-		ChangeID:    latest.ChangeID,
-		Order:       latest.Order,
-		Author:      latest.Author,
-		State:       m.State,
-		Time:        now().UTC(),
-		Host:        host,
-		RunnerID:    owner,
-		TargetID:    latest.TargetID,
-		Strategy:    latest.Strategy,
-		Recovery:    latest.Recovery,
-		Checksum:    latest.Checksum,
-		Operator:    m.Operator,
-		Reason:      m.Reason,
-	}
+	e.ExecutionID, e.State, e.Time = rand.Text(), m.State, now().UTC()
+	e.Host, e.RunnerID, e.Operator, e.Reason = host, owner, m.Operator, m.Reason
 	stored, err := s.store.Append(ctx, lease, e)
 	if err != nil {
 		return audit.Entry{}, fmt.Errorf("record %s of change %q in %s: %w", m.State, key.ChangeID, s.name, err)
 	}
 	return stored, nil
+}
+
+// markUnrecorded marks applied change m.ChangeID, of which all, the
+// trail's latest entries, has none.
+func (s *Session) markUnrecorded(ctx context.Context, m Mark, all []audit.Assessment) (audit.Entry, error) {
+	if m.State != audit.StateManualApplied {
+		return audit.Entry{}, fmt.Errorf("change %q has no entry: the next run applies it anyway; nothing to mark rolled back", m.ChangeID)
+	}
+	var stages, elsewhere []string
+	for _, a := range all {
+		if !slices.Contains(stages, a.Latest.Stage) {
+			stages = append(stages, a.Latest.Stage)
+		}
+		if a.Latest.ChangeID == m.ChangeID {
+			elsewhere = append(elsewhere, fmt.Sprintf("%q", a.Latest.Stage))
+		}
+	}
+	if len(elsewhere) > 0 {
+		return audit.Entry{}, fmt.Errorf("change %q is recorded in stage %s, not %q: check --stage", m.ChangeID, strings.Join(elsewhere, ", "), m.Stage)
+	}
+	stage := m.Stage
+	switch {
+	case stage != "":
+	case len(stages) == 1:
+		stage = stages[0]
+	case len(stages) == 0:
+		return audit.Entry{}, fmt.Errorf("change %q has no entry, and the audit trail of %s records no stage yet: add --stage NAME (the stage that declares it)", m.ChangeID, s.name)
+	default:
+		quoted := make([]string, len(stages))
+		for i, st := range stages {
+			quoted[i] = fmt.Sprintf("%q", st)
+		}
+		return audit.Entry{}, fmt.Errorf("change %q has no entry, and the audit trail of %s records stages %s: add --stage NAME (the stage that declares it)",
+			m.ChangeID, s.name, strings.Join(quoted, ", "))
+	}
+	key := audit.Key{Stage: stage, ChangeID: m.ChangeID}
+	return s.append(ctx, key, m, func(h []audit.Entry) (audit.Entry, error) {
+		if len(h) > 0 {
+			last := h[len(h)-1]
+			return audit.Entry{}, fmt.Errorf("while the lock was taken, change %q (stage %q) got an entry (%s): check it again", key.ChangeID, key.Stage, last.State)
+		}
+		return audit.Entry{Stage: stage, ChangeID: m.ChangeID, Order: m.Order, Strategy: audit.StrategyNonTx, Recovery: audit.RecoveryManual}, nil
+	})
 }
 
 // lockHeld is the refusal to mark change id while a runner holds the lock.

@@ -67,7 +67,7 @@
 //		means for the next run. A running change shows the lease it runs
 //		under, and nothing to resolve.
 //
-//	audit fix ID --resolution applied|rolled-back --reason TEXT [--operator NAME] [--stage NAME] [--force] [--json]
+//	audit fix ID --resolution applied|rolled-back --reason TEXT [--operator NAME] [--stage NAME] [--force [--order N]] [--json]
 //		Records an operator's resolution of change ID's issue: appends
 //		MANUAL_MARKED_AS_APPLIED (its effects are in place; the next run
 //		skips it) or MANUAL_MARKED_AS_ROLLED_BACK (it had no effect or was
@@ -76,6 +76,16 @@
 //		write, so it refuses while a runner holds it (and a running change,
 //		even with --force). It refuses without a reason, and refuses a
 //		change that has no issue unless --force.
+//
+//		With --force and --resolution applied it also marks a change that
+//		has no entry yet: one that never ran and whose effects are in
+//		place (a database migrated by hand or by another tool; an
+//		application marks many at once with pipeline's Runner.Baseline).
+//		The trail does not know that change: --stage is required unless
+//		the trail records one stage only, --order N is recorded when given,
+//		and the entry has no target and no checksum (the runner decides
+//		from its state: it skips the change and reports no drift). An id
+//		the trail records under another stage than --stage is refused.
 //
 //	lock status [--json]
 //		The pipeline's lock: who holds it until when, its epoch, and the

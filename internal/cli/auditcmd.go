@@ -114,8 +114,9 @@ func (c *cli) auditFix(g *globals, fs *flag.FlagSet) func(context.Context, []str
 	resolution := fs.String("resolution", "", "what is true of the change: `applied` (its effects are in place) or rolled-back (it had no effect, or was undone)")
 	reason := fs.String("reason", "", "what you checked, recorded with the mark (required)")
 	operatorFlag := fs.String("operator", "", "who resolves it, recorded with the mark (default user@host)")
-	stage := fs.String("stage", "", "the change's stage `NAME`, when its id is in several")
-	force := fs.Bool("force", false, "mark a change that has no issue")
+	stage := fs.String("stage", "", "the change's stage `NAME`, when its id is in several, or when it has no entry yet and the trail records several stages or none")
+	force := fs.Bool("force", false, "mark a change that has no issue, or mark applied one that has no entry yet (it never ran; its effects are in place)")
+	orderFlag := fs.String("order", "", "the order `N` to record for a change that has no entry yet (with --force; optional)")
 	asJSON := fs.Bool("json", false, "print the entry written as JSON")
 	return func(ctx context.Context, args []string) error {
 		if len(args) != 1 {
@@ -140,6 +141,17 @@ func (c *cli) auditFix(g *globals, fs *flag.FlagSet) func(context.Context, []str
 		case strings.TrimSpace(*reason) == placeholderReason:
 			return usagef("--reason is still the placeholder %q: say what you checked", placeholderReason)
 		}
+		var order audit.Order
+		if isSet(fs, "order") {
+			if !*force {
+				return usagef("--order is recorded only for a change that has no entry yet: add --force")
+			}
+			o, err := audit.ParseOrder(*orderFlag)
+			if err != nil {
+				return usagef("invalid --order %q: want a non-negative integer, the change's order in its stage", *orderFlag)
+			}
+			order = o
+		}
 		operator, err := c.operator(*operatorFlag, isSet(fs, "operator"))
 		if err != nil {
 			return err
@@ -151,7 +163,7 @@ func (c *cli) auditFix(g *globals, fs *flag.FlagSet) func(context.Context, []str
 		defer s.Close()
 		stored, err := s.Resolve(ctx, operate.Mark{
 			ChangeID: id, Stage: *stage, State: want.State,
-			Operator: operator, Reason: *reason, Force: *force,
+			Operator: operator, Reason: *reason, Force: *force, Order: order,
 		})
 		if err != nil {
 			return err

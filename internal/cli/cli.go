@@ -143,7 +143,7 @@ func commands() []command {
 	return []command{
 		{"audit list", "[--history] [--since TIME] [--stage NAME] [--json]",
 			"the current state of every change; --history: every entry", (*cli).auditList},
-		{"audit fix", "ID --resolution applied|rolled-back --reason TEXT [--operator NAME] [--stage NAME] [--force] [--json]",
+		{"audit fix", "ID --resolution applied|rolled-back --reason TEXT [--operator NAME] [--stage NAME] [--force [--order N]] [--json]",
 			"record that an operator resolved a change's issue", (*cli).auditFix},
 		{"issue list", "[--json]",
 			"every change that blocks the pipeline; exit status 3 when there is one", (*cli).issueList},

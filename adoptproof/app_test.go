@@ -45,8 +45,8 @@ var (
 // -store (the audit trail beside the application's tables), runs the stage
 // flamingock-gen generated from the SQL files, importing the history of
 // -import first (runtime/adopt's importer of goose or golang-migrate),
-// and prints what it applied. An error is one line on
-// stderr and exit status 1.
+// and prints what it applied. An error goes to stderr, with exit status
+// 1.
 const appMain = `package main
 
 import (

@@ -135,8 +135,15 @@ func TestImportWaitsForTheOldToolsLock(t *testing.T) {
 	})
 	t.Run("imports once the old release is done", func(t *testing.T) {
 		var rec recorder
-		time.AfterFunc(300*time.Millisecond, unlock)
-		if err := Goose(w.db, w.dialect).Import(context.Background(), rec.request(planned("schema", 1))); err != nil {
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			time.Sleep(300 * time.Millisecond)
+			unlock()
+		}()
+		err := Goose(w.db, w.dialect).Import(context.Background(), rec.request(planned("schema", 1)))
+		<-released // the old release's connection is used by one goroutine at a time
+		if err != nil {
 			t.Fatal(err)
 		}
 		if got := fmt.Sprint(len(rec.marks)); got != "1" {

@@ -19,8 +19,11 @@ import (
 // the importer matches ErrImport; then nothing has run.
 //
 // Marks are appended one by one, in pipeline order, each under the lease:
-// audit.Store appends one entry at a time, and none of the stores offers
-// more. A crash between two appends leaves the first marks recorded and
+// audit.Store appends one entry at a time. A store able to append them in
+// one transaction (SQLite, PostgreSQL) is not asked to: the import is all
+// or nothing where it matters, since no change runs until every mark is
+// recorded, and a capability for it would only save the next start from
+// completing it. A crash between two appends leaves the first marks recorded and
 // the others not; the changes not recorded still have no entry, so the
 // next start calls the importer again, which sees the recorded ones with
 // their entries and records only the rest. Meanwhile the changes not

@@ -70,7 +70,8 @@ func defaultConfig() config {
 // as attributes) instead of slog.Default() as it was when New was called.
 //
 // A run logs, at info level, each change it starts and each change
-// applied, recovered or rolled back and, last, a summary ("run finished", result "2 applied, 5
+// applied, recovered, rolled back or marked (by an importer or Baseline)
+// and, last, a summary ("run finished", result "2 applied, 5
 // skipped"; at error level "run stopped" with the error); at warning
 // level, a wait for the lock or for a busy store (who holds it, until
 // when; then again every 10s, each poll in between at debug level), an

@@ -104,10 +104,18 @@ type oldTool struct {
 	// files renders a history in the tool's form.
 	files func(h history) fstest.MapFS
 	// up migrates db with the tool, applying every file of fsys.
-	up func(t *testing.T, db *sql.DB, fsys fstest.MapFS)
+	up func(db *sql.DB, fsys fstest.MapFS) error
 	// times returns the time the tool recorded for each version it
 	// applied, nil when it records none.
 	times func(t *testing.T, db *sql.DB) map[string]time.Time
+}
+
+// migrate migrates db with the tool, failing t on error.
+func (o oldTool) migrate(t *testing.T, db *sql.DB, fsys fstest.MapFS) {
+	t.Helper()
+	if err := o.up(db, fsys); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func gooseTool(d goose.Dialect) oldTool {
@@ -116,9 +124,8 @@ func gooseTool(d goose.Dialect) oldTool {
 		origin: "goose",
 		table:  "goose_db_version",
 		files:  history.gooseFS,
-		up: func(t *testing.T, db *sql.DB, fsys fstest.MapFS) {
-			t.Helper()
-			gooseUp(t, d, db, fsys)
+		up: func(db *sql.DB, fsys fstest.MapFS) error {
+			return gooseUp(d, db, fsys)
 		},
 		times: gooseTimes,
 	}
@@ -130,11 +137,8 @@ func migrateTool(on migrateOn) oldTool {
 		origin: "golang-migrate",
 		table:  "schema_migrations",
 		files:  history.migrateFS,
-		up: func(t *testing.T, db *sql.DB, fsys fstest.MapFS) {
-			t.Helper()
-			if err := migrateUp(t, on, db, fsys); err != nil {
-				t.Fatalf("migrate up: %v", err)
-			}
+		up: func(db *sql.DB, fsys fstest.MapFS) error {
+			return migrateUp(on, db, fsys)
 		},
 		times: func(*testing.T, *sql.DB) map[string]time.Time { return nil },
 	}
@@ -154,11 +158,11 @@ func applied(h history, n int) string {
 // applies nothing.
 func proveAdoption(t *testing.T, a app, tool oldTool, h history, newDB func(t *testing.T) database) {
 	ref := newDB(t)
-	tool.up(t, ref.db, tool.files(h))
+	tool.migrate(t, ref.db, tool.files(h))
 	want := ref.schema(t)
 
 	db := newDB(t)
-	tool.up(t, db.db, tool.files(h.old()))
+	tool.migrate(t, db.db, tool.files(h.old()))
 	kept := "SELECT * FROM " + tool.table + " ORDER BY 1"
 	before := queryRows(t, db.db, kept)
 	times := tool.times(t, db.db)
@@ -192,7 +196,7 @@ func proveRefusal(t *testing.T, a app, tool oldTool, h history, newDB func(t *te
 	hotfix := migration{version: "20240115000001", name: "hotfix",
 		up: "CREATE TABLE hotfix (id integer);", down: "DROP TABLE hotfix;"}
 	db := newDB(t)
-	tool.up(t, db.db, tool.files(append(append(history{}, h.old()...), hotfix)))
+	tool.migrate(t, db.db, tool.files(append(append(history{}, h.old()...), hotfix)))
 	kept := "SELECT * FROM " + tool.table + " ORDER BY 1"
 	before := queryRows(t, db.db, kept)
 	schema := db.schema(t)
@@ -230,6 +234,7 @@ func TestPostgresGoose(t *testing.T) {
 	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, postgresHistory, newDB) })
 	t.Run("twenty processes at once", func(t *testing.T) { proveConcurrentAdoption(t, a, tool, postgresHistory, newDB) })
 	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, postgresHistory, newDB) })
+	t.Run("old release migrating", func(t *testing.T) { proveLockedAdoption(t, tool, gooseLockedUp, newDB) })
 }
 
 func TestPostgresMigrate(t *testing.T) {
@@ -241,6 +246,7 @@ func TestPostgresMigrate(t *testing.T) {
 	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, postgresHistory, newDB) })
 	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, postgresHistory, newDB) })
 	t.Run("dirty", func(t *testing.T) { proveDirtyAdoption(t, a, srv) })
+	t.Run("old release migrating", func(t *testing.T) { proveLockedAdoption(t, tool, tool.up, newDB) })
 }
 
 func TestSQLiteGoose(t *testing.T) {

@@ -19,11 +19,11 @@ const replicas = 20
 // h.
 func proveConcurrentAdoption(t *testing.T, a app, tool oldTool, h history, newDB func(t *testing.T) database) {
 	ref := newDB(t)
-	tool.up(t, ref.db, tool.files(h))
+	tool.migrate(t, ref.db, tool.files(h))
 	want := ref.schema(t)
 
 	db := newDB(t)
-	tool.up(t, db.db, tool.files(h.old()))
+	tool.migrate(t, db.db, tool.files(h.old()))
 	times := tool.times(t, db.db)
 
 	type process struct {

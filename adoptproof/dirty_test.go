@@ -30,7 +30,7 @@ func proveDirtyAdoption(t *testing.T, a app, srv *pgtest.Server) {
 	h := postgresHistory
 	dirty := h[dirtyAt]
 	ref := postgresDatabase(t, srv)
-	if err := migrateUp(t, migratePostgres(false), ref.db, h.migrateFS()); err != nil {
+	if err := migrateUp(migratePostgres(false), ref.db, h.migrateFS()); err != nil {
 		t.Fatal(err)
 	}
 	want := ref.schema(t)
@@ -51,7 +51,7 @@ func proveDirtyAdoption(t *testing.T, a app, srv *pgtest.Server) {
 		t.Run(tt.resolution, func(t *testing.T) {
 			db := postgresDatabase(t, srv)
 			// The release before the broken one, migrated as usual.
-			if err := migrateUp(t, migratePostgres(false), db.db, h[:dirtyAt].migrateFS()); err != nil {
+			if err := migrateUp(migratePostgres(false), db.db, h[:dirtyAt].migrateFS()); err != nil {
 				t.Fatal(err)
 			}
 			// The broken release: golang-migrate sends its file statement
@@ -59,7 +59,7 @@ func proveDirtyAdoption(t *testing.T, a app, srv *pgtest.Server) {
 			// stays when the second fails, and the version stays dirty.
 			broken := append(history{}, h[:dirtyAt+1]...)
 			broken[dirtyAt].up = strings.SplitAfter(dirty.up, ";\n")[0] + brokenUserTags
-			if err := migrateUp(t, migratePostgres(true), db.db, broken.migrateFS()); err == nil {
+			if err := migrateUp(migratePostgres(true), db.db, broken.migrateFS()); err == nil {
 				t.Fatal("migrate up of the broken release succeeded")
 			}
 			if got, want := queryRows(t, db.db, "SELECT version, dirty FROM schema_migrations"), []string{dirty.version + " true"}; !cmp.Equal(got, want) {

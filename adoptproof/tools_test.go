@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"testing"
+	"testing/fstest"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratedb "github.com/golang-migrate/migrate/v4/database"
@@ -14,6 +16,7 @@ import (
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", which goose and golang-migrate's pgx/v5 driver take
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go, as golang-migrate's sqlite driver uses it
 )
 
@@ -31,15 +34,25 @@ func openDB(t *testing.T, driver, dsn string) *sql.DB {
 
 // gooseUp migrates db with real goose, as an application did before it
 // switched: every file of fsys, in goose's table goose_db_version.
-func gooseUp(t *testing.T, d goose.Dialect, db *sql.DB, fsys fs.FS) {
-	t.Helper()
-	p, err := goose.NewProvider(d, db, fsys)
+func gooseUp(d goose.Dialect, db *sql.DB, fsys fs.FS, opts ...goose.ProviderOption) error {
+	p, err := goose.NewProvider(d, db, fsys, opts...)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if _, err := p.Up(context.Background()); err != nil {
-		t.Fatalf("goose up: %v", err)
+		return fmt.Errorf("goose up: %w", err)
 	}
+	return nil
+}
+
+// gooseLockedUp is gooseUp under goose's PostgreSQL session lock (an
+// advisory lock), as a release configured with it migrates.
+func gooseLockedUp(db *sql.DB, fsys fstest.MapFS) error {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return err
+	}
+	return gooseUp(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
 }
 
 // migrateOn returns golang-migrate's driver on db, its table
@@ -59,24 +72,24 @@ func migrateSQLite(db *sql.DB) (migratedb.Driver, error) {
 }
 
 // migrateUp migrates db with real golang-migrate up to the last version of
-// fsys and returns the error of Up, ErrNoChange being none.
-func migrateUp(t *testing.T, on migrateOn, db *sql.DB, fsys fs.FS) error {
-	t.Helper()
+// fsys (under its advisory lock on PostgreSQL, which it always takes) and
+// returns the error of Up, ErrNoChange being none.
+func migrateUp(on migrateOn, db *sql.DB, fsys fs.FS) error {
 	drv, err := on(db)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	src, err := iofs.New(fsys, ".")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	m, err := migrate.NewWithInstance("iofs", src, "db", drv)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	// Closing m would close db, which the test still reads.
 	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return err
+		return fmt.Errorf("migrate up: %w", err)
 	}
 	return nil
 }

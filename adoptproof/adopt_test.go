@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -105,6 +107,8 @@ type oldTool struct {
 	files func(h history) fstest.MapFS
 	// up migrates db with the tool, applying every file of fsys.
 	up func(db *sql.DB, fsys fstest.MapFS) error
+	// down reverts the last version the tool applied.
+	down func(db *sql.DB, fsys fstest.MapFS) error
 	// times returns the time the tool recorded for each version it
 	// applied, nil when it records none.
 	times func(t *testing.T, db *sql.DB) map[string]time.Time
@@ -127,6 +131,9 @@ func gooseTool(d goose.Dialect) oldTool {
 		up: func(db *sql.DB, fsys fstest.MapFS) error {
 			return gooseUp(d, db, fsys)
 		},
+		down: func(db *sql.DB, fsys fstest.MapFS) error {
+			return gooseDown(d, db, fsys)
+		},
 		times: gooseTimes,
 	}
 }
@@ -139,6 +146,9 @@ func migrateTool(on migrateOn) oldTool {
 		files:  history.migrateFS,
 		up: func(db *sql.DB, fsys fstest.MapFS) error {
 			return migrateUp(on, db, fsys)
+		},
+		down: func(db *sql.DB, fsys fstest.MapFS) error {
+			return migrateDown(on, db, fsys)
 		},
 		times: func(*testing.T, *sql.DB) map[string]time.Time { return nil },
 	}
@@ -188,22 +198,25 @@ func proveAdoption(t *testing.T, a app, tool oldTool, h history, newDB func(t *t
 	}
 }
 
-// proveRefusal: a database whose old history holds a version the
-// application has no change for (a hotfix applied from another branch) is
-// refused at the first start, naming the old table and the version, before
-// anything is written; the old table is left as it was.
-func proveRefusal(t *testing.T, a app, tool oldTool, h history, newDB func(t *testing.T) database) {
-	hotfix := migration{version: "20240115000001", name: "hotfix",
-		up: "CREATE TABLE hotfix (id integer);", down: "DROP TABLE hotfix;"}
+// proveRefusal: a database whose old history disagrees with the files is
+// refused at the first start, the message naming what disagrees (names),
+// before anything is written; the old table is left as it was. applied is
+// what the old tool applied.
+func proveRefusal(t *testing.T, a app, tool oldTool, applied history, newDB func(t *testing.T) database, names ...string) {
 	db := newDB(t)
-	tool.migrate(t, db.db, tool.files(append(append(history{}, h.old()...), hotfix)))
+	tool.migrate(t, db.db, tool.files(applied))
 	kept := "SELECT * FROM " + tool.table + " ORDER BY 1"
 	before := queryRows(t, db.db, kept)
 	schema := db.schema(t)
 
 	r := a.start(t, "-store", db.arg, "-import", tool.name)
-	if r.code == 0 || !strings.Contains(r.stderr, tool.table) || !strings.Contains(r.stderr, hotfix.version) {
-		t.Errorf("start: exit status %d, stderr %q: want a refusal naming %s and version %s\n%s", r.code, r.stderr, tool.table, hotfix.version, r.stdout)
+	if r.code == 0 {
+		t.Errorf("start: exit status 0, want a refusal\n%s%s", r.stdout, r.stderr)
+	}
+	for _, name := range names {
+		if !strings.Contains(r.stderr, name) {
+			t.Errorf("the refusal does not name %s:\n%s", name, r.stderr)
+		}
 	}
 	t.Logf("refused: %s", r.stderr)
 	if entries := db.written(t); len(entries) != 0 {
@@ -217,6 +230,51 @@ func proveRefusal(t *testing.T, a app, tool oldTool, h history, newDB func(t *te
 	}
 }
 
+// hotfix is a version applied from another branch, which the
+// application's files do not hold.
+var hotfix = migration{version: "20240115000001", name: "hotfix",
+	up: "CREATE TABLE hotfix (id integer);", down: "DROP TABLE hotfix;"}
+
+// proveHotfixRefused: the old history holds a version that is no change
+// of the application.
+func proveHotfixRefused(t *testing.T, a app, tool oldTool, h history, newDB func(t *testing.T) database) {
+	proveRefusal(t, a, tool, append(append(history{}, h.old()...), hotfix), newDB, tool.table, hotfix.version)
+}
+
+// proveGapRefused: goose applied every old version but one, whose file the
+// old release did not have; the application's change for it lies between
+// imported versions, never applied. (golang-migrate keeps only its current
+// version, so there a gap cannot be seen.)
+func proveGapRefused(t *testing.T, a app, tool oldTool, h history, newDB func(t *testing.T) database) {
+	const skipped = 4
+	applied := append(append(history{}, h[:skipped]...), h[skipped+1:len(h)-newCount]...)
+	proveRefusal(t, a, tool, applied, newDB, tool.table, h[skipped].id())
+}
+
+// proveAfterDown: the old tool applied every old version, then reverted the
+// last one (a release rolled back); the first start imports the others and
+// applies that one and the new ones.
+func proveAfterDown(t *testing.T, a app, tool oldTool, h history, newDB func(t *testing.T) database) {
+	ref := newDB(t)
+	tool.migrate(t, ref.db, tool.files(h))
+	want := ref.schema(t)
+
+	db := newDB(t)
+	tool.migrate(t, db.db, tool.files(h.old()))
+	if err := tool.down(db.db, tool.files(h.old())); err != nil {
+		t.Fatal(err)
+	}
+	times := tool.times(t, db.db)
+	reverted := len(h) - newCount - 1
+	if out := a.startOK(t, "-store", db.arg, "-import", tool.name); out != applied(h, newCount+1) {
+		t.Errorf("first start printed %q, want %q", out, applied(h, newCount+1))
+	}
+	wantAdopted(t, trail(t, db.store(t)), tool.origin, tool.table, times, h[:reverted], h[reverted:])
+	if diff := cmp.Diff(want, db.schema(t)); diff != "" {
+		t.Errorf("schema of the adopted database (-%s applying all %d, +adopted):\n%s", tool.name, len(h), diff)
+	}
+}
+
 // needPGDump skips (or fails) t when pg_dump is not installed.
 func needPGDump(t *testing.T) {
 	t.Helper()
@@ -225,16 +283,39 @@ func needPGDump(t *testing.T) {
 	}
 }
 
+// A proof is one of the proofs every old tool goes through on every
+// database: a database the tool migrated with (part of) h, newDB making
+// each, adopted by a, the application built with every file of h.
+type proof func(t *testing.T, a app, tool oldTool, h history, newDB func(t *testing.T) database)
+
+// proveAll runs every proof for tool on the databases of newDB, and extra
+// ones of its own.
+func proveAll(t *testing.T, a app, tool oldTool, h history, newDB func(t *testing.T) database, extra map[string]proof) {
+	proofs := map[string]proof{
+		"adopt":                   proveAdoption,
+		"unknown version refused": proveHotfixRefused,
+		"after a down":            proveAfterDown,
+	}
+	if tool.name == "goose" {
+		proofs["gap refused"] = proveGapRefused
+	}
+	for name, p := range extra {
+		proofs[name] = p
+	}
+	names := slices.Sorted(maps.Keys(proofs))
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) { proofs[name](t, a, tool, h, newDB) })
+	}
+}
+
 func TestPostgresGoose(t *testing.T) {
 	srv := pgtest.New(t)
 	needPGDump(t)
 	a := buildApp(t, postgresApp, postgresHistory.gooseFS())
-	tool := gooseTool(goose.DialectPostgres)
-	newDB := func(t *testing.T) database { return postgresDatabase(t, srv) }
-	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, postgresHistory, newDB) })
-	t.Run("twenty processes at once", func(t *testing.T) { proveConcurrentAdoption(t, a, tool, postgresHistory, newDB) })
-	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, postgresHistory, newDB) })
-	t.Run("old release migrating", func(t *testing.T) { proveLockedAdoption(t, tool, gooseLockedUp, newDB) })
+	proveAll(t, a, gooseTool(goose.DialectPostgres), postgresHistory, func(t *testing.T) database { return postgresDatabase(t, srv) }, map[string]proof{
+		"twenty processes at once": proveConcurrentAdoption,
+		"old release migrating":    lockedBy(gooseLockedUp),
+	})
 }
 
 func TestPostgresMigrate(t *testing.T) {
@@ -242,23 +323,22 @@ func TestPostgresMigrate(t *testing.T) {
 	needPGDump(t)
 	a := buildApp(t, postgresApp, postgresHistory.migrateFS())
 	tool := migrateTool(migratePostgres(false))
-	newDB := func(t *testing.T) database { return postgresDatabase(t, srv) }
-	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, postgresHistory, newDB) })
-	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, postgresHistory, newDB) })
-	t.Run("dirty", func(t *testing.T) { proveDirtyAdoption(t, a, srv) })
-	t.Run("old release migrating", func(t *testing.T) { proveLockedAdoption(t, tool, tool.up, newDB) })
+	proveAll(t, a, tool, postgresHistory, func(t *testing.T) database { return postgresDatabase(t, srv) }, map[string]proof{
+		"twenty processes at once": proveConcurrentAdoption,
+		// golang-migrate always takes its advisory lock on PostgreSQL.
+		"old release migrating": lockedBy(tool.up),
+		"dirty": func(t *testing.T, a app, _ oldTool, _ history, _ func(t *testing.T) database) {
+			proveDirtyAdoption(t, a, srv)
+		},
+	})
 }
 
 func TestSQLiteGoose(t *testing.T) {
 	a := buildApp(t, sqliteApp, sqliteHistory.gooseFS())
-	tool := gooseTool(goose.DialectSQLite3)
-	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, sqliteHistory, sqliteDatabase) })
-	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, sqliteHistory, sqliteDatabase) })
+	proveAll(t, a, gooseTool(goose.DialectSQLite3), sqliteHistory, sqliteDatabase, nil)
 }
 
 func TestSQLiteMigrate(t *testing.T) {
 	a := buildApp(t, sqliteApp, sqliteHistory.migrateFS())
-	tool := migrateTool(migrateSQLite)
-	t.Run("adopt", func(t *testing.T) { proveAdoption(t, a, tool, sqliteHistory, sqliteDatabase) })
-	t.Run("unknown version refused", func(t *testing.T) { proveRefusal(t, a, tool, sqliteHistory, sqliteDatabase) })
+	proveAll(t, a, migrateTool(migrateSQLite), sqliteHistory, sqliteDatabase, nil)
 }

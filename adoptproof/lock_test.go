@@ -18,13 +18,20 @@ func slowLast(h history) history {
 	return slow
 }
 
+// lockedBy is proveLockedAdoption with rollingOut, for proveAll.
+func lockedBy(rollingOut func(db *sql.DB, fsys fstest.MapFS) error) proof {
+	return func(t *testing.T, _ app, tool oldTool, h history, newDB func(t *testing.T) database) {
+		proveLockedAdoption(t, tool, h, rollingOut, newDB)
+	}
+}
+
 // proveLockedAdoption: while an old release still rolling out migrates
 // the last old version under the old tool's lock (rollingOut), the first
 // start of the new release waits for that lock, then imports every old
 // version, that one included, and applies exactly the new ones. Without
 // the wait it would find the last version missing and run it again.
-func proveLockedAdoption(t *testing.T, tool oldTool, rollingOut func(db *sql.DB, fsys fstest.MapFS) error, newDB func(t *testing.T) database) {
-	h := slowLast(postgresHistory)
+func proveLockedAdoption(t *testing.T, tool oldTool, h history, rollingOut func(db *sql.DB, fsys fstest.MapFS) error, newDB func(t *testing.T) database) {
+	h = slowLast(h)
 	a := buildApp(t, postgresApp, tool.files(h))
 	ref := newDB(t)
 	tool.migrate(t, ref.db, tool.files(h))

@@ -45,6 +45,19 @@ func gooseUp(d goose.Dialect, db *sql.DB, fsys fs.FS, opts ...goose.ProviderOpti
 	return nil
 }
 
+// gooseDown reverts goose's last version in db, as an operator rolling a
+// release back does: goose deletes its row.
+func gooseDown(d goose.Dialect, db *sql.DB, fsys fs.FS) error {
+	p, err := goose.NewProvider(d, db, fsys)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Down(context.Background()); err != nil {
+		return fmt.Errorf("goose down: %w", err)
+	}
+	return nil
+}
+
 // gooseLockedUp is gooseUp under goose's PostgreSQL session lock (an
 // advisory lock), as a release configured with it migrates.
 func gooseLockedUp(db *sql.DB, fsys fstest.MapFS) error {
@@ -75,21 +88,39 @@ func migrateSQLite(db *sql.DB) (migratedb.Driver, error) {
 // fsys (under its advisory lock on PostgreSQL, which it always takes) and
 // returns the error of Up, ErrNoChange being none.
 func migrateUp(on migrateOn, db *sql.DB, fsys fs.FS) error {
-	drv, err := on(db)
+	m, err := newMigrate(on, db, fsys)
 	if err != nil {
 		return err
 	}
-	src, err := iofs.New(fsys, ".")
-	if err != nil {
-		return err
-	}
-	m, err := migrate.NewWithInstance("iofs", src, "db", drv)
-	if err != nil {
-		return err
-	}
-	// Closing m would close db, which the test still reads.
 	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
 		return fmt.Errorf("migrate up: %w", err)
 	}
 	return nil
+}
+
+// migrateDown reverts golang-migrate's last version in db: its version
+// goes one down.
+func migrateDown(on migrateOn, db *sql.DB, fsys fs.FS) error {
+	m, err := newMigrate(on, db, fsys)
+	if err != nil {
+		return err
+	}
+	if err := m.Steps(-1); err != nil {
+		return fmt.Errorf("migrate down 1: %w", err)
+	}
+	return nil
+}
+
+// newMigrate returns golang-migrate on db with the files of fsys. Closing
+// it would close db, which the test still reads.
+func newMigrate(on migrateOn, db *sql.DB, fsys fs.FS) (*migrate.Migrate, error) {
+	drv, err := on(db)
+	if err != nil {
+		return nil, err
+	}
+	src, err := iofs.New(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	return migrate.NewWithInstance("iofs", src, "db", drv)
 }

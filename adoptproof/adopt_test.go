@@ -177,9 +177,11 @@ func proveAdoption(t *testing.T, a app, tool oldTool, h history, newDB func(t *t
 	before := queryRows(t, db.db, kept)
 	times := tool.times(t, db.db)
 
+	start := time.Now()
 	if out := a.startOK(t, "-store", db.arg, "-import", tool.name); out != applied(h, newCount) {
 		t.Errorf("first start printed %q, want %q", out, applied(h, newCount))
 	}
+	t.Logf("first start, importing %d versions and applying %d changes: %v (process included)", len(h.old()), newCount, time.Since(start).Round(time.Millisecond))
 	store := db.store(t)
 	wantAdopted(t, trail(t, store), tool.origin, tool.table, times, h.old(), h[len(h)-newCount:])
 	if diff := cmp.Diff(before, queryRows(t, db.db, kept)); diff != "" {

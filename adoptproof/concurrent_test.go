@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -36,6 +37,7 @@ func proveConcurrentAdoption(t *testing.T, a app, tool oldTool, h history, newDB
 		p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 		procs[i] = p
 	}
+	start := time.Now()
 	// Started one after the other as fast as the machine forks: they all
 	// run at once, well before the first has connected.
 	for i, p := range procs {
@@ -59,10 +61,21 @@ func proveConcurrentAdoption(t *testing.T, a app, tool oldTool, h history, newDB
 		}
 		total += n
 	}
+	t.Logf("%d processes adopting at once: %v", replicas, time.Since(start).Round(time.Millisecond))
 	if total != newCount {
 		t.Errorf("the %d processes applied %d changes in all, want %d", replicas, total, newCount)
 	}
-	wantAdopted(t, trail(t, db.store(t)), tool.origin, tool.table, times, h.old(), h[len(h)-newCount:])
+	entries := trail(t, db.store(t))
+	wantAdopted(t, entries, tool.origin, tool.table, times, h.old(), h[len(h)-newCount:])
+	// One run imported and applied everything: no second importer
+	// recorded part of the history.
+	executions := map[string]bool{}
+	for _, e := range entries {
+		executions[e.ExecutionID] = true
+	}
+	if len(executions) != 1 {
+		t.Errorf("the trail was written by %d executions, want 1: %v", len(executions), executions)
+	}
 	if diff := cmp.Diff(want, db.schema(t)); diff != "" {
 		t.Errorf("schema of the adopted database (-%s applying all %d, +adopted):\n%s", tool.name, len(h), diff)
 	}

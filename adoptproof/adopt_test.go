@@ -317,6 +317,9 @@ func TestPostgresGoose(t *testing.T) {
 	proveAll(t, a, gooseTool(goose.DialectPostgres), postgresHistory, func(t *testing.T) database { return postgresDatabase(t, srv) }, map[string]proof{
 		"twenty processes at once": proveConcurrentAdoption,
 		"old release migrating":    lockedBy(gooseLockedUp),
+		"migrated by hand, baselined": func(t *testing.T, a app, _ oldTool, h history, _ func(t *testing.T) database) {
+			proveBaseline(t, a, h, srv)
+		},
 	})
 }
 

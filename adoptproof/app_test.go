@@ -44,8 +44,9 @@ var (
 // appMain is the application: it opens the store on the database of
 // -store (the audit trail beside the application's tables), runs the stage
 // flamingock-gen generated from the SQL files, importing the history of
-// -import first (runtime/adopt's importer of goose or golang-migrate),
-// and prints what it applied. An error goes to stderr, with exit status
+// -import first (runtime/adopt's importer of goose or golang-migrate), or
+// marking the changes up to -baseline applied (Runner.Baseline), and
+// prints what it applied. An error goes to stderr, with exit status
 // 1.
 const appMain = `package main
 
@@ -74,6 +75,9 @@ func run(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("app", flag.ContinueOnError)
 	dsn := flags.String("store", "", "the database, which holds the audit store too")
 	from := flags.String("import", "", "the history to import first: goose or migrate")
+	through := flags.String("baseline", "", "mark every change up to this one applied first, without running them")
+	operator := flags.String("operator", "", "who baselines")
+	reason := flags.String("reason", "", "why")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -103,6 +107,19 @@ func run(ctx context.Context, args []string) error {
 	runner, err := pipeline.New(store, []pipeline.Stage{stage}, opts...)
 	if err != nil {
 		return err
+	}
+	if *through != "" {
+		res, err := runner.Baseline(ctx, *through, *operator, *reason)
+		if err != nil {
+			return err
+		}
+		marked := 0
+		for _, o := range res.Changes() {
+			if o.Status == pipeline.StatusMarked {
+				marked++
+			}
+		}
+		fmt.Printf("baseline marked %d\n", marked)
 	}
 	res, err := runner.Run(ctx)
 	if err != nil {

@@ -115,7 +115,7 @@ type origin struct {
 func mark(tl string, t table, c pipeline.PlannedChange, version string, appliedAt time.Time, uncertain bool, reason string) pipeline.Mark {
 	o := origin{Tool: tl, Table: t.name, Version: version}
 	if !appliedAt.IsZero() {
-		o.AppliedAt = appliedAt.UTC().Format(time.RFC3339)
+		o.AppliedAt = appliedAt.UTC().Format(time.RFC3339Nano)
 	}
 	md, err := json.Marshal(imported{o})
 	if err != nil {

@@ -69,6 +69,12 @@ func (s *Store) explain(what string, p privilege, err error) error {
 	where := s.String()
 	var me *mysqldriver.MySQLError
 	if errors.As(err, &me) {
+		if strings.Contains(me.Message, "max_allowed_packet") {
+			// 1153, 1301, or 1105 for an argument sent in pieces
+			// (mysql_send_long_data) when the driver could not interpolate it.
+			return fmt.Errorf("mysql: %s: the statement is larger than the server's max_allowed_packet: "+
+				"shorten what it stores (the metadata, the error message) or raise max_allowed_packet; nothing was stored: %w", what, err)
+		}
 		switch me.Number {
 		case 1045: // ER_ACCESS_DENIED_ERROR
 			return fmt.Errorf("mysql: %s: the server refused the user or password of %s: check them: %w", what, where, err)

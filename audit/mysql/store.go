@@ -164,16 +164,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errors.New("mysql: open: empty DSN: name the server, as user:pass@tcp(host:3306)/db or mysql://user:pass@host:3306/db (is the environment variable holding it set?)")
 	}
-	secrets := redact.SecretsOf(dsn)
+	name, secrets := redactDSN(dsn)
 	cfg, err := parseDSN(dsn)
 	if err != nil {
-		return nil, secrets.Error(fmt.Errorf("mysql: invalid DSN %s: %w", redact.DSN(dsn), err))
-	}
-	if cfg.Passwd != "" {
-		secrets = redact.SecretsOf(dsn + " password=" + cfg.Passwd)
+		return nil, secrets.Error(fmt.Errorf("mysql: invalid DSN %s: %w", name, err))
 	}
 	if cfg.DBName == "" {
-		return nil, fmt.Errorf("mysql: invalid DSN %s: no database: name it, as …/db", redact.DSN(dsn))
+		return nil, fmt.Errorf("mysql: invalid DSN %s: no database: name it, as …/db", name)
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
@@ -193,11 +190,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg.Params["sql_mode"] = "'" + sessionSQLMode + "'"
 	connector, err := driver.NewConnector(cfg)
 	if err != nil {
-		return nil, secrets.Error(fmt.Errorf("mysql: invalid DSN %s: %w", redact.DSN(dsn), err))
+		return nil, secrets.Error(fmt.Errorf("mysql: invalid DSN %s: %w", name, err))
 	}
 	db := sql.OpenDB(connector)
 	s := newStore(db, true, o)
-	s.url, s.addr, s.user, s.secrets = storeURL(cfg), cfg.Addr, cfg.User, secrets
+	s.url, s.addr, s.user, s.secrets = storeURL(cfg, rawParams(dsn)), cfg.Addr, cfg.User, secrets
 	if o.readOnly {
 		if err := s.checkReadOnly(ctx); err != nil {
 			db.Close()
@@ -251,6 +248,36 @@ func newStore(db *sql.DB, owns bool, o options) *Store {
 	return s
 }
 
+// redactDSN returns dsn without its secrets, for messages, and the
+// secrets, to scrub errors with. internal/redact reads the store URL; a
+// go-sql-driver DSN, user:pass@net(addr)/db?params, is read the driver's
+// way: the database follows the last '/', the user information ends at the
+// last '@' before it, and the password is what follows the user's ':' (any
+// characters, '@' and '/' included).
+func redactDSN(dsn string) (string, redact.Secrets) {
+	if strings.HasPrefix(strings.ToLower(dsn), "mysql://") {
+		return redact.DSN(dsn), redact.SecretsOf(dsn)
+	}
+	params := ""
+	if slash := strings.LastIndex(dsn, "/"); slash >= 0 {
+		_, params, _ = strings.Cut(dsn[slash:], "?")
+	}
+	masked, password := dsn, ""
+	if slash := strings.LastIndex(dsn, "/"); slash >= 0 {
+		if at := strings.LastIndex(dsn[:slash], "@"); at >= 0 {
+			if colon := strings.IndexByte(dsn[:at], ':'); colon >= 0 {
+				password = dsn[colon+1 : at]
+				masked = dsn[:colon+1] + redact.Mask + dsn[at:]
+			}
+		}
+	}
+	secrets := redact.SecretsOf("mysql://u:" + password + "@h/?" + params)
+	if password == "" {
+		secrets = redact.SecretsOf("mysql://h/?" + params)
+	}
+	return redact.DSN(masked), secrets
+}
+
 // parseDSN reads a go-sql-driver DSN or a mysql:// URL.
 func parseDSN(dsn string) (*driver.Config, error) {
 	if !strings.HasPrefix(strings.ToLower(dsn), "mysql://") {
@@ -297,9 +324,9 @@ func parseDSN(dsn string) (*driver.Config, error) {
 	return cfg, nil
 }
 
-// storeURL renders cfg as the store URL, without the password and without
-// the parameters the store sets itself.
-func storeURL(cfg *driver.Config) string {
+// storeURL renders cfg as the store URL without the password, with the
+// DSN's parameters (redacted) as they were given.
+func storeURL(cfg *driver.Config, params string) string {
 	if cfg.Net != "tcp" && cfg.Net != "tcp6" {
 		return "" // a unix socket is no URL host
 	}
@@ -310,7 +337,30 @@ func storeURL(cfg *driver.Config) string {
 	case cfg.User != "":
 		u.User = url.User(cfg.User)
 	}
+	if params != "" {
+		return u.String() + "?" + redact.DSN("mysql://h/d?" + params)[len("mysql://h/d?"):]
+	}
 	return u.String()
+}
+
+// rawParams returns the parameters of a DSN or store URL: what follows
+// the '?' after the database name.
+func rawParams(dsn string) string {
+	rest := dsn
+	if after, ok := strings.CutPrefix(strings.ToLower(dsn), "mysql://"); ok {
+		rest = dsn[len(dsn)-len(after):]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = rest[at+1:]
+		}
+	} else if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = rest[at+1:]
+	}
+	slash := strings.Index(rest, "/")
+	if slash < 0 {
+		return ""
+	}
+	_, params, _ := strings.Cut(rest[slash:], "?")
+	return params
 }
 
 // String names the store, never with its password.

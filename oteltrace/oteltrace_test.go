@@ -45,8 +45,8 @@ func newWorld(t *testing.T) *world {
 
 // change declares a change without a transaction; a non-nil fail fails
 // it, and its rollback, which compensates the failure, succeeds.
-func change(id string, order int64, fail error) pipeline.Change {
-	m := pipeline.Meta{ID: id, Order: order, Author: "tester", Target: "flags", Recovery: audit.RecoveryManual, Compensate: true, Checksum: "sum-" + id}
+func change(id string, order uint64, fail error) pipeline.Change {
+	m := pipeline.Meta{ID: id, Order: audit.OrderOf(order), Author: "tester", Target: "flags", Recovery: audit.RecoveryManual, Compensate: true, Checksum: "sum-" + id}
 	return pipeline.NewChange(m, pipeline.NonTransactional(struct{}{}),
 		func(context.Context, struct{}) error { return fail },
 		func(context.Context, struct{}) error { return nil })

@@ -25,6 +25,8 @@ type Store struct {
 	// url names the store without its password (mysql://user:xxxxx@host:port/db),
 	// or is empty for a handle whose DSN the store cannot know (New).
 	url string
+	// name is what String says when url is empty.
+	name string
 	// addr is host:port (or the socket), for connection errors.
 	addr    string
 	user    string
@@ -195,6 +197,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	db := sql.OpenDB(connector)
 	s := newStore(db, true, o)
 	s.url, s.addr, s.user, s.secrets = storeURL(cfg, rawParams(dsn)), cfg.Addr, cfg.User, secrets
+	if s.url == "" {
+		s.name = "mysql database " + cfg.DBName + " through the unix socket " + cfg.Addr
+	}
 	if o.readOnly {
 		if err := s.checkReadOnly(ctx); err != nil {
 			db.Close()
@@ -366,7 +371,10 @@ func rawParams(dsn string) string {
 // String names the store, never with its password.
 func (s *Store) String() string {
 	name := s.url
-	if name == "" {
+	switch {
+	case name == "" && s.name != "":
+		name = s.name
+	case name == "":
 		name = "mysql (a *sql.DB given to New)"
 	}
 	if s.prefix != defaultPrefix {

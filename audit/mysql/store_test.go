@@ -421,3 +421,20 @@ func TestADroppedTableIsNotCreatedAgain(t *testing.T) {
 		t.Errorf("tables %v: the audit table was created again", got)
 	}
 }
+
+func TestStringNamesTheStore(t *testing.T) {
+	for _, tc := range []struct{ dsn, want string }{
+		{"app:pw@tcp(db:3307)/trail?tls=true", "mysql://app:xxxxx@db:3307/trail?tls=true"},
+		{"mysql://app:p%40ss@db/trail", "mysql://app:xxxxx@db:3306/trail"},
+		{"app@unix(/run/mysqld/mysqld.sock)/trail", "mysql database trail through the unix socket /run/mysqld/mysqld.sock"},
+	} {
+		s, err := mysql.Open(t.Context(), tc.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.String(); got != tc.want {
+			t.Errorf("String() of %s = %q, want %q", tc.dsn, got, tc.want)
+		}
+		s.Close()
+	}
+}

@@ -25,9 +25,9 @@ import (
 //
 // Cost: the check is one statement, one round trip, but the server reads
 // and hashes every entry of the trail (no entry is sent), so an up-to-date
-// start costs time linear in the trail's length on the server (a few tens
-// of milliseconds for 100 000 entries), where PostgreSQL's check reads
-// five index entries. What it does not catch: an edit crafted to keep the
+// start costs time linear in the trail's length on the server (measured on
+// MariaDB 10.11: 0.3 s for 100 000 entries, half of it the MD5; 3 ms for
+// 1 000), where PostgreSQL's check reads five index entries. What it does not catch: an edit crafted to keep the
 // 64-bit XOR (which takes computing MD5 collisions on purpose), an edit of
 // the checkpoint table itself, and an edit that moves text across two
 // columns while keeping their concatenation (it would need a 0x1f byte in

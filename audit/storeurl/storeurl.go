@@ -4,6 +4,8 @@
 //	sqlite:PATH                          a SQLite file (audit/sqlite); sqlite:///abs/path works too
 //	postgres://user:pass@host:5432/db    PostgreSQL (audit/postgres), any DSN URL pgx accepts;
 //	postgresql://…                       the same
+//	mysql://user:pass@host:3306/db       MySQL or MariaDB (audit/mysql), the database in the path;
+//	                                     the query takes go-sql-driver's parameters (tls=true, timeout=5s)
 //	mongodb://user:pass@host:27017/db    MongoDB (audit/mongo), the database in the path
 //	mongodb+srv://…                      the same
 //
@@ -41,6 +43,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/mongo"
+	"github.com/flamingock/flamingock-go/audit/mysql"
 	"github.com/flamingock/flamingock-go/audit/postgres"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/internal/redact"
@@ -87,9 +90,9 @@ func Open(ctx context.Context, rawURL string, o Options) (audit.Store, error) {
 	scheme, ok := schemeOf(rawURL)
 	if !ok {
 		if rawURL == "" {
-			return nil, fmt.Errorf("%w: empty: name the audit store as sqlite:PATH, postgres://… or mongodb://…", ErrInvalid)
+			return nil, fmt.Errorf("%w: empty: name the audit store as sqlite:PATH, postgres://…, mysql://… or mongodb://…", ErrInvalid)
 		}
-		return nil, fmt.Errorf("%w %q: it has no scheme: use sqlite:%s for a SQLite file, or postgres://… or mongodb://…", ErrInvalid, name, name)
+		return nil, fmt.Errorf("%w %q: it has no scheme: use sqlite:%s for a SQLite file, or postgres://…, mysql://… or mongodb://…", ErrInvalid, name, name)
 	}
 	var (
 		store audit.Store
@@ -100,13 +103,16 @@ func Open(ctx context.Context, rawURL string, o Options) (audit.Store, error) {
 		store, err = openSQLite(ctx, rawURL, o)
 	case "postgres", "postgresql":
 		store, err = openPostgres(ctx, rawURL, o)
+	case "mysql":
+		store, err = openMySQL(ctx, rawURL, o)
 	case "mongodb", "mongodb+srv":
 		store, err = openMongo(ctx, rawURL, o)
 	default:
-		return nil, fmt.Errorf("%w %s: unknown scheme %q: use sqlite:PATH, postgres://… or mongodb://…", ErrInvalid, name, scheme)
+		return nil, fmt.Errorf("%w %s: unknown scheme %q: use sqlite:PATH, postgres://…, mysql://… or mongodb://…", ErrInvalid, name, scheme)
 	}
 	switch {
-	case errors.Is(err, sqlite.ErrNotStore), errors.Is(err, postgres.ErrNotStore), errors.Is(err, mongo.ErrNotStore):
+	case errors.Is(err, sqlite.ErrNotStore), errors.Is(err, postgres.ErrNotStore), errors.Is(err, mongo.ErrNotStore),
+		errors.Is(err, mysql.ErrNotStore):
 		return nil, redact.Error(newNotStoreError(name, err), rawURL)
 	case err != nil:
 		return nil, redact.Error(fmt.Errorf("%s: %w", name, err), rawURL)
@@ -175,6 +181,20 @@ func openPostgres(ctx context.Context, rawURL string, o Options) (audit.Store, e
 		opts = append(opts, postgres.WithReadOnly())
 	}
 	return postgres.Open(ctx, rawURL, opts...)
+}
+
+func openMySQL(ctx context.Context, rawURL string, o Options) (audit.Store, error) {
+	if o.Schema != "" {
+		return nil, fmt.Errorf("%w: a schema applies to PostgreSQL stores only; a MySQL store's database is the path of its URL", ErrInvalid)
+	}
+	var opts []mysql.Option
+	if o.TablePrefix != "" {
+		opts = append(opts, mysql.WithTablePrefix(o.TablePrefix))
+	}
+	if o.ReadOnly {
+		opts = append(opts, mysql.WithReadOnly())
+	}
+	return mysql.Open(ctx, rawURL, opts...)
 }
 
 func openMongo(ctx context.Context, rawURL string, o Options) (audit.Store, error) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/mongo"
+	"github.com/flamingock/flamingock-go/audit/mysql"
 	"github.com/flamingock/flamingock-go/audit/postgres"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/audit/storeurl"
@@ -62,10 +63,12 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		wantErr error
 		want    string
 	}{
-		{"an empty URL", "", storeurl.Options{}, storeurl.ErrInvalid, "name the audit store as sqlite:PATH, postgres://… or mongodb://…"},
+		{"an empty URL", "", storeurl.Options{}, storeurl.ErrInvalid, "name the audit store as sqlite:PATH, postgres://…, mysql://… or mongodb://…"},
 		{"a file name without a scheme", "app.db", storeurl.Options{}, storeurl.ErrInvalid, "use sqlite:app.db for a SQLite file"},
-		{"an unknown scheme, whose password stays hidden", "mysql://ops:s3cret@db/app", storeurl.Options{}, storeurl.ErrInvalid,
-			`mysql://ops:xxxxx@db/app: unknown scheme "mysql": use sqlite:PATH, postgres://… or mongodb://…`},
+		{"an unknown scheme, whose password stays hidden", "mssql://ops:s3cret@db/app", storeurl.Options{}, storeurl.ErrInvalid,
+			`mssql://ops:xxxxx@db/app: unknown scheme "mssql": use sqlite:PATH, postgres://…, mysql://… or mongodb://…`},
+		{"a schema for a MySQL store", "mysql://ops:s3cret@127.0.0.1:1/app", storeurl.Options{Schema: "ops"}, storeurl.ErrInvalid, "a MySQL store's database is the path of its URL"},
+		{"a MySQL URL without a database", "mysql://ops:s3cret@127.0.0.1:1/", storeurl.Options{}, nil, "no database: name it"},
 		{"a schema for a MongoDB store", "mongodb://ops:s3cret@127.0.0.1:1/app", storeurl.Options{Schema: "ops"}, storeurl.ErrInvalid, "a MongoDB store's database is the path of its URI"},
 		{"sqlite: without a path", "sqlite:", storeurl.Options{}, storeurl.ErrInvalid, "no path: write sqlite:PATH"},
 		{"sqlite:// with a host", "sqlite://app.db", storeurl.Options{}, storeurl.ErrInvalid, "not sqlite://"},
@@ -79,7 +82,7 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 				s.Close()
 				t.Fatalf("Open(%q) succeeded", tt.url)
 			}
-			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.want) {
+			if (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Open(%q) = %v, want an error matching %v that says %q", tt.url, err, tt.wantErr, tt.want)
 			}
 			if strings.Contains(err.Error(), "s3cret") {
@@ -206,6 +209,22 @@ func TestOpenPostgres(t *testing.T) {
 	}
 }
 
+func TestOpenMySQL(t *testing.T) {
+	url := mysqlURL(t)
+	s, err := storeurl.Open(t.Context(), url, storeurl.Options{TablePrefix: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Acquire(t.Context(), "k", "runner-a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var owner string
+	if err := mysqlAdmin(t, url).QueryRowContext(t.Context(), "SELECT owner FROM ops_lock").Scan(&owner); err != nil || owner != "runner-a" {
+		t.Errorf("lock row in ops_lock: owner %q, %v; want runner-a", owner, err)
+	}
+}
+
 func TestOpenMongo(t *testing.T) {
 	uri := testenv.Mongo(t)
 	base, query, _ := strings.Cut(uri, "?")
@@ -286,6 +305,20 @@ func TestOpenReadOnly(t *testing.T) {
 			t.Errorf("Snapshot of an empty store = %v, %v", latest, err)
 		}
 	})
+	t.Run("a MySQL database without the tables", func(t *testing.T) {
+		url := mysqlURL(t)
+		_, err := storeurl.Open(t.Context(), url, storeurl.Options{ReadOnly: true})
+		if !errors.Is(err, storeurl.ErrNotStore) || !errors.Is(err, mysql.ErrNotStore) {
+			t.Fatalf("Open = %v, want an error matching ErrNotStore", err)
+		}
+		if want := url + " is not an audit store: the database has no table `flamingock_audit`"; !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Open = %v, want it to start %q", err, want)
+		}
+		var tables int
+		if err := mysqlAdmin(t, url).QueryRowContext(t.Context(), "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()").Scan(&tables); err != nil || tables != 0 {
+			t.Errorf("a read-only Open left %d tables (%v)", tables, err)
+		}
+	})
 	t.Run("a PostgreSQL schema without the tables, its password hidden", func(t *testing.T) {
 		dsn := testenv.Postgres(t)
 		scheme, rest, _ := strings.Cut(dsn, "://")
@@ -358,6 +391,8 @@ func TestLocatorsRoundTrip(t *testing.T) {
 		{"sqlite, a table prefix", sqliteURL, storeurl.Options{TablePrefix: "billing"}, audit.Locator{TablePrefix: "billing"}},
 		{"sqlite, the default prefix named", sqliteURL, storeurl.Options{TablePrefix: "flamingock"}, audit.Locator{}},
 		{"postgres, default tables", func(t *testing.T) string { return testenv.Postgres(t) }, storeurl.Options{}, audit.Locator{}},
+		{"mysql, default tables", mysqlURL, storeurl.Options{}, audit.Locator{}},
+		{"mysql, a table prefix", mysqlURL, storeurl.Options{TablePrefix: "billing"}, audit.Locator{TablePrefix: "billing"}},
 		{"mongo, default collection", mongoURL, storeurl.Options{}, audit.Locator{}},
 		{"mongo, a collection prefix", mongoURL, storeurl.Options{TablePrefix: "billing"}, audit.Locator{TablePrefix: "billing"}},
 	}

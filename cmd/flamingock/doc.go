@@ -11,7 +11,8 @@
 //
 //	--store URL          the audit store (default $FLAMINGOCK_STORE):
 //	                     sqlite:PATH, postgres://user:pass@host:5432/db
-//	                     (postgresql:// too; any pgx DSN URL), or
+//	                     (postgresql:// too; any pgx DSN URL),
+//	                     mysql://user:pass@host:3306/db (MySQL, MariaDB), or
 //	                     mongodb://user:pass@host:27017/db (mongodb+srv://
 //	                     too; the database is the URI's path)
 //	--table-prefix NAME  prefix of the store's tables or collection

@@ -237,7 +237,7 @@ commands:
 	}
 	fmt.Fprint(w, `
 global flags (before or after the command):
-  --store URL          the audit store: sqlite:PATH, postgres://… or mongodb://… (default $FLAMINGOCK_STORE)
+  --store URL          the audit store: sqlite:PATH, postgres://…, mysql://… or mongodb://… (default $FLAMINGOCK_STORE)
   --table-prefix NAME  prefix of the store's tables or collection (default $FLAMINGOCK_TABLE_PREFIX, else flamingock)
   --schema NAME        PostgreSQL schema of the tables (default $FLAMINGOCK_SCHEMA, else public)
   --lock-key KEY       the pipeline's lock key (default $FLAMINGOCK_LOCK_KEY, else flamingock)

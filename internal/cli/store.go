@@ -23,7 +23,7 @@ type globals struct {
 // command's share the variables, so a flag given before the command
 // survives the command's flag set.
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.Var(textFlag{&g.store}, "store", "the audit store `URL`: sqlite:PATH, postgres://… or mongodb://… (default $FLAMINGOCK_STORE)")
+	fs.Var(textFlag{&g.store}, "store", "the audit store `URL`: sqlite:PATH, postgres://…, mysql://… or mongodb://… (default $FLAMINGOCK_STORE)")
 	fs.Var(textFlag{&g.tablePrefix}, "table-prefix", "`prefix` of the store's tables or collection (default $FLAMINGOCK_TABLE_PREFIX, else flamingock)")
 	fs.Var(textFlag{&g.schema}, "schema", "PostgreSQL `schema` of the tables (default $FLAMINGOCK_SCHEMA, else public)")
 	fs.Var(textFlag{&g.lockKey}, "lock-key", "the pipeline's lock `key` (default $FLAMINGOCK_LOCK_KEY, else flamingock)")
@@ -68,7 +68,7 @@ func (c *cli) open(ctx context.Context, g *globals, mode access) (*operate.Sessi
 	}
 	url := storeURL(g.store, c.getenv("FLAMINGOCK_STORE"))
 	if url == "" {
-		return nil, usagef("no audit store: pass --store URL or set FLAMINGOCK_STORE (sqlite:PATH, postgres://…, mongodb://…)")
+		return nil, usagef("no audit store: pass --store URL or set FLAMINGOCK_STORE (sqlite:PATH, postgres://…, mysql://…, mongodb://…)")
 	}
 	s, err := operate.Open(ctx, url, operate.Options{
 		TablePrefix: or(g.tablePrefix, "FLAMINGOCK_TABLE_PREFIX", ""),

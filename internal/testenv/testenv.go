@@ -5,6 +5,11 @@
 //
 //	FLAMINGOCK_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 //	FLAMINGOCK_TEST_MONGO=mongodb://127.0.0.1:27017
+//	FLAMINGOCK_TEST_MYSQL=mysql://root@127.0.0.1:3306/test
+//
+// The MySQL variable holds a store URL (the form audit/storeurl and the
+// flamingock CLI take, which mysql.Open accepts too); its database is where
+// tests connect, and a test that wants one of its own creates it there.
 //
 // A test that needs an unconfigured service is skipped, unless
 // FLAMINGOCK_REQUIRE_SERVICES=1 (as in CI), where it fails: a CI run that
@@ -20,6 +25,7 @@ import (
 const (
 	PostgresEnv        = "FLAMINGOCK_TEST_POSTGRES"
 	MongoEnv           = "FLAMINGOCK_TEST_MONGO"
+	MySQLEnv           = "FLAMINGOCK_TEST_MYSQL"
 	RequireServicesEnv = "FLAMINGOCK_REQUIRE_SERVICES"
 )
 
@@ -35,6 +41,14 @@ func Postgres(t testing.TB) string {
 func Mongo(t testing.TB) string {
 	t.Helper()
 	return service(t, MongoEnv, "MongoDB")
+}
+
+// MySQL returns the store URL of the MySQL or MariaDB server for tests
+// (mysql://user@host:port/db), or skips (or fails) t when none is
+// configured.
+func MySQL(t testing.TB) string {
+	t.Helper()
+	return service(t, MySQLEnv, "MySQL")
 }
 
 func service(t testing.TB, env, name string) string {

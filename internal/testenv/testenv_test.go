@@ -26,18 +26,31 @@ func (r *recorder) Fatalf(format string, args ...any) {
 	panic(r)
 }
 
-// call runs Postgres against r and reports what it returned.
-func call(r *recorder) (dsn string) {
+// call runs helper against r and reports what it returned.
+func call(r *recorder, helper func(testing.TB) string) (dsn string) {
 	defer func() {
 		if v := recover(); v != nil && v != r {
 			panic(v)
 		}
 	}()
-	return Postgres(r)
+	return helper(r)
 }
 
 func TestPostgres(t *testing.T) {
-	const dsn = "postgres://u@127.0.0.1:5432/db"
+	testService(t, Postgres, PostgresEnv, "postgres://u@127.0.0.1:5432/db")
+}
+
+func TestMongo(t *testing.T) {
+	testService(t, Mongo, MongoEnv, "mongodb://127.0.0.1:27017/")
+}
+
+func TestMySQL(t *testing.T) {
+	testService(t, MySQL, MySQLEnv, "mysql://root@127.0.0.1:3306/test")
+}
+
+// testService checks that helper returns what env holds, and skips or fails
+// as FLAMINGOCK_REQUIRE_SERVICES says when env is empty.
+func testService(t *testing.T, helper func(testing.TB) string, env, dsn string) {
 	tests := []struct {
 		name               string
 		env, require       string
@@ -52,12 +65,12 @@ func TestPostgres(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(PostgresEnv, tt.env)
+			t.Setenv(env, tt.env)
 			t.Setenv(RequireServicesEnv, tt.require)
 			r := &recorder{TB: t}
-			got := call(r)
+			got := call(r, helper)
 			if got != tt.wantDSN {
-				t.Errorf("Postgres() = %q, want %q", got, tt.wantDSN)
+				t.Errorf("%s: got %q, want %q", env, got, tt.wantDSN)
 			}
 			if (r.skipped != "") != tt.wantSkip {
 				t.Errorf("skipped = %v, want %v", r.skipped != "", tt.wantSkip)
@@ -65,7 +78,7 @@ func TestPostgres(t *testing.T) {
 			if (r.failed != "") != tt.wantFail {
 				t.Errorf("failed = %v, want %v", r.failed != "", tt.wantFail)
 			}
-			if msg := r.skipped + r.failed; msg != "" && !strings.Contains(msg, PostgresEnv) {
+			if msg := r.skipped + r.failed; msg != "" && !strings.Contains(msg, env) {
 				t.Errorf("message %q does not name the variable", msg)
 			}
 		})

@@ -47,8 +47,19 @@ const (
 	targetSQL   = "sql"   // sqltarget.Shared(store): the same through database/sql
 )
 
+// The audit stores a child can run on.
+const (
+	storePostgres = "PostgreSQL"
+	storeMySQL    = "MySQL"
+)
+
 // childConfig is what the parent tells a child to do.
 type childConfig struct {
+	// Store is storeMySQL, or empty for PostgreSQL. On MySQL, DSN is the
+	// store URL of the test's database, Schema is empty and the only
+	// target is targetNonTx (there is no MySQL target to share the
+	// store's transaction).
+	Store  string `json:",omitempty"`
 	DSN    string
 	Schema string
 	Runner string
@@ -112,30 +123,49 @@ func runChild(cfgJSON string) int {
 		_, _ = control.ReadString('\n')
 	}
 
-	pool, err := pgxpool.New(ctx, cfg.DSN)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "proof child %s: %v\n", cfg.Runner, err)
-		return exitSetup
-	}
-	defer pool.Close()
-	// Many children open the store at the same instant: that creates the
-	// audit tables concurrently, which the store must survive.
-	store, err := postgres.New(ctx, pool, postgres.WithSchema(cfg.Schema))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "proof child %s: open store: %v\n", cfg.Runner, err)
-		return exitSetup
-	}
-	defer store.Close()
-
 	pause := func(at, change string) {
 		if p := cfg.Pause; p != nil && p.At == at && p.Change == change {
 			waitForParent("paused " + p.String())
 		}
 	}
-	stage, err := proofStage(cfg, store, pause)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "proof child %s: %v\n", cfg.Runner, err)
-		return exitSetup
+	// Many children open the store at the same instant: that creates the
+	// audit tables concurrently, which the store must survive.
+	var (
+		store audit.Store
+		stage pipeline.Stage
+	)
+	if cfg.Store == storeMySQL {
+		s, err := openMySQLChildStore(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "proof child %s: open store: %v\n", cfg.Runner, err)
+			return exitSetup
+		}
+		defer s.Close()
+		store = s
+		stage, err = mysqlProofStage(cfg, s, pause)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "proof child %s: %v\n", cfg.Runner, err)
+			return exitSetup
+		}
+	} else {
+		pool, err := pgxpool.New(ctx, cfg.DSN)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "proof child %s: %v\n", cfg.Runner, err)
+			return exitSetup
+		}
+		defer pool.Close()
+		s, err := postgres.New(ctx, pool, postgres.WithSchema(cfg.Schema))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "proof child %s: open store: %v\n", cfg.Runner, err)
+			return exitSetup
+		}
+		defer s.Close()
+		store = s
+		stage, err = proofStage(cfg, s, pause)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "proof child %s: %v\n", cfg.Runner, err)
+			return exitSetup
+		}
 	}
 	// current is the change being executed. The events and the crash
 	// points are both called on the goroutine that runs the changes.

@@ -1,6 +1,7 @@
 // Package proof holds the tests that prove flamingock-go's guarantee with
-// real processes against a real PostgreSQL server: what one process can
-// only claim, several processes racing, paused and resumed, demonstrate.
+// real processes against real PostgreSQL and MySQL (or MariaDB) servers:
+// what one process can only claim, several processes racing, paused and
+// resumed, demonstrate.
 //
 // The package has no API; its tests are the product. Each test re-executes
 // its own test binary as child processes (TestMain turns the binary into a
@@ -15,6 +16,8 @@
 //     once with changes without a transaction (pipeline.NonTransactional
 //     over the pool: only the lock protects them) and once with changes on
 //     runtime/pgxtarget sharing their transaction with the APPLIED entry.
+//     On MySQL it runs with changes without a transaction (over the
+//     store's *sql.DB): no MySQL target shares the store's transaction.
 //   - TestTakeoverOfAStoppedLockHolder stops the lock holder with SIGSTOP
 //     (between two changes, or inside a change without a transaction), waits
 //     until its lease has expired by the database's clock, lets a second
@@ -25,17 +28,19 @@
 //     for the lease (pgxtarget, and sqltarget with WithPostgreSQL, set
 //     idle_in_transaction_session_timeout), so the next runner is not
 //     blocked by its locks; both targets are stopped inside a change and
-//     before its commit.
+//     before its commit. The cases without a transaction (stopped between
+//     two changes, or inside one) run on MySQL too.
 //
 // Processes synchronise through pipes, never through sleeps: a child says
 // where it is on stdout and waits there for a line on stdin, and the test
 // waits for a stopped holder's lease to expire by reading the lock's
 // expiry and the database's clock.
 //
-// The tests need FLAMINGOCK_TEST_POSTGRES (see internal/testenv); each uses
-// a schema of its own, dropped at the end. Every child gets a pool of two
-// connections, so 20 of them stay well under PostgreSQL's default
-// max_connections of 100.
+// The tests need FLAMINGOCK_TEST_POSTGRES and FLAMINGOCK_TEST_MYSQL (see
+// internal/testenv); each uses a schema of its own (on MySQL, a database
+// created on the server), dropped at the end. Every child gets a pool of two
+// connections (four on MySQL), so 20 of them stay well under PostgreSQL's
+// default max_connections of 100 (MariaDB's 151).
 //
 //	FLAMINGOCK_TEST_POSTGRES='postgres://postgres@127.0.0.1:5432/flamingock_test?sslmode=disable' \
 //		go test -race ./internal/proof/

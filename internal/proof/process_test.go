@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -46,18 +47,34 @@ const childPoolSize = 2
 // lockKey is the pipeline's lock key (the runner's default).
 const lockKey = "flamingock"
 
-// database is the test's own schema in the test database.
+// database is the test's own schema in the test database, or on MySQL
+// the test's own database on the server (see newMySQLDatabase).
 type database struct {
-	dsn    string // of the test database
+	dsn    string // of the test database; on MySQL, the store URL of the test's database
 	tag    string // random, in the schema's name and the children's application_name
 	schema string
 	admin  *pgxpool.Pool
+	// mysql is the administrator's handle on the test's MySQL database,
+	// nil on PostgreSQL.
+	mysql *sql.DB
 }
 
-// newDatabase creates a schema for t, with a counters table holding one
-// row at zero for each of changes changes, and drops it when t ends. It
+// newDatabase creates the test's database on store (storePostgres or
+// storeMySQL), with a counters table holding one row at zero for each of
+// changes changes, and drops it when t ends. It skips (or fails) t without
+// a configured server.
+func newDatabase(t *testing.T, store string, changes int) *database {
+	t.Helper()
+	if store == storeMySQL {
+		return newMySQLDatabase(t, changes)
+	}
+	return newPostgresDatabase(t, changes)
+}
+
+// newPostgresDatabase creates a schema for t, with a counters table holding
+// one row at zero for each of changes changes, and drops it when t ends. It
 // skips (or fails) t without a configured PostgreSQL.
-func newDatabase(t *testing.T, changes int) *database {
+func newPostgresDatabase(t *testing.T, changes int) *database {
 	t.Helper()
 	dsn := testenv.Postgres(t)
 	adminDSN, err := withParams(dsn, "pool_max_conns", strconv.Itoa(childPoolSize))
@@ -95,7 +112,13 @@ func (db *database) counters() string { return pgx.Identifier{db.schema, counter
 
 func (db *database) exec(t *testing.T, sql string, args ...any) {
 	t.Helper()
-	if _, err := db.admin.Exec(t.Context(), sql, args...); err != nil {
+	var err error
+	if db.mysql != nil {
+		_, err = db.mysql.ExecContext(t.Context(), sql, args...)
+	} else {
+		_, err = db.admin.Exec(t.Context(), sql, args...)
+	}
+	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
@@ -104,6 +127,9 @@ func (db *database) exec(t *testing.T, sql string, args ...any) {
 // change ran), by change.
 func (db *database) counts(t *testing.T) map[string]string {
 	t.Helper()
+	if db.mysql != nil {
+		return db.mysqlCounts(t)
+	}
 	rows, err := db.admin.Query(t.Context(), "SELECT change, n, runners FROM "+db.counters())
 	if err != nil {
 		t.Fatal(err)
@@ -139,8 +165,11 @@ func counted(n int, runners ...string) string {
 
 // store opens the audit store of the test's schema on the admin pool, to
 // read what the children left.
-func (db *database) store(t *testing.T) *postgres.Store {
+func (db *database) store(t *testing.T) audit.Store {
 	t.Helper()
+	if db.mysql != nil {
+		return db.mysqlStore(t)
+	}
 	s, err := postgres.New(t.Context(), db.admin, postgres.WithSchema(db.schema))
 	if err != nil {
 		t.Fatalf("open the audit store: %v", err)
@@ -175,6 +204,12 @@ func trail(t *testing.T, s audit.Store) map[string][]string {
 // the test's pipeline of changes changes on target.
 func (db *database) childConfig(t *testing.T, runner, target string, changes int, lease time.Duration) childConfig {
 	t.Helper()
+	if db.mysql != nil {
+		return childConfig{
+			Store: storeMySQL, DSN: db.dsn, Runner: runner, Changes: changes, Target: target,
+			Lease: lease, LockWait: patience, LockPoll: 20 * time.Millisecond,
+		}
+	}
 	// A small pool, so that 20 children stay far from max_connections,
 	// and a name that pg_stat_activity shows.
 	dsn, err := withParams(db.dsn, "pool_max_conns", strconv.Itoa(childPoolSize))

@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flamingock/flamingock-go/audit"
-	"github.com/flamingock/flamingock-go/audit/postgres"
 )
 
 // TestTakeoverOfAStoppedLockHolder stops the lock holder A with SIGSTOP at
@@ -49,55 +48,59 @@ func TestTakeoverOfAStoppedLockHolder(t *testing.T) {
 			fenced: true,
 		},
 	}
+	// Without a transaction, on every store: on MySQL, the changes and
+	// the store's writes go through its own handle.
 	for _, tt := range betweenChanges {
-		t.Run(tt.name, func(t *testing.T) {
-			db := newDatabase(t, changes)
-			a, store, expired := stopHolder(t, db, targetNonTx, changes, lease, tt.pause)
+		for _, storeName := range []string{storePostgres, storeMySQL} {
+			t.Run(onStore(storeName, tt.name), func(t *testing.T) {
+				db := newDatabase(t, storeName, changes)
+				a, store, expired := stopHolder(t, db, targetNonTx, changes, lease, tt.pause)
 
-			b := startChild(t, db.childConfig(t, "B", targetNonTx, changes, lease))
-			xb := b.wait()
-			if xb.code != exitOK {
-				t.Fatalf("B exited with code %d: %s\nits stderr:\n%s", xb.code, xb.report.Error, b.stderr.tail())
-			}
-			var rest []string
-			for i := 3; i <= changes; i++ {
-				rest = append(rest, changeID(i))
-			}
-			if diff := cmp.Diff(rest, xb.report.Applied); diff != "" {
-				t.Errorf("changes B applied (-want +got):\n%s", diff)
-			}
-
-			xa := resume(t, a)
-			if xa.code != exitRunFailed || !xa.report.LockLost || !strings.Contains(xa.report.Error, `"change-003"`) {
-				t.Errorf("A resumed: exit %d, error %q; want exit %d with a lost lock at change-003",
-					xa.code, xa.report.Error, exitRunFailed)
-			}
-			if tt.fenced && !xa.report.Fenced {
-				t.Errorf("A resumed: error %q does not match audit.ErrFenced", xa.report.Error)
-			}
-			if len(xa.report.Applied) != 2 {
-				t.Errorf("A reports applied %v, want change-001 and change-002", xa.report.Applied)
-			}
-			t.Logf("A, resumed after B took over: exit %d: %s", xa.code, xa.report.Error)
-
-			wantCounts := map[string]string{}
-			wantTrail := map[string][]string{}
-			for i := 1; i <= changes; i++ {
-				runner := "A"
-				if i > 2 {
-					runner = "B"
+				b := startChild(t, db.childConfig(t, "B", targetNonTx, changes, lease))
+				xb := b.wait()
+				if xb.code != exitOK {
+					t.Fatalf("B exited with code %d: %s\nits stderr:\n%s", xb.code, xb.report.Error, b.stderr.tail())
 				}
-				wantCounts[changeID(i)] = counted(1, runner)
-				wantTrail[changeID(i)] = []string{"STARTED by " + runner, "APPLIED by " + runner}
-			}
-			if diff := cmp.Diff(wantCounts, db.counts(t)); diff != "" {
-				t.Errorf("counters (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(wantTrail, trail(t, store)); diff != "" {
-				t.Errorf("audit trail (-want +got):\n%s", diff)
-			}
-			checkTakenOverAndReleased(t, store, expired)
-		})
+				var rest []string
+				for i := 3; i <= changes; i++ {
+					rest = append(rest, changeID(i))
+				}
+				if diff := cmp.Diff(rest, xb.report.Applied); diff != "" {
+					t.Errorf("changes B applied (-want +got):\n%s", diff)
+				}
+
+				xa := resume(t, a)
+				if xa.code != exitRunFailed || !xa.report.LockLost || !strings.Contains(xa.report.Error, `"change-003"`) {
+					t.Errorf("A resumed: exit %d, error %q; want exit %d with a lost lock at change-003",
+						xa.code, xa.report.Error, exitRunFailed)
+				}
+				if tt.fenced && !xa.report.Fenced {
+					t.Errorf("A resumed: error %q does not match audit.ErrFenced", xa.report.Error)
+				}
+				if len(xa.report.Applied) != 2 {
+					t.Errorf("A reports applied %v, want change-001 and change-002", xa.report.Applied)
+				}
+				t.Logf("A, resumed after B took over: exit %d: %s", xa.code, xa.report.Error)
+
+				wantCounts := map[string]string{}
+				wantTrail := map[string][]string{}
+				for i := 1; i <= changes; i++ {
+					runner := "A"
+					if i > 2 {
+						runner = "B"
+					}
+					wantCounts[changeID(i)] = counted(1, runner)
+					wantTrail[changeID(i)] = []string{"STARTED by " + runner, "APPLIED by " + runner}
+				}
+				if diff := cmp.Diff(wantCounts, db.counts(t)); diff != "" {
+					t.Errorf("counters (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(wantTrail, trail(t, store)); diff != "" {
+					t.Errorf("audit trail (-want +got):\n%s", diff)
+				}
+				checkTakenOverAndReleased(t, store, expired)
+			})
+		}
 	}
 
 	inTransaction := []struct {
@@ -123,69 +126,80 @@ func TestTakeoverOfAStoppedLockHolder(t *testing.T) {
 		}
 	}
 
-	t.Run("stopped inside change-003 without a transaction, the next run reports an issue and its APPLIED is refused", func(t *testing.T) {
-		db := newDatabase(t, changes)
-		a, store, expired := stopHolder(t, db, targetNonTx, changes, lease, pausePoint{At: "inside", Change: "change-003"})
+	for _, storeName := range []string{storePostgres, storeMySQL} {
+		t.Run(onStore(storeName, "stopped inside change-003 without a transaction, the next run reports an issue and its APPLIED is refused"), func(t *testing.T) {
+			db := newDatabase(t, storeName, changes)
+			a, store, expired := stopHolder(t, db, targetNonTx, changes, lease, pausePoint{At: "inside", Change: "change-003"})
 
-		// A recorded STARTED and incremented the counter of change-003:
-		// whether the change completed only an operator can tell.
-		wantCounts := map[string]string{}
-		for i := 1; i <= changes; i++ {
-			wantCounts[changeID(i)] = "0"
-		}
-		for i := 1; i <= 3; i++ {
-			wantCounts[changeID(i)] = counted(1, "A")
-		}
-		wantTrail := map[string][]string{
-			"change-001": {"STARTED by A", "APPLIED by A"},
-			"change-002": {"STARTED by A", "APPLIED by A"},
-			"change-003": {"STARTED by A"},
-		}
+			// A recorded STARTED and incremented the counter of change-003:
+			// whether the change completed only an operator can tell.
+			wantCounts := map[string]string{}
+			for i := 1; i <= changes; i++ {
+				wantCounts[changeID(i)] = "0"
+			}
+			for i := 1; i <= 3; i++ {
+				wantCounts[changeID(i)] = counted(1, "A")
+			}
+			wantTrail := map[string][]string{
+				"change-001": {"STARTED by A", "APPLIED by A"},
+				"change-002": {"STARTED by A", "APPLIED by A"},
+				"change-003": {"STARTED by A"},
+			}
 
-		b := startChild(t, db.childConfig(t, "B", targetNonTx, changes, lease))
-		xb := b.wait()
-		if xb.code != exitRunFailed || !xb.report.ManualIntervention {
-			t.Errorf("B: exit %d, error %q; want exit %d with manual intervention required",
-				xb.code, xb.report.Error, exitRunFailed)
-		}
-		if diff := cmp.Diff([]string{"change-003"}, xb.report.Issues); diff != "" {
-			t.Errorf("issues B reported (-want +got):\n%s", diff)
-		}
-		if !strings.Contains(xb.report.Error, "flamingock audit fix change-003 --resolution applied") {
-			t.Errorf("B's error does not say how to resolve the issue:\n%s", xb.report.Error)
-		}
-		if len(xb.report.Applied) != 0 {
-			t.Errorf("B applied %v, want nothing", xb.report.Applied)
-		}
-		if diff := cmp.Diff(wantCounts, db.counts(t)); diff != "" {
-			t.Errorf("counters after B (-want +got):\n%s", diff)
-		}
-		if diff := cmp.Diff(wantTrail, trail(t, store)); diff != "" {
-			t.Errorf("audit trail after B (-want +got):\n%s", diff)
-		}
+			b := startChild(t, db.childConfig(t, "B", targetNonTx, changes, lease))
+			xb := b.wait()
+			if xb.code != exitRunFailed || !xb.report.ManualIntervention {
+				t.Errorf("B: exit %d, error %q; want exit %d with manual intervention required",
+					xb.code, xb.report.Error, exitRunFailed)
+			}
+			if diff := cmp.Diff([]string{"change-003"}, xb.report.Issues); diff != "" {
+				t.Errorf("issues B reported (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(xb.report.Error, "flamingock audit fix change-003 --resolution applied") {
+				t.Errorf("B's error does not say how to resolve the issue:\n%s", xb.report.Error)
+			}
+			if len(xb.report.Applied) != 0 {
+				t.Errorf("B applied %v, want nothing", xb.report.Applied)
+			}
+			if diff := cmp.Diff(wantCounts, db.counts(t)); diff != "" {
+				t.Errorf("counters after B (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantTrail, trail(t, store)); diff != "" {
+				t.Errorf("audit trail after B (-want +got):\n%s", diff)
+			}
 
-		xa := resume(t, a)
-		if xa.code != exitRunFailed || !xa.report.LockLost || !xa.report.Fenced ||
-			!strings.Contains(xa.report.Error, `change "change-003"`) {
-			t.Errorf("A resumed: exit %d, error %q; want exit %d, its APPLIED of change-003 refused (lock lost, fenced)",
-				xa.code, xa.report.Error, exitRunFailed)
-		}
-		t.Logf("A, resumed after B reported the issue: exit %d: %s", xa.code, xa.report.Error)
-		if diff := cmp.Diff(wantCounts, db.counts(t)); diff != "" {
-			t.Errorf("counters after A (-want +got):\n%s", diff)
-		}
-		if diff := cmp.Diff(wantTrail, trail(t, store)); diff != "" {
-			t.Errorf("audit trail after A (-want +got):\n%s", diff)
-		}
-		checkTakenOverAndReleased(t, store, expired)
-	})
+			xa := resume(t, a)
+			if xa.code != exitRunFailed || !xa.report.LockLost || !xa.report.Fenced ||
+				!strings.Contains(xa.report.Error, `change "change-003"`) {
+				t.Errorf("A resumed: exit %d, error %q; want exit %d, its APPLIED of change-003 refused (lock lost, fenced)",
+					xa.code, xa.report.Error, exitRunFailed)
+			}
+			t.Logf("A, resumed after B reported the issue: exit %d: %s", xa.code, xa.report.Error)
+			if diff := cmp.Diff(wantCounts, db.counts(t)); diff != "" {
+				t.Errorf("counters after A (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantTrail, trail(t, store)); diff != "" {
+				t.Errorf("audit trail after A (-want +got):\n%s", diff)
+			}
+			checkTakenOverAndReleased(t, store, expired)
+		})
+	}
+}
+
+// onStore names a subtest of store: PostgreSQL's keep the names they had
+// before the MySQL store joined them.
+func onStore(store, name string) string {
+	if store == storePostgres {
+		return name
+	}
+	return "on " + store + ", " + name
 }
 
 // stopHolder starts A, the first runner, waits until it reaches pause and
 // stops it there with SIGSTOP, then waits until its lease has expired by
 // the database's clock. It returns A, the audit store, and the lock as it
 // was when it expired.
-func stopHolder(t *testing.T, db *database, target string, changes int, lease time.Duration, pause pausePoint) (*child, *postgres.Store, audit.LockInfo) {
+func stopHolder(t *testing.T, db *database, target string, changes int, lease time.Duration, pause pausePoint) (*child, audit.Store, audit.LockInfo) {
 	t.Helper()
 	cfg := db.childConfig(t, "A", target, changes, lease)
 	cfg.Pause = &pause
@@ -211,7 +225,7 @@ func resume(t *testing.T, c *child) exit {
 
 // checkTakenOverAndReleased checks that exactly one acquisition (B's)
 // followed the expired lease, and that the lock is free.
-func checkTakenOverAndReleased(t *testing.T, store *postgres.Store, expired audit.LockInfo) {
+func checkTakenOverAndReleased(t *testing.T, store audit.Store, expired audit.LockInfo) {
 	t.Helper()
 	info, err := store.Lock(t.Context(), lockKey)
 	if err != nil {
@@ -250,7 +264,7 @@ func waitStopped(t *testing.T, c *child) {
 // target, at pause, past its lease, and checks that B takes over and
 // finishes while A's transaction cannot block it.
 func testStoppedInTransaction(t *testing.T, target string, pause pausePoint) {
-	db := newDatabase(t, changes)
+	db := newDatabase(t, storePostgres, changes)
 	a, store, expired := stopHolder(t, db, target, changes, lease, pause)
 
 	cfg := db.childConfig(t, "B", target, changes, lease)

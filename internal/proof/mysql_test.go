@@ -1,0 +1,165 @@
+package proof_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+
+	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/mysql"
+	"github.com/flamingock/flamingock-go/internal/testenv"
+	"github.com/flamingock/flamingock-go/runtime/pipeline"
+)
+
+// mysqlChildConns bounds each MySQL child's connections: the changes and
+// audit writes, the lease refresher, and the one that holds the store's
+// creation lock while another reads the catalog. 20 children stay well
+// under MariaDB's default max_connections of 151.
+const mysqlChildConns = 4
+
+// newMySQLDatabase creates a database of the test's own on the MySQL
+// server of FLAMINGOCK_TEST_MYSQL, with a counters table holding one row at
+// zero for each of changes changes, and drops it when t ends. It skips (or
+// fails) t without a configured MySQL.
+func newMySQLDatabase(t *testing.T, changes int) *database {
+	t.Helper()
+	url := testenv.MySQL(t)
+	rest, ok := strings.CutPrefix(url, "mysql://")
+	if !ok {
+		t.Fatalf("%s=%q: want mysql://user@host:port/db", testenv.MySQLEnv, url)
+	}
+	userHost, _, _ := strings.Cut(rest, "/")
+	user, host, ok := strings.Cut(userHost, "@")
+	if !ok {
+		user, host = "", userHost
+	}
+	cfg := driver.NewConfig()
+	cfg.User, cfg.Passwd, _ = strings.Cut(user, ":")
+	cfg.Net, cfg.Addr = "tcp", host
+	server, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	var tag [4]byte
+	if _, err := rand.Read(tag[:]); err != nil {
+		t.Fatal(err)
+	}
+	db := &database{tag: fmt.Sprintf("%x", tag)}
+	name := schemaName(t, db.tag)
+	if _, err := server.ExecContext(t.Context(), "CREATE DATABASE `"+name+"`"); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		// The children are dead by now: their cleanups were registered
+		// later, so they ran first.
+		if _, err := server.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	cfg.DBName = name
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	db.mysql, db.schema = admin, ""
+	db.dsn = "mysql://" + userHost + "/" + name
+	// No unique constraint and no primary key: nothing but the lock keeps
+	// a change from running twice.
+	db.exec(t, "CREATE TABLE `"+countersTable+"` (change_id VARCHAR(64) NOT NULL, n INT NOT NULL DEFAULT 0, runners TEXT NOT NULL) ENGINE=InnoDB")
+	for i := 1; i <= changes; i++ {
+		db.exec(t, "INSERT INTO `"+countersTable+"` (change_id, runners) VALUES (?, '')", changeID(i))
+	}
+	return db
+}
+
+// mysqlCounts is counts on MySQL, whose runners are a comma-separated list.
+func (db *database) mysqlCounts(t *testing.T) map[string]string {
+	t.Helper()
+	rows, err := db.mysql.QueryContext(t.Context(), "SELECT change_id, n, runners FROM `"+countersTable+"`")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	for rows.Next() {
+		var (
+			change, runners string
+			n               int
+		)
+		if err := rows.Scan(&change, &n, &runners); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := got[change]; dup {
+			t.Fatalf("two counter rows for %s", change)
+		}
+		var list []string
+		if runners != "" {
+			list = strings.Split(runners, ",")
+		}
+		got[change] = counted(n, list...)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// mysqlStore opens the audit store of the test's MySQL database, to read
+// what the children left.
+func (db *database) mysqlStore(t *testing.T) audit.Store {
+	t.Helper()
+	s, err := mysql.Open(t.Context(), db.dsn)
+	if err != nil {
+		t.Fatalf("open the audit store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// openMySQLChildStore opens a child's MySQL store on the parent's database.
+func openMySQLChildStore(ctx context.Context, cfg childConfig) (*mysql.Store, error) {
+	s, err := mysql.Open(ctx, cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	s.DB().SetMaxOpenConns(mysqlChildConns)
+	return s, nil
+}
+
+// mysqlProofStage is proofStage on MySQL: changes without a transaction
+// over the store's handle, the only target there is.
+func mysqlProofStage(cfg childConfig, store *mysql.Store, pause func(at, change string)) (pipeline.Stage, error) {
+	if cfg.Target != targetNonTx {
+		return pipeline.Stage{}, fmt.Errorf("target %q on MySQL: only %q (no MySQL target shares the store's transaction)", cfg.Target, targetNonTx)
+	}
+	st := pipeline.Stage{Name: stageName}
+	for i := 1; i <= cfg.Changes; i++ {
+		id := changeID(i)
+		m := pipeline.Meta{ID: id, Order: audit.OrderOf(uint64(i)), Author: "proof", Target: "proofdb",
+			Recovery: audit.RecoveryManual, Checksum: "sum-" + id, Source: "proof"}
+		st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.NonTransactional(store.DB()),
+			func(ctx context.Context, db *sql.DB) error {
+				res, err := db.ExecContext(ctx, "UPDATE `"+countersTable+"` SET n = n + 1, runners = CONCAT(runners, IF(runners = '', '', ','), ?) WHERE change_id = ?",
+					cfg.Runner, id)
+				if err == nil {
+					var n int64
+					if n, err = res.RowsAffected(); err == nil && n != 1 {
+						err = fmt.Errorf("%d rows updated, want 1", n)
+					}
+				}
+				if err != nil {
+					return fmt.Errorf("increment the counter of %s: %w", id, err)
+				}
+				pause("inside", id)
+				return nil
+			}, nil))
+	}
+	return st, nil
+}

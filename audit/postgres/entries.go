@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -97,8 +98,9 @@ func (s *Store) scanEntry(row pgx.Row, lead ...any) (audit.Entry, error) {
 		recovery string
 		duration int64
 		metadata []byte
+		order    rawOrder
 	)
-	err := row.Scan(append(lead, &e.Seq, &version, &e.ExecutionID, &e.Stage, &e.ChangeID, &e.Order, &e.Author, &state,
+	err := row.Scan(append(lead, &e.Seq, &version, &e.ExecutionID, &e.Stage, &e.ChangeID, &order, &e.Author, &state,
 		&e.Time, &duration, &e.Host, &e.RunnerID, &e.TargetID, &strategy, &recovery, &e.Checksum,
 		&e.ErrorMessage, &e.ErrorKind, &e.Operator, &e.Reason, &metadata)...)
 	if err != nil {
@@ -120,10 +122,19 @@ func (s *Store) scanEntry(row pgx.Row, lead ...any) (audit.Entry, error) {
 	if len(metadata) > 0 {
 		e.Metadata = metadata
 	}
-	if err := e.Validate(); err != nil {
+	if err := cmp.Or(e.Order.Scan(order.src), e.Validate()); err != nil {
 		return audit.Entry{}, corrupt(err)
 	}
 	return e, nil
+}
+
+// rawOrder keeps what change_order holds, decoded by scanEntry, so that a
+// value that is no order is a corrupt entry rather than a failed read.
+type rawOrder struct{ src any }
+
+func (o *rawOrder) Scan(src any) error {
+	o.src = src
+	return nil
 }
 
 // Append stores e if lease still holds the lock, in one statement. See

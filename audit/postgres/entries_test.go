@@ -60,17 +60,20 @@ func (s *server) insertRow(t *testing.T, auditTable string, set map[string]any) 
 func TestCorruptRowsFailTheWholeRead(t *testing.T) {
 	tests := []struct {
 		name string
+		prep string // run first, {audit} being the table
 		set  map[string]any
 		want string
 	}{
-		{"an unknown state", map[string]any{"state": "DONE"}, `unknown state "DONE"`},
-		{"a row written by a newer release", map[string]any{"schema_version": 2}, "newer flamingock-go"},
-		{"an invalid row layout", map[string]any{"schema_version": 0}, "invalid row layout 0"},
-		{"a missing execution id", map[string]any{"execution_id": ""}, "missing execution id"},
-		{"an unknown strategy", map[string]any{"strategy": "MAGIC"}, `unknown strategy "MAGIC"`},
-		{"metadata that is an array", map[string]any{"metadata": `[1, 2]`}, "metadata is not a JSON object"},
-		{"metadata that is a string", map[string]any{"metadata": `"x"`}, "metadata is not a JSON object"},
-		{"a manual mark without its operator", map[string]any{"state": "MANUAL_MARKED_AS_APPLIED", "reason": "why"},
+		{"an order that is no order, once its CHECK is dropped", "ALTER TABLE {audit} DROP CONSTRAINT change_order_non_negative_integer",
+			map[string]any{"change_order": 1.5}, `invalid order "1.5"`},
+		{"an unknown state", "", map[string]any{"state": "DONE"}, `unknown state "DONE"`},
+		{"a row written by a newer release", "", map[string]any{"schema_version": 2}, "newer flamingock-go"},
+		{"an invalid row layout", "", map[string]any{"schema_version": 0}, "invalid row layout 0"},
+		{"a missing execution id", "", map[string]any{"execution_id": ""}, "missing execution id"},
+		{"an unknown strategy", "", map[string]any{"strategy": "MAGIC"}, `unknown strategy "MAGIC"`},
+		{"metadata that is an array", "", map[string]any{"metadata": `[1, 2]`}, "metadata is not a JSON object"},
+		{"metadata that is a string", "", map[string]any{"metadata": `"x"`}, "metadata is not a JSON object"},
+		{"a manual mark without its operator", "", map[string]any{"state": "MANUAL_MARKED_AS_APPLIED", "reason": "why"},
 			"needs an operator and a reason"},
 	}
 	for _, tt := range tests {
@@ -82,6 +85,9 @@ func TestCorruptRowsFailTheWholeRead(t *testing.T) {
 			// The control: the unchanged row reads back.
 			if got, err := s.Snapshot(t.Context()); err != nil || len(got) != 1 {
 				t.Fatalf("Snapshot of a valid row: %d entries, %v", len(got), err)
+			}
+			if tt.prep != "" {
+				srv.exec(t, strings.ReplaceAll(tt.prep, "{audit}", auditTable))
 			}
 			seq := srv.insertRow(t, auditTable, tt.set)
 			reads := map[string]func() ([]audit.Entry, error){

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -177,8 +178,9 @@ func scanEntry(rows *sql.Rows) (audit.Entry, error) {
 		version, ms, duration int64
 		state, strategy, rec  string
 		metadata              sql.NullString
+		order                 any // decoded below, so that an invalid one is a corrupt entry
 	)
-	err := rows.Scan(&e.Seq, &version, &e.ExecutionID, &e.Stage, &e.ChangeID, &e.Order, &e.Author, &state,
+	err := rows.Scan(&e.Seq, &version, &e.ExecutionID, &e.Stage, &e.ChangeID, &order, &e.Author, &state,
 		&ms, &duration, &e.Host, &e.RunnerID, &e.TargetID, &strategy, &rec, &e.Checksum,
 		&e.ErrorMessage, &e.ErrorKind, &e.Operator, &e.Reason, &metadata)
 	if err != nil {
@@ -195,7 +197,7 @@ func scanEntry(rows *sql.Rows) (audit.Entry, error) {
 	case version < 1:
 		err = fmt.Errorf("unknown schema version %d", version)
 	default:
-		err = e.Validate()
+		err = cmp.Or(e.Order.Scan(order), e.Validate())
 	}
 	if err != nil {
 		return audit.Entry{}, &audit.CorruptError{Where: fmt.Sprintf("entry seq %d", e.Seq), Err: err}

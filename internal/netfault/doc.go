@@ -9,5 +9,15 @@
 // one, an issue (recovery manual) otherwise; side effects are counted in a
 // table without a unique constraint, so a change applied twice shows.
 //
-// The package has tests only; they need FLAMINGOCK_TEST_POSTGRES.
+// The MySQL store's connections go through a proxy of the tests' own that
+// reads the MySQL client protocol (mysqlproxy_test.go; internal/faultproxy
+// reads PostgreSQL's), its DSN naming the proxy's port: connections cut
+// mid-change, during audit writes (STARTED and APPLIED, before the server
+// sees them and after it stored them), during the snapshot read and
+// during lease refreshes, and every connection at once while a change is
+// inside its body. No MySQL target shares the store's transaction, so the
+// MySQL cases are those of changes without a transaction.
+//
+// The package has tests only; they need FLAMINGOCK_TEST_POSTGRES and
+// FLAMINGOCK_TEST_MYSQL.
 package netfault

@@ -32,7 +32,7 @@
 // more, which must take each later change's effect back exactly once. It
 // prints one line:
 //
-//	crash matrix: 322 cases (144 of them undo), 0 lost, 0 doubled, 0 silent
+//	crash matrix: 388 cases (174 of them undo), 0 lost, 0 doubled, 0 silent
 //
 // lost counts changes that never took effect and were not reported (and
 // rollbacks that did not take), doubled side effects beyond what the
@@ -46,11 +46,16 @@
 // PostgreSQL, sqltarget and pgxtarget (shared and separate transactions),
 // pgxtarget in autocommit mode and the file; on MongoDB, mongotarget with
 // changes declared transactional=false, counted in a collection without a
-// unique index, and the file. Combinations that do not exist, such as a
-// marker's crash point without markers, are not cases. PostgreSQL and
-// MongoDB cases run when FLAMINGOCK_TEST_POSTGRES and FLAMINGOCK_TEST_MONGO
-// are set (see internal/testenv); each case has a schema or database of its
-// own, dropped at its end. The MongoDB transaction strategy is not in the
+// unique index, and the file; on MySQL (or MariaDB), sqltarget in a
+// separate transaction on a SQLite target database, its markers there, and
+// the file. No target shares the MySQL store's transaction (there is no
+// MySQL target), so the shared-transaction strategy is not among the MySQL
+// cases. Combinations that do not exist, such as a marker's crash point
+// without markers, are not cases. PostgreSQL, MongoDB and MySQL cases run
+// when FLAMINGOCK_TEST_POSTGRES, FLAMINGOCK_TEST_MONGO and
+// FLAMINGOCK_TEST_MYSQL are set (see internal/testenv); each case has a
+// schema or database of its own (on MySQL, a database created on the server
+// for it), dropped at its end. The MongoDB transaction strategy is not in the
 // matrix: the server the tests have, FerretDB, has no transactions. Cases
 // run six at a time unless -parallel says otherwise: most of a case is
 // waiting for its dead child's lease to expire.

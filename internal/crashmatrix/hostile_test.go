@@ -140,14 +140,18 @@ func TestALockHeldByARunnerThatNeverExisted(t *testing.T) {
 	const ghost, ghostEpoch = "ghost-runner", 41
 	// The SQL stores only: the MongoDB store has no lock row to plant, its
 	// lock is the chain of lock events in the trail.
-	for _, store := range []string{storeSQLite, storePostgres} {
+	for _, store := range []string{storeSQLite, storePostgres, storeMySQL} {
 		// plant writes a lock row no runner wrote: ghost's, expiring in d.
 		plant := func(t *testing.T, h *hostileWorld, d time.Duration) {
 			t.Helper()
 			_, lockTable := h.tables()
-			h.exec(t, fmt.Sprintf(`INSERT INTO %s (key, owner, epoch, expires_at) VALUES ('%s', '%s', %d, %s)
-ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, expires_at = excluded.expires_at`,
-				lockTable, lockKey, ghost, ghostEpoch, h.nowPlus(d)))
+			upsert := `INSERT INTO %s (key, owner, epoch, expires_at) VALUES ('%s', '%s', %d, %s)
+ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, expires_at = excluded.expires_at`
+			if store == storeMySQL {
+				upsert = `INSERT INTO %s (lock_key, owner, epoch, expires_at) VALUES ('%s', '%s', %d, %s)
+ON DUPLICATE KEY UPDATE owner = VALUES(owner), epoch = VALUES(epoch), expires_at = VALUES(expires_at)`
+			}
+			h.exec(t, fmt.Sprintf(upsert, lockTable, lockKey, ghost, ghostEpoch, h.nowPlus(d)))
 		}
 		// appliesAll runs the pipeline and checks it applied every pending
 		// change under epoch want.

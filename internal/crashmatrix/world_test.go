@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	driver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver of the separate target
@@ -22,6 +23,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	auditmongo "github.com/flamingock/flamingock-go/audit/mongo"
+	"github.com/flamingock/flamingock-go/audit/mysql"
 	"github.com/flamingock/flamingock-go/audit/postgres"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/internal/crash"
@@ -37,10 +39,11 @@ const (
 	storeSQLite   = "SQLite"
 	storePostgres = "PostgreSQL"
 	storeMongo    = "MongoDB"
+	storeMySQL    = "MySQL"
 )
 
 // stores lists every store, in the order the tests run them.
-var stores = []string{storeSQLite, storePostgres, storeMongo}
+var stores = []string{storeSQLite, storePostgres, storeMongo, storeMySQL}
 
 const (
 	lockKey   = "flamingock" // the runner's default
@@ -56,9 +59,12 @@ type worldSpec struct {
 	Dir string
 	// DSN and Schema locate the PostgreSQL store; the targets' tables are
 	// in Schema too. For MongoDB, DSN is the URI whose path names the
-	// world's database, which holds the target's collections too.
-	DSN    string `json:",omitempty"`
-	Schema string `json:",omitempty"`
+	// world's database, which holds the target's collections too. For
+	// MySQL, DSN is the store URL of Database, the world's own database
+	// on the server.
+	DSN      string `json:",omitempty"`
+	Schema   string `json:",omitempty"`
+	Database string `json:",omitempty"`
 }
 
 // world is an audit store and the media where changes take effect, one
@@ -116,6 +122,8 @@ func newWorld(t *testing.T, store string) *world {
 		spec.DSN, spec.Schema = testenv.Postgres(t), name
 	case storeMongo:
 		spec.DSN = withDatabase(testenv.Mongo(t), name)
+	case storeMySQL:
+		spec.DSN, spec.Database = createMySQLDatabase(t, testenv.MySQL(t), name), name
 	}
 	w, err := openWorld(t.Context(), spec)
 	if err != nil {
@@ -140,6 +148,41 @@ func newWorld(t *testing.T, store string) *world {
 	return w
 }
 
+// createMySQLDatabase creates database name on the server of the store URL
+// url (mysql://user@host:port/db) and returns the store URL of the new
+// database. The world drops it when the test ends.
+func createMySQLDatabase(t *testing.T, url, name string) string {
+	t.Helper()
+	db, err := mysqlAdmin(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), "CREATE DATABASE `"+name+"`"); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	userHost, _, _ := strings.Cut(strings.TrimPrefix(url, "mysql://"), "/")
+	return "mysql://" + userHost + "/" + name
+}
+
+// mysqlAdmin opens a handle on the server of the store URL url, in no
+// database.
+func mysqlAdmin(url string) (*sql.DB, error) {
+	rest, ok := strings.CutPrefix(url, "mysql://")
+	if !ok {
+		return nil, fmt.Errorf("%s=%q: want mysql://user@host:port/db", testenv.MySQLEnv, url)
+	}
+	userHost, _, _ := strings.Cut(rest, "/")
+	user, host, ok := strings.Cut(userHost, "@")
+	if !ok {
+		user, host = "", userHost
+	}
+	cfg := driver.NewConfig()
+	cfg.User, cfg.Passwd, _ = strings.Cut(user, ":")
+	cfg.Net, cfg.Addr = "tcp", host
+	return sql.Open("mysql", cfg.FormatDSN())
+}
+
 // withDatabase returns the MongoDB URI uri with database in its path, in
 // place of any there.
 func withDatabase(uri, database string) string {
@@ -154,8 +197,8 @@ func withDatabase(uri, database string) string {
 }
 
 // openWorld opens the world of spec: the SQLite store creates its file and
-// tables, the MongoDB one its indexes, the PostgreSQL one sends nothing
-// until it is used. Whether
+// tables, the MongoDB one its indexes, the PostgreSQL and MySQL ones send
+// nothing until they are used. Whether
 // each target gets the strategy its medium stands for shows in the audit
 // entries, which the tests check.
 func openWorld(ctx context.Context, spec worldSpec) (*world, error) {
@@ -176,8 +219,7 @@ func (w *world) open(ctx context.Context) error {
 		}
 		w.store = store
 		w.closers = append(w.closers, store.Close)
-		db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(w.spec.Dir, "target.db"))+
-			"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+		db, err := openSQLiteTarget(w.spec.Dir)
 		if err != nil {
 			return err
 		}
@@ -237,8 +279,35 @@ func (w *world) open(ctx context.Context) error {
 			log,
 		}
 		return nil
+	case storeMySQL:
+		store, err := mysql.Open(ctx, w.spec.DSN)
+		if err != nil {
+			return err
+		}
+		w.store = store
+		w.closers = append(w.closers, store.Close)
+		// No target shares the MySQL store's transaction (there is no
+		// MySQL target): the separate transaction runs on a SQLite
+		// target database, its markers there, and the file takes effect
+		// without one.
+		db, err := openSQLiteTarget(w.spec.Dir)
+		if err != nil {
+			return err
+		}
+		w.closers = append(w.closers, db.Close)
+		w.media = []medium{
+			&sqlMedium{target: sqltarget.New(db), s: audit.StrategySeparateTx, db: db, table: `"effects"`},
+			log,
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown store %q", w.spec.Store)
+}
+
+// openSQLiteTarget opens the SQLite target database of a world in dir.
+func openSQLiteTarget(dir string) (*sql.DB, error) {
+	return sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(dir, "target.db"))+
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate")
 }
 
 // prepare creates the effect table of m, if it has one.
@@ -272,6 +341,12 @@ func (w *world) drop(ctx context.Context) error {
 		}
 		return nil
 	case storeSQLite:
+		return nil
+	case storeMySQL:
+		q := "DROP DATABASE IF EXISTS `" + w.spec.Database + "`"
+		if _, err := w.store.(*mysql.Store).DB().ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("drop database %s: %w", w.spec.Database, err)
+		}
 		return nil
 	}
 	pool := w.store.(*postgres.Store).Pool()
@@ -518,8 +593,11 @@ func (m *logMedium) effects(_ context.Context, id string) (int, error) {
 // tables returns the quoted names of an SQL store's audit and lock tables
 // (the default prefix), for tests that write behind the store's back.
 func (w *world) tables() (auditTable, lockTable string) {
-	if w.spec.Store == storePostgres {
+	switch w.spec.Store {
+	case storePostgres:
 		return pgx.Identifier{w.spec.Schema, "flamingock_audit"}.Sanitize(), pgx.Identifier{w.spec.Schema, "flamingock_lock"}.Sanitize()
+	case storeMySQL:
+		return "`flamingock_audit`", "`flamingock_lock`"
 	}
 	return `"flamingock_audit"`, `"flamingock_lock"`
 }
@@ -527,8 +605,11 @@ func (w *world) tables() (auditTable, lockTable string) {
 // nowPlus is an SQL expression for the store's clock plus d, in the type
 // of the lock table's expires_at.
 func (w *world) nowPlus(d time.Duration) string {
-	if w.spec.Store == storePostgres {
+	switch w.spec.Store {
+	case storePostgres:
 		return fmt.Sprintf("clock_timestamp() + interval '%d milliseconds'", d.Milliseconds())
+	case storeMySQL:
+		return fmt.Sprintf("UTC_TIMESTAMP(6) + INTERVAL %d MICROSECOND", d.Microseconds())
 	}
 	return fmt.Sprintf("CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) + %d", d.Milliseconds())
 }
@@ -541,6 +622,8 @@ func (w *world) exec(t *testing.T, query string) {
 	case *postgres.Store:
 		_, err = s.Pool().Exec(t.Context(), query)
 	case *sqlite.Store:
+		_, err = s.DB().ExecContext(t.Context(), query)
+	case *mysql.Store:
 		_, err = s.DB().ExecContext(t.Context(), query)
 	default:
 		err = fmt.Errorf("no SQL access to %T", s)
@@ -588,6 +671,8 @@ func (w *world) trailRows(t *testing.T) int {
 	case *postgres.Store:
 		err = s.Pool().QueryRow(t.Context(), "SELECT count(*) FROM "+auditTable).Scan(&n)
 	case *sqlite.Store:
+		err = s.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM "+auditTable).Scan(&n)
+	case *mysql.Store:
 		err = s.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM "+auditTable).Scan(&n)
 	case *auditmongo.Store:
 		var c int64

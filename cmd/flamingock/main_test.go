@@ -34,9 +34,10 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs testdata/script/*.txtar against a SQLite store and, when
-// FLAMINGOCK_TEST_POSTGRES and FLAMINGOCK_TEST_MONGO are set, against
-// PostgreSQL and MongoDB, each script on a store of its own (a file, a
-// schema, a database). The scripts see the store in FLAMINGOCK_STORE (and
+// FLAMINGOCK_TEST_POSTGRES, FLAMINGOCK_TEST_MONGO and FLAMINGOCK_TEST_MYSQL
+// are set, against PostgreSQL, MongoDB and MySQL, each script on a store of
+// its own (a file, a schema, a database; on MySQL a database created on the
+// server for the script). The scripts see the store in FLAMINGOCK_STORE (and
 // FLAMINGOCK_SCHEMA), and in STORE_ARGS the global flags the CLI prints in
 // the commands it suggests. Set FLAMINGOCK_UPDATE_SCRIPTS=1 to rewrite the
 // scripts' expected files from what the commands print.
@@ -104,6 +105,40 @@ func TestScripts(t *testing.T) {
 			return nil
 		}))
 	})
+	t.Run("mysql", func(t *testing.T) {
+		server := testenv.MySQL(t)
+		admin, err := mysqlServer(server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin.Close() })
+		userHost, _, _ := strings.Cut(strings.TrimPrefix(server, "mysql://"), "/")
+		testscript.Run(t, scriptParams("mysql", func(e *testscript.Env) error {
+			database := "cli_" + strings.ToLower(rand.Text()[:12])
+			if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE `"+database+"`"); err != nil {
+				return fmt.Errorf("create database %s: %v", database, err)
+			}
+			url := "mysql://" + userHost + "/" + database
+			e.Setenv("FLAMINGOCK_STORE", url)
+			e.Setenv("STORE_ARGS", storeArgs("--store", url))
+			// The same store with a password the server refuses (the
+			// test server's user takes none), and a database that does
+			// not exist.
+			user, host, ok := strings.Cut(userHost, "@")
+			if !ok {
+				return fmt.Errorf("%s: the scripts need a user in the URL", server)
+			}
+			user, _, _ = strings.Cut(user, ":")
+			e.Setenv("SECRET_STORE", "mysql://"+user+":s3cretw0rd@"+host+"/"+database)
+			e.Setenv("MISSING_DB", "mysql://"+userHost+"/no_such_db_flamingock")
+			e.Defer(func() {
+				if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+database+"`"); err != nil {
+					e.T().Fatal(fmt.Sprintf("drop database %s: %v", database, err))
+				}
+			})
+			return nil
+		}))
+	})
 }
 
 // scriptPassword is the password of the scripts' SECRET_ stores: it holds
@@ -111,8 +146,8 @@ func TestScripts(t *testing.T) {
 // parsers than pgx's, which takes it as written.
 const scriptPassword = "pa#ss?w0rd"
 
-// scriptParams runs the scripts on the store of kind (sqlite, postgres or
-// mongo), which is also the condition that holds in them: [sqlite], …
+// scriptParams runs the scripts on the store of kind (sqlite, postgres,
+// mongo or mysql), which is also the condition that holds in them: [sqlite], …
 func scriptParams(kind string, setup func(*testscript.Env) error) testscript.Params {
 	return testscript.Params{
 		Dir:                 "testdata/script",
@@ -121,7 +156,7 @@ func scriptParams(kind string, setup func(*testscript.Env) error) testscript.Par
 		Setup:               setup,
 		Condition: func(cond string) (bool, error) {
 			switch cond {
-			case "sqlite", "postgres", "mongo":
+			case "sqlite", "postgres", "mongo", "mysql":
 				return cond == kind, nil
 			case "rodir": // a directory can be made read-only (readonly)
 				return canMakeReadOnly(), nil

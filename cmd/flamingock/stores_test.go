@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	driver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -118,8 +119,8 @@ var canMakeReadOnly = sync.OnceValue(func() bool {
 })
 
 // cmdStoreTables checks whether the store in FLAMINGOCK_STORE (and
-// FLAMINGOCK_SCHEMA) holds any of the store's tables (SQLite, PostgreSQL)
-// or collections (MongoDB), those named flamingock…:
+// FLAMINGOCK_SCHEMA) holds any of the store's tables (SQLite, PostgreSQL,
+// MySQL) or collections (MongoDB), those named flamingock…:
 //
 //	storetables      there are some
 //	! storetables    there are none (nor, on PostgreSQL, the schema)
@@ -168,6 +169,15 @@ func cmdStoreTables(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		found, err = client.Database(strings.TrimPrefix(u.Path, "/")).ListCollectionNames(ctx, bson.D{})
 		ts.Check(err)
+	case strings.HasPrefix(store, "mysql://"):
+		db, err := mysqlServer(store)
+		ts.Check(err)
+		defer db.Close()
+		_, database, _ := strings.Cut(strings.TrimPrefix(store, "mysql://"), "/")
+		database, _, _ = strings.Cut(database, "?")
+		rows, err := db.QueryContext(ctx, `SELECT TABLE_NAME FROM information_schema.TABLES
+			WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'flamingock%'`, database)
+		found = names(ts, rows, err)
 	default:
 		ts.Fatalf("storetables: unknown store %s", store)
 	}
@@ -191,6 +201,24 @@ func names(ts *testscript.TestScript, rows *sql.Rows, err error) []string {
 	}
 	ts.Check(rows.Err())
 	return out
+}
+
+// mysqlServer opens a handle on the server of the MySQL store URL url
+// (mysql://user@host:port/db), in no database.
+func mysqlServer(url string) (*sql.DB, error) {
+	rest, ok := strings.CutPrefix(url, "mysql://")
+	if !ok {
+		return nil, fmt.Errorf("%q: want mysql://user@host:port/db", url)
+	}
+	userHost, _, _ := strings.Cut(rest, "/")
+	user, host, ok := strings.Cut(userHost, "@")
+	if !ok {
+		user, host = "", userHost
+	}
+	cfg := driver.NewConfig()
+	cfg.User, cfg.Passwd, _ = strings.Cut(user, ":")
+	cfg.Net, cfg.Addr = "tcp", host
+	return sql.Open("mysql", cfg.FormatDSN())
 }
 
 // cmdCreateDB creates an empty PostgreSQL database on the server of

@@ -40,6 +40,12 @@ var dsnShapes = []struct {
 	{"PostgreSQL keyword/value, as written", func(p string) string {
 		return "host=127.0.0.1 port=1 dbname=app password=" + kvEscaper.Replace(p) + " user=ops sslmode=disable"
 	}},
+	{"MySQL user information, percent-encoded", func(p string) string {
+		return "mysql://" + url.UserPassword("ops", p).String() + "@127.0.0.1:1/app?timeout=1s"
+	}},
+	{"MySQL user information, as written", func(p string) string {
+		return "mysql://ops:" + p + "@127.0.0.1:1/app?timeout=1s"
+	}},
 	{"MongoDB user information, percent-encoded", func(p string) string {
 		return "mongodb://" + url.UserPassword("ops", p).String() + "@127.0.0.1:1/app?serverSelectionTimeoutMS=1&connectTimeoutMS=1"
 	}},

@@ -12,6 +12,9 @@
 // Sync) is matched on its SQL text and its parameters together. Server bytes
 // are forwarded untouched.
 //
+// NewMySQL reads the MySQL client protocol instead (mysql.go): a flight is
+// one COM_QUERY or COM_STMT_PREPARE command and its SQL the statement.
+//
 // Rules are one-shot unless Repeat is set: after a Fault fired the proxy
 // forwards again, and the client reconnects through it as it would after a
 // network blip.
@@ -166,21 +169,29 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
+	protocol func(io.Reader) protocol
+
 	mu     sync.Mutex
 	conns  map[*link]struct{}
 	faults []*Fault
 	wg     sync.WaitGroup
 }
 
-// New starts a proxy on 127.0.0.1 forwarding to target (host:port); it is
-// closed, with every connection, when the test ends.
-func New(t testing.TB, target string) *Proxy {
+// New starts a proxy for PostgreSQL clients on 127.0.0.1 forwarding to
+// target (host:port); it is closed, with every connection, when the test
+// ends.
+func New(t testing.TB, target string) *Proxy { return start(t, target, postgres) }
+
+// NewMySQL is New for MySQL and MariaDB clients (see mysql.go).
+func NewMySQL(t testing.TB, target string) *Proxy { return start(t, target, mysql) }
+
+func start(t testing.TB, target string, proto func(io.Reader) protocol) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[*link]struct{}{}}
+	p := &Proxy{ln: ln, target: target, protocol: proto, conns: map[*link]struct{}{}}
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(p.close)
@@ -322,66 +333,78 @@ func (p *Proxy) toClient(l *link) {
 	}
 }
 
-// toServer forwards the client's messages flight by flight, cutting the
-// connection at a flight a fault matches.
+// toServer forwards the client's stream unit by unit, as its protocol
+// reads it, cutting the connection at a flight a fault matches.
 func (p *Proxy) toServer(l *link) {
 	defer l.cut()
-	r := &reader{r: l.client}
-	// The startup message (and an SSL or GSS request before it) has no
-	// type byte: forward it as it is.
+	next := p.protocol(l.client)
 	for {
-		msg, err := r.untyped()
+		raw, fl, err := next()
 		if err != nil {
 			return
 		}
-		if _, err := l.server.Write(msg); err != nil {
+		if fl != nil {
+			f := p.fault(*fl)
+			switch {
+			case f == nil:
+			case f.rule.When == BeforeForward:
+				return
+			default:
+				l.mu.Lock()
+				l.cutOnReply = true
+				l.mu.Unlock()
+			}
+		}
+		if _, err := l.server.Write(raw); err != nil {
 			return
 		}
-		if !isNegotiation(msg) {
-			break
-		}
-		// The server answers an SSL/GSS request with one byte; the
-		// proxied client is expected to use sslmode=disable, where pgx
-		// sends none.
 	}
-	var fl Flight
+}
+
+// A protocol reads a client's stream: each call returns the next bytes to
+// forward and, when they are a request that rules match, its flight.
+type protocol func() (raw []byte, fl *Flight, err error)
+
+// postgres reads PostgreSQL frontend messages from c.
+func postgres(c io.Reader) protocol {
+	r := &reader{r: c}
+	started := false
 	// parsed is the SQL of the connection's statements by name, "" being
 	// the unnamed one.
 	parsed := map[string]string{}
-	for {
-		typ, msg, err := r.typed()
-		if err != nil {
-			return
+	return func() ([]byte, *Flight, error) {
+		if !started {
+			// The startup message (and an SSL or GSS request before it)
+			// has no type byte: forward it as it is. The server answers an
+			// SSL/GSS request with one byte; the proxied client is
+			// expected to use sslmode=disable, where pgx sends none.
+			msg, err := r.untyped()
+			started = err == nil && !isNegotiation(msg)
+			return msg, nil, err
 		}
-		fl.Raw = append(fl.Raw, msg...)
-		switch typ {
-		case 'Q':
-			fl.SQL = append(fl.SQL, sqlText(typ, msg[5:]))
-		case 'P':
-			parsed[cString(msg[5:])] = sqlText(typ, msg[5:])
-		case 'B': // portal\0 statement\0 …
-			body := msg[5:]
-			body = body[min(len(body), len(cString(body))+1):]
-			fl.SQL = append(fl.SQL, parsed[cString(body)])
+		var fl Flight
+		for {
+			typ, msg, err := r.typed()
+			if err != nil {
+				return nil, nil, err
+			}
+			fl.Raw = append(fl.Raw, msg...)
+			switch typ {
+			case 'Q':
+				fl.SQL = append(fl.SQL, sqlText(typ, msg[5:]))
+			case 'P':
+				parsed[cString(msg[5:])] = sqlText(typ, msg[5:])
+			case 'B': // portal\0 statement\0 …
+				body := msg[5:]
+				body = body[min(len(body), len(cString(body))+1):]
+				fl.SQL = append(fl.SQL, parsed[cString(body)])
+			}
+			switch typ {
+			case 'P', 'B', 'D', 'E', 'C':
+				continue // part of a flight the server answers at its Sync
+			}
+			return fl.Raw, &fl, nil
 		}
-		switch typ {
-		case 'P', 'B', 'D', 'E', 'C':
-			continue // part of a flight the server answers at its Sync
-		}
-		f := p.fault(fl)
-		switch {
-		case f == nil:
-		case f.rule.When == BeforeForward:
-			return
-		default:
-			l.mu.Lock()
-			l.cutOnReply = true
-			l.mu.Unlock()
-		}
-		if _, err := l.server.Write(fl.Raw); err != nil {
-			return
-		}
-		fl = Flight{}
 	}
 }
 

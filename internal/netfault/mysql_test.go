@@ -25,15 +25,15 @@ import (
 // (arguments interpolated).
 var (
 	myAuditAppend = "INSERT INTO `flamingock_audit` (schema_version"
-	mySnapshot    = sqlHas("JOIN (SELECT MAX(seq) AS latest FROM `flamingock_audit`")
-	myRefresh     = sqlHas("UPDATE `flamingock_lock` SET expires_at = UTC_TIMESTAMP(6) + INTERVAL")
-	myApplyEffect = sqlHas("INSERT INTO " + effectsTable)
+	mySnapshot    = faultproxy.SQLContains("JOIN (SELECT MAX(seq) AS latest FROM `flamingock_audit`")
+	myRefresh     = faultproxy.SQLContains("UPDATE `flamingock_lock` SET expires_at = UTC_TIMESTAMP(6) + INTERVAL")
+	myApplyEffect = faultproxy.SQLContains("INSERT INTO " + effectsTable)
 )
 
 // myAppendOf matches the MySQL store's audit write of state, quoted in the
 // statement: 'APPLIED' is not part of 'MANUAL_MARKED_AS_APPLIED'.
 func myAppendOf(state audit.State) faultproxy.Matcher {
-	return sqlHas(myAuditAppend, "'"+string(state)+"'")
+	return faultproxy.All(faultproxy.SQLContains(myAuditAppend), faultproxy.SQLContains("'"+string(state)+"'"))
 }
 
 // mysqlWorld is a pipeline's surroundings on the MySQL test server: a
@@ -41,7 +41,7 @@ func myAppendOf(state audit.State) faultproxy.Matcher {
 // proxy. No MySQL target shares the store's transaction: its changes run
 // without a transaction, over the store's handle.
 type mysqlWorld struct {
-	proxy *mysqlProxy
+	proxy *faultproxy.Proxy
 	store *mysql.Store
 	// direct is the test's database reached without the proxy, to check it.
 	direct *sql.DB
@@ -89,7 +89,7 @@ func newMySQLWorld(t *testing.T) *mysqlWorld {
 	}
 
 	w := &mysqlWorld{direct: direct, url: "mysql://" + userHost + "/" + name}
-	w.proxy = newMySQLProxy(t, host)
+	w.proxy = faultproxy.NewMySQL(t, host)
 	// The store's DSN names the proxy's port, not the server's.
 	w.store, err = mysql.Open(t.Context(), "mysql://"+user+"@"+w.proxy.Addr()+"/"+name)
 	if err != nil {
@@ -171,7 +171,7 @@ func (w *mysqlWorld) checkTrail(t *testing.T, id string, want ...string) {
 	}
 }
 
-func firedMySQL(t *testing.T, faults ...*mysqlFault) {
+func firedMySQL(t *testing.T, faults ...*faultproxy.Fault) {
 	t.Helper()
 	for i, f := range faults {
 		select {
@@ -360,7 +360,7 @@ func TestMySQLAuditReadCut(t *testing.T) {
 // only a retry sends, makes sure the runner knows its refresh failed when
 // the change returns (else the next change may start under the lease it
 // still holds with margin, as it may).
-func waitingForMySQL(f *mysqlFault, cuts int) func(context.Context, *sql.DB) error {
+func waitingForMySQL(f *faultproxy.Fault, cuts int) func(context.Context, *sql.DB) error {
 	return func(ctx context.Context, _ *sql.DB) error {
 		giveUp := time.After(time.Minute)
 		select {

@@ -9,9 +9,8 @@
 // one, an issue (recovery manual) otherwise; side effects are counted in a
 // table without a unique constraint, so a change applied twice shows.
 //
-// The MySQL store's connections go through a proxy of the tests' own that
-// reads the MySQL client protocol (mysqlproxy_test.go; internal/faultproxy
-// reads PostgreSQL's), its DSN naming the proxy's port: connections cut
+// The MySQL store's connections go through faultproxy.NewMySQL, which
+// reads the MySQL client protocol, its DSN naming the proxy's port: connections cut
 // mid-change, during audit writes (STARTED and APPLIED, before the server
 // sees them and after it stored them), during the snapshot read and
 // during lease refreshes, and every connection at once while a change is

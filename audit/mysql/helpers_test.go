@@ -6,19 +6,11 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
-	driver "github.com/go-sql-driver/mysql"
-
-	"github.com/flamingock/flamingock-go/internal/testenv"
+	"github.com/flamingock/flamingock-go/internal/mysqltest"
 )
-
-// mysqlEnv holds the store URL of the test server, such as
-// mysql://root@127.0.0.1:3306/test. Tests skip without it, and fail when
-// FLAMINGOCK_REQUIRE_SERVICES=1 (see internal/testenv).
-const mysqlEnv = "FLAMINGOCK_TEST_MYSQL"
 
 // server is the test server: a database of the test run's own, created
 // for it and dropped when it ends, and an administrator's handle on it.
@@ -31,47 +23,11 @@ type server struct {
 
 func newServer(t testing.TB) *server {
 	t.Helper()
-	raw := os.Getenv(mysqlEnv)
-	if raw == "" {
-		if os.Getenv(testenv.RequireServicesEnv) == "1" {
-			t.Fatalf("MySQL is required (%s=1) but %s is not set", testenv.RequireServicesEnv, mysqlEnv)
-		}
-		t.Skipf("MySQL not configured: set %s to run this test (mysql://root@127.0.0.1:3306/test)", mysqlEnv)
-	}
-	base, ok := strings.CutPrefix(raw, "mysql://")
-	if !ok {
-		t.Fatalf("%s=%q: want mysql://user@host:port/db", mysqlEnv, raw)
-	}
-	userHost, _, _ := strings.Cut(base, "/")
-	user, host, ok := strings.Cut(userHost, "@")
-	if !ok {
-		user, host = "", userHost
-	}
-	cfg := driver.NewConfig()
-	cfg.User, cfg.Passwd, _ = strings.Cut(user, ":")
-	cfg.Net, cfg.Addr = "tcp", host
-	root, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	name := "flamingock_test_" + randomHex(6)
-	if _, err := root.ExecContext(context.Background(), "CREATE DATABASE `"+name+"`"); err != nil {
-		t.Fatalf("create the test database: %v", err)
-	}
-	t.Cleanup(func() {
-		drop, err := sql.Open("mysql", cfg.FormatDSN())
-		if err == nil {
-			_, err = drop.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+name+"`")
-			drop.Close()
-		}
-		if err != nil {
-			t.Errorf("drop the test database %s: %v", name, err)
-		}
-	})
-	cfg.DBName = name
+	srv := mysqltest.New(t)
+	name := srv.Database(t, "flamingock_test_")
+	cfg := srv.Config(name)
 	s := &server{db: name, dsn: cfg.FormatDSN()}
-	s.url = "mysql://" + userHost + "/" + name
+	s.url = srv.URL(name)
 	s.admin = s.handle(t, "")
 	return s
 }

@@ -21,6 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/mysqltest"
 	"github.com/flamingock/flamingock-go/internal/testenv"
 )
 
@@ -106,34 +107,28 @@ func TestScripts(t *testing.T) {
 		}))
 	})
 	t.Run("mysql", func(t *testing.T) {
-		server := testenv.MySQL(t)
-		admin, err := mysqlServer(server)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Close() })
-		userHost, _, _ := strings.Cut(strings.TrimPrefix(server, "mysql://"), "/")
+		server := mysqltest.New(t)
 		testscript.Run(t, scriptParams("mysql", func(e *testscript.Env) error {
-			database := "cli_" + strings.ToLower(rand.Text()[:12])
-			if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE `"+database+"`"); err != nil {
-				return fmt.Errorf("create database %s: %v", database, err)
+			database, drop, err := server.Create(context.Background(), "cli_")
+			if err != nil {
+				return err
 			}
-			url := "mysql://" + userHost + "/" + database
+			url := server.URL(database)
 			e.Setenv("FLAMINGOCK_STORE", url)
 			e.Setenv("STORE_ARGS", storeArgs("--store", url))
 			// The same store with a password the server refuses (the
 			// test server's user takes none), and a database that does
 			// not exist.
-			user, host, ok := strings.Cut(userHost, "@")
-			if !ok {
-				return fmt.Errorf("%s: the scripts need a user in the URL", server)
+			if server.User == "" {
+				return fmt.Errorf("%s: the scripts need a user in the URL", server.URL(""))
 			}
-			user, _, _ = strings.Cut(user, ":")
-			e.Setenv("SECRET_STORE", "mysql://"+user+":s3cretw0rd@"+host+"/"+database)
-			e.Setenv("MISSING_DB", "mysql://"+userHost+"/no_such_db_flamingock")
+			user, _, _ := strings.Cut(server.User, ":")
+			refused := mysqltest.Server{User: user + ":s3cretw0rd", Host: server.Host}
+			e.Setenv("SECRET_STORE", refused.URL(database))
+			e.Setenv("MISSING_DB", server.URL("no_such_db_flamingock"))
 			e.Defer(func() {
-				if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+database+"`"); err != nil {
-					e.T().Fatal(fmt.Sprintf("drop database %s: %v", database, err))
+				if err := drop(context.Background()); err != nil {
+					e.T().Fatal(err.Error())
 				}
 			})
 			return nil

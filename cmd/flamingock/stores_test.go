@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	driver "github.com/go-sql-driver/mysql"
+	"github.com/flamingock/flamingock-go/internal/mysqltest"
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -170,7 +170,9 @@ func cmdStoreTables(ts *testscript.TestScript, neg bool, args []string) {
 		found, err = client.Database(strings.TrimPrefix(u.Path, "/")).ListCollectionNames(ctx, bson.D{})
 		ts.Check(err)
 	case strings.HasPrefix(store, "mysql://"):
-		db, err := mysqlServer(store)
+		srv, err := mysqltest.Parse(store)
+		ts.Check(err)
+		db, err := sql.Open("mysql", srv.Config("").FormatDSN())
 		ts.Check(err)
 		defer db.Close()
 		_, database, _ := strings.Cut(strings.TrimPrefix(store, "mysql://"), "/")
@@ -201,24 +203,6 @@ func names(ts *testscript.TestScript, rows *sql.Rows, err error) []string {
 	}
 	ts.Check(rows.Err())
 	return out
-}
-
-// mysqlServer opens a handle on the server of the MySQL store URL url
-// (mysql://user@host:port/db), in no database.
-func mysqlServer(url string) (*sql.DB, error) {
-	rest, ok := strings.CutPrefix(url, "mysql://")
-	if !ok {
-		return nil, fmt.Errorf("%q: want mysql://user@host:port/db", url)
-	}
-	userHost, _, _ := strings.Cut(rest, "/")
-	user, host, ok := strings.Cut(userHost, "@")
-	if !ok {
-		user, host = "", userHost
-	}
-	cfg := driver.NewConfig()
-	cfg.User, cfg.Passwd, _ = strings.Cut(user, ":")
-	cfg.Net, cfg.Addr = "tcp", host
-	return sql.Open("mysql", cfg.FormatDSN())
 }
 
 // cmdCreateDB creates an empty PostgreSQL database on the server of

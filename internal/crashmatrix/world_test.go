@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	driver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver of the separate target
@@ -27,6 +26,7 @@ import (
 	"github.com/flamingock/flamingock-go/audit/postgres"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/internal/crash"
+	"github.com/flamingock/flamingock-go/internal/mysqltest"
 	"github.com/flamingock/flamingock-go/internal/testenv"
 	"github.com/flamingock/flamingock-go/runtime/mongotarget"
 	"github.com/flamingock/flamingock-go/runtime/pgxtarget"
@@ -123,7 +123,10 @@ func newWorld(t *testing.T, store string) *world {
 	case storeMongo:
 		spec.DSN = withDatabase(testenv.Mongo(t), name)
 	case storeMySQL:
-		spec.DSN, spec.Database = createMySQLDatabase(t, testenv.MySQL(t), name), name
+		// mysqltest drops the database when the test ends.
+		srv := mysqltest.New(t)
+		spec.Database = srv.Database(t, "crashmatrix_")
+		spec.DSN = srv.URL(spec.Database)
 	}
 	w, err := openWorld(t.Context(), spec)
 	if err != nil {
@@ -146,41 +149,6 @@ func newWorld(t *testing.T, store string) *world {
 		}
 	}
 	return w
-}
-
-// createMySQLDatabase creates database name on the server of the store URL
-// url (mysql://user@host:port/db) and returns the store URL of the new
-// database. The world drops it when the test ends.
-func createMySQLDatabase(t *testing.T, url, name string) string {
-	t.Helper()
-	db, err := mysqlAdmin(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(t.Context(), "CREATE DATABASE `"+name+"`"); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	userHost, _, _ := strings.Cut(strings.TrimPrefix(url, "mysql://"), "/")
-	return "mysql://" + userHost + "/" + name
-}
-
-// mysqlAdmin opens a handle on the server of the store URL url, in no
-// database.
-func mysqlAdmin(url string) (*sql.DB, error) {
-	rest, ok := strings.CutPrefix(url, "mysql://")
-	if !ok {
-		return nil, fmt.Errorf("%s=%q: want mysql://user@host:port/db", testenv.MySQLEnv, url)
-	}
-	userHost, _, _ := strings.Cut(rest, "/")
-	user, host, ok := strings.Cut(userHost, "@")
-	if !ok {
-		user, host = "", userHost
-	}
-	cfg := driver.NewConfig()
-	cfg.User, cfg.Passwd, _ = strings.Cut(user, ":")
-	cfg.Net, cfg.Addr = "tcp", host
-	return sql.Open("mysql", cfg.FormatDSN())
 }
 
 // withDatabase returns the MongoDB URI uri with database in its path, in
@@ -340,13 +308,7 @@ func (w *world) drop(ctx context.Context) error {
 			return fmt.Errorf("drop database %s: %w", db.Name(), err)
 		}
 		return nil
-	case storeSQLite:
-		return nil
-	case storeMySQL:
-		q := "DROP DATABASE IF EXISTS `" + w.spec.Database + "`"
-		if _, err := w.store.(*mysql.Store).DB().ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("drop database %s: %w", w.spec.Database, err)
-		}
+	case storeSQLite, storeMySQL: // MySQL: mysqltest drops the database
 		return nil
 	}
 	pool := w.store.(*postgres.Store).Pool()

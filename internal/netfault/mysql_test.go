@@ -2,22 +2,19 @@ package netfault
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
-	driver "github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/mysql"
 	"github.com/flamingock/flamingock-go/internal/faultproxy"
-	"github.com/flamingock/flamingock-go/internal/testenv"
+	"github.com/flamingock/flamingock-go/internal/mysqltest"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -51,47 +48,19 @@ type mysqlWorld struct {
 
 func newMySQLWorld(t *testing.T) *mysqlWorld {
 	t.Helper()
-	server := testenv.MySQL(t)
-	rest, ok := strings.CutPrefix(server, "mysql://")
-	if !ok {
-		t.Fatalf("%s=%q: want mysql://user@host:port/db", testenv.MySQLEnv, server)
-	}
-	userHost, _, _ := strings.Cut(rest, "/")
-	user, host, ok := strings.Cut(userHost, "@")
-	if !ok {
-		user, host = "", userHost
-	}
-	cfg := driver.NewConfig()
-	cfg.User, cfg.Passwd, _ = strings.Cut(user, ":")
-	cfg.Net, cfg.Addr = "tcp", host
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := "netfault_" + strings.ToLower(rand.Text()[:12])
-	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE `"+name+"`"); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	cfg.DBName = name
-	direct, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { direct.Close() })
+	server := mysqltest.New(t)
+	name := server.Database(t, "netfault_")
+	direct := server.Open(t, name)
 	if _, err := direct.ExecContext(t.Context(), "CREATE TABLE "+effectsTable+" (change_id VARCHAR(64) NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
 
-	w := &mysqlWorld{direct: direct, url: "mysql://" + userHost + "/" + name}
-	w.proxy = faultproxy.NewMySQL(t, host)
+	w := &mysqlWorld{direct: direct, url: server.URL(name)}
+	w.proxy = faultproxy.NewMySQL(t, server.Host)
 	// The store's DSN names the proxy's port, not the server's.
-	w.store, err = mysql.Open(t.Context(), "mysql://"+user+"@"+w.proxy.Addr()+"/"+name)
+	var err error
+	proxied := mysqltest.Server{User: server.User, Host: w.proxy.Addr()}
+	w.store, err = mysql.Open(t.Context(), proxied.URL(name))
 	if err != nil {
 		t.Fatal(err)
 	}

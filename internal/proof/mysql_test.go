@@ -8,11 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	driver "github.com/go-sql-driver/mysql"
-
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/mysql"
-	"github.com/flamingock/flamingock-go/internal/testenv"
+	"github.com/flamingock/flamingock-go/internal/mysqltest"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -28,48 +26,17 @@ const mysqlChildConns = 4
 // fails) t without a configured MySQL.
 func newMySQLDatabase(t *testing.T, changes int) *database {
 	t.Helper()
-	url := testenv.MySQL(t)
-	rest, ok := strings.CutPrefix(url, "mysql://")
-	if !ok {
-		t.Fatalf("%s=%q: want mysql://user@host:port/db", testenv.MySQLEnv, url)
-	}
-	userHost, _, _ := strings.Cut(rest, "/")
-	user, host, ok := strings.Cut(userHost, "@")
-	if !ok {
-		user, host = "", userHost
-	}
-	cfg := driver.NewConfig()
-	cfg.User, cfg.Passwd, _ = strings.Cut(user, ":")
-	cfg.Net, cfg.Addr = "tcp", host
-	server, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { server.Close() })
+	server := mysqltest.New(t)
 	var tag [4]byte
 	if _, err := rand.Read(tag[:]); err != nil {
 		t.Fatal(err)
 	}
 	db := &database{tag: fmt.Sprintf("%x", tag)}
-	name := schemaName(t, db.tag)
-	if _, err := server.ExecContext(t.Context(), "CREATE DATABASE `"+name+"`"); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		// The children are dead by now: their cleanups were registered
-		// later, so they ran first.
-		if _, err := server.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	cfg.DBName = name
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	db.mysql, db.schema = admin, ""
-	db.dsn = "mysql://" + userHost + "/" + name
+	// Dropped when t ends: the children are dead by then, their cleanups
+	// being registered later, so run first.
+	name := server.Database(t, "proof_"+db.tag+"_")
+	db.mysql, db.schema = server.Open(t, name), ""
+	db.dsn = server.URL(name)
 	// No unique constraint and no primary key: nothing but the lock keeps
 	// a change from running twice.
 	db.exec(t, "CREATE TABLE `"+countersTable+"` (change_id VARCHAR(64) NOT NULL, n INT NOT NULL DEFAULT 0, runners TEXT NOT NULL) ENGINE=InnoDB")

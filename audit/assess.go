@@ -94,6 +94,12 @@ func Assess(latest Entry) Assessment {
 			a.Reason += "; " + p.RolledBack()
 		}
 		return a
+	case e.State == StateStarted && e.Strategy == StrategySharedTx:
+		// Written inside the shared transaction (pipeline.SharedTxImplicit),
+		// it is durable without the outcome only when the database committed
+		// that transaction by itself.
+		return a.uncertain("it ran in a transaction shared with the audit store, and its STARTED entry, written inside that transaction, was committed without an outcome, " +
+			"as happens when the database commits the transaction by itself part-way through the change (" + implicitCommit + "): it may have partly taken effect")
 	case e.State == StateStarted && e.Strategy == StrategySeparateTx:
 		a.Verdict = VerdictMarkerDecides
 		a.Reason = what + fmt.Sprintf("; it ran in a separate transaction: the next run records it APPLIED if the marker in target %q shows the transaction committed, and applies it again otherwise",
@@ -140,6 +146,24 @@ func (a Assessment) WithoutMarker() Assessment {
 	}
 	return a.uncertain("it ran in a separate transaction, but its target no longer keeps markers to tell whether it committed")
 }
+
+// CommittedPartway is the assessment of a VerdictMarkerDecides change
+// whose target's begun marker shows that its database committed the
+// change's separate transaction by itself part-way through the change (see
+// pipeline.SeparateTxImplicit): what the change did until then stays, the
+// outcome is uncertain and the recovery recorded in the entry decides.
+// Other assessments are returned as they are.
+func (a Assessment) CommittedPartway() Assessment {
+	if a.Verdict != VerdictMarkerDecides {
+		return a
+	}
+	return a.uncertain("it ran in a separate transaction that its database committed by itself part-way through the change (" +
+		implicitCommit + "), so it may have partly taken effect")
+}
+
+// implicitCommit names what commits a transaction part-way through a
+// change.
+const implicitCommit = "an implicit commit, as MySQL's and MariaDB's before and after DDL"
 
 // UnderLock returns a as the pipeline's lock l shows it. When a's latest
 // entry is STARTED by the runner that holds l under a lease that has not

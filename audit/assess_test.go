@@ -34,6 +34,8 @@ func TestAssess(t *testing.T) {
 		partly     = "it failed without a transaction, so it may have partly taken effect"
 		unrecorded = "it ran without a transaction and its outcome was not recorded, so whether it took effect is unknown"
 		undone     = "its rollback failed, so the change may be partly undone"
+		implicitly = "it ran in a transaction shared with the audit store, and its STARTED entry, written inside that transaction, was committed without an outcome, " +
+			"as happens when the database commits the transaction by itself part-way through the change (an implicit commit, as MySQL's and MariaDB's before and after DDL): it may have partly taken effect"
 		toOperator = "; recovery manual: an operator must resolve it"
 		again      = "; recovery retry: applying it again"
 	)
@@ -73,9 +75,10 @@ func TestAssess(t *testing.T) {
 			audit.VerdictIssue, unrecorded, "STARTED at " + at + " by runner r1; " + unrecorded + toOperator},
 		{"a change STARTED without a transaction is pending with recovery retry", entry(audit.StateStarted, nonTx, retry, ""),
 			audit.VerdictPending, unrecorded, "STARTED at " + at + " by runner r1; " + unrecorded + again},
-		{"a STARTED entry under a shared transaction, which no runner writes, is an issue with recovery manual", entry(audit.StateStarted, shared, manual, ""),
-			audit.VerdictIssue, "it ran in a transaction shared with the audit store and its outcome was not recorded, so whether it took effect is unknown",
-			"STARTED at " + at + " by runner r1; it ran in a transaction shared with the audit store and its outcome was not recorded, so whether it took effect is unknown" + toOperator},
+		{"a STARTED entry under a shared transaction, committed by the database on its own, is an issue with recovery manual", entry(audit.StateStarted, shared, manual, ""),
+			audit.VerdictIssue, implicitly, "STARTED at " + at + " by runner r1; " + implicitly + toOperator},
+		{"a STARTED entry under a shared transaction is pending with recovery retry", entry(audit.StateStarted, shared, retry, ""),
+			audit.VerdictPending, implicitly, "STARTED at " + at + " by runner r1; " + implicitly + again},
 		{"a ROLLBACK_FAILED change is an issue with recovery manual", entry(audit.StateRollbackFailed, nonTx, manual, "delete failed"),
 			audit.VerdictIssue, undone, "ROLLBACK_FAILED at " + at + " by runner r1 (error: delete failed); " + undone + toOperator},
 		{"a ROLLBACK_FAILED change is pending with recovery retry", entry(audit.StateRollbackFailed, nonTx, retry, "delete failed"),

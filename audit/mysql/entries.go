@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,6 +27,52 @@ func sqlTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 // is returned as stored: Seq assigned, Time in UTC truncated to the
 // microsecond.
 func (s *Store) Append(ctx context.Context, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	return s.append(ctx, s.db, lease, e, false)
+}
+
+// AppendSQLTx is Append inside tx, a transaction of DB: the entry is
+// stored if and only if tx commits, by its Commit or by the implicit
+// commit of a DDL statement run in it after the append. The statement
+// share-locks the lease row until tx ends: append just before committing
+// (runtime/sqltarget does, for the done state of a change).
+func (s *Store) AppendSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	if tx == nil {
+		return audit.Entry{}, errors.New("mysql: AppendSQLTx: nil transaction")
+	}
+	return s.append(ctx, tx, lease, e, false)
+}
+
+// AppendStartedSQLTx appends e, a STARTED entry, inside tx, a transaction
+// of DB, first in a change's transaction that a DDL statement may commit
+// implicitly (see pipeline.SharedTxImplicit and runtime/sqltarget): e is
+// durable exactly when something of the change is. Unlike AppendSQLTx it
+// checks the lease with a consistent read, which locks nothing, and then
+// inserts: a share lock on the lease row would be held for as long as the
+// change runs, and the runner's heartbeat, which updates that row, would
+// wait for it. The lease is still checked when tx commits, by the
+// AppendSQLTx of the change's done state; e is durable without it only
+// when the database committed tx by itself, and then what the change did
+// is done, whoever holds the lock by then.
+func (s *Store) AppendStartedSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	if tx == nil {
+		return audit.Entry{}, errors.New("mysql: AppendStartedSQLTx: nil transaction")
+	}
+	if e.State != audit.StateStarted {
+		return audit.Entry{}, fmt.Errorf("mysql: AppendStartedSQLTx: entry of state %s, want %s", e.State, audit.StateStarted)
+	}
+	return s.append(ctx, tx, lease, e, true)
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// append stores e through q (the store's DB or a transaction of it) under
+// lease: checked in the insert itself, or, when unlocked, by a consistent
+// read just before it.
+func (s *Store) append(ctx context.Context, q execer, lease audit.Lease, e audit.Entry, unlocked bool) (audit.Entry, error) {
 	if err := s.writable(fmt.Sprintf("append %s of %s/%s", e.State, e.Stage, e.ChangeID)); err != nil {
 		return audit.Entry{}, err
 	}
@@ -48,11 +95,24 @@ func (s *Store) Append(ctx context.Context, lease audit.Lease, e audit.Entry) (a
 		metadata = string(e.Metadata)
 	}
 	what := fmt.Sprintf("append %s of %s/%s to %s", e.State, e.Stage, e.ChangeID, s.audit.quoted)
-	res, err := s.db.ExecContext(ctx, s.sql.append,
-		rowLayout, e.ExecutionID, e.Stage, e.ChangeID, e.Order.String(), e.Author, string(e.State),
+	args := []any{rowLayout, e.ExecutionID, e.Stage, e.ChangeID, e.Order.String(), e.Author, string(e.State),
 		sqlTime(e.Time), int64(e.Duration), e.Host, e.RunnerID, e.TargetID, string(e.Strategy), string(e.Recovery),
-		e.Checksum, e.ErrorMessage, e.ErrorKind, e.Operator, e.Reason, metadata,
-		lease.Key, lease.Owner, lease.Epoch)
+		e.Checksum, e.ErrorMessage, e.ErrorKind, e.Operator, e.Reason, metadata}
+	stmt := s.sql.append
+	if unlocked {
+		var one int
+		err := q.QueryRowContext(ctx, s.sql.leaseHolds, lease.Key, lease.Owner, lease.Epoch).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return audit.Entry{}, fenced("append "+string(e.State)+" of "+e.Stage+"/"+e.ChangeID+" under", lease)
+		}
+		if err != nil {
+			return audit.Entry{}, s.explain(what, needAppend, err)
+		}
+		stmt = s.sql.insert
+	} else {
+		args = append(args, lease.Key, lease.Owner, lease.Epoch)
+	}
+	res, err := q.ExecContext(ctx, stmt, args...)
 	if err != nil {
 		return audit.Entry{}, s.explain(what, needAppend, err)
 	}

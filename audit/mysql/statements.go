@@ -17,9 +17,15 @@ const rowHash = `CAST(CONV(LEFT(MD5(CONCAT_WS(0x1f, a.seq, a.schema_version, a.e
 	a.recovery, a.checksum, a.error_message, a.error_kind, a.operator, a.reason,
 	IF(a.metadata IS NULL, 'n', CONCAT('j', a.metadata)))), 16), 16, 10) AS UNSIGNED)`
 
+// insertInto starts the statements that append an entry.
+const insertInto = `INSERT INTO {audit} (schema_version, execution_id, stage, change_id, change_order,
+	author, state, occurred_at, duration_ns, host, runner_id, target_id, strategy, recovery, checksum,
+	error_message, error_kind, operator, reason, metadata)
+`
+
 // statements are the store's SQL with its quoted table names filled in once.
 type statements struct {
-	snapshot, history, append                          string
+	snapshot, history, append, insert, leaseHolds      string
 	lockRow, lockInfo, insertLock, takeLock, lockLease string
 	validLease, extend, release, forceRelease, now     string
 	current, saveCheckpoint                            string
@@ -48,11 +54,12 @@ JOIN (SELECT MAX(seq) AS latest FROM {audit} GROUP BY stage, change_id) AS l ON 
 		// first, after which the condition no longer holds, and makes a
 		// takeover that starts later wait until this entry is committed, so
 		// that the new owner reads it. No row inserted: refused.
-		append: r.Replace(`INSERT INTO {audit} (schema_version, execution_id, stage, change_id, change_order,
-	author, state, occurred_at, duration_ns, host, runner_id, target_id, strategy, recovery, checksum,
-	error_message, error_kind, operator, reason, metadata)
-SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		append: r.Replace(insertInto + `SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 FROM {lock} WHERE ` + lease + ` LOCK IN SHARE MODE`),
+		// AppendStartedSQLTx's: a consistent read of the lease, then a
+		// plain insert, so that nothing is locked for the transaction's life.
+		leaseHolds: r.Replace(`SELECT 1 FROM {lock} WHERE ` + lease),
+		insert:     r.Replace(insertInto + `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 
 		lockRow: r.Replace(`SELECT owner, epoch, expires_at, UTC_TIMESTAMP(6), released_by, released_at
 FROM {lock} WHERE lock_key = ? FOR UPDATE`),

@@ -397,6 +397,10 @@ func (s *Store) Locator() audit.Locator {
 // DB returns the store's database handle.
 func (s *Store) DB() *sql.DB { return s.db }
 
+// Dialect is "mysql", for runtime/sqltarget's Shared, which then runs
+// changes as MySQL requires (see its package documentation).
+func (s *Store) Dialect() string { return "mysql" }
+
 // Close closes the database handle Open made; a handle given to New stays
 // open.
 func (s *Store) Close() error {

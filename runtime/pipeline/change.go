@@ -125,7 +125,7 @@ func (f *changeFunc[H]) bind(store audit.Store, m Meta) (binding, error) {
 	if m.WithoutTransaction && s.name != audit.StrategyNonTx {
 		return binding{}, fmt.Errorf("target %q: change is declared transactional=false but the target chose strategy %s", m.Target, s.name)
 	}
-	b := binding{target: m.Target, strategy: s.name}
+	b := binding{target: m.Target, strategy: s.name, implicit: s.implicit}
 	switch {
 	case s.name == audit.StrategySharedTx && !isnil.Value(s.shared):
 		st := s.shared
@@ -133,12 +133,19 @@ func (f *changeFunc[H]) bind(store audit.Store, m Meta) (binding, error) {
 			return binding{}, fmt.Errorf("target %q shares the transactions of another audit store than the pipeline's: "+
 				"build it on the store given to pipeline.New", m.Target)
 		}
+		implicit := s.implicitShared
 		b.begin = func(ctx context.Context, req BeginRequest) (unit, error) {
 			w, err := st.BeginShared(ctx, req)
 			if err != nil {
 				return unit{}, err
 			}
-			return f.unit(w.Handle(), w.Context, nil, w.Abort, w.CommitAudit, nil), nil
+			u := f.unit(w.Handle(), w.Context, nil, w.Abort, w.CommitAudit, nil)
+			if implicit != nil {
+				u.appendStarted = func(ctx context.Context, l audit.Lease, e audit.Entry) (audit.Entry, error) {
+					return implicit.AppendStarted(ctx, w, l, e)
+				}
+			}
+			return u, nil
 		}
 	case s.name == audit.StrategySeparateTx && !isnil.Value(s.separate):
 		st := s.separate
@@ -193,6 +200,9 @@ type changeFn interface {
 type binding struct {
 	target   string // the target's id, for messages
 	strategy audit.Strategy
+	// implicit says that the target's database may commit a change's
+	// transaction by itself (SharedTxImplicit, SeparateTxImplicit).
+	implicit bool
 	markers  Markers // set for audit.StrategySeparateTx
 	leaseTTL time.Duration
 	begin    func(context.Context, BeginRequest) (unit, error)
@@ -205,8 +215,9 @@ func (b *binding) start(ctx context.Context) (unit, error) {
 
 // unit is one begun unit of work with the change's functions bound to its
 // handle. What a strategy does not use is nil: commit under
-// audit.StrategySharedTx, which commits with commitAudit, and writeMarker
-// under any strategy but audit.StrategySeparateTx.
+// audit.StrategySharedTx, which commits with commitAudit, writeMarker
+// under any strategy but audit.StrategySeparateTx, and appendStarted under
+// any but SharedTxImplicit.
 type unit struct {
 	apply       func(context.Context) error
 	rollback    func(context.Context) error // nil when none is declared
@@ -214,6 +225,8 @@ type unit struct {
 	abort       func(context.Context) error
 	commitAudit func(context.Context, audit.Lease, audit.Entry) (audit.Entry, error)
 	writeMarker func(context.Context, Marker) error
+	// appendStarted appends STARTED inside the unit's transaction.
+	appendStarted func(context.Context, audit.Lease, audit.Entry) (audit.Entry, error)
 }
 
 // unset reports whether dependency v is one a change would fail on: nil,

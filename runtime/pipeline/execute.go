@@ -113,6 +113,11 @@ type failure struct {
 	was   audit.State
 	start time.Time
 	err   error
+	// partway says that the database committed the step's transaction by
+	// itself (SharedTxImplicit, SeparateTxImplicit): s is then
+	// audit.StrategyNonTx, and the change's rollback is not run as its
+	// compensation, since nobody declared it safe on a change cut short.
+	partway bool
 }
 
 // execute runs the execution's step on one change with the strategy its
@@ -136,6 +141,9 @@ func (x *execution) execute(ctx context.Context, c *boundChange, reason string) 
 // transaction and commit, in one step. A crash leaves nothing behind, so
 // no STARTED entry is needed.
 func (x *execution) sharedTx(ctx context.Context, c *boundChange, st step, o Outcome) Outcome {
+	if c.b.implicit {
+		return x.sharedImplicit(ctx, c, st, o)
+	}
 	const s = audit.StrategySharedTx
 	start := time.Now()
 	fail := func(err error) Outcome {
@@ -146,6 +154,81 @@ func (x *execution) sharedTx(ctx context.Context, c *boundChange, st step, o Out
 		return fail(err)
 	}
 	crash.Hit(ctx, st.ranAt)
+	return x.commitShared(ctx, c, st, o, u, s, start, fail)
+}
+
+// sharedImplicit: sharedTx on a database that may commit the change's
+// transaction by itself (SharedTxImplicit). STARTED goes first inside the
+// transaction, so that it is durable exactly when something of the step
+// is; after the step, its visibility outside the transaction tells whether
+// the database committed the transaction already.
+func (x *execution) sharedImplicit(ctx context.Context, c *boundChange, st step, o Outcome) Outcome {
+	start := time.Now()
+	fail := func(err error) Outcome {
+		return st.failed(x, ctx, c, o, failure{s: audit.StrategySharedTx, was: st.before, start: start, err: err})
+	}
+	u, err := c.b.start(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("begin: %w", err))
+	}
+	crash.Hit(ctx, crash.BeforeStarted)
+	if _, err := u.appendStarted(ctx, x.lease.current(), x.entry(c, audit.StateStarted, audit.StrategySharedTx, 0, nil)); err != nil {
+		x.abort(ctx, c, u)
+		if errors.Is(err, audit.ErrFenced) {
+			o.Status, o.Duration = StatusFailed, time.Since(start)
+			o.Err = &LockLostError{Stage: c.stage, ChangeID: c.meta.ID,
+				Err: fmt.Errorf("record %s in the change's transaction, which was rolled back: %w", audit.StateStarted, err)}
+			return o
+		}
+		return fail(fmt.Errorf("record %s in the change's transaction: %w", audit.StateStarted, err))
+	}
+	crash.Hit(ctx, crash.AfterStarted)
+	err = call(ctx, st.fn(u))
+	ended, perr := x.latestIs(ctx, c, audit.StateStarted)
+	switch {
+	case perr != nil:
+		x.abort(ctx, c, u)
+		o.Status, o.Duration = StatusFailed, time.Since(start)
+		o.Err = st.fault(c, audit.StateStarted, fmt.Errorf("%s ended (%v), but the audit trail could not be read to tell whether the database had committed its transaction by itself: %w", st.doing, err, perr),
+			"the next run decides from the audit trail: without this execution's STARTED entry nothing was committed and it runs again; with it, the database committed part of it, and it may have partly taken effect")
+		x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "error", o.Err)
+		return o
+	case !ended && err != nil:
+		x.abort(ctx, c, u)
+		return fail(err)
+	case !ended:
+		crash.Hit(ctx, st.ranAt)
+		return x.commitShared(ctx, c, st, o, u, audit.StrategySharedTx, start, fail)
+	}
+	partway := x.committedPartway(ctx, c, st, o, start)
+	if err != nil {
+		x.abort(ctx, c, u)
+		return partway(err)
+	}
+	crash.Hit(ctx, st.ranAt)
+	// No transaction is open any more: the done state commits on its own,
+	// as without a transaction.
+	return x.commitShared(ctx, c, st, o, u, audit.StrategyNonTx, start, partway)
+}
+
+// committedPartway logs that the database committed c's transaction by
+// itself during st, and returns the failure policy from then on: that of
+// a change run without a transaction, whose work so far stays.
+func (x *execution) committedPartway(ctx context.Context, c *boundChange, st step, o Outcome, start time.Time) func(error) Outcome {
+	x.log.Warn("the database committed the change's transaction by itself ("+implicitCommit+"): what it did stays, and it is recorded as run without a transaction",
+		"stage", c.stage, "change", c.meta.ID, "operation", st.op)
+	return func(err error) Outcome {
+		return st.failed(x, ctx, c, o, failure{s: audit.StrategyNonTx, was: audit.StateStarted, start: start, err: err, partway: true})
+	}
+}
+
+// implicitCommit names what commits a transaction part-way through a
+// change, for messages.
+const implicitCommit = "an implicit commit, as MySQL's and MariaDB's before and after DDL"
+
+// commitShared appends st's done state, recorded under strategy s, inside
+// u's transaction and commits it. fail records a failure before the commit.
+func (x *execution) commitShared(ctx context.Context, c *boundChange, st step, o Outcome, u unit, s audit.Strategy, start time.Time, fail func(error) Outcome) Outcome {
 	e := x.entry(c, st.done, s, time.Since(start), nil)
 	crash.Hit(ctx, crash.BeforeCommit)
 	stored, err := u.commitAudit(ctx, x.lease.current(), e)
@@ -153,8 +236,11 @@ func (x *execution) sharedTx(ctx context.Context, c *boundChange, st step, o Out
 		x.abort(ctx, c, u)
 		if errors.Is(err, audit.ErrFenced) {
 			o.Status, o.Duration = StatusFailed, time.Since(start)
-			o.Err = &LockLostError{Stage: c.stage, ChangeID: c.meta.ID,
-				Err: fmt.Errorf("record %s in the change's transaction, which was rolled back: %w", st.done, err)}
+			what := "in the change's transaction, which was rolled back"
+			if s == audit.StrategyNonTx {
+				what = "after the database had committed the change's transaction by itself; its state stays STARTED"
+			}
+			o.Err = &LockLostError{Stage: c.stage, ChangeID: c.meta.ID, Err: fmt.Errorf("record %s %s: %w", st.done, what, err)}
 			return o
 		}
 		// The commit may have happened even so (a connection lost while it
@@ -190,7 +276,7 @@ const rolledBackMarker = "/rolled-back"
 // between the commit and the done state, the marker tells whether the
 // transaction committed (see step.holdsMarker).
 func (x *execution) separateTx(ctx context.Context, c *boundChange, st step, o Outcome) Outcome {
-	const s = audit.StrategySeparateTx
+	s := audit.StrategySeparateTx
 	start := time.Now()
 	crash.Hit(ctx, crash.BeforeStarted)
 	mine := Marker{Key: c.key(), ExecutionID: x.id}
@@ -213,8 +299,26 @@ func (x *execution) separateTx(ctx context.Context, c *boundChange, st step, o O
 	fail := func(err error) Outcome {
 		return st.failed(x, ctx, c, o, failure{s: s, was: audit.StateStarted, start: start, err: err})
 	}
-	u, err := x.begun(ctx, c, st.fn)
-	if err != nil {
+	var u unit
+	var err error
+	if c.b.implicit {
+		var ended bool
+		u, ended, err = x.begunImplicit(ctx, c, st)
+		if ended {
+			s, fail = audit.StrategyNonTx, x.committedPartway(ctx, c, st, o, start)
+		}
+		if err != nil {
+			var unknown *uncertainCommitError
+			if errors.As(err, &unknown) {
+				o.Status, o.Duration = StatusFailed, time.Since(start)
+				o.Err = st.fault(c, audit.StateStarted, err,
+					"the next run reads the markers of this execution: the begun marker alone says the database committed part of it, no marker that nothing of it was committed")
+				x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "state", audit.StateStarted, "error", o.Err)
+				return o
+			}
+			return fail(err)
+		}
+	} else if u, err = x.begun(ctx, c, st.fn); err != nil {
 		return fail(err)
 	}
 	crash.Hit(ctx, st.ranAt)
@@ -241,6 +345,8 @@ func (x *execution) separateTx(ctx context.Context, c *boundChange, st step, o O
 	}
 	crash.Hit(ctx, crash.AfterTargetCommit)
 	d := time.Since(start)
+	// s is audit.StrategyNonTx when the database committed the transaction
+	// by itself: the marker still proves the step done.
 	if err := x.record(ctx, c, x.entry(c, st.done, s, d, nil)); err != nil {
 		o.Status, o.Duration = StatusFailed, d
 		o.Err = fmt.Errorf("change %q (stage %q) %s: %w", c.meta.ID, c.stage, st.committedUnrecorded, err)
@@ -249,6 +355,45 @@ func (x *execution) separateTx(ctx context.Context, c *boundChange, st step, o O
 	crash.Hit(ctx, st.doneAt)
 	x.clearMarker(ctx, c)
 	return x.done(c, st, o, d)
+}
+
+// uncertainCommitError is the failure of a step under SeparateTxImplicit
+// after which the target could not tell whether the database had
+// committed the step's transaction by itself.
+type uncertainCommitError struct{ err error }
+
+func (e *uncertainCommitError) Error() string { return e.err.Error() }
+func (e *uncertainCommitError) Unwrap() error { return e.err }
+
+// begunImplicit begins c's unit of work under SeparateTxImplicit, writes
+// the begun marker first in it, and runs st's function. ended reports
+// that the begun marker is visible outside the transaction: the database
+// committed the transaction by itself, and what the function did stays.
+// It returns the unit to be committed, or, when the function failed,
+// aborts it; an *uncertainCommitError when the marker could not be read.
+func (x *execution) begunImplicit(ctx context.Context, c *boundChange, st step) (u unit, ended bool, err error) {
+	u, err = c.b.start(ctx)
+	if err != nil {
+		return unit{}, false, fmt.Errorf("begin: %w", err)
+	}
+	begun := Marker{Key: c.key(), ExecutionID: x.id + BegunMarker}
+	if err := u.writeMarker(ctx, begun); err != nil {
+		x.abort(ctx, c, u)
+		return unit{}, false, fmt.Errorf("write marker: %w", err)
+	}
+	ferr := call(ctx, st.fn(u))
+	wctx, cancel := x.writeCtx(ctx)
+	ended, merr := c.b.markers.HasMarker(wctx, begun)
+	cancel()
+	if merr != nil {
+		x.abort(ctx, c, u)
+		return unit{}, false, &uncertainCommitError{fmt.Errorf("%s ended (%v), but reading its begun marker, to tell whether the database had committed its transaction by itself, failed: %w", st.doing, ferr, merr)}
+	}
+	if ferr != nil {
+		x.abort(ctx, c, u)
+		return unit{}, ended, ferr
+	}
+	return u, ended, nil
 }
 
 // holdMarker commits m in c's target, in a transaction of its own.
@@ -325,11 +470,19 @@ func (x *execution) applyFailed(ctx context.Context, c *boundChange, o Outcome, 
 		x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "duration", d, "error", f.err, "record_error", rerr)
 		return o
 	}
-	ce := &ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Err: f.err, Next: x.next(c, audit.StateFailed, f.s, f.err)}
+	next := x.next(c, audit.StateFailed, f.s, f.err)
+	if f.partway {
+		what := "the database committed its transaction by itself part-way through it (" + implicitCommit + "), so it may have partly taken effect"
+		if p := progressOf(f.err, OperationRun); p != "" {
+			what += ": " + p
+		}
+		next = x.uncertain(c, what)
+	}
+	ce := &ChangeError{Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Err: f.err, Next: next}
 	o.Err = ce
 	x.log.Error("failed", "stage", c.stage, "change", c.meta.ID, "state", audit.StateFailed, "duration", d, "error", f.err)
 	x.emit(Event{Kind: EventFailed, Stage: c.stage, ChangeID: c.meta.ID, State: audit.StateFailed, Duration: d, Err: f.err})
-	if f.s != audit.StrategyNonTx || !c.meta.Compensate {
+	if f.s != audit.StrategyNonTx || !c.meta.Compensate || f.partway {
 		// The rollback is an undo of a fully applied change: run on a
 		// half-applied one it could destroy data.
 		return o

@@ -51,6 +51,10 @@ type PlannedChange struct {
 	Reason string
 	// Issue is set when Action is ActionIssue.
 	Issue *Issue
+	// Problem says what is uncertain about the change's outcome: set with
+	// Issue (as Issue.Problem), and for a change that may have partly taken
+	// effect and that a run applies again, since its recovery is retry.
+	Problem string
 	// Drift is set when the change is applied but its source changed
 	// since (see Drift).
 	Drift *Drift
@@ -262,15 +266,33 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 				return &StoreError{Op: opReadMarker, Stage: c.stage, ChangeID: c.meta.ID,
 					Err: fmt.Errorf("target %q, change %q (stage %q): %w", c.meta.Target, c.meta.ID, c.stage, err)}
 			}
-			if found {
+			switch {
+			case found:
 				pc.Action, pc.Reason = ActionRecover, a.What+fmt.Sprintf("; the marker in target %q shows its transaction committed", c.meta.Target)
-			} else {
+				return nil
+			case c.b.implicit:
+				// The begun marker alone shows that the database committed
+				// part of the transaction by itself.
+				m.ExecutionID += BegunMarker
+				begun, err := retry(ctx, r.backoff(), "read marker", idempotent, func(ctx context.Context) (bool, error) {
+					return c.b.markers.HasMarker(ctx, m)
+				})
+				if err != nil {
+					return &StoreError{Op: opReadMarker, Stage: c.stage, ChangeID: c.meta.ID,
+						Err: fmt.Errorf("target %q, change %q (stage %q): %w", c.meta.Target, c.meta.ID, c.stage, err)}
+				}
+				if begun {
+					a = a.CommittedPartway()
+					break
+				}
+				fallthrough
+			default:
 				pc.Action, pc.Reason = ActionApply, a.What+fmt.Sprintf("; no marker in target %q, so its transaction did not commit", c.meta.Target)
+				return nil
 			}
-			return nil
 		}
 	}
-	pc.Reason = a.Reason
+	pc.Reason, pc.Problem = a.Reason, a.Problem
 	switch a.Verdict {
 	case audit.VerdictDone:
 		pc.Action = ActionSkip

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-
-	"github.com/flamingock/flamingock-go/audit"
 )
 
 // RollbackOption configures RollbackTo.
@@ -163,11 +161,9 @@ func (x *execution) rollbackTasks(ctx context.Context, first int) ([]task, error
 			t.skip, t.reason = false, x.step.reason
 		case pc.Action == ActionRecover:
 			refuse(pc.Reason + "; run the pipeline first, which records it as applied")
-		case pc.Latest != nil:
-			if problem := uncertainty(c, *pc.Latest); problem != "" {
-				refuse(fmt.Sprintf("%s; %s; run the pipeline first (its recovery is retry, so the run applies it again), or resolve it with flamingock audit fix",
-					pc.Latest.State, problem))
-			}
+		case pc.Latest != nil && pc.Problem != "":
+			refuse(fmt.Sprintf("%s; %s; run the pipeline first (its recovery is retry, so the run applies it again), or resolve it with flamingock audit fix",
+				pc.Latest.State, pc.Problem))
 		}
 		tasks = append(tasks, t)
 	}
@@ -183,18 +179,6 @@ func (x *execution) rollbackTasks(ctx context.Context, first int) ([]task, error
 		return tasks, &RollbackRefusedError{Refusals: refusals}
 	}
 	return tasks, nil
-}
-
-// uncertainty is what is uncertain about the outcome of a change that a
-// run would apply again (recovery retry), or "" when it is certainly not
-// applied. Like Plan, it trusts the marker only when the change's target
-// still keeps markers.
-func uncertainty(c *boundChange, latest audit.Entry) string {
-	a := audit.Assess(latest)
-	if c.b.markers == nil {
-		a = a.WithoutMarker()
-	}
-	return a.Problem
 }
 
 // notApplied is the reason a change of the range is skipped.

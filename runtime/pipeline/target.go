@@ -49,6 +49,11 @@ type Strategy[H any] struct {
 	shared   SharedTxTarget[H]
 	separate SeparateTxTarget[H]
 	nonTx    NonTxTarget[H]
+	// implicit is set for a target whose database may commit a change's
+	// transaction by itself (SharedTxImplicit, SeparateTxImplicit); for a
+	// shared one, implicitShared appends inside the transaction.
+	implicit       bool
+	implicitShared ImplicitSharedTxTarget[H]
 }
 
 // SharedTx is the strategy of a target that shares the audit store's
@@ -67,6 +72,75 @@ func SeparateTx[H any](t SeparateTxTarget[H]) Strategy[H] {
 // transaction.
 func NonTx[H any](t NonTxTarget[H]) Strategy[H] {
 	return Strategy[H]{name: audit.StrategyNonTx, nonTx: t}
+}
+
+// SharedTxImplicit is the strategy of a target that shares the audit
+// store's transactions on a database that may commit a change's transaction
+// by itself part-way through the change: MySQL and MariaDB commit
+// implicitly before and after DDL statements (CREATE, ALTER, DROP…), and
+// what the change did so far then stays, whatever happens next.
+//
+// The runner appends the change's STARTED entry inside the transaction,
+// first: it becomes durable exactly when something of the change does.
+// When the transaction commits as usual, STARTED and the done state commit
+// with the change, and a crash before leaves nothing behind, as with
+// SharedTx. When the database commits it by itself, STARTED commits with
+// it: a crash then leaves the change STARTED, uncertain, and never taken
+// for not run. After the change, the runner asks the store, on another
+// connection, whether STARTED is already visible: if it is, the
+// transaction was committed by the database, and the change is recorded
+// as run without a transaction (audit.StrategyNonTx): APPLIED when it
+// succeeded, FAILED, uncertain, when it failed. Never is a done state
+// recorded as if a transaction had made the change atomic.
+func SharedTxImplicit[H any](t ImplicitSharedTxTarget[H]) Strategy[H] {
+	return Strategy[H]{name: audit.StrategySharedTx, shared: t, implicit: true, implicitShared: t}
+}
+
+// SeparateTxImplicit is the strategy of a target that runs each change in
+// a transaction of its own, with a marker, on a database that may commit
+// that transaction by itself part-way through the change (see
+// SharedTxImplicit).
+//
+// The runner writes a first marker, of the execution with suffix
+// BegunMarker, as the transaction's first statement, and the usual marker
+// when the change is done: the first is durable exactly when something of
+// the change is. After a crash, the marker of the execution proves the
+// change done, the begun marker alone proves that the database committed
+// part of it (an issue, or a retry with recovery retry), and no marker
+// proves that nothing of it was committed. After the change, HasMarker of
+// the begun marker, read outside the transaction, tells whether the
+// database committed it by itself; the change is then recorded as run
+// without a transaction, as with SharedTxImplicit.
+//
+// t's WriteMarker must replace a marker in one statement (REPLACE, or
+// INSERT … ON DUPLICATE KEY UPDATE): once the database has committed the
+// transaction, each of its statements commits on its own, and a delete
+// followed by an insert would leave a moment with no marker at all.
+func SeparateTxImplicit[H any](t SeparateTxTarget[H]) Strategy[H] {
+	return Strategy[H]{name: audit.StrategySeparateTx, separate: t, implicit: true}
+}
+
+// BegunMarker is the suffix of the execution id of the marker that
+// SeparateTxImplicit writes first in a change's transaction.
+const BegunMarker = "/begun"
+
+// ImplicitCommits reports whether s is the strategy of a target whose
+// database may commit a change's transaction by itself (SharedTxImplicit,
+// SeparateTxImplicit).
+func (s Strategy[H]) ImplicitCommits() bool { return s.implicit }
+
+// ImplicitSharedTxTarget is a SharedTxTarget on a database that may commit
+// a change's transaction by itself (see SharedTxImplicit).
+type ImplicitSharedTxTarget[H any] interface {
+	SharedTxTarget[H]
+	// AppendStarted appends e, a STARTED entry, inside the transaction of
+	// w, a work BeginShared returned, without committing it. It checks
+	// that lease holds the lock without locking the lease (a locking read
+	// would keep the lease row locked, and the runner's heartbeat waiting,
+	// for as long as the change runs): the entry becomes durable on its
+	// own only when the database commits the transaction by itself, and
+	// what the change did is then done, whoever holds the lock by then.
+	AppendStarted(ctx context.Context, w SharedWork[H], lease audit.Lease, e audit.Entry) (audit.Entry, error)
 }
 
 // Name is the strategy as the trail records it; empty for the zero value.

@@ -10,8 +10,10 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/mysql"
 	"github.com/flamingock/flamingock-go/audit/postgres"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
+	"github.com/flamingock/flamingock-go/internal/mysqltest"
 	"github.com/flamingock/flamingock-go/internal/pgtest"
 	"github.com/flamingock/flamingock-go/runtime/sqltarget"
 	"github.com/flamingock/flamingock-go/runtime/targettest"
@@ -96,6 +98,46 @@ func TestConformanceOnPostgreSQL(t *testing.T) {
 				return conformanceFixture(t, sqltarget.New(db, sqltarget.WithPostgreSQL()), store, db, "effects", "$1", func() { db.Close() })
 			},
 			Transactional: audit.StrategySeparateTx,
+		})
+	})
+}
+
+// TestConformanceOnMySQL runs the conformance suite against the
+// database/sql target on MySQL or MariaDB: built by Shared on the MySQL
+// audit store, and by New with WithMySQL on another database; both also run
+// transactional=false changes.
+func TestConformanceOnMySQL(t *testing.T) {
+	srv := mysqltest.New(t) // skips without MySQL
+	openStore := func(t *testing.T) *mysql.Store {
+		store, err := mysql.Open(t.Context(), srv.URL(srv.Database(t, "conformance")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		return store
+	}
+	t.Run("Shared on the MySQL audit store", func(t *testing.T) {
+		targettest.Run(t, targettest.Harness[*sql.Tx]{
+			New: func(t *testing.T) targettest.Fixture[*sql.Tx] {
+				store := openStore(t)
+				return conformanceFixture(t, sqltarget.Shared(store), store, store.DB(), "effects", "?", nil)
+			},
+			Transactional:    audit.StrategySharedTx,
+			NonTransactional: audit.StrategyNonTx,
+		})
+	})
+	t.Run("New with WithMySQL on another database", func(t *testing.T) {
+		targettest.Run(t, targettest.Harness[*sql.Tx]{
+			New: func(t *testing.T) targettest.Fixture[*sql.Tx] {
+				db, err := sql.Open("mysql", srv.Config(srv.Database(t, "conformance_target")).FormatDSN())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return conformanceFixture(t, sqltarget.New(db, sqltarget.WithMySQL()), openStore(t), db, "effects", "?", func() { db.Close() })
+			},
+			Transactional:    audit.StrategySeparateTx,
+			NonTransactional: audit.StrategyNonTx,
 		})
 	})
 }

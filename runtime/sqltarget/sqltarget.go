@@ -4,7 +4,7 @@
 // The strategy (see package pipeline) is stated where the target is built:
 //
 //   - Shared(store) runs changes in transactions of the audit store's own
-//     database (audit/sqlite, audit/postgres), and the change and its
+//     database (audit/sqlite, audit/postgres, audit/mysql), and the change and its
 //     APPLIED entry commit in one transaction (audit.StrategySharedTx). A
 //     crash leaves nothing behind.
 //   - New(db) runs changes in transactions of db, each committed together
@@ -34,12 +34,47 @@
 // to create a table even when it exists, and retried once, since two
 // processes creating it at once can make one of them fail). Its SQL uses '?'
 // placeholders; pass WithPostgreSQL (or, for another database that wants
-// them, WithDollarPlaceholders) for $1, $2…. Identifiers are quoted with double quotes (standard SQL;
-// MySQL needs ANSI_QUOTES). The target's user needs SELECT, INSERT and
-// DELETE on it.
+// them, WithDollarPlaceholders) for $1, $2…. Identifiers are quoted with
+// double quotes (standard SQL), with backticks on MySQL. The target's user
+// needs SELECT, INSERT and DELETE on it.
 //
-// A change declared transactional=false cannot run on this target: its
-// handle is a *sql.Tx. pipeline.New reports it before anything runs.
+// A change declared transactional=false cannot run on this target, but on
+// MySQL (see below): its handle is a *sql.Tx. pipeline.New reports it
+// before anything runs.
+//
+// # MySQL and MariaDB
+//
+// MySQL commits the open transaction implicitly before and after DDL
+// (CREATE, ALTER, DROP, RENAME, TRUNCATE…), so a change with DDL cannot be
+// made atomic by any transaction, nor share one with its audit entry.
+// Shared(store) on an audit/mysql store, and New(db, WithMySQL()), run
+// changes so that such a commit is never taken for a rollback and never
+// hidden by the trail (pipeline.SharedTxImplicit,
+// pipeline.SeparateTxImplicit):
+//
+//   - a change declared transactional=false (flamingock-gen declares so
+//     every SQL-file change of dialect mysql whose statements include DDL)
+//     runs without a transaction: STARTED, its statements, APPLIED, and a
+//     SQL file's failure records how many of its statements had run. Its
+//     handle is still a *sql.Tx, so that Go and SQL-file changes share one
+//     handle type, but the target commits that transaction at once: each
+//     statement the change runs commits on its own, as every statement after
+//     a DDL statement does;
+//   - any other change runs in a transaction whose first write is the
+//     change's STARTED entry (Shared) or a begun marker (New), durable
+//     exactly when something of the change is. A change of DML alone
+//     commits atomically with its APPLIED entry (Shared) or its marker
+//     (New), as on other databases. A Go change that runs DDL is found out
+//     after it returns, when that first write is already visible outside
+//     its transaction: it is recorded as run without a transaction (APPLIED,
+//     or FAILED, an issue, since it may have partly taken effect), and a
+//     crash in the middle of it leaves it STARTED, an issue, never a change
+//     to run again as if nothing had happened.
+//
+// The marker table's names are quoted with backticks, its columns are
+// VARBINARY (compared byte for byte, under no collation), and it must be
+// InnoDB: a marker of a table without transactions would survive a change
+// rolled back. WithMySQL's marker writes are single statements (REPLACE).
 package sqltarget
 
 import (
@@ -66,8 +101,14 @@ type Target struct {
 	shared   SharedStore // set by Shared
 	table    string      // quoted marker table name
 	dollar   bool
-	postgres bool  // WithPostgreSQL: bound each transaction's idle time
-	err      error // a bad option or nil db; reported by Strategy
+	postgres bool // WithPostgreSQL: bound each transaction's idle time
+	// mysql is set by WithMySQL (and Shared on a MySQL store): see "MySQL
+	// and MariaDB"; started appends STARTED inside a Shared target's
+	// transaction.
+	mysql   bool
+	started startedAppender
+	name    string // the marker table's name as given, unquoted
+	err     error  // a bad option or nil db; reported by Strategy
 
 	mu      sync.Mutex
 	created bool // the marker table exists
@@ -94,7 +135,7 @@ func WithMarkerTable(name string) Option {
 		if !identRE.MatchString(name) {
 			return fmt.Errorf("WithMarkerTable: invalid table name %q (want [schema.]name of letters, digits and underscores)", name)
 		}
-		t.table = quoteIdent(name)
+		t.name = name
 		return nil
 	})
 }
@@ -125,6 +166,17 @@ func WithPostgreSQL() Option {
 	})
 }
 
+// WithMySQL says the target's database is MySQL or MariaDB: changes run
+// as "MySQL and MariaDB" in the package documentation says, and
+// transactional=false changes are accepted. Shared needs it not on an
+// audit/mysql store.
+func WithMySQL() Option {
+	return optionFunc(func(t *Target) error {
+		t.mysql = true
+		return nil
+	})
+}
+
 // New returns a target that runs changes in transactions of db, each with
 // a marker (audit.StrategySeparateTx). A nil db or a bad option is
 // reported by pipeline.New, before anything runs. New sends nothing to the
@@ -140,7 +192,7 @@ func New(db *sql.DB, opts ...Option) *Target {
 // build returns a target on db with opts, reporting unset (the database or
 // store left nil) and every bad option.
 func build(db *sql.DB, unset error, opts []Option) *Target {
-	t := &Target{db: db, table: quoteIdent("flamingock_marker")}
+	t := &Target{db: db, name: "flamingock_marker"}
 	errs := []error{unset}
 	for _, o := range opts {
 		if o == nil {
@@ -151,6 +203,10 @@ func build(db *sql.DB, unset error, opts []Option) *Target {
 			errs = append(errs, fmt.Errorf("sqltarget: %w", err))
 		}
 	}
+	if t.mysql && t.dollar {
+		errs = append(errs, errors.New("sqltarget: WithMySQL with WithPostgreSQL or WithDollarPlaceholders: MySQL takes '?' placeholders"))
+	}
+	t.table = t.quote(t.name)
 	t.err = errors.Join(errs...)
 	return t
 }
@@ -170,21 +226,37 @@ type SharedStore interface {
 	AppendSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
 }
 
+// startedAppender is what a MySQL SharedStore (audit/mysql's) provides
+// beyond SharedStore: the STARTED entry appended first in a change's
+// transaction, without locking the lease (see
+// pipeline.ImplicitSharedTxTarget).
+type startedAppender interface {
+	AppendStartedSQLTx(ctx context.Context, tx *sql.Tx, lease audit.Lease, e audit.Entry) (audit.Entry, error)
+}
+
 // Shared returns a target that runs changes in transactions of store's
 // database, in which the runner appends each change's APPLIED entry before
 // it commits (audit.StrategySharedTx). The pipeline's audit store must be
-// store. On a PostgreSQL store it behaves as WithPostgreSQL, which it
-// then needs not be given. A nil store or a bad option is reported by
-// pipeline.New.
+// store. On a PostgreSQL store it behaves as WithPostgreSQL, on a MySQL
+// store as WithMySQL, which it then needs not be given. A nil store or a
+// bad option is reported by pipeline.New.
 func Shared(store SharedStore, opts ...Option) *Target {
 	if isnil.Value(store) {
 		return build(nil, errors.New("sqltarget: nil audit store"), opts)
 	}
-	if store.Dialect() == "postgres" {
+	var unset error
+	switch store.Dialect() {
+	case "postgres":
 		opts = append([]Option{WithPostgreSQL()}, opts...)
+	case "mysql":
+		opts = append([]Option{WithMySQL()}, opts...)
+		if _, ok := store.(startedAppender); !ok {
+			unset = fmt.Errorf("sqltarget: the MySQL audit store %T cannot append STARTED inside a change's transaction (AppendStartedSQLTx)", store)
+		}
 	}
-	t := build(store.DB(), nil, opts)
+	t := build(store.DB(), unset, opts)
 	t.shared = store
+	t.started, _ = store.(startedAppender)
 	return t
 }
 
@@ -195,13 +267,49 @@ func (t *Target) Strategy(transactional bool) (pipeline.Strategy[*sql.Tx], error
 	if t.err != nil {
 		return none, t.err
 	}
-	if !transactional {
+	switch {
+	case !transactional && t.mysql:
+		return pipeline.NonTx[*sql.Tx](t), nil
+	case !transactional:
 		return none, errors.New("database/sql target cannot run a change outside a transaction (its handle is *sql.Tx)")
-	}
-	if t.shared != nil {
+	case t.shared != nil && t.mysql:
+		return pipeline.SharedTxImplicit[*sql.Tx](t), nil
+	case t.shared != nil:
 		return pipeline.SharedTx[*sql.Tx](t), nil
+	case t.mysql:
+		return pipeline.SeparateTxImplicit[*sql.Tx](t), nil
 	}
 	return pipeline.SeparateTx[*sql.Tx](t), nil
+}
+
+// AppendStarted implements pipeline.ImplicitSharedTxTarget, for a Shared
+// target on a MySQL store.
+func (t *Target) AppendStarted(ctx context.Context, w pipeline.SharedWork[*sql.Tx], lease audit.Lease, e audit.Entry) (audit.Entry, error) {
+	if t.started == nil {
+		return audit.Entry{}, errors.New("sqltarget: only a Shared target on a MySQL store appends STARTED inside a change's transaction")
+	}
+	return t.started.AppendStartedSQLTx(ctx, w.Handle(), lease, e)
+}
+
+// BeginNonTx implements pipeline.NonTxTarget, on MySQL only: the change's
+// handle is a transaction committed at once, so that each statement run
+// in it commits on its own (see "MySQL and MariaDB").
+func (t *Target) BeginNonTx(ctx context.Context, req pipeline.BeginRequest) (pipeline.Work[*sql.Tx], error) {
+	if !t.mysql {
+		return nil, errors.New("sqltarget: only a MySQL target runs changes without a transaction")
+	}
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqltarget: begin: %w", err)
+	}
+	// MySQL's transaction ends here, and the session is back in autocommit
+	// mode; database/sql keeps the connection for the change until the
+	// work commits or aborts.
+	if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("sqltarget: leave the transaction for autocommit: %w", err)
+	}
+	return &work{tx: tx}, nil
 }
 
 // AuditStore implements pipeline.SharedTxTarget: the store given to Shared,
@@ -304,6 +412,14 @@ func (t *Target) ensureTable(ctx context.Context) error {
 	execution_id VARCHAR(255) NOT NULL,
 	PRIMARY KEY (stage, change_id)
 )`
+		if t.mysql {
+			create = "CREATE TABLE IF NOT EXISTS " + t.table + ` (
+	stage VARBINARY(255) NOT NULL,
+	change_id VARBINARY(255) NOT NULL,
+	execution_id VARBINARY(255) NOT NULL,
+	PRIMARY KEY (stage, change_id)
+) ENGINE=InnoDB`
+		}
 		if _, err = t.db.ExecContext(ctx, create); err != nil {
 			_, err = t.db.ExecContext(ctx, create)
 		}
@@ -311,7 +427,34 @@ func (t *Target) ensureTable(ctx context.Context) error {
 	if err != nil {
 		return t.explain("create marker table "+t.table, err)
 	}
+	if t.mysql {
+		if err := t.checkEngine(ctx); err != nil {
+			return err
+		}
+	}
 	t.created = true
+	return nil
+}
+
+// checkEngine refuses a MySQL marker table of an engine without
+// transactions (MyISAM, MEMORY…), whose marker would survive a change
+// rolled back and prove it applied.
+func (t *Target) checkEngine(ctx context.Context) error {
+	schema, name, qualified := strings.Cut(t.name, ".")
+	if !qualified {
+		schema, name = "", t.name
+	}
+	var engine sql.NullString
+	err := t.db.QueryRowContext(ctx,
+		"SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ?",
+		schema, name).Scan(&engine)
+	if err != nil {
+		return t.explain("read the engine of marker table "+t.table, err)
+	}
+	if !strings.EqualFold(engine.String, "InnoDB") {
+		return fmt.Errorf("sqltarget: marker table %s is not an InnoDB table (ENGINE=%s): a marker of a table without transactions would survive a change rolled back and prove it applied; convert it with ALTER TABLE %s ENGINE=InnoDB",
+			t.table, engine.String, t.table)
+	}
 	return nil
 }
 
@@ -339,10 +482,16 @@ func (t *Target) ph(i int) string {
 	return "?"
 }
 
-func quoteIdent(name string) string {
+// quote quotes the table name: with backticks on MySQL, with double
+// quotes (standard SQL) on other databases.
+func (t *Target) quote(name string) string {
+	q := `"`
+	if t.mysql {
+		q = "`"
+	}
 	parts := strings.Split(name, ".")
 	for i, p := range parts {
-		parts[i] = `"` + p + `"`
+		parts[i] = q + p + q
 	}
 	return strings.Join(parts, ".")
 }
@@ -390,6 +539,17 @@ type markerWork struct {
 }
 
 func (w *markerWork) WriteMarker(ctx context.Context, m pipeline.Marker) error {
+	if w.t.mysql {
+		// One statement: after an implicit commit each statement commits on
+		// its own, and a delete and an insert would leave no marker between
+		// them (see pipeline.SeparateTxImplicit).
+		_, err := w.tx.ExecContext(ctx, "REPLACE INTO "+w.t.table+" (stage, change_id, execution_id) VALUES (?, ?, ?)",
+			m.Key.Stage, m.Key.ChangeID, m.ExecutionID)
+		if err != nil {
+			return w.t.explain("write marker in "+w.t.table, err)
+		}
+		return nil
+	}
 	if _, err := w.tx.ExecContext(ctx, w.t.deleteSQL(), m.Key.Stage, m.Key.ChangeID); err != nil {
 		return w.t.explain("write marker in "+w.t.table, err)
 	}

@@ -3,6 +3,7 @@ package generator
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -86,13 +87,21 @@ func TestARegistryOfARemovedSQLFileNamesIt(t *testing.T) {
 }
 
 func TestAnalyzerAcceptsAGeneratedSQLPackage(t *testing.T) {
-	dir := tempModule(t, map[string]string{"changes.go": sqlPackage, "0002_add_email.sql": gooseFile})
-	if err := generate(t, Config{Dir: dir}).Commit(); err != nil {
-		t.Fatal(err)
-	}
-	got := analyzeDirs(t, dir, ".")
-	if len(got) != 1 || len(got[dir]) > 0 {
-		t.Errorf("analyzer reported problems in a freshly generated SQL package: %q", got)
+	// On MySQL, the data definition of gooseFile makes the change run
+	// without a transaction: the analyzer, which reads no SQL file, finds
+	// nothing to say about the registry that flamingock-gen wrote.
+	for _, dialect := range []string{"sqlite", "mysql"} {
+		t.Run(dialect, func(t *testing.T) {
+			pkg := strings.Replace(sqlPackage, "dialect=sqlite", "dialect="+dialect, 1)
+			dir := tempModule(t, map[string]string{"changes.go": pkg, "0002_add_email.sql": gooseFile})
+			if err := generate(t, Config{Dir: dir}).Commit(); err != nil {
+				t.Fatal(err)
+			}
+			got := analyzeDirs(t, dir, ".")
+			if len(got) != 1 || len(got[dir]) > 0 {
+				t.Errorf("analyzer reported problems in a freshly generated SQL package: %q", got)
+			}
+		})
 	}
 }
 
@@ -126,5 +135,46 @@ func write(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAChangeWithoutATransactionOnADatabaseSQLTarget(t *testing.T) {
+	// On PostgreSQL and SQLite, sqltarget runs every change in a
+	// transaction, so a change that cannot run in one needs pgx. On MySQL
+	// the same target runs a change without a transaction with a *sql.Tx
+	// whose statements each commit on their own (MySQL commits data
+	// definition anyway): it is no error, and the change's Meta says so.
+	const noTx = "-- +goose Up\n-- +goose NO TRANSACTION\nINSERT INTO users VALUES (1);\n"
+	for _, tt := range []struct {
+		dialect string
+		want    string // the problem, "" for none
+	}{
+		{"postgres", `0002_no_tx.sql:2:1: change "0002_no_tx" runs without a transaction, and target "appdb" is a database/sql target (handle=database/sql), which runs every change in a transaction: use a pgx target (handle=pgx) for changes that cannot run in one`},
+		{"sqlite", `0002_no_tx.sql:2:1: change "0002_no_tx" runs without a transaction, and target "appdb" is a database/sql target (handle=database/sql), which runs every change in a transaction: use a pgx target (handle=pgx) for changes that cannot run in one`},
+		{"mysql", ""},
+	} {
+		t.Run(tt.dialect, func(t *testing.T) {
+			pkg := strings.Replace(sqlPackage, "dialect=sqlite", "dialect="+tt.dialect, 1)
+			dir := tempModule(t, map[string]string{"changes.go": pkg, "0002_no_tx.sql": noTx})
+			res := generate(t, Config{Dir: dir})
+			var got []string
+			for _, e := range res.Errs {
+				got = append(got, e.Format(dir))
+			}
+			if tt.want != "" {
+				if !slices.Contains(got, tt.want) {
+					t.Errorf("problems %q, want %q", got, tt.want)
+				}
+				return
+			}
+			if len(got) > 0 {
+				t.Fatalf("problems %q, want none", got)
+			}
+			content := string(res.Content)
+			if !regexp.MustCompile(`ID:\s+"0002_no_tx"`).MatchString(content) || !regexp.MustCompile(`WithoutTransaction:\s+true`).MatchString(content) ||
+				!strings.Contains(content, "sqltarget.ScriptFunc(") || strings.Contains(content, "pgxtarget") {
+				t.Errorf("flamingock_gen.go does not register 0002_no_tx without a transaction through sqltarget.ScriptFunc:\n%s", content)
+			}
+		})
 	}
 }

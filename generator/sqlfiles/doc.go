@@ -79,7 +79,8 @@
 // rules (the last statement needs no ';'). golang-migrate has no way to say
 // "no transaction": a change whose files hold a statement that cannot run
 // in a transaction (CREATE INDEX CONCURRENTLY, VACUUM, …) runs without
-// one, and Load says so in a notice.
+// one, and Load says so in a notice (on MySQL, data definition also makes a
+// change run without one, with no notice: see below).
 //
 // # flamingock form
 //
@@ -106,7 +107,8 @@
 //	                           <name>.sql, with no version, must set it
 //	author=NAME                at most audit.MaxAuthorLen bytes
 //	recovery=manual|retry      manual by default
-//	transactional=true|false   true by default
+//	transactional=true|false   true by default; on MySQL, a change with data definition
+//	                           runs without a transaction whatever it says (below)
 //
 // target= is not an attribute of a SQL file (the package directive names
 // the target of every SQL file), nor are rollback= (the undo is the
@@ -114,6 +116,24 @@
 // RollbackTo only, never after a failure). "-- flamingock:undo" takes no
 // attribute and appears at most once. Both sections are split by the
 // dialect's rules; the last statement of each needs no ';'.
+//
+// # MySQL: data definition runs without a transaction
+//
+// MySQL and MariaDB commit the open transaction before and after most data
+// definition (CREATE, ALTER, DROP, RENAME, TRUNCATE…), account management,
+// LOCK TABLES and the other statements that cause an implicit commit (see
+// sqlsplit.ImplicitCommit for the list and what it approximates). A change
+// holding one cannot be atomic there, and flamingock never trusts one to a
+// transaction: with Options.Dialect mysql, a change of any form whose up
+// or down section holds such a statement is not transactional, as if it
+// were marked so. It runs guarded like any change without a transaction
+// (STARTED, then its statements with each one's progress recorded, then
+// APPLIED), and its undo with the same strategy, whichever of the two
+// sections holds the statement. Load says nothing about it: most MySQL
+// changes define data, and a notice on each would be noise. A change of
+// data only (INSERT, UPDATE, DELETE, CREATE and DROP TEMPORARY TABLE…)
+// stays transactional. PostgreSQL and SQLite run data definition in a
+// transaction, and their changes are not affected.
 //
 // # Checks
 //

@@ -55,8 +55,10 @@ type Change struct {
 	// a down file, even an empty one (an undo that does nothing).
 	HasDown bool
 	// Transactional is false for "-- +goose NO TRANSACTION",
-	// transactional=false, and a golang-migrate change holding a
-	// statement that cannot run in a transaction.
+	// transactional=false, a golang-migrate change holding a statement
+	// that cannot run in a transaction, and, on MySQL, a change whose up
+	// or down section holds a statement that commits implicitly
+	// (sqlsplit.ImplicitCommit: data definition and the like).
 	Transactional bool
 	Author        string
 	Recovery      audit.Recovery
@@ -462,5 +464,20 @@ func (l *loader) change(order audit.Order, g []*unit, skippedUps []string) (Chan
 			l.noticef(n.File, n.Line, n.Col, "%s: change %s runs without a transaction", n.Msg, ch.ID)
 		}
 	}
+	// MySQL commits before and after data definition: a change holding
+	// some cannot be atomic, so it runs as one without a transaction does
+	// (STARTED, each statement's progress recorded, APPLIED), and so does
+	// its undo, whichever section holds it. No notice: most MySQL changes
+	// are DDL, and one on each would be noise.
+	if l.dialect == sqlsplit.MySQL && slices.ContainsFunc(slices.Concat(ch.Up, ch.Down), commitsImplicitly) {
+		ch.Transactional = false
+	}
 	return ch, true
+}
+
+// commitsImplicitly reports whether MySQL commits the open transaction
+// when it runs st.
+func commitsImplicitly(st sqlsplit.Statement) bool {
+	_, ok := sqlsplit.ImplicitCommit(st)
+	return ok
 }

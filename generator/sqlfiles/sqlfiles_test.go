@@ -765,3 +765,52 @@ func TestTheChosenDialectsUpFileTakesThePlaceOfTheGenericOne(t *testing.T) {
 		}
 	}
 }
+
+func TestDataDefinitionRunsWithoutATransactionOnMySQL(t *testing.T) {
+	// MySQL commits before and after data definition, so a change holding
+	// some, in its up or its down section, cannot be atomic: it runs
+	// without a transaction, with no notice (most MySQL changes are DDL).
+	// PostgreSQL and SQLite run the same files in a transaction.
+	cases := []struct {
+		name  string
+		files map[string]string
+		mysql bool // Transactional on MySQL
+	}{
+		{"a goose change defining a table", map[string]string{
+			"1_a.sql": "-- +goose Up\nCREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\n-- +goose Down\nDELETE FROM t;\n"}, false},
+		{"a goose change whose down drops a table", map[string]string{
+			"1_a.sql": "-- +goose Up\nINSERT INTO t VALUES (1);\n-- +goose Down\nDROP TABLE t;\n"}, false},
+		{"a goose change whose DDL is in a statement block", map[string]string{
+			"1_a.sql": "-- +goose Up\n-- +goose StatementBegin\nCREATE PROCEDURE p() BEGIN SELECT 1; END;\n-- +goose StatementEnd\n"}, false},
+		{"a goose change of data only", map[string]string{
+			"1_a.sql": "-- +goose Up\nINSERT INTO t VALUES ('CREATE TABLE x');\n-- DROP TABLE t\nUPDATE t SET a = 2;\n-- +goose Down\nDELETE FROM t;\n"}, true},
+		{"a goose change with a temporary table", map[string]string{
+			"1_a.sql": "-- +goose Up\nCREATE TEMPORARY TABLE tmp (a int);\nINSERT INTO t SELECT a FROM tmp;\nDROP TEMPORARY TABLE tmp;\n"}, true},
+		{"a golang-migrate change defining a table", map[string]string{
+			"1_a.up.sql": "CREATE TABLE t (a int);", "1_a.down.sql": "DELETE FROM t;"}, false},
+		{"a golang-migrate change whose down file drops a table", map[string]string{
+			"1_a.up.sql": "INSERT INTO t VALUES (1);", "1_a.down.sql": "DROP TABLE t;"}, false},
+		{"a golang-migrate change of data only", map[string]string{
+			"1_a.up.sql": "INSERT INTO t VALUES (1);", "1_a.down.sql": "DELETE FROM t;"}, true},
+		{"a flamingock change defining a table", map[string]string{
+			"1_a.sql": "-- flamingock:change\nALTER TABLE t ADD b int;\n-- flamingock:undo\nUPDATE t SET a = 1;\n"}, false},
+		{"a flamingock change whose undo drops a column", map[string]string{
+			"1_a.sql": "-- flamingock:change author=x\nUPDATE t SET a = 1;\n-- flamingock:undo\nALTER TABLE t DROP b;\n"}, false},
+		{"a flamingock change of data only", map[string]string{
+			"1_a.sql": "-- flamingock:change\nUPDATE t SET a = 1;\n-- flamingock:undo\nUPDATE t SET a = 0;\n"}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, d := range []string{"mysql", "postgres", "sqlite"} {
+				chs, notices := load(t, d, c.files)
+				want := c.mysql || d != "mysql"
+				if len(chs) != 1 || chs[0].Transactional != want {
+					t.Errorf("%s: Transactional %v, want %v", d, len(chs) == 1 && chs[0].Transactional, want)
+				}
+				if len(notices) != 0 {
+					t.Errorf("%s: notices %v, want none", d, notices)
+				}
+			}
+		})
+	}
+}

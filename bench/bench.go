@@ -30,6 +30,9 @@ type options struct {
 	// read and split by generator/sqlfiles (as flamingock-gen does, untimed)
 	// and run with sqlscript, as the generated code runs them.
 	files bool
+	// mysql is a DSN of scheme mysql://: MySQL or MariaDB, flamingock on
+	// audit/mysql against goose (golang-migrate is not measured there).
+	mysql bool
 }
 
 // run is the whole command; main only wires it to the process. Exit
@@ -58,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	o := options{startNs: []int{100, 1000, 10000}, applyN: 1000}
 	var stmt string
-	fs.StringVar(&o.dsn, "dsn", os.Getenv("FLAMINGOCK_TEST_POSTGRES"), "PostgreSQL DSN; its user must be allowed to create databases (default $FLAMINGOCK_TEST_POSTGRES)")
+	fs.StringVar(&o.dsn, "dsn", os.Getenv("FLAMINGOCK_TEST_POSTGRES"), "PostgreSQL DSN, or mysql://user@host:3306/db for MySQL or MariaDB; its user must be allowed to create databases (default $FLAMINGOCK_TEST_POSTGRES)")
 	fs.IntVar(&o.runs, "runs", 5, "timed rounds per cell; the median is reported")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: N = 100 for both parts, 3 rounds (unless -apply-n or -runs is given)")
 	fs.StringVar(&o.part, "part", "ab", "parts to run: a (start with nothing pending), b (apply N changes) or ab")
@@ -83,9 +86,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	o.stmt = statementKind(stmt)
+	o.mysql = isMySQL(o.dsn)
 	switch {
 	case o.dsn == "":
-		return options{}, errors.New("no PostgreSQL: pass -dsn or set FLAMINGOCK_TEST_POSTGRES (scripts/postgres-up prints one)")
+		return options{}, errors.New("no PostgreSQL: pass -dsn or set FLAMINGOCK_TEST_POSTGRES (scripts/postgres-up prints one), or pass -dsn mysql://user@host:3306/db")
+	case o.mysql && o.files:
+		return options{}, errors.New("-files: not on MySQL (the SQL files are split for PostgreSQL)")
 	case o.applyN < 1:
 		return options{}, fmt.Errorf("-apply-n %d: want at least 1", o.applyN)
 	case o.runs < 1:
@@ -221,6 +227,9 @@ func measure(ctx context.Context, o options, progress io.Writer) (rep *report, e
 // on a connection opened beforehand (connected).
 func (b *bench) start(ctx context.Context, n int) (*scenario, error) {
 	tools := startTools()
+	if b.o.mysql {
+		tools = mysqlStartTools()
+	}
 	set := newChangeSet(insert, n)
 	templates := map[string]database{}
 	defer func() {
@@ -238,13 +247,22 @@ func (b *bench) start(ctx context.Context, n int) (*scenario, error) {
 		if err := b.prepare(ctx, db, set.kind); err != nil {
 			return nil, err
 		}
-		// Untimed, so durability does not matter: skip the flush per commit.
-		if _, err := b.timed(ctx, t, db, endpoint{dsn: withSetting(db.dsn, "synchronous_commit", "off")}, set, false, n); err != nil {
+		// Untimed, so durability does not matter: skip the flush per commit
+		// (PostgreSQL; MySQL's is a global setting, left as it is).
+		apply := endpoint{dsn: db.dsn}
+		if !b.o.mysql {
+			apply.dsn = withSetting(db.dsn, "synchronous_commit", "off")
+		}
+		if _, err := b.timed(ctx, t, db, apply, set, false, n); err != nil {
 			return nil, fmt.Errorf("%s: apply %d changes: %w", t.name, n, err)
 		}
 		// An application's database has long been vacuumed and analysed:
 		// plans and visibility should not depend on how fresh the copy is.
-		if err := b.exec(ctx, db, "VACUUM ANALYZE"); err != nil {
+		analyse := "VACUUM ANALYZE"
+		if b.o.mysql {
+			analyse = "SELECT 1" // InnoDB samples its statistics by itself
+		}
+		if err := b.exec(ctx, db, analyse); err != nil {
 			return nil, err
 		}
 	}
@@ -285,6 +303,9 @@ func (b *bench) start(ctx context.Context, n int) (*scenario, error) {
 // database.
 func (b *bench) apply(ctx context.Context, n int) (*scenario, error) {
 	tools := applyTools()
+	if b.o.mysql {
+		tools = mysqlApplyTools()
+	}
 	set := newChangeSet(b.o.stmt, n)
 	if b.o.files {
 		if err := set.loadFiles(); err != nil {
@@ -391,13 +412,24 @@ func (b *bench) connect(ctx context.Context, db database) (measurement, error) {
 		return measurement{}, err
 	}
 	start := time.Now()
-	conn, err := pgx.Connect(ctx, db.dsn)
-	if err != nil {
-		return measurement{}, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
-		return measurement{}, err
+	if b.o.mysql {
+		h, err := mysqlDB(db.dsn)
+		if err != nil {
+			return measurement{}, err
+		}
+		defer h.Close()
+		if _, err := h.ExecContext(ctx, "SELECT 1"); err != nil {
+			return measurement{}, err
+		}
+	} else {
+		conn, err := pgx.Connect(ctx, db.dsn)
+		if err != nil {
+			return measurement{}, err
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+			return measurement{}, err
+		}
 	}
 	m := measurement{wall: time.Since(start)}
 	after, err := b.srv.usage(ctx, db.name)
@@ -413,13 +445,8 @@ func (b *bench) prepare(ctx context.Context, db database, kind statementKind) er
 // check verifies that db holds the effects of exactly n changes: a tool
 // that skipped a change, or ran one twice, fails the benchmark.
 func (b *bench) check(ctx context.Context, db database, kind statementKind, n int) error {
-	conn, err := pgx.Connect(ctx, db.dsn)
+	got, err := b.count(ctx, db, kind.countSQL(b.o.mysql))
 	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var got int
-	if err := conn.QueryRow(ctx, kind.countSQL()).Scan(&got); err != nil {
 		return fmt.Errorf("count the changes' effects in %s: %w", db.name, err)
 	}
 	if got != n {
@@ -428,7 +455,37 @@ func (b *bench) check(ctx context.Context, db database, kind statementKind, n in
 	return nil
 }
 
+// count runs query, which counts something, in db.
+func (b *bench) count(ctx context.Context, db database, query string) (int, error) {
+	var got int
+	if b.srv.my != nil {
+		h, err := mysqlDB(db.dsn)
+		if err != nil {
+			return 0, err
+		}
+		defer h.Close()
+		return got, h.QueryRowContext(ctx, query).Scan(&got)
+	}
+	conn, err := pgx.Connect(ctx, db.dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return got, conn.QueryRow(ctx, query).Scan(&got)
+}
+
 func (b *bench) exec(ctx context.Context, db database, sql string) error {
+	if b.srv.my != nil {
+		h, err := mysqlDB(db.dsn)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		if _, err := h.ExecContext(ctx, sql); err != nil {
+			return fmt.Errorf("%s in %s: %w", sql, db.name, err)
+		}
+		return nil
+	}
 	conn, err := pgx.Connect(ctx, db.dsn)
 	if err != nil {
 		return err

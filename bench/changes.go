@@ -45,8 +45,12 @@ func (k statementKind) setupSQL() string {
 	return ""
 }
 
-// countSQL counts the effects of the changes applied so far.
-func (k statementKind) countSQL() string {
+// countSQL counts the effects of the changes applied so far, on MySQL
+// when mysql is set.
+func (k statementKind) countSQL(mysql bool) string {
+	if k == createTable && mysql {
+		return `SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'bench\_t%'`
+	}
 	if k == createTable {
 		return `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public' AND tablename LIKE 'bench\_t%'`
 	}

@@ -23,7 +23,7 @@ type report struct {
 }
 
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "flamingock-go benchmark: %s %s/%s, %d CPUs, PostgreSQL %s, load average %s → %s\n",
+	fmt.Fprintf(w, "flamingock-go benchmark: %s %s/%s, %d CPUs, %s, load average %s → %s\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, r.cpus, r.server, r.loadBefore, r.loadAfter)
 	fmt.Fprintf(w, "median of %d rounds (min–max), tools alternating within each round, a fresh database per run\n", r.o.runs)
 	if len(r.start) > 0 {
@@ -35,7 +35,16 @@ func (r *report) print(w io.Writer) {
 	r.printTargets(w)
 }
 
+// startNames are the tools of part (a), flamingock first.
+func (r *report) startNames() []string {
+	if r.o.mysql {
+		return []string{"flamingock", "goose"}
+	}
+	return []string{"flamingock", "goose", "migrate"}
+}
+
 func (r *report) printStart(w io.Writer) {
+	names := r.startNames()
 	for _, connected := range []bool{false, true} {
 		suffix, connect := "", "\tconnect"
 		if connected {
@@ -45,14 +54,27 @@ func (r *report) printStart(w io.Writer) {
 			fmt.Fprintf(w, "\n(a) start with nothing pending, from a DSN: connect, build the tool, Run / Provider.Up / Up\n")
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "N%s\tflamingock\tgoose\tmigrate\tflamingock/goose\tflamingock/migrate\n", connect)
+		head := "N" + connect
+		for _, name := range names {
+			head += "\t" + name
+		}
+		for _, name := range names[1:] {
+			head += "\tflamingock/" + name
+		}
+		fmt.Fprintln(tw, head)
 		for _, s := range r.start {
-			fl, gs, mg := s.cell("flamingock"+suffix), s.cell("goose"+suffix), s.cell("migrate"+suffix)
 			if !connected {
 				connect = "\t" + timing(s.cell(connectKey))
 			}
-			fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\t%s\n", thousands(s.n), connect, timing(fl), timing(gs), timing(mg),
-				ratio(fl.median(), gs.median()), ratio(fl.median(), mg.median()))
+			line := thousands(s.n) + connect
+			for _, name := range names {
+				line += "\t" + timing(s.cell(name+suffix))
+			}
+			fl := s.cell("flamingock" + suffix).median()
+			for _, name := range names[1:] {
+				line += "\t" + ratio(fl, s.cell(name+suffix).median())
+			}
+			fmt.Fprintln(tw, line)
 		}
 		tw.Flush()
 	}
@@ -70,7 +92,10 @@ func (r *report) printStartTable(w io.Writer, show func(*cell) string, withConne
 	if withConnect {
 		head += "\tconnect"
 	}
-	fmt.Fprintln(tw, head+"\tflamingock\tgoose\tmigrate")
+	for _, name := range r.startNames() {
+		head += "\t" + name
+	}
+	fmt.Fprintln(tw, head)
 	for _, s := range r.start {
 		for _, suffix := range []string{"", connectedSuffix} {
 			line := thousands(s.n) + "\t" + cmp.Or(strings.TrimSpace(suffix), "from a DSN")
@@ -81,8 +106,10 @@ func (r *report) printStartTable(w io.Writer, show func(*cell) string, withConne
 				}
 				line += "\t" + connect
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", line,
-				show(s.cell("flamingock"+suffix)), show(s.cell("goose"+suffix)), show(s.cell("migrate"+suffix)))
+			for _, name := range r.startNames() {
+				line += "\t" + show(s.cell(name+suffix))
+			}
+			fmt.Fprintln(tw, line)
 		}
 	}
 	tw.Flush()
@@ -159,7 +186,11 @@ func (r *report) printTargets(w io.Writer) {
 			target{what: fmt.Sprintf("(b) flamingock ≤ 1.15× floor at N = %s", thousands(s.n)), limit: 1.15,
 				got: fl / float64(s.cell("floor").median())})
 	}
-	fmt.Fprintf(w, "\ntargets (issue 3, item 6)\n")
+	if r.o.mysql {
+		fmt.Fprintf(w, "\ntargets (issue 3, item 6, as set for PostgreSQL; here on MySQL/MariaDB, issue 15)\n")
+	} else {
+		fmt.Fprintf(w, "\ntargets (issue 3, item 6)\n")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, t := range ts {
 		switch {

@@ -15,27 +15,38 @@ import (
 // server, through an administrative connection to the database of the DSN.
 type server struct {
 	dsn     string
-	admin   *pgx.Conn
+	admin   *pgx.Conn       // PostgreSQL
+	my      *mysqlServer    // MySQL and MariaDB (a DSN of scheme mysql://)
 	prefix  string          // fbench_<random>_, so concurrent runs never collide
 	created map[string]bool // databases to drop at the end
 	version string
 }
 
+func newServer(dsn string) *server {
+	return &server{
+		dsn:     dsn,
+		prefix:  "fbench_" + strings.ToLower(rand.Text()[:6]) + "_",
+		created: map[string]bool{},
+	}
+}
+
+// connectServer connects to the server of dsn: MySQL or MariaDB for a DSN
+// of scheme mysql://, PostgreSQL otherwise.
 func connectServer(ctx context.Context, dsn string) (*server, error) {
+	if isMySQL(dsn) {
+		return connectMySQL(ctx, dsn)
+	}
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", redact(dsn), err)
 	}
-	s := &server{
-		dsn:     dsn,
-		admin:   admin,
-		prefix:  "fbench_" + strings.ToLower(rand.Text()[:6]) + "_",
-		created: map[string]bool{},
-	}
+	s := newServer(dsn)
+	s.admin = admin
 	if err := admin.QueryRow(ctx, "SHOW server_version").Scan(&s.version); err != nil {
 		admin.Close(ctx)
 		return nil, fmt.Errorf("read server version: %w", err)
 	}
+	s.version = "PostgreSQL " + s.version
 	return s, nil
 }
 
@@ -43,6 +54,15 @@ func connectServer(ctx context.Context, dsn string) (*server, error) {
 // empty one when template is "", and returns its DSN.
 func (s *server) create(ctx context.Context, name, template string) (database, error) {
 	db := database{name: s.prefix + name}
+	if s.my != nil {
+		// Recorded first: a copy that fails half-way is dropped all the same.
+		s.created[db.name] = true
+		if err := s.my.create(ctx, db.name, template); err != nil {
+			return database{}, err
+		}
+		db.dsn = withMySQLDatabase(s.dsn, db.name)
+		return db, nil
+	}
 	sql := "CREATE DATABASE " + pgx.Identifier{db.name}.Sanitize()
 	if template != "" {
 		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
@@ -59,6 +79,13 @@ func (s *server) create(ctx context.Context, name, template string) (database, e
 // reconnects first when the server closed the administrative connection
 // (a restart), so that what was created is dropped all the same.
 func (s *server) drop(ctx context.Context, db database) error {
+	if s.my != nil {
+		if err := s.my.drop(ctx, db.name); err != nil {
+			return err
+		}
+		delete(s.created, db.name)
+		return nil
+	}
 	if s.admin.IsClosed() {
 		admin, err := pgx.Connect(ctx, s.dsn)
 		if err != nil {
@@ -81,7 +108,11 @@ func (s *server) close(ctx context.Context) error {
 	for name := range s.created {
 		errs = append(errs, s.drop(ctx, database{name: name}))
 	}
-	errs = append(errs, s.admin.Close(ctx))
+	if s.my != nil {
+		errs = append(errs, s.my.admin.Close())
+	} else {
+		errs = append(errs, s.admin.Close(ctx))
+	}
 	return errors.Join(errs...)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/audit/mysql"
 	"github.com/flamingock/flamingock-go/audit/postgres"
 	"github.com/flamingock/flamingock-go/runtime/pgxtarget"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
@@ -51,11 +52,27 @@ func applyTools() []tool {
 	}
 }
 
+// mysqlStartTools are the tools of part (a) on MySQL.
+func mysqlStartTools() []tool {
+	return []tool{
+		{name: "flamingock", open: openMySQLStore, up: flamingockMySQLUp},
+		{name: "goose", open: openMySQLDB, up: gooseMySQLUp},
+	}
+}
+
+// mysqlApplyTools are the tools of part (b) on MySQL.
+func mysqlApplyTools() []tool {
+	return append(mysqlStartTools(), tool{name: "floor", open: openMySQLDB, up: floorMySQLUp})
+}
+
 // handles are a tool's connections to the database: a pgx pool, or
-// database/sql on pgx's stdlib driver, as the tool takes them.
+// database/sql on pgx's stdlib driver, as the tool takes them; on MySQL,
+// database/sql on go-sql-driver, or flamingock's audit store, which opens
+// its own.
 type handles struct {
-	pool *pgxpool.Pool
-	db   *sql.DB
+	pool  *pgxpool.Pool
+	db    *sql.DB
+	store *mysql.Store
 }
 
 func openPool(ctx context.Context, e endpoint) (*handles, error) {
@@ -87,6 +104,11 @@ func (h *handles) connect(ctx context.Context) error {
 			return err
 		}
 	}
+	if h.store != nil {
+		if err := h.store.DB().PingContext(ctx); err != nil {
+			return err
+		}
+	}
 	if h.db != nil {
 		return h.db.PingContext(ctx)
 	}
@@ -99,6 +121,9 @@ func (h *handles) close() {
 	}
 	if h.pool != nil {
 		h.pool.Close()
+	}
+	if h.store != nil {
+		h.store.Close()
 	}
 }
 

@@ -26,8 +26,11 @@ type usage struct {
 // snapshot is the CPU time used so far by this process and by each backend.
 type snapshot struct {
 	client   time.Duration
-	backends map[int]time.Duration // by pid
-	known    bool
+	backends map[int]time.Duration // by pid (PostgreSQL) or thread id (MySQL)
+	// threads is every thread of a MySQL server, a baseline for a
+	// connection that opens later on a thread of the server's cache.
+	threads map[int]time.Duration
+	known   bool
 }
 
 // since returns the CPU time used from before to s. A backend that exited
@@ -35,7 +38,11 @@ type snapshot struct {
 func (s snapshot) since(before snapshot) usage {
 	u := usage{client: s.client - before.client, serverKnown: s.known && before.known}
 	for pid, d := range s.backends {
-		u.server += d - before.backends[pid]
+		prev, ok := before.backends[pid]
+		if !ok {
+			prev = before.threads[pid]
+		}
+		u.server += d - prev
 	}
 	return u
 }
@@ -49,6 +56,9 @@ func (s *server) usage(ctx context.Context, name string) (snapshot, error) {
 		return snapshot{}, fmt.Errorf("getrusage: %w", err)
 	}
 	u := snapshot{client: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), backends: map[int]time.Duration{}, known: true}
+	if s.my != nil {
+		return u, s.my.usage(ctx, name, &u)
+	}
 	rows, err := s.admin.Query(ctx, "SELECT pid FROM pg_catalog.pg_stat_activity WHERE datname = $1", name)
 	if err != nil {
 		return snapshot{}, fmt.Errorf("list the backends of %s: %w", name, err)
@@ -68,7 +78,7 @@ func (s *server) usage(ctx context.Context, name string) (snapshot, error) {
 
 // onCPU is the time process pid has spent running, from the first field of
 // /proc/<pid>/schedstat (nanoseconds, unlike the 10 ms ticks of
-// /proc/<pid>/stat).
+// /proc/<pid>/stat). pid may be a thread's id.
 func onCPU(pid int) (time.Duration, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/schedstat")
 	if err != nil {

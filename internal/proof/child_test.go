@@ -56,9 +56,8 @@ const (
 // childConfig is what the parent tells a child to do.
 type childConfig struct {
 	// Store is storeMySQL, or empty for PostgreSQL. On MySQL, DSN is the
-	// store URL of the test's database, Schema is empty and the only
-	// target is targetNonTx (there is no MySQL target to share the
-	// store's transaction).
+	// store URL of the test's database, Schema is empty and the targets
+	// are targetNonTx and targetSQL (see mysqlProofStage).
 	Store  string `json:",omitempty"`
 	DSN    string
 	Schema string

@@ -12,6 +12,11 @@ import (
 	"github.com/flamingock/flamingock-go/audit"
 )
 
+// always returns the same trail for every change.
+func always(entries ...string) func(int) []string {
+	return func(int) []string { return entries }
+}
+
 // TestConcurrentProcesses is the proof under concurrency: processes
 // started at once on one database run the same pipeline, whose changes are
 // not idempotent and run without a transaction, so that only the lock
@@ -28,32 +33,47 @@ func TestConcurrentProcesses(t *testing.T) {
 		name   string
 		store  string
 		target string
-		// states is the trail of each change, strategy what it records.
-		states   []string
-		strategy audit.Strategy
+		// entries is the trail of the i-th change (from 1), as "STATE
+		// STRATEGY".
+		entries func(i int) []string
+		// ddl says which changes create a table of their own (MySQL's
+		// targetSQL): it must exist at the end.
+		ddl func(i int) bool
 	}{
 		{
-			name:     "changes without a transaction, protected by the lock alone, each run once",
-			store:    storePostgres,
-			target:   targetNonTx,
-			states:   []string{"STARTED", "APPLIED"},
-			strategy: audit.StrategyNonTx,
+			name:    "changes without a transaction, protected by the lock alone, each run once",
+			store:   storePostgres,
+			target:  targetNonTx,
+			entries: always("STARTED NON_TX", "APPLIED NON_TX"),
 		},
 		{
-			name:     "changes in transactions shared with their APPLIED entry each run once",
-			store:    storePostgres,
-			target:   targetPgx,
-			states:   []string{"APPLIED"},
-			strategy: audit.StrategySharedTx,
+			name:    "changes in transactions shared with their APPLIED entry each run once",
+			store:   storePostgres,
+			target:  targetPgx,
+			entries: always("APPLIED SHARED_TX"),
 		},
 		{
-			// No MySQL target shares the store's transaction: on MySQL
-			// the changes run without one.
-			name:     "on MySQL, changes without a transaction, protected by the lock alone, each run once",
-			store:    storeMySQL,
-			target:   targetNonTx,
-			states:   []string{"STARTED", "APPLIED"},
-			strategy: audit.StrategyNonTx,
+			name:    "on MySQL, changes without a transaction, protected by the lock alone, each run once",
+			store:   storeMySQL,
+			target:  targetNonTx,
+			entries: always("STARTED NON_TX", "APPLIED NON_TX"),
+		},
+		{
+			// The MySQL target (sqltarget.Shared) writes STARTED first in
+			// the change's transaction. A change of DML alone commits with
+			// its APPLIED entry; one that runs DDL is committed by the
+			// database at its DDL, STARTED with it, and recorded APPLIED
+			// without a transaction.
+			name:   "on MySQL, Go changes of DML and of DDL sharing the store's transactions each run once",
+			store:  storeMySQL,
+			target: targetSQL,
+			entries: func(i int) []string {
+				if mysqlDDL(i) {
+					return []string{"STARTED SHARED_TX", "APPLIED NON_TX"}
+				}
+				return []string{"STARTED SHARED_TX", "APPLIED SHARED_TX"}
+			},
+			ddl: mysqlDDL,
 		},
 	}
 	for _, tt := range tests {
@@ -125,25 +145,47 @@ func TestConcurrentProcesses(t *testing.T) {
 			}
 
 			// The audit trail says the same, every entry written by the
-			// process that applied the change, with the expected strategy.
+			// process that applied the change, with the expected strategy:
+			// no change has two APPLIED entries or a STARTED one left.
 			store := db.store(t)
 			wantTrail := map[string][]string{}
-			for id, runner := range appliedBy {
-				for _, st := range tt.states {
-					wantTrail[id] = append(wantTrail[id], st+" by "+runner)
+			for i := 1; i <= changes; i++ {
+				id := changeID(i)
+				for _, e := range tt.entries(i) {
+					wantTrail[id] = append(wantTrail[id], e+" by "+appliedBy[id])
 				}
 			}
-			got := trail(t, store)
+			h := history(t, store)
+			got := map[string][]string{}
+			applied := 0
+			for _, e := range h {
+				got[e.ChangeID] = append(got[e.ChangeID], fmt.Sprintf("%s %s by %s", e.State, e.Strategy, e.RunnerID))
+				if e.State == audit.StateApplied {
+					applied++
+				}
+			}
 			if diff := cmp.Diff(wantTrail, got); diff != "" {
 				t.Errorf("audit trail (-want +got):\n%s", diff)
 			}
-			applied := 0
-			for _, e := range history(t, store) {
-				if e.Strategy != tt.strategy {
-					t.Errorf("%s of %s recorded with strategy %s, want %s", e.State, e.ChangeID, e.Strategy, tt.strategy)
+			// One lock holder at a time: in the order the store wrote them,
+			// the entries of one process are never interleaved with
+			// another's.
+			var holders []string
+			turns := map[string]int{}
+			for _, e := range h {
+				if n := len(holders); n == 0 || holders[n-1] != e.RunnerID {
+					holders = append(holders, e.RunnerID)
+					if turns[e.RunnerID]++; turns[e.RunnerID] == 2 {
+						t.Errorf("the trail was written by turns of %v: %s wrote again after another process had", holders, e.RunnerID)
+					}
 				}
-				if e.State == audit.StateApplied {
-					applied++
+			}
+			if tt.ddl != nil {
+				tables := db.mysqlTables(t)
+				for i := 1; i <= changes; i++ {
+					if tt.ddl(i) && !tables[mysqlDDLTable(changeID(i))] {
+						t.Errorf("%s is applied but its table %s does not exist", changeID(i), mysqlDDLTable(changeID(i)))
+					}
 				}
 			}
 			if info, err := store.Lock(t.Context(), lockKey); err != nil {
@@ -153,8 +195,8 @@ func TestConcurrentProcesses(t *testing.T) {
 			}
 
 			slices.Sort(appliers)
-			t.Logf("proof (%s on %s): %d processes started at once (%d waited for the lock), %d changes: %d/%d counters at exactly 1, %d/%d processes exited 0, %d APPLIED entries, changes applied by %v",
-				tt.target, tt.store, processes, waited, changes, atOne, changes, exitedOK, processes, applied, appliers)
+			t.Logf("proof (%s on %s): %d processes started at once (%d waited for the lock), %d changes: %d/%d counters at exactly 1, %d/%d processes exited 0, %d APPLIED entries, changes applied by %v, the trail written by turns of %v",
+				tt.target, tt.store, processes, waited, changes, atOne, changes, exitedOK, processes, applied, appliers, holders)
 		})
 	}
 }

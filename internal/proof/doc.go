@@ -17,7 +17,15 @@
 //     over the pool: only the lock protects them) and once with changes on
 //     runtime/pgxtarget sharing their transaction with the APPLIED entry.
 //     On MySQL it runs with changes without a transaction (over the
-//     store's *sql.DB): no MySQL target shares the store's transaction.
+//     store's *sql.DB), and with Go changes on the MySQL target sharing
+//     the store's transactions (sqltarget.Shared), every tenth of which
+//     creates a table before its increment: MySQL commits that change's
+//     transaction implicitly at the DDL, so its trail is STARTED
+//     (SHARED_TX), APPLIED (NON_TX), and that of the others, of DML
+//     alone, STARTED and APPLIED both SHARED_TX. Every table must exist
+//     at the end. In every case the trail is written by one process at a
+//     time: in seq order, the entries of one process are never
+//     interleaved with another's.
 //   - TestTakeoverOfAStoppedLockHolder stops the lock holder with SIGSTOP
 //     (between two changes, or inside a change without a transaction), waits
 //     until its lease has expired by the database's clock, lets a second

@@ -12,6 +12,7 @@ import (
 	"github.com/flamingock/flamingock-go/audit/mysql"
 	"github.com/flamingock/flamingock-go/internal/mysqltest"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
+	"github.com/flamingock/flamingock-go/runtime/sqltarget"
 )
 
 // mysqlChildConns bounds each MySQL child's connections: the changes and
@@ -101,32 +102,89 @@ func openMySQLChildStore(ctx context.Context, cfg childConfig) (*mysql.Store, er
 }
 
 // mysqlProofStage is proofStage on MySQL: changes without a transaction
-// over the store's handle, the only target there is.
+// over the store's handle (targetNonTx), or Go changes on
+// sqltarget.Shared(store) (targetSQL), sharing the store's transactions,
+// of which every tenth (mysqlDDL) creates a table of its own before its
+// increment: MySQL commits that change's transaction implicitly, and the
+// increment after it commits on its own.
 func mysqlProofStage(cfg childConfig, store *mysql.Store, pause func(at, change string)) (pipeline.Stage, error) {
-	if cfg.Target != targetNonTx {
-		return pipeline.Stage{}, fmt.Errorf("target %q on MySQL: only %q (no MySQL target shares the store's transaction)", cfg.Target, targetNonTx)
+	if cfg.Target != targetNonTx && cfg.Target != targetSQL {
+		return pipeline.Stage{}, fmt.Errorf("target %q on MySQL: only %q and %q", cfg.Target, targetNonTx, targetSQL)
 	}
+	appdb := sqltarget.Shared(store)
 	st := pipeline.Stage{Name: stageName}
 	for i := 1; i <= cfg.Changes; i++ {
 		id := changeID(i)
 		m := pipeline.Meta{ID: id, Order: audit.OrderOf(uint64(i)), Author: "proof", Target: "proofdb",
 			Recovery: audit.RecoveryManual, Checksum: "sum-" + id, Source: "proof"}
-		st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.NonTransactional(store.DB()),
-			func(ctx context.Context, db *sql.DB) error {
-				res, err := db.ExecContext(ctx, "UPDATE `"+countersTable+"` SET n = n + 1, runners = CONCAT(runners, IF(runners = '', '', ','), ?) WHERE change_id = ?",
-					cfg.Runner, id)
-				if err == nil {
-					var n int64
-					if n, err = res.RowsAffected(); err == nil && n != 1 {
-						err = fmt.Errorf("%d rows updated, want 1", n)
+		apply := func(ctx context.Context, exec execFunc) error {
+			n, err := exec(ctx, "UPDATE `"+countersTable+"` SET n = n + 1, runners = CONCAT(runners, IF(runners = '', '', ','), ?) WHERE change_id = ?",
+				cfg.Runner, id)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%d rows updated, want 1", n)
+			}
+			if err != nil {
+				return fmt.Errorf("increment the counter of %s: %w", id, err)
+			}
+			pause("inside", id)
+			return nil
+		}
+		if cfg.Target == targetNonTx {
+			st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.NonTransactional(store.DB()),
+				func(ctx context.Context, db *sql.DB) error { return apply(ctx, dbExec(db)) }, nil))
+			continue
+		}
+		ddl := mysqlDDL(i)
+		st.Changes = append(st.Changes, pipeline.NewChange(m, pipeline.Target[*sql.Tx](appdb),
+			func(ctx context.Context, tx *sql.Tx) error {
+				if ddl {
+					// No IF NOT EXISTS: a change run twice fails.
+					if _, err := tx.ExecContext(ctx, "CREATE TABLE `"+mysqlDDLTable(id)+"` (n INT) ENGINE=InnoDB"); err != nil {
+						return fmt.Errorf("create the table of %s: %w", id, err)
 					}
 				}
-				if err != nil {
-					return fmt.Errorf("increment the counter of %s: %w", id, err)
-				}
-				pause("inside", id)
-				return nil
+				return apply(ctx, sqlExec(tx))
 			}, nil))
 	}
 	return st, nil
+}
+
+// mysqlDDL says whether the i-th change of targetSQL on MySQL runs DDL.
+func mysqlDDL(i int) bool { return i%10 == 3 }
+
+// mysqlDDLTable is the table a DDL change creates.
+func mysqlDDLTable(change string) string { return "ddl_" + strings.ReplaceAll(change, "-", "_") }
+
+// dbExec is execFunc for a *sql.DB.
+func dbExec(db *sql.DB) execFunc {
+	return func(ctx context.Context, query string, args ...any) (int64, error) {
+		res, err := db.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+}
+
+// mysqlTables returns the names of the tables of the test's MySQL
+// database.
+func (db *database) mysqlTables(t *testing.T) map[string]bool {
+	t.Helper()
+	rows, err := db.mysql.QueryContext(t.Context(), "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -21,6 +21,8 @@
 //	transactional=true|false   optional; true by default
 //	compensate=true|false      optional; false by default: true runs the rollback right
 //	                           after the change fails without a transaction
+//	profile=NAME[,NAME…]       optional; the environments the change belongs to, a name
+//	                           prefixed by '!' excluding one (see Profiles below)
 //
 // An id or target id starts with an ASCII letter or digit and continues with
 // letters, digits, '.', '_' or '-'. A value with spaces is written by quoting
@@ -31,6 +33,27 @@
 // [ast.CommentGroup.Text], which drops them. Whether the directive sits on a
 // function or a type, and whether its order agrees with the file name, is for
 // the generator to decide: this package knows one comment line.
+//
+// # Profiles
+//
+// A change may say which environments it belongs to:
+//
+//	//flamingock:change id=seed-users order=7 target=appdb profile=dev,test
+//	//flamingock:change id=sample-data order=8 target=appdb profile=!prod
+//
+// The value is a comma-separated list of profile names, without blanks. A
+// name is ASCII letters, digits, '-' and '_', at most MaxProfileLen bytes,
+// compared case-sensitively; a name prefixed by '!' excludes the change
+// from a runner that has that profile. No name may appear twice, nor both
+// plain and with '!'. Each problem is reported at the name it concerns.
+//
+// What a runner does with them (runtime/pipeline's WithProfiles): a change
+// without profile= runs on every runner; a change with profile= runs only
+// on a runner that has at least one active profile, when one of its plain
+// names is active (or it has none) and none of its '!' names is. A runner
+// without active profiles therefore never runs a change that declares any,
+// '!' or not: a dev seed-data change cannot reach production because
+// someone forgot an option, and neither can a profile=!prod change.
 package annotations
 
 import (
@@ -70,9 +93,10 @@ const (
 	attrRecovery      = "recovery"
 	attrTransactional = "transactional"
 	attrCompensate    = "compensate"
+	attrProfile       = "profile"
 )
 
-var knownAttrs = []string{attrID, attrOrder, attrTarget, attrAuthor, attrRollback, attrRecovery, attrTransactional, attrCompensate}
+var knownAttrs = []string{attrID, attrOrder, attrTarget, attrAuthor, attrRollback, attrRecovery, attrTransactional, attrCompensate, attrProfile}
 
 // IDRule states the charset of ids and target ids (see ValidID), as error
 // messages say it.
@@ -101,6 +125,10 @@ type Change struct {
 	// without a transaction is followed at once by its rollback. Without
 	// it, the rollback is an undo, for a change that was fully applied.
 	Compensate bool
+	// Profiles are the names of profile=, as written: a name prefixed by
+	// '!' excludes the change from a runner with that profile. Empty when
+	// the change runs on every runner.
+	Profiles []string
 
 	// attrs holds the position of each attribute present, by name.
 	attrs map[string]token.Pos
@@ -265,6 +293,18 @@ func parseAttrs(d ast.Directive, known []string, set func(name, value string) st
 			fail(a.Pos, "empty value for %s", name)
 			continue
 		}
+		if name == attrProfile {
+			// Each problem at the name it concerns, when the offsets of
+			// the value are those of the line.
+			at := a.Pos + token.Pos(len(name)+1)
+			for _, e := range profileErrors(value) {
+				if quoted {
+					fail(a.Pos, "%s", e.Msg)
+				} else {
+					fail(at+token.Pos(e.Offset), "%s", e.Msg)
+				}
+			}
+		}
 		if msg := set(name, value); msg != "" {
 			fail(a.Pos, "%s", msg)
 		}
@@ -315,6 +355,9 @@ func (c *Change) set(name, value string) string {
 		default:
 			return fmt.Sprintf("invalid recovery %q: want manual or retry", value)
 		}
+	case attrProfile:
+		// parseAttrs reported the problems of the value, at their names.
+		c.Profiles, _ = ParseProfiles(value)
 	case attrTransactional, attrCompensate:
 		if value != "true" && value != "false" {
 			return fmt.Sprintf("invalid %s %q: want true or false", name, value)

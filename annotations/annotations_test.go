@@ -159,7 +159,7 @@ func TestParseCommentReportsEveryProblemAtItsArgument(t *testing.T) {
 		{
 			name: "an unrelated attribute lists the known ones",
 			text: `//flamingock:change id=a target=t color=red`,
-			want: []wantErr{{35, `unknown attribute "color"; known attributes are id, order, target, author, rollback, recovery, transactional, compensate`}},
+			want: []wantErr{{35, `unknown attribute "color"; known attributes are id, order, target, author, rollback, recovery, transactional, compensate, profile`}},
 		},
 		{
 			name: "a repeated attribute is reported at its second use",

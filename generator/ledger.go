@@ -1,7 +1,6 @@
 package generator
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"go/token"
@@ -27,6 +26,9 @@ type ledger struct {
 	deps map[string]string
 	// entries are sorted by order.
 	entries []ledgerEntry
+	// merged is set when the file held git conflict markers: its entries
+	// are both sides' (see resolveConflicts).
+	merged bool
 }
 
 // ledgerEntry is one change generated before.
@@ -40,6 +42,11 @@ type ledgerEntry struct {
 	// recorded equivalent to its successor by -cosmetic.
 	cosmetic []string
 	line     int
+	// seq is the entry's rank in the file. flamingock-gen writes entries in
+	// increasing order, so an entry after one of a higher or equal order
+	// came from a merge of two ledgers (git's conflict sides or
+	// merge=union, each writing our side first): see checkMerge.
+	seq int
 }
 
 // cosmeticAttr introduces the checksums of earlier, equivalent versions.
@@ -53,9 +60,13 @@ func parseLedger(path string, data []byte) (ledger, []*Error) {
 	var l ledger
 	var errs []*Error
 	seen := map[string]int{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
+	lines, merged, conflictErrs := resolveConflicts(path, data)
+	l.merged = merged
+	errs = append(errs, conflictErrs...)
+	stageText := ""
+	depLines := map[string]string{}
+	for _, ln := range lines {
+		line, text := ln.line, ln.text
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
@@ -72,6 +83,8 @@ func parseLedger(path string, data []byte) (ledger, []*Error) {
 			switch {
 			case !token.IsExported(field) || key == "":
 				malformed("dep FIELD TYPE")
+			case merged && depLines[key] == text:
+				// The same line on both sides of a conflict.
 			case l.deps[key] != "":
 				errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("dependency %s appears twice in the ledger", key)})
 			default:
@@ -79,6 +92,7 @@ func parseLedger(path string, data []byte) (ledger, []*Error) {
 					l.deps = map[string]string{}
 				}
 				l.deps[key] = field
+				depLines[key] = text
 			}
 			continue
 		}
@@ -86,10 +100,11 @@ func parseLedger(path string, data []byte) (ledger, []*Error) {
 			switch {
 			case len(fields) != 2 || !annotations.ValidID(fields[1]):
 				malformed("stage NAME")
+			case merged && stageText == text:
 			case l.stageLine != 0:
 				errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("the ledger names its stage twice (first on line %d)", l.stageLine)})
 			default:
-				l.stage, l.stageLine = fields[1], line
+				l.stage, l.stageLine, stageText = fields[1], line, text
 			}
 			continue
 		}
@@ -98,16 +113,29 @@ func parseLedger(path string, data []byte) (ledger, []*Error) {
 		case !ok:
 			malformed("ORDER ID CHECKSUM")
 			continue
+		case seen[e.id] != 0 && merged:
+			// Both sides of a merge record the change: the same line, or
+			// one side recorded a cosmetic edit the other did not.
+			i := slices.IndexFunc(l.entries, func(o ledgerEntry) bool { return o.id == e.id })
+			o := l.entries[i]
+			switch {
+			case o.order == e.order && o.checksum == e.checksum && slices.Equal(o.cosmetic, e.cosmetic):
+			case o.order == e.order && slices.Contains(e.cosmetic, o.checksum):
+				e.line, e.seq = o.line, o.seq
+				l.entries[i] = e
+			case o.order == e.order && slices.Contains(o.cosmetic, e.checksum):
+			default:
+				errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("change %q appears twice in the ledger, differently on the two sides of a merge (first on line %d): one branch renumbered or edited it; restore the line of the branch that released it", e.id, seen[e.id])})
+			}
+			continue
 		case seen[e.id] != 0:
 			errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("change %q appears twice in the ledger (first on line %d)", e.id, seen[e.id])})
 			continue
 		}
 		seen[e.id] = line
 		e.line = line
+		e.seq = len(l.entries)
 		l.entries = append(l.entries, e)
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, &Error{Pos: token.Position{Filename: path}, Msg: fmt.Sprintf("reading the ledger: %v", err)})
 	}
 	slices.SortStableFunc(l.entries, func(a, b ledgerEntry) int { return a.order.Compare(b.order) })
 	return l, errs
@@ -208,6 +236,7 @@ func reconcile(fset *token.FileSet, path string, l ledger, changes []*change, po
 	}
 	rc.checkFlags(pol, declared, generated)
 	if !pol.rewrite {
+		rc.errs = append(rc.errs, checkMerge(fset, path, l, declared, lastOrder(l, changes).String(), pol)...)
 		rc.errs = append(rc.errs, checkHistory(fset, path, entries, changes, declared)...)
 	}
 	for _, e := range entries {
@@ -314,4 +343,20 @@ func checkHistory(fset *token.FileSet, path string, entries []ledgerEntry, chang
 			ch.ann.ID, ch.order, next.id, next.order, at(next.line), last.order, next.id, next.id)})
 	}
 	return errs
+}
+
+// lastOrder returns the highest order of the ledger's entries and changes.
+func lastOrder(l ledger, changes []*change) audit.Order {
+	var last audit.Order
+	for _, e := range l.entries {
+		if e.order.Compare(last) > 0 {
+			last = e.order
+		}
+	}
+	for _, ch := range changes {
+		if ch.order.Compare(last) > 0 {
+			last = ch.order
+		}
+	}
+	return last
 }

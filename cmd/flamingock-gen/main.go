@@ -91,11 +91,31 @@
 //	-unreleased id
 //		record that change id never ran anywhere: it may be edited,
 //		renumbered or removed. Repeatable, or a comma-separated list.
+//	-renumber id
+//		move change id after the last order, then generate: its order= or
+//		the order in its file names is rewritten, and the ledger forgets
+//		it. For a change that never ran anywhere, such as one that took
+//		the order of another branch's in a merge (go generate names it);
+//		one the ledger records outside a merge needs -unreleased id too.
 //	-allow-ledger-rewrite
 //		permit removing or renumbering every change generated before, and
 //		adding a change before them. Only for changes that were never
 //		applied anywhere. It accepts no edit: name each with -cosmetic or
 //		-unreleased.
+//
+// The next change is written by
+//
+//	flamingock-gen new [-sql|-yaml] [-dir dir] NAME
+//
+// with the next order (sequential or a timestamp, as the package's orders
+// are, above every order of the package and of its ledger), the package's
+// file names and ids, in Go by default, as a SQL file (-sql, in the form of
+// the package's SQL files) or as MongoDB steps (-yaml); it prints the
+// path of each file it wrote. "flamingock-gen new" alone still generates
+// the package in the directory new.
+//
+// A ledger with git's conflict markers is read as the union of its sides,
+// and the generated files are regenerated whatever a merge left in them.
 //
 // Every problem is reported at once, one per line, as file:line:col: message;
 // warnings (a renamed stage, an edit recorded as cosmetic) as
@@ -115,6 +135,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/flamingock/flamingock-go/generator"
@@ -136,6 +158,11 @@ const (
 
 // run is flamingock-gen with arguments args; it returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// "new NAME" is the subcommand; "new" alone stays the directory ./new
+	// of the form flamingock-gen [flags] [dir], which takes one argument.
+	if len(args) > 1 && args[0] == "new" {
+		return runNew(args[1:], stdout, stderr)
+	}
 	flags := flag.NewFlagSet("flamingock-gen", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	check := flags.Bool("check", false, "report whether the generated files are up to date; write nothing")
@@ -144,9 +171,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	allowRewrite := flags.Bool("allow-ledger-rewrite", false, "permit removing, renumbering or inserting before generated changes")
 	var cosmetic, unreleased idList
 	flags.Var(&cosmetic, "cosmetic", "record that the edit of change `id` does not change what it does (repeatable)")
+	renumber := flags.String("renumber", "", "move change `id`, which never ran anywhere, after the last order (its directive or file names, and the ledger), then generate")
 	flags.Var(&unreleased, "unreleased", "record that change `id` never ran anywhere: it may be edited, renumbered or removed (repeatable)")
 	flags.Usage = func() {
-		fmt.Fprintf(stderr, "usage: flamingock-gen [flags] [dir]\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: flamingock-gen [flags] [dir]\n       flamingock-gen new [-sql|-yaml] [-dir dir] NAME\n\nflags:\n")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
@@ -160,6 +188,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	dir := flags.Arg(0)
+	if *renumber != "" {
+		if *check {
+			fmt.Fprintln(stderr, "flamingock-gen: -renumber edits the package; -check writes nothing: choose one")
+			return exitError
+		}
+		r, err := generator.Renumber(generator.RenumberConfig{Dir: dir, ID: *renumber, Unreleased: slices.Contains(unreleased, *renumber)})
+		if err == nil {
+			err = r.Commit()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "flamingock-gen: %v\n", err)
+			return exitError
+		}
+		what := ""
+		for _, rn := range r.Renames {
+			what += fmt.Sprintf(", %s → %s", filepath.Base(rn[0]), filepath.Base(rn[1]))
+		}
+		if r.NewID != r.ID {
+			what += fmt.Sprintf(", now id %s", r.NewID)
+		}
+		fmt.Fprintf(stderr, "flamingock-gen: change %s moved from order %s to %s%s\n", r.ID, r.From, r.To, what)
+		unreleased = slices.DeleteFunc(unreleased, func(id string) bool { return id == *renumber })
+	}
 
 	res, err := generator.Generate(ctx, generator.Config{
 		Dir:                dir,
@@ -233,4 +284,63 @@ func (l *idList) Set(v string) error {
 		*l = append(*l, id)
 	}
 	return nil
+}
+
+// runNew is flamingock-gen new: it writes the next change of the package
+// and prints the path of each file it wrote.
+func runNew(args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("flamingock-gen new", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	sqlFile := flags.Bool("sql", false, "write a SQL file (the package needs a //flamingock:sql directive)")
+	yamlFile := flags.Bool("yaml", false, "write a MongoDB steps file (the package needs a //flamingock:yaml directive)")
+	dir := flags.String("dir", "", "the package `directory` (default: the current directory)")
+	flags.Usage = func() {
+		fmt.Fprintf(stderr, "usage: flamingock-gen new [-sql|-yaml] [-dir dir] NAME\n\nflags:\n")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitError
+	}
+	if flags.NArg() != 1 || *sqlFile && *yamlFile {
+		flags.Usage()
+		return exitError
+	}
+	kind := generator.GoChange
+	switch {
+	case *sqlFile:
+		kind = generator.SQLChange
+	case *yamlFile:
+		kind = generator.YAMLChange
+	}
+	files, err := generator.NewChange(generator.NewConfig{Dir: *dir, Name: flags.Arg(0), Kind: kind})
+	if err != nil {
+		fmt.Fprintf(stderr, "flamingock-gen new: %v\n", err)
+		return exitError
+	}
+	cwd, _ := os.Getwd()
+	for _, f := range files {
+		if err := writeNew(f.Path, f.Data); err != nil {
+			fmt.Fprintf(stderr, "flamingock-gen new: %v\n", err)
+			return exitError
+		}
+		path := f.Path
+		if rel, err := filepath.Rel(cwd, path); err == nil && filepath.IsLocal(rel) {
+			path = rel
+		}
+		fmt.Fprintln(stdout, path)
+	}
+	return exitOK
+}
+
+// writeNew writes a file that must not exist.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return errors.Join(err, f.Close())
 }

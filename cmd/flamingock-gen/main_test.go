@@ -118,6 +118,10 @@ func TestRunRejectsBadUsage(t *testing.T) {
 		{"two directories are a usage error", []string{"a", "b"}, exitError, "usage: flamingock-gen [flags] [dir]"},
 		{"help is not an error", []string{"-h"}, exitOK, "-allow-ledger-rewrite"},
 		{"a directory without a package cannot run", []string{t.TempDir()}, exitError, "flamingock-gen: loading the package"},
+		{"new takes one name", []string{"new", "a", "b"}, exitError, "usage: flamingock-gen new [-sql|-yaml] [-dir dir] NAME"},
+		{"new refuses -sql with -yaml", []string{"new", "-sql", "-yaml", "a"}, exitError, "usage: flamingock-gen new"},
+		{"new refuses a name that makes no file name", []string{"new", "-dir", t.TempDir(), "a/b"}, exitError, `invalid change name "a/b"`},
+		{"-renumber and -check contradict each other", []string{"-check", "-renumber=x"}, exitError, "choose one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +143,7 @@ func Example_usage() {
 	fmt.Print(stderr.String())
 	// Output:
 	// usage: flamingock-gen [flags] [dir]
+	//        flamingock-gen new [-sql|-yaml] [-dir dir] NAME
 	//
 	// flags:
 	//   -allow-ledger-rewrite
@@ -149,6 +154,8 @@ func Example_usage() {
 	//     	record that the edit of change id does not change what it does (repeatable)
 	//   -rename-stage
 	//     	with -stage, rename the stage the ledger records (only a stage that never ran anywhere)
+	//   -renumber id
+	//     	move change id, which never ran anywhere, after the last order (its directive or file names, and the ledger), then generate
 	//   -stage name
 	//     	stage name in the audit trail (default: the one the ledger records, else the package name)
 	//   -unreleased id

@@ -95,6 +95,9 @@ func (r *Runner) Baseline(ctx context.Context, through, operator, reason string)
 	)
 	for _, pc := range upTo {
 		switch {
+		case pc.Action == ActionExclude:
+			// Not this runner's change: left as it is, neither marked
+			// nor refused.
 		case pc.Latest == nil:
 			marks = append(marks, Mark{Stage: pc.Stage, ChangeID: pc.ChangeID, Operator: operator, Reason: reason, Metadata: metadata})
 		case pc.Action != ActionSkip:
@@ -110,6 +113,8 @@ func (r *Runner) Baseline(ctx context.Context, through, operator, reason string)
 	for _, pc := range upTo {
 		o := Outcome{Stage: pc.Stage, ChangeID: pc.ChangeID, Status: StatusSkipped, Reason: pc.Reason}
 		switch {
+		case pc.Action == ActionExclude:
+			o.Status = StatusExcluded
 		case rec.recorded[pc.key()]:
 			o.Status, o.Reason = StatusMarked, "marked applied: "+reason
 		case pc.Latest == nil:

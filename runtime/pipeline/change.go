@@ -47,6 +47,13 @@ type Meta struct {
 	Equivalent []string
 	// Source is where the change is declared, as file:line.
 	Source string
+	// Profiles are the environments the change belongs to (profile=dev,test),
+	// as declared: a name prefixed by '!' excludes the change from a runner
+	// with that profile. Empty, the change runs on every runner; otherwise
+	// only on a runner with matching active profiles (WithProfiles; see the
+	// package documentation, "Profiles"). New refuses a name that
+	// profile= would refuse.
+	Profiles []string
 }
 
 // recovery returns the declared recovery with its default applied.

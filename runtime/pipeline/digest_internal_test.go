@@ -16,12 +16,12 @@ func TestDigestTellsPipelinesApart(t *testing.T) {
 		"one change less":      {stage("s1", change("a", "x"))},
 		"id and checksum swap": {stage("s1", change("x", "a"), change("b", "y"))},
 	}
-	d := pipelineDigest(base)
-	if d != pipelineDigest([]Stage{stage("s1", change("a", "x"), change("b", "y"))}) {
+	d := pipelineDigest(base, nil)
+	if d != pipelineDigest([]Stage{stage("s1", change("a", "x"), change("b", "y"))}, nil) {
 		t.Fatal("the same pipeline has two digests")
 	}
 	for name, o := range others {
-		if pipelineDigest(o) == d {
+		if pipelineDigest(o, nil) == d {
 			t.Errorf("%s: same digest as the base pipeline", name)
 		}
 	}
@@ -30,7 +30,7 @@ func TestDigestTellsPipelinesApart(t *testing.T) {
 	changes := base[0].Changes
 	generated := []Stage{{Name: "s1", Generated: &Generated{Digest: stageDigest(changes), Len: len(changes),
 		Changes: func() []Change { return changes }}}}
-	if pipelineDigest(generated) != d {
+	if pipelineDigest(generated, nil) != d {
 		t.Error("a generated stage and the same changes listed have two digests")
 	}
 }

@@ -124,6 +124,50 @@
 // Validate report it as a Drift, a warning in the log; it fails none of
 // them.
 //
+// # Profiles
+//
+// A change may declare the environments it belongs to (profile=dev,test in
+// its directive, Meta.Profiles); a runner is given its active profiles
+// with WithProfiles("prod"). A change without profiles runs on every
+// runner. A change with profiles runs only on a runner with at least one
+// active profile, when one of its plain names is active (or it has none)
+// and none of its '!' names is: profile=dev,test runs under dev or test,
+// profile=!prod under any profile but prod.
+//
+// A runner without WithProfiles has no active profile, so it runs only
+// the changes that declare none, never one with a profile, '!' included.
+// That is the safe default: a dev seed-data change (or a profile=!prod
+// one) cannot run in production because someone forgot an option; the
+// worst a forgotten option does is leave a change out, and a runner with
+// the right profiles reports it pending (Validate fails there).
+//
+// A change the runner's profiles exclude is decided ActionExclude
+// (StatusExcluded in the Result, an EventSkipped whose Reason starts with
+// "excluded by profile"): it is neither pending nor an issue, for Run,
+// Plan and Validate, whatever its latest entry; RollbackTo does not undo
+// it and Baseline does not mark it. One applied before, by a runner of
+// other profiles, stays applied: its Latest entry and Reason say so. No
+// marker is read and no drift is reported for it.
+//
+// Excluded changes keep their place in the order: New checks orders over
+// every change, whatever its profiles. A change that depends on an
+// excluded one (a later change for every environment reading the table a
+// dev-only change creates) is the author's business: the runner does not
+// know what a change reads.
+//
+// Every entry a runner with profiles writes for a change it runs or rolls
+// back records its active profiles, sorted, under audit.MetadataProfiles
+// of Entry.Metadata: {"profiles": ["dev","test"]}.
+//
+// The checkpoint of a pipeline (see audit.Checkpointer) covers the active
+// profiles: the pipeline's digest includes them, and each change's
+// profiles are in its stage's digest. A checkpoint saved by a dev runner,
+// which found every change done but left the prod changes out, is
+// therefore never current for a prod runner, nor the reverse, nor for a
+// pipeline where a change gained or lost a profile. The digest of a
+// runner without profiles over changes without profiles is the one of
+// before profiles existed, so that existing checkpoints stay current.
+//
 // # The lock
 //
 // The runner holds a lease on the pipeline's lock key in the audit store

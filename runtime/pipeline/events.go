@@ -220,7 +220,7 @@ func (x *execution) summarize(res *Result, err error) {
 // summary counts the outcomes of res, as in "2 applied, 1 skipped".
 func (r *Result) summary() string {
 	var parts []string
-	for _, s := range []Status{StatusApplied, StatusRecovered, StatusRolledBack, StatusMarked, StatusSkipped, StatusFailed, StatusNotRun} {
+	for _, s := range []Status{StatusApplied, StatusRecovered, StatusRolledBack, StatusMarked, StatusSkipped, StatusExcluded, StatusFailed, StatusNotRun} {
 		if n := r.Count(s); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}

@@ -664,6 +664,7 @@ func (x *execution) entry(c *boundChange, st audit.State, s audit.Strategy, d ti
 		Recovery:    c.meta.Recovery,
 		Checksum:    c.meta.Checksum,
 		Reason:      x.step.reason,
+		Metadata:    x.r.withProfiles(nil),
 	}
 	if err != nil {
 		e.ErrorMessage, e.ErrorKind = err.Error(), errorKind(err)

@@ -21,6 +21,11 @@ type Generated struct {
 	Digest string
 	// Len is the number of changes.
 	Len int
+	// Profiled is the number of changes that declare profiles (the
+	// generated file sets it only when there are some): a start that found
+	// the pipeline's checkpoint current counts its skipped changes without
+	// building them only when no change of it may be excluded by profile.
+	Profiled int
 	// Targets are the targets the changes run on, once per way a change is
 	// declared on each (transactional or not).
 	Targets []TargetUse

@@ -99,6 +99,8 @@ type spec struct {
 	// compensate runs the rollback right after a failure without a
 	// transaction.
 	compensate bool
+	// profiles are the change's Meta.Profiles.
+	profiles []string
 }
 
 func (e *env) meta(s spec) pipeline.Meta {
@@ -112,6 +114,7 @@ func (e *env) meta(s spec) pipeline.Meta {
 	return pipeline.Meta{
 		ID: s.id, Order: audit.OrderOf(order), Author: "tester", Target: target, Recovery: s.recovery,
 		WithoutTransaction: s.strategy == audit.StrategyNonTx, Compensate: s.compensate, Checksum: "sum-" + s.id, Equivalent: s.equivalent, Source: s.id + ".go:3",
+		Profiles: s.profiles,
 	}
 }
 

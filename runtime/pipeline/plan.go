@@ -25,6 +25,12 @@ const (
 	// ActionIssue blocks the run: only an operator can tell whether the
 	// change took effect.
 	ActionIssue Action = "issue"
+	// ActionExclude leaves the change alone because its profiles do not
+	// match the runner's (WithProfiles): it is neither pending nor an
+	// issue, and RollbackTo does not undo it. Latest and Reason say what
+	// the trail holds: a change applied before, under other profiles,
+	// stays applied.
+	ActionExclude Action = "exclude"
 )
 
 // Plan is what a run would do, decided from the audit trail without taking
@@ -140,6 +146,10 @@ func (r *Runner) plan(ctx context.Context) (*Plan, error) {
 // decided them: nothing was recorded since a run found them all applied.
 const reasonCheckpoint = "applied; the audit trail has not changed since every change was found applied"
 
+// reasonExcludedCheckpoint completes the reason of a change excluded by
+// profile when a current checkpoint decided it, which reads no entry.
+const reasonExcludedCheckpoint = "; decided from the checkpoint, which reads no entry"
+
 // startPlan is plan for Run, which only needs to know whether anything is
 // to be done: when the store keeps checkpoints and the pipeline's is
 // current, every change is done and neither the trail is read nor the
@@ -190,6 +200,12 @@ func (r *Runner) decideAll(ctx context.Context, snap []audit.Entry) (*Plan, erro
 	for i, c := range r.built.changes {
 		pc := &p.Changes[i]
 		*pc = PlannedChange{Stage: c.stage, ChangeID: c.meta.ID, Order: c.meta.Order, Latest: latest[c.key()]}
+		if r.excluded(c.meta) {
+			// Decided from nothing else: no marker is read, no drift
+			// reported, for a change this runner never runs.
+			pc.Action, pc.Reason = ActionExclude, r.excludedReason(c.meta, pc.Latest)
+			continue
+		}
 		if err := r.decide(ctx, c, pc); err != nil {
 			return nil, err
 		}

@@ -10,8 +10,12 @@ import (
 type Status string
 
 const (
-	StatusApplied   Status = "applied"
-	StatusSkipped   Status = "skipped"
+	StatusApplied Status = "applied"
+	StatusSkipped Status = "skipped"
+	// StatusExcluded: the change's profiles do not match the runner's
+	// (WithProfiles), so it was left alone (ActionExclude); Reason says
+	// whether it is applied.
+	StatusExcluded  Status = "excluded"
 	StatusRecovered Status = "recovered"
 	StatusFailed    Status = "failed"
 	StatusNotRun    Status = "not run"
@@ -112,6 +116,11 @@ func (r *Result) Applied() []Outcome { return r.with(StatusApplied) }
 // before; for RollbackTo, those that were not applied.
 func (r *Result) Skipped() []Outcome { return r.with(StatusSkipped) }
 
+// Excluded returns the changes the run left alone because their profiles
+// do not match the runner's (WithProfiles); each Reason says whether the
+// change is applied.
+func (r *Result) Excluded() []Outcome { return r.with(StatusExcluded) }
+
 // Recovered returns the changes the run recorded as applied because their
 // target's marker proved a previous run had committed them.
 func (r *Result) Recovered() []Outcome { return r.with(StatusRecovered) }
@@ -146,14 +155,14 @@ func (r *Result) with(s Status) []Outcome {
 // not even built (see Generated), and Count(StatusSkipped) says how many
 // there are.
 func (r *Result) Count(s Status) int {
-	if r.upToDate != nil {
+	if r.upToDate != nil && r.upToDate.r.profiled == 0 {
 		if s == StatusSkipped {
 			return r.upToDate.r.total
 		}
 		return 0
 	}
 	n := 0
-	for _, o := range r.changes {
+	for _, o := range r.Changes() {
 		if o.Status == s {
 			n++
 		}
@@ -162,11 +171,12 @@ func (r *Result) Count(s Status) int {
 }
 
 // done reports whether every change of r is applied: skipped as applied,
-// applied or recovered by this run.
+// applied or recovered by this run; or excluded by profile, which the
+// checkpoint of this runner's profiles covers.
 func (r *Result) done() bool {
 	for _, o := range r.Changes() {
 		switch o.Status {
-		case StatusSkipped, StatusApplied, StatusRecovered:
+		case StatusSkipped, StatusApplied, StatusRecovered, StatusExcluded:
 		default:
 			return false
 		}

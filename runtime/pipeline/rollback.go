@@ -155,6 +155,10 @@ func (x *execution) rollbackTasks(ctx context.Context, first int) ([]task, error
 			refusals = append(refusals, Refusal{Stage: c.stage, ChangeID: c.meta.ID, Reason: why})
 		}
 		switch {
+		case pc.Action == ActionExclude:
+			// Not this runner's change, applied or not: its undo is for a
+			// runner with its profiles.
+			t.exclude, t.reason = true, pc.Reason+"; not rolled back"
 		case pc.Action == ActionSkip && !c.hasRollback:
 			refuse("it is applied and declares no rollback; undo it by hand and mark it rolled back with flamingock audit fix, or roll back to a later change")
 		case pc.Action == ActionSkip:

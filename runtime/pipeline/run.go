@@ -124,8 +124,12 @@ func (x *execution) upToDate(ctx context.Context, res *Result) (*Result, error) 
 		return res, err
 	}
 	for _, c := range b.changes {
-		x.log.Debug("skipped", "stage", c.stage, "change", c.meta.ID, "reason", reasonCheckpoint)
-		x.emit(Event{Kind: EventSkipped, Stage: c.stage, ChangeID: c.meta.ID, Reason: reasonCheckpoint})
+		reason := reasonCheckpoint
+		if x.r.excluded(c.meta) {
+			reason = x.r.excludedWhy(c.meta) + reasonExcludedCheckpoint
+		}
+		x.log.Debug("skipped", "stage", c.stage, "change", c.meta.ID, "reason", reason)
+		x.emit(Event{Kind: EventSkipped, Stage: c.stage, ChangeID: c.meta.ID, Reason: reason})
 	}
 	return res, nil
 }
@@ -141,6 +145,10 @@ func (r *Runner) skippedFromCheckpoint() []Outcome {
 			changes = st.Generated.Changes()
 		}
 		for _, c := range changes {
+			if r.excluded(c.meta) {
+				out = append(out, Outcome{Stage: st.Name, ChangeID: c.meta.ID, Status: StatusExcluded, Reason: r.excludedWhy(c.meta) + reasonExcludedCheckpoint})
+				continue
+			}
 			out = append(out, Outcome{Stage: st.Name, ChangeID: c.meta.ID, Status: StatusSkipped, Reason: reasonCheckpoint})
 		}
 	}
@@ -220,10 +228,11 @@ func (x *execution) saw(seq int64) { x.tip = max(x.tip, seq) }
 type task struct {
 	c  *boundChange
 	pc *PlannedChange // nil when the change could not be decided
-	// skip leaves the change alone; recover records APPLIED from its
-	// marker. reason explains the outcome.
-	skip, recover bool
-	reason        string
+	// skip leaves the change alone; exclude too, for its profiles;
+	// recover records APPLIED from its marker. reason explains the
+	// outcome.
+	skip, exclude, recover bool
+	reason                 string
 }
 
 // tasks are the tasks of Run, in pipeline order, from plan p; with p nil
@@ -240,6 +249,7 @@ func (x *execution) tasks(p *Plan) iter.Seq[task] {
 				pc := &p.Changes[i]
 				t.pc, t.reason = pc, pc.Reason
 				t.skip, t.recover = pc.Action == ActionSkip, pc.Action == ActionRecover
+				t.exclude = pc.Action == ActionExclude
 			}
 			if !yield(t) {
 				return
@@ -262,6 +272,12 @@ func (x *execution) walk(ctx context.Context, res *Result, tasks iter.Seq[task])
 		c := t.c
 		o := Outcome{Stage: c.stage, ChangeID: c.meta.ID, Reason: t.reason}
 		switch {
+		case t.exclude:
+			o.Status = StatusExcluded
+			if debug {
+				x.log.Debug("excluded", "stage", c.stage, "change", c.meta.ID, "reason", t.reason)
+			}
+			x.emit(Event{Kind: EventSkipped, Stage: c.stage, ChangeID: c.meta.ID, Reason: t.reason})
 		case t.skip:
 			o.Status = StatusSkipped
 			if debug {
@@ -304,7 +320,9 @@ func (x *execution) walk(ctx context.Context, res *Result, tasks iter.Seq[task])
 func (x *execution) notRun(ctx context.Context, res *Result, tasks iter.Seq[task], why string) *Result {
 	for t := range tasks {
 		o := Outcome{Stage: t.c.stage, ChangeID: t.c.meta.ID, Status: StatusNotRun, Reason: "not run: " + why}
-		if t.skip {
+		if t.exclude {
+			o.Status, o.Reason = StatusExcluded, t.reason
+		} else if t.skip {
 			o.Status, o.Reason = StatusSkipped, t.reason
 			x.drift(ctx, res, t.pc)
 		}

@@ -24,8 +24,11 @@ type Runner struct {
 	caps   *audit.Extended // what the store can do besides audit.Store, asked once
 	stages []Stage
 	total  int // changes in every stage
-	cfg    config
-	host   string
+	// profiled is the number of changes, in every stage, that declare
+	// profiles.
+	profiled int
+	cfg      config
+	host     string
 	// digest identifies the pipeline in checkpoints (audit.Checkpoint);
 	// empty when the store keeps none.
 	digest string
@@ -121,8 +124,14 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 			lazy = true
 			errs = append(errs, checkGenerated(store, st)...)
 			r.total += st.Generated.Len
+			r.profiled += st.Generated.Profiled
 		} else {
 			r.total += len(st.Changes)
+			for _, c := range st.Changes {
+				if len(c.meta.Profiles) > 0 {
+					r.profiled++
+				}
+			}
 		}
 		stageErrs[i] = errs
 	}
@@ -142,7 +151,7 @@ func New(store audit.Store, stages []Stage, opts ...Option) (*Runner, error) {
 		return nil, fmt.Errorf("invalid pipeline:\n%w", err)
 	}
 	if r.caps.KeepsCheckpoints() {
-		r.digest = pipelineDigest(stages)
+		r.digest = pipelineDigest(stages, r.cfg.profiles)
 	}
 	r.host, _ = os.Hostname()
 	if r.host == "" {
@@ -189,6 +198,11 @@ func (r *Runner) build() (built, [][]error) {
 					"it was edited by hand; run go generate", clip(st.Name), g.Len, g.Digest, len(changes), sum))
 				continue
 			}
+			if n := countProfiled(changes); n != g.Profiled {
+				stageErrs[i] = append(errs, fmt.Errorf("stage %q: its generated file says %d changes declare profiles, and builds %d that do: "+
+					"it was edited by hand; run go generate", clip(st.Name), g.Profiled, n))
+				continue
+			}
 		}
 		for j, c := range changes {
 			m := c.meta
@@ -227,6 +241,9 @@ func (r *Runner) build() (built, [][]error) {
 			if !m.recovery().Valid() {
 				errs = append(errs, fmt.Errorf("%s: unknown recovery %q (want %s or %s)",
 					where(), m.Recovery, audit.RecoveryManual, audit.RecoveryRetry))
+			}
+			if msg := profilesProblem(m.Profiles); msg != "" {
+				errs = append(errs, fmt.Errorf("%s: %s", where(), msg))
 			}
 			if m.Compensate && !c.hasRollback {
 				errs = append(errs, fmt.Errorf("%s: Compensate is set, but the change has no rollback to compensate with", where()))
@@ -276,13 +293,16 @@ func clip(s string) string {
 	return s[:n] + "…"
 }
 
-// pipelineDigest returns the digest of a pipeline: its stages' names and
-// the digests of their changes (stageDigest), in order, which a
-// Generated stage brings computed. Only the stage, id and checksum of each
-// change decide whether a run has anything to do (and the checksum
-// whether Plan reports a changed source), so a pipeline that differs in
-// them never trusts the checkpoint of another.
-func pipelineDigest(stages []Stage) string {
+// pipelineDigest returns the digest of a pipeline run by a runner of
+// active profiles: its stages' names and the digests of their changes
+// (stageDigest), in order, which a Generated stage brings computed, and
+// the active profiles. Only the stage, id, checksum and profiles of each
+// change and the runner's profiles decide whether a run has anything to do
+// (and the checksum whether Plan reports a changed source), so a pipeline
+// that differs in them never trusts the checkpoint of another: a
+// checkpoint saved by a dev runner, which left the prod changes out, is not
+// current for a prod runner, nor the reverse.
+func pipelineDigest(stages []Stage, profiles []string) string {
 	names, sums := make([]string, len(stages)), make([]string, len(stages))
 	for i, st := range stages {
 		names[i] = st.Name
@@ -292,7 +312,7 @@ func pipelineDigest(stages []Stage) string {
 			sums[i] = stageDigest(st.Changes)
 		}
 	}
-	return digest.Pipeline(names, sums)
+	return digest.Pipeline(names, sums, profiles...)
 }
 
 // stageDigest returns the digest of a stage's changes, as flamingock-gen
@@ -300,9 +320,20 @@ func pipelineDigest(stages []Stage) string {
 func stageDigest(changes []Change) string {
 	d := digest.NewStage()
 	for _, c := range changes {
-		d.Add(c.meta.ID, c.meta.Checksum)
+		d.AddProfiled(c.meta.ID, c.meta.Checksum, c.meta.Profiles)
 	}
 	return d.Sum()
+}
+
+// countProfiled is the number of changes that declare profiles.
+func countProfiled(changes []Change) int {
+	n := 0
+	for _, c := range changes {
+		if len(c.meta.Profiles) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // RunnerID is the identity this runner records and locks as.

@@ -29,6 +29,9 @@ type config struct {
 	runnerID string
 	events   func(Event)
 	importer Importer // see WithImport
+	// profiles are the active profiles (WithProfiles), sorted, without
+	// repetitions; nil when the runner has none.
+	profiles []string
 	// drifts are the drifts Validate has logged, so that a readiness
 	// check probing it every few seconds says each once (see Validate).
 	drifts *driftsLogged

@@ -32,7 +32,7 @@
 // more, which must take each later change's effect back exactly once. It
 // prints one line:
 //
-//	crash matrix: 388 cases (174 of them undo), 0 lost, 0 doubled, 0 silent
+//	crash matrix: 510 cases (232 of them undo), 0 lost, 0 doubled, 0 silent
 //
 // lost counts changes that never took effect and were not reported (and
 // rollbacks that did not take), doubled side effects beyond what the
@@ -46,19 +46,33 @@
 // PostgreSQL, sqltarget and pgxtarget (shared and separate transactions),
 // pgxtarget in autocommit mode and the file; on MongoDB, mongotarget with
 // changes declared transactional=false, counted in a collection without a
-// unique index, and the file; on MySQL (or MariaDB), sqltarget in a
-// separate transaction on a SQLite target database, its markers there, and
-// the file. No target shares the MySQL store's transaction (there is no
-// MySQL target), so the shared-transaction strategy is not among the MySQL
-// cases. Combinations that do not exist, such as a marker's crash point
-// without markers, are not cases. PostgreSQL, MongoDB and MySQL cases run
-// when FLAMINGOCK_TEST_POSTGRES, FLAMINGOCK_TEST_MONGO and
-// FLAMINGOCK_TEST_MYSQL are set (see internal/testenv); each case has a
-// schema or database of its own (on MySQL, a database created on the server
-// for it), dropped at its end. The MongoDB transaction strategy is not in the
-// matrix: the server the tests have, FerretDB, has no transactions. Cases
-// run six at a time unless -parallel says otherwise: most of a case is
-// waiting for its dead child's lease to expire.
+// unique index, and the file; on MySQL (or MariaDB), sqltarget as the MySQL
+// target: sharing the store's transaction (Shared, counted in a table of the
+// store's database), in a separate transaction with markers (New with
+// WithMySQL, on a second database created for the case), changes declared
+// transactional=false (rows written in autocommit mode), and the file.
+// Sharing and markers each run twice: with a change of DML alone, atomic,
+// and with a Go change that inserts its effect, runs DDL (CREATE TABLE),
+// which MySQL commits implicitly with the transaction so far, and then
+// writes more; its crash points inside apply and undo come after the DDL. In
+// a shared transaction the MySQL target writes STARTED first, so the points
+// before and after it are cases too. For the change with DDL, exactly once
+// means: its effect, committed by the DDL, is counted on the server; a crash
+// past the implicit commit leaves STARTED alone (shared) or the begun marker
+// without the marker (separate), an issue under recovery manual, resolved
+// with the CLI, and applied again under recovery retry, its effect then
+// allowed twice as for a change without a transaction; each case checks that
+// the change the child applied first is recorded APPLIED NON_TX, so that a
+// matrix where the DDL committed nothing fails. Combinations that do not
+// exist, such as a marker's crash point without markers, are not cases.
+// PostgreSQL, MongoDB and MySQL cases run when FLAMINGOCK_TEST_POSTGRES,
+// FLAMINGOCK_TEST_MONGO and FLAMINGOCK_TEST_MYSQL are set (see
+// internal/testenv); each case has a schema or database of its own (on
+// MySQL, a database created on the server for it, and a second one for the
+// target with markers), dropped at its end. The MongoDB transaction strategy
+// is not in the matrix: the server the tests have, FerretDB, has no
+// transactions. Cases run six at a time unless -parallel says otherwise:
+// most of a case is waiting for its dead child's lease to expire.
 //
 // The other tests resolve issues with the CLI, feed the runtime corrupt
 // and hostile audit records and locks, and keep the bugs the matrix found

@@ -98,6 +98,22 @@ var undoPointNames = map[crash.Point]string{
 	crash.AfterRollback:   "after the rollback returned",
 }
 
+// implicitPoints are the points a target whose database may commit a
+// change's transaction by itself passes in a shared transaction besides
+// those of pointsOf and undoPointsOf: STARTED is written first inside the
+// transaction (pipeline.SharedTxImplicit).
+var implicitPoints = []crash.Point{crash.BeforeStarted, crash.AfterStarted}
+
+// pointsFor returns the crash points of medium m, applying (pointsOf) or
+// undoing (undoPointsOf).
+func pointsFor(m medium, of map[audit.Strategy][]crash.Point) []crash.Point {
+	ps := of[m.strategy()]
+	if traitsOf(m).implicit && m.strategy() == audit.StrategySharedTx {
+		ps = append(slices.Clone(implicitPoints), ps...)
+	}
+	return ps
+}
+
 // childJob is what a child process does.
 type childJob struct {
 	World    worldSpec
@@ -117,6 +133,7 @@ type matrixCase struct {
 	point    crash.Point
 	// undo: the child dies undoing the second change, not applying it.
 	undo bool
+	traits
 }
 
 func (c matrixCase) String() string {
@@ -137,11 +154,13 @@ func cases(media []medium) []matrixCase {
 	var out []matrixCase
 	for _, m := range media {
 		for _, rec := range []audit.Recovery{audit.RecoveryManual, audit.RecoveryRetry} {
-			for _, p := range pointsOf[m.strategy()] {
-				out = append(out, matrixCase{medium: mediumKey(m), strategy: m.strategy(), target: m.name(), recovery: rec, point: p})
+			for _, p := range pointsFor(m, pointsOf) {
+				out = append(out, matrixCase{medium: mediumKey(m), strategy: m.strategy(), target: m.name(), recovery: rec, point: p,
+					traits: traitsOf(m)})
 			}
-			for _, p := range undoPointsOf[m.strategy()] {
-				out = append(out, matrixCase{medium: mediumKey(m), strategy: m.strategy(), target: m.name(), recovery: rec, point: p, undo: true})
+			for _, p := range pointsFor(m, undoPointsOf) {
+				out = append(out, matrixCase{medium: mediumKey(m), strategy: m.strategy(), target: m.name(), recovery: rec, point: p, undo: true,
+					traits: traitsOf(m)})
 			}
 		}
 	}
@@ -320,7 +339,10 @@ func TestCrashMatrix(t *testing.T) {
 				for _, c := range cases(probe.media) {
 					t.Run(c.String(), func(t *testing.T) {
 						t.Parallel()
-						sum.add(c, c.run(t, newWorld(t, store)))
+						// Counted even when the case stops at a fatal error.
+						var v verdict
+						defer func() { sum.add(c, v) }()
+						v = c.run(t, newWorld(t, store))
 					})
 				}
 			})
@@ -338,12 +360,20 @@ type crashState struct {
 	latest  audit.State // "" when it has no entries
 	effects int
 	marker  bool // the marker of its STARTED execution is committed
+	// begun: the begun marker of its latest execution is the one
+	// committed (pipeline.BegunMarker): the database committed that
+	// execution's transaction by itself part-way. Looked for on media
+	// with implicit commits only.
+	begun bool
 }
 
 // expectedCrashState is where the crash point of the case leaves the
 // second change: what the point's name promises.
 func (c matrixCase) expectedCrashState() crashState {
 	s, p := c.strategy, c.point
+	if c.implicit {
+		return c.expectedImplicitCrashState()
+	}
 	if c.undo {
 		return expectedUndoCrashState(s, p)
 	}
@@ -375,6 +405,57 @@ func (c matrixCase) expectedCrashState() crashState {
 	return crashState{latest: audit.StateStarted, effects: 1}
 }
 
+// expectedImplicitCrashState is where the crash point of a case on a
+// target whose database may commit a change's transaction by itself
+// (MySQL) leaves the second change. A shared transaction holds STARTED
+// from its first statement; a separate one holds the begun marker first,
+// replaced by the marker (one per change) when the change is done. A
+// change of DML alone commits all at once; a change with DDL has its
+// transaction committed by the DDL, before the crash points inside it,
+// and its statements commit one by one from then on (so the marker that
+// follows it does too).
+func (c matrixCase) expectedImplicitCrashState() crashState {
+	s, p := c.strategy, c.point
+	if c.undo {
+		switch {
+		case p == crash.AfterRolledBack:
+			return crashState{latest: audit.StateRolledBack}
+		case p == crash.BeforeStarted || p == crash.AfterMarkerHeld || (s == audit.StrategySharedTx && p == crash.AfterStarted):
+			return crashState{latest: audit.StateApplied, effects: 1}
+		case !c.ddl:
+			return expectedUndoCrashState(s, p)
+		case s == audit.StrategySharedTx:
+			// STARTED of the undo and its effect, committed by the DDL.
+			return crashState{latest: audit.StateStarted}
+		case p == crash.AfterStarted:
+			return crashState{latest: audit.StateStarted, effects: 1, marker: true}
+		case p == crash.BeforeCommit || p == crash.AfterTargetCommit:
+			// The undo's marker replaced the begun one.
+			return crashState{latest: audit.StateStarted}
+		}
+		return crashState{latest: audit.StateStarted, begun: true}
+	}
+	switch {
+	case p == crash.AfterApplied:
+		return crashState{latest: audit.StateApplied, effects: 1, marker: s == audit.StrategySeparateTx}
+	case p == crash.BeforeStarted:
+		return crashState{}
+	case s == audit.StrategySharedTx && p == crash.AfterStarted:
+		return crashState{}
+	case s == audit.StrategySharedTx && c.ddl:
+		return crashState{latest: audit.StateStarted, effects: 1}
+	case s == audit.StrategySharedTx:
+		return crashState{}
+	case p == crash.AfterStarted:
+		return crashState{latest: audit.StateStarted}
+	case p == crash.AfterTargetCommit || (c.ddl && p == crash.BeforeCommit):
+		return crashState{latest: audit.StateStarted, effects: 1, marker: true}
+	case c.ddl:
+		return crashState{latest: audit.StateStarted, effects: 1, begun: true}
+	}
+	return crashState{latest: audit.StateStarted}
+}
+
 // expectedUndoCrashState is where crash point p of its undo leaves the
 // second change, applied before.
 func expectedUndoCrashState(s audit.Strategy, p crash.Point) crashState {
@@ -399,6 +480,14 @@ func expectedUndoCrashState(s audit.Strategy, p crash.Point) crashState {
 	return crashState{latest: audit.StateStarted, effects: 1}
 }
 
+// partway reports whether st, the state a crash left a change of
+// strategy s in, says that the database committed its transaction by
+// itself part-way through it: STARTED alone, committed with the shared
+// transaction, or the begun marker without the marker.
+func partway(s audit.Strategy, st crashState) bool {
+	return st.latest == audit.StateStarted && (s == audit.StrategySharedTx || (st.begun && !st.marker))
+}
+
 // restartOutcome is what DESIGN §6 has the next run do with the second
 // change, restated here rather than taken from the runtime: "issue", or
 // the pipeline.Status it gets.
@@ -412,7 +501,7 @@ func restartOutcome(s audit.Strategy, rec audit.Recovery, st crashState) string 
 		return string(pipeline.StatusApplied)
 	case st.latest == audit.StateStarted && s == audit.StrategySeparateTx && st.marker:
 		return string(pipeline.StatusRecovered)
-	case st.latest == audit.StateStarted && s == audit.StrategySeparateTx:
+	case st.latest == audit.StateStarted && s == audit.StrategySeparateTx && !st.begun:
 		return string(pipeline.StatusApplied)
 	case st.latest == audit.StateFailed && s != audit.StrategyNonTx:
 		return string(pipeline.StatusApplied)
@@ -447,6 +536,11 @@ func (c matrixCase) run(t *testing.T, w *world) verdict {
 			var err error
 			if st.marker, err = mm.hasMarker(ctx, last.Key(), last.ExecutionID); err != nil {
 				t.Fatal(err)
+			}
+			if c.implicit && c.strategy == audit.StrategySeparateTx {
+				if st.begun, err = mm.hasMarker(ctx, last.Key(), last.ExecutionID+pipeline.BegunMarker); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}
@@ -484,7 +578,7 @@ func (c matrixCase) run(t *testing.T, w *world) verdict {
 	res, errs := restart()
 	want := restartOutcome(c.strategy, c.recovery, st)
 	allowed := 1 // effects the second change may end with
-	if want == string(pipeline.StatusApplied) && c.strategy == audit.StrategyNonTx {
+	if want == string(pipeline.StatusApplied) && (c.strategy == audit.StrategyNonTx || partway(c.strategy, st)) {
 		allowed += st.effects // recovery retry declares it safe to run again
 	}
 
@@ -551,8 +645,18 @@ func (c matrixCase) run(t *testing.T, w *world) verdict {
 			v.doubled++
 			t.Errorf("change %s has %d effects at the end, want at most %d", id, n, max)
 		}
-		if problems := checkTrail(history(t, w, id), c.strategy, c.recovery); len(problems) > 0 {
+		if problems := checkTrail(history(t, w, id), c); len(problems) > 0 {
 			t.Errorf("trail of change %s: %s", id, strings.Join(problems, "; "))
+		}
+	}
+	if c.ddl {
+		// The proof that the DDL committed the transaction part-way, and
+		// that the runtime found it out: the first change, applied by the
+		// child before the crash, is recorded as run without a transaction.
+		if h := history(t, w, ids[0]); !slices.ContainsFunc(h, func(e audit.Entry) bool {
+			return e.State == audit.StateApplied && e.Strategy == audit.StrategyNonTx
+		}) {
+			t.Errorf("trail of change %s: %v, want it APPLIED %s: its DDL committed its transaction", ids[0], h, audit.StrategyNonTx)
 		}
 	}
 	if c.undo {
@@ -586,7 +690,7 @@ func (c matrixCase) undoAgain(t *testing.T, w *world, m medium, r *pipeline.Runn
 			t.Errorf("change %s has %d effects after its rollback, %d before: undone more than once", id, n, before[id])
 		}
 		h := history(t, w, id)
-		problems := checkTransitions(h, c.strategy, c.recovery)
+		problems := checkTransitions(h, c)
 		if last := h[len(h)-1].State; last != audit.StateRolledBack {
 			problems = append(problems, fmt.Sprintf("ends in %s, not rolled back", last))
 		}
@@ -635,8 +739,8 @@ func (c matrixCase) crashChild(t *testing.T, w *world) bool {
 
 // checkTrail returns how the entries of one change, in seq order, break
 // the transitions of DESIGN §5 and §6, or do not leave it applied.
-func checkTrail(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []string {
-	problems := checkTransitions(h, s, rec)
+func checkTrail(h []audit.Entry, c matrixCase) []string {
+	problems := checkTransitions(h, c)
 	if len(h) > 0 {
 		if last := h[len(h)-1].State; last != audit.StateApplied && last != audit.StateManualApplied {
 			problems = append(problems, fmt.Sprintf("ends in %s, not applied", last))
@@ -648,7 +752,16 @@ func checkTrail(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []string 
 // checkTransitions returns how the entries of one change, in seq order,
 // break the transitions of DESIGN §5 and §6: those of applies, and those
 // of undos (RollbackTo), whose entries carry the rollback's reason.
-func checkTransitions(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []string {
+//
+// On a target whose database may commit a change's transaction by itself
+// (c.implicit), a shared transaction's execution begins with STARTED too,
+// and STARTED alone is never committed by a change of DML alone; a change
+// with DDL (c.ddl) ends its executions as run without a transaction, and
+// its STARTED alone is uncertain (a separate transaction's, when its begun
+// marker is there, which the trail does not show: run checks that case).
+func checkTransitions(h []audit.Entry, c matrixCase) []string {
+	s, rec := c.strategy, c.recovery
+	implicitShared := c.implicit && s == audit.StrategySharedTx
 	var problems []string
 	bad := func(e audit.Entry, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("seq %d %s: ", e.Seq, e.State)+fmt.Sprintf(format, args...))
@@ -658,6 +771,8 @@ func checkTransitions(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []s
 	// an apply, or of an undo.
 	begins := func(e audit.Entry) bool {
 		switch {
+		case implicitShared:
+			return e.State == audit.StateStarted
 		case s == audit.StrategySharedTx && undoes(e):
 			return e.State == audit.StateRolledBack || e.State == audit.StateRollbackFailed
 		case s == audit.StrategySharedTx:
@@ -670,6 +785,8 @@ func checkTransitions(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []s
 		switch {
 		case manual && (e.Operator == "" || e.Reason == ""):
 			bad(e, "manual mark without operator or reason")
+		case !manual && c.ddl && e.State != audit.StateStarted && e.Strategy == audit.StrategyNonTx && e.Recovery == rec:
+			// the DDL committed the transaction part-way
 		case !manual && (e.Strategy != s || e.Recovery != rec):
 			bad(e, "recorded as %s/%s, want %s/%s", e.Strategy, e.Recovery, s, rec)
 		}
@@ -682,10 +799,15 @@ func checkTransitions(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []s
 		prev := h[i-1]
 		applied := prev.State == audit.StateApplied || prev.State == audit.StateManualApplied
 		uncertain := prev.State == audit.StateRollbackFailed ||
-			(s == audit.StrategyNonTx && (prev.State == audit.StateStarted || prev.State == audit.StateFailed))
+			(s == audit.StrategyNonTx && (prev.State == audit.StateStarted || prev.State == audit.StateFailed)) ||
+			(c.ddl && prev.State == audit.StateFailed && prev.Strategy == audit.StrategyNonTx) ||
+			(c.ddl && implicitShared && prev.State == audit.StateStarted)
+		// maybeUncertain: STARTED of a separate transaction with DDL, an
+		// issue when its begun marker is there.
+		maybeUncertain := c.ddl && prev.State == audit.StateStarted
 		switch {
 		case manual:
-			if !uncertain || prev.Recovery != audit.RecoveryManual {
+			if !(uncertain || maybeUncertain) || prev.Recovery != audit.RecoveryManual {
 				bad(e, "an operator resolved a change that was no issue (after %s)", prev.State)
 			}
 		case e.ExecutionID == prev.ExecutionID:
@@ -702,6 +824,8 @@ func checkTransitions(h []audit.Entry, s audit.Strategy, rec audit.Recovery) []s
 			if !continues {
 				bad(e, "does not follow %s in one execution", prev.State)
 			}
+		case implicitShared && !c.ddl && prev.State == audit.StateStarted:
+			bad(e, "follows %s of another execution, committed without its done state by a change of DML alone", prev.State)
 		case undoes(e) && !applied:
 			bad(e, "an undo began after %s, of a change not applied", prev.State)
 		case applied && !undoes(e):

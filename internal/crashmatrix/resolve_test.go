@@ -90,7 +90,7 @@ func TestResolvingAnIssueUnblocksThePipeline(t *testing.T) {
 				if len(marks) != 1 || marks[0].State != tt.state || marks[0].Operator != operator || marks[0].Reason != reason {
 					t.Errorf("manual entries %+v, want one %s by %s: %s", marks, tt.state, operator, reason)
 				}
-				if problems := checkTrail(h, m.strategy(), audit.RecoveryManual); len(problems) > 0 {
+				if problems := checkTrail(h, c); len(problems) > 0 {
 					t.Errorf("trail %v: %s", states(h), strings.Join(problems, "; "))
 				}
 			})

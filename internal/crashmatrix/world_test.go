@@ -61,10 +61,12 @@ type worldSpec struct {
 	// in Schema too. For MongoDB, DSN is the URI whose path names the
 	// world's database, which holds the target's collections too. For
 	// MySQL, DSN is the store URL of Database, the world's own database
-	// on the server.
-	DSN      string `json:",omitempty"`
-	Schema   string `json:",omitempty"`
-	Database string `json:",omitempty"`
+	// on the server, and TargetDatabase the second database of the
+	// MySQL target with markers.
+	DSN            string `json:",omitempty"`
+	Schema         string `json:",omitempty"`
+	Database       string `json:",omitempty"`
+	TargetDatabase string `json:",omitempty"`
 }
 
 // world is an audit store and the media where changes take effect, one
@@ -98,6 +100,18 @@ type markerMedium interface {
 	hasMarker(ctx context.Context, key audit.Key, execution string) (bool, error)
 }
 
+// traits are what a medium's target does that the matrix must know to
+// tell what a crash leaves: see sqlMedium.
+type traits struct{ implicit, ddl bool }
+
+// traitsOf returns the traits of m; most media have none.
+func traitsOf(m medium) traits {
+	if t, ok := m.(interface{ traits() traits }); ok {
+		return t.traits()
+	}
+	return traits{}
+}
+
 // mediumKey names a medium in a world: its target and strategy.
 func mediumKey(m medium) string { return m.name() + " " + string(m.strategy()) }
 
@@ -127,6 +141,7 @@ func newWorld(t *testing.T, store string) *world {
 		srv := mysqltest.New(t)
 		spec.Database = srv.Database(t, "crashmatrix_")
 		spec.DSN = srv.URL(spec.Database)
+		spec.TargetDatabase = srv.Database(t, "crashmatrix_target_")
 	}
 	w, err := openWorld(t.Context(), spec)
 	if err != nil {
@@ -254,17 +269,33 @@ func (w *world) open(ctx context.Context) error {
 		}
 		w.store = store
 		w.closers = append(w.closers, store.Close)
-		// No target shares the MySQL store's transaction (there is no
-		// MySQL target): the separate transaction runs on a SQLite
-		// target database, its markers there, and the file takes effect
-		// without one.
-		db, err := openSQLiteTarget(w.spec.Dir)
+		// The MySQL target: sharing the store's transactions, in its
+		// database; with markers, in a second database of the case; and
+		// changes declared transactional=false, whose statements commit
+		// one by one. The first two run a change of DML alone and, as
+		// another medium, a change that runs DDL, which MySQL commits
+		// implicitly part-way.
+		srv, err := mysqltest.Parse(w.spec.DSN)
+		if err != nil {
+			return err
+		}
+		db, err := sql.Open("mysql", srv.Config(w.spec.TargetDatabase).FormatDSN())
 		if err != nil {
 			return err
 		}
 		w.closers = append(w.closers, db.Close)
+		table := func(name string) string { return "`" + name + "`" }
 		w.media = []medium{
-			&sqlMedium{target: sqltarget.New(db), s: audit.StrategySeparateTx, db: db, table: `"effects"`},
+			&sqlMedium{target: sqltarget.Shared(store), s: audit.StrategySharedTx, db: store.DB(),
+				table: table("shared_effects"), implicit: true},
+			&sqlMedium{target: sqltarget.New(db, sqltarget.WithMySQL()), s: audit.StrategySeparateTx, db: db,
+				table: table("separate_effects"), implicit: true},
+			&sqlMedium{target: sqltarget.Shared(store), s: audit.StrategyNonTx, db: store.DB(),
+				table: table("autocommit_effects")},
+			&sqlMedium{target: sqltarget.Shared(store), s: audit.StrategySharedTx, db: store.DB(),
+				table: table("ddl_shared_effects"), implicit: true, ddl: true},
+			&sqlMedium{target: sqltarget.New(db, sqltarget.WithMySQL()), s: audit.StrategySeparateTx, db: db,
+				table: table("ddl_separate_effects"), implicit: true, ddl: true},
 			log,
 		}
 		return nil
@@ -362,10 +393,24 @@ type sqlMedium struct {
 	db     *sql.DB
 	table  string // quoted
 	dollar bool
+	// implicit: the target's database may commit a change's transaction
+	// by itself (MySQL): a shared transaction writes STARTED first in it,
+	// a separate one a begun marker (see package sqltarget).
+	implicit bool
+	// ddl: each apply and undo runs DDL after its effect, which MySQL
+	// commits implicitly, with the transaction so far; the crash points
+	// inside it (crash.InApply, crash.InRollback) come after the DDL.
+	ddl bool
 }
 
-func (m *sqlMedium) name() string             { return "sqltarget" }
+func (m *sqlMedium) name() string {
+	if m.ddl {
+		return "sqltarget (a change with DDL)"
+	}
+	return "sqltarget"
+}
 func (m *sqlMedium) strategy() audit.Strategy { return m.s }
+func (m *sqlMedium) traits() traits           { return traits{implicit: m.implicit, ddl: m.ddl} }
 
 func (m *sqlMedium) ph() string {
 	if m.dollar {
@@ -383,17 +428,52 @@ func (m *sqlMedium) change(meta pipeline.Meta, fail bool) pipeline.Change {
 	insert := func(delta string) string {
 		return "INSERT INTO " + m.table + " (change_id, delta) VALUES (" + m.ph() + ", " + delta + ")"
 	}
+	// ddl runs DDL (a table of its own for every execution, so that it
+	// always runs: MySQL commits the open transaction before it and after
+	// it), then an insert that counts nothing, so that the change does
+	// more after the implicit commit.
+	ddl := func(ctx context.Context, tx *sql.Tx) error {
+		if !m.ddl {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, "CREATE TABLE `ddl_"+strings.ToLower(rand.Text()[:12])+"` (n INT) ENGINE=InnoDB")
+		return err
+	}
+	more := func(ctx context.Context, tx *sql.Tx) error {
+		if !m.ddl {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, insert("0"), meta.ID)
+		return err
+	}
 	return pipeline.NewChange(meta, pipeline.Target[*sql.Tx](m.target),
 		func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, insert("1"), meta.ID); err != nil {
 				return err
 			}
-			return afterEffect(ctx, meta.ID, fail)
+			if err := ddl(ctx, tx); err != nil {
+				return err
+			}
+			if err := afterEffect(ctx, meta.ID, fail); err != nil {
+				return err
+			}
+			return more(ctx, tx)
 		},
 		func(ctx context.Context, tx *sql.Tx) error {
+			if !m.ddl {
+				crash.Hit(ctx, crash.InRollback)
+			}
+			if _, err := tx.ExecContext(ctx, insert("-1"), meta.ID); err != nil {
+				return err
+			}
+			if !m.ddl {
+				return nil
+			}
+			if err := ddl(ctx, tx); err != nil {
+				return err
+			}
 			crash.Hit(ctx, crash.InRollback)
-			_, err := tx.ExecContext(ctx, insert("-1"), meta.ID)
-			return err
+			return more(ctx, tx)
 		})
 }
 

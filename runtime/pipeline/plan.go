@@ -268,6 +268,10 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 		return nil
 	}
 	a := audit.Assess(*pc.Latest)
+	// marked says that only the target's begun marker shows the issue: the
+	// CLI, which reads the trail alone, sees a change whose marker decides,
+	// so its resolutions need --force.
+	marked := false
 	if a.Verdict == audit.VerdictMarkerDecides {
 		if c.b.markers == nil {
 			// The target no longer runs the change with markers: nothing
@@ -298,7 +302,7 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 						Err: fmt.Errorf("target %q, change %q (stage %q): %w", c.meta.Target, c.meta.ID, c.stage, err)}
 				}
 				if begun {
-					a = a.CommittedPartway()
+					a, marked = a.CommittedPartway(), true
 					break
 				}
 				fallthrough
@@ -327,6 +331,9 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 			Problem:     a.Problem,
 			Resolutions: r.resolutions(c.meta.ID),
 		}
+		if marked {
+			pc.Issue.Resolutions = r.resolutions(c.meta.ID, "--force")
+		}
 	default:
 		// An entry this version cannot decide from cannot be trusted.
 		return &StoreError{Op: opReadTrail, Stage: c.stage, ChangeID: c.meta.ID,
@@ -338,9 +345,9 @@ func (r *Runner) decide(ctx context.Context, c *boundChange, pc *PlannedChange) 
 
 // resolutions returns the operator commands that resolve an issue of
 // change id, worded as the flamingock CLI words them.
-func (r *Runner) resolutions(id string) []Resolution {
+func (r *Runner) resolutions(id string, extra ...string) []Resolution {
 	var out []Resolution
-	for _, res := range audit.Resolutions(id, r.storeArgs()...) {
+	for _, res := range audit.Resolutions(id, append(r.storeArgs(), extra...)...) {
 		out = append(out, Resolution{Name: res.Name, Command: res.Command, Effect: res.Effect})
 	}
 	return out

@@ -307,6 +307,13 @@ func TestImplicitCommitsOnMySQL(t *testing.T) {
 					if is := p.Issues(); len(is) != 1 || is[0].ChangeID != "c1" || is[0].Problem != pc.Problem {
 						t.Fatalf("issues = %+v, want c1", is)
 					}
+					// The CLI reads the trail alone, where the marker
+					// decides: the printed commands must force the mark.
+					for _, r := range p.Issues()[0].Resolutions {
+						if !strings.Contains(r.Command, " --force") {
+							t.Errorf("resolution %q lacks --force, which the CLI needs for a change whose marker it cannot read", r.Command)
+						}
+					}
 					return
 				}
 				// With recovery retry it is applied again, and RollbackTo

@@ -601,7 +601,15 @@ func (c matrixCase) run(t *testing.T, w *world) verdict {
 			if st.effects == 0 {
 				resolution, want = "rolled-back", string(pipeline.StatusApplied)
 			}
-			if code, out := runCLI(t, w, "issue", "list"); code != 3 || !strings.Contains(out, second) {
+			// A change that only its target's begun marker shows partly
+			// committed (STARTED, separate transaction) is not an issue
+			// to the CLI, which reads the trail alone and leaves it to the
+			// marker: the runner's commands force the mark instead.
+			if l := ie.Issues[0].Latest; l.State == audit.StateStarted && l.Strategy == audit.StrategySeparateTx {
+				if !strings.Contains(ie.Error(), "--force") {
+					t.Errorf("the issue of a change its begun marker shows partly committed does not force the mark:\n%v", ie)
+				}
+			} else if code, out := runCLI(t, w, "issue", "list"); code != 3 || !strings.Contains(out, second) {
 				t.Errorf("flamingock issue list: exit status %d, want 3 and the issue of %s:\n%s", code, second, out)
 			}
 			fixWithCLI(t, w, ie.Issues[0], resolution, "ops@example.com", "looked at the target")

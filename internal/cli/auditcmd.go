@@ -33,7 +33,7 @@ func (c *cli) auditList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer c.close(s)
 		if *history {
 			return c.printHistory(ctx, s, audit.Filter{Stage: *stage, Since: from}, *asJSON)
 		}
@@ -160,7 +160,7 @@ func (c *cli) auditFix(g *globals, fs *flag.FlagSet) func(context.Context, []str
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer c.close(s)
 		stored, err := s.Resolve(ctx, operate.Mark{
 			ChangeID: id, Stage: *stage, State: want.State,
 			Operator: operator, Reason: *reason, Force: *force, Order: order,

@@ -63,7 +63,7 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestOperator(t *testing.T) {
-	c := newCLI(io.Discard, io.Discard)
+	c := newCLI(io.Discard, io.Discard, Env{})
 	c.username = func() (string, error) { return "alice", nil }
 	c.hostname = func() (string, error) { return "laptop", nil }
 	c.getenv = func(string) string { return "" }

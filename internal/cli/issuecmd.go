@@ -20,7 +20,7 @@ func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer c.close(s)
 		all, lock, err := s.Snapshot(ctx)
 		if err != nil {
 			return err
@@ -45,26 +45,7 @@ func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 			if len(issues) == 0 {
 				fmt.Fprintf(c.stdout, "no issues: nothing in %s blocks the pipeline\n", s.Name())
 			} else {
-				// A PROGRESS column only when an issue recorded how far it
-				// got, so that the table of other trails stays as it was.
-				progress := false
-				for _, a := range issues {
-					progress = progress || a.Latest.ProgressText() != ""
-				}
-				t := newTable(c.stdout)
-				row := func(stage, id, state, at, host, prog, msg string) {
-					if progress {
-						t.row(stage, id, state, at, host, prog, msg)
-					} else {
-						t.row(stage, id, state, at, host, msg)
-					}
-				}
-				row("STAGE", "ID", "STATE", "WHEN", "HOST", "PROGRESS", "ERROR")
-				for _, a := range issues {
-					e := a.Latest
-					row(e.Stage, e.ChangeID, string(e.State), when(e.Time), e.Host, cell(e.ProgressText()), e.ErrorMessage)
-				}
-				err = t.flush()
+				err = writeIssues(c.stdout, issues)
 			}
 			for _, a := range running {
 				fmt.Fprintf(c.stdout, "running: %s\n", inFlight(a, lock))
@@ -75,14 +56,39 @@ func (c *cli) issueList(g *globals, fs *flag.FlagSet) func(context.Context, []st
 		}
 		for _, a := range issues {
 			if note := stillRunning(a, lock); note != "" {
-				fmt.Fprintf(c.stderr, "flamingock: note: %s\n", note)
+				fmt.Fprintf(c.stderr, "%s: note: %s\n", c.prog, note)
 			}
 		}
 		if len(issues) > 0 {
-			return &issuesError{n: len(issues)}
+			return &issuesError{n: len(issues), prog: c.prog}
 		}
 		return nil
 	}
+}
+
+// writeIssues writes the table of issues: the changes that block the
+// pipeline.
+func writeIssues(w io.Writer, issues []audit.Assessment) error {
+	// A PROGRESS column only when an issue recorded how far it got, so
+	// that the table of other trails stays as it was.
+	progress := false
+	for _, a := range issues {
+		progress = progress || a.Latest.ProgressText() != ""
+	}
+	t := newTable(w)
+	row := func(stage, id, state, at, host, prog, msg string) {
+		if progress {
+			t.row(stage, id, state, at, host, prog, msg)
+		} else {
+			t.row(stage, id, state, at, host, msg)
+		}
+	}
+	row("STAGE", "ID", "STATE", "WHEN", "HOST", "PROGRESS", "ERROR")
+	for _, a := range issues {
+		e := a.Latest
+		row(e.Stage, e.ChangeID, string(e.State), when(e.Time), e.Host, cell(e.ProgressText()), e.ErrorMessage)
+	}
+	return t.flush()
 }
 
 func (c *cli) issueGet(g *globals, fs *flag.FlagSet) func(context.Context, []string) error {
@@ -97,7 +103,7 @@ func (c *cli) issueGet(g *globals, fs *flag.FlagSet) func(context.Context, []str
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer c.close(s)
 		a, lock, err := s.Find(ctx, args[0], *stage)
 		if err != nil {
 			return err
@@ -167,11 +173,11 @@ func (c *cli) printIssue(w io.Writer, s *operate.Session, a audit.Assessment, hi
 	res := s.Resolutions(a)
 	switch {
 	case a.Verdict == audit.VerdictRunning:
-		fmt.Fprintf(w, "\nrunning: nothing to resolve while runner %s applies it; if that runner is gone, free the lock with flamingock lock release --force, then check it again.\n", lock.Owner)
+		fmt.Fprintf(w, "\nrunning: nothing to resolve while runner %s applies it; if that runner is gone, free the lock with %s lock release --force, then check it again.\n", lock.Owner, c.prog)
 	case len(res) == 0:
 		fmt.Fprintf(w, "\nno issue: nothing to resolve.\n")
 	case !guidance:
-		fmt.Fprintf(w, "\nflamingock issue get %s --guidance prints the commands that resolve it.\n", e.ChangeID)
+		fmt.Fprintf(w, "\n%s issue get %s --guidance prints the commands that resolve it.\n", c.prog, e.ChangeID)
 	default:
 		fmt.Fprintf(w, "\n%s.\nCheck what the change did to target %q, then run one of:\n", capitalize(a.Problem), cell(e.TargetID))
 		for _, r := range res {

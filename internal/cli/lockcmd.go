@@ -18,7 +18,7 @@ func (c *cli) lockStatus(g *globals, fs *flag.FlagSet) func(context.Context, []s
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer c.close(s)
 		l, err := s.Lock(ctx)
 		if err != nil {
 			return err
@@ -62,7 +62,7 @@ func (c *cli) lockRelease(g *globals, fs *flag.FlagSet) func(context.Context, []
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer c.close(s)
 		before, after, err := s.ForceRelease(ctx, operator)
 		if err != nil {
 			return err

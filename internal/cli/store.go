@@ -56,7 +56,14 @@ const (
 // open resolves the globals against the environment and opens the store
 // (operate.Open): it creates no SQLite file, and read-only it writes
 // nothing.
+//
+// In an application the session is its own store's (App.Store), whatever
+// mode says: the read commands write nothing by what they call (proven by
+// package migrate's tests), and close leaves the store open.
 func (c *cli) open(ctx context.Context, g *globals, mode access) (*operate.Session, error) {
+	if c.app != nil {
+		return c.configure(c.app.session()), nil
+	}
 	or := func(flagValue, env, def string) string {
 		switch {
 		case flagValue != "":
@@ -82,14 +89,28 @@ func (c *cli) open(ctx context.Context, g *globals, mode access) (*operate.Sessi
 	if err != nil {
 		return nil, err
 	}
+	return c.configure(s), nil
+}
+
+// configure gives s the clock, host and warnings of this invocation.
+func (c *cli) configure(s *operate.Session) *operate.Session {
 	s.Now = c.now
 	if host, err := c.hostname(); err == nil && host != "" {
 		s.Host = host
 	} else {
 		s.Host = "unknown-host"
 	}
-	s.Warn = func(msg string) { fmt.Fprintf(c.stderr, "flamingock: warning: %s\n", msg) }
-	return s, nil
+	s.Warn = func(msg string) { fmt.Fprintf(c.stderr, "%s: warning: %s\n", c.prog, msg) }
+	return s
+}
+
+// close ends a command's session: it closes the store the standalone CLI
+// opened, and leaves an application's open, since it is the
+// application's.
+func (c *cli) close(s *operate.Session) {
+	if c.app == nil {
+		s.Close()
+	}
 }
 
 // storeURL is the store --store names (flagValue), else FLAMINGOCK_STORE

@@ -7,6 +7,15 @@
 // audit trail and the application's tables live in the same SQLite file,
 // chosen with FLAMINGOCK_STORE (default sqlite:quickstart.db); the flag file
 // (quickstart-flags.json) is written beside it.
+//
+// The application's own migrate command (package migrate) is mounted under
+// "migrate":
+//
+//	go run ./examples/quickstart migrate status
+//	go run ./examples/quickstart migrate plan
+//	go run ./examples/quickstart migrate validate
+//	go run ./examples/quickstart migrate up
+//	go run ./examples/quickstart migrate -h
 package main
 
 import (
@@ -23,12 +32,18 @@ import (
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
 	"github.com/flamingock/flamingock-go/examples/quickstart/changes"
+	"github.com/flamingock/flamingock-go/migrate"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 	"github.com/flamingock/flamingock-go/runtime/sqltarget"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		code := migrateCommand(ctx, os.Getenv("FLAMINGOCK_STORE"), os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	err := run(ctx, os.Getenv("FLAMINGOCK_STORE"), os.Stdout)
 	stop()
 	if err != nil {
@@ -37,7 +52,38 @@ func main() {
 	}
 }
 
+// migrateCommand runs "quickstart migrate ARGS…": the application's own
+// migrate command, on the same pipeline and store as run, in one call.
+func migrateCommand(ctx context.Context, storeURL string, args []string, stdout, stderr io.Writer) int {
+	store, runner, err := open(ctx, storeURL, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "quickstart migrate:", err)
+		return 1
+	}
+	defer store.Close()
+	cmd := migrate.Command{Runner: runner, Store: store, Name: "quickstart migrate", Stdout: stdout, Stderr: stderr}
+	return cmd.Run(ctx, args)
+}
+
 func run(ctx context.Context, storeURL string, out io.Writer) error {
+	store, runner, err := open(ctx, storeURL, out)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	res, err := runner.Run(ctx)
+	if res != nil {
+		fmt.Fprintf(out, "applied %d change(s), %d already applied\n", res.Count(pipeline.StatusApplied), res.Count(pipeline.StatusSkipped))
+	}
+	if err != nil {
+		return err
+	}
+	return summary(ctx, store, out)
+}
+
+// open opens the store storeURL names and builds the pipeline's runner on
+// it, logging warnings to logs. The caller closes the store.
+func open(ctx context.Context, storeURL string, logs io.Writer) (*sqlite.Store, *pipeline.Runner, error) {
 	if storeURL == "" {
 		storeURL = "sqlite:quickstart.db"
 	}
@@ -46,15 +92,14 @@ func run(ctx context.Context, storeURL string, out io.Writer) error {
 	// with its APPLIED entry.
 	path, ok := strings.CutPrefix(storeURL, "sqlite:")
 	if !ok || path == "" {
-		return fmt.Errorf("FLAMINGOCK_STORE=%q: the quickstart needs an embedded store, sqlite:PATH", storeURL)
+		return nil, nil, fmt.Errorf("FLAMINGOCK_STORE=%q: the quickstart needs an embedded store, sqlite:PATH", storeURL)
 	}
 	store, err := sqlite.Open(ctx, path)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer store.Close()
 
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	stage := changes.Stage(
 		changes.Targets{
 			Appdb: sqltarget.Shared(store),
@@ -64,16 +109,10 @@ func run(ctx context.Context, storeURL string, out io.Writer) error {
 	)
 	runner, err := pipeline.New(store, []pipeline.Stage{stage}, pipeline.WithLogger(log))
 	if err != nil {
-		return err
+		store.Close()
+		return nil, nil, err
 	}
-	res, err := runner.Run(ctx)
-	if res != nil {
-		fmt.Fprintf(out, "applied %d change(s), %d already applied\n", res.Count(pipeline.StatusApplied), res.Count(pipeline.StatusSkipped))
-	}
-	if err != nil {
-		return err
-	}
-	return summary(ctx, store, out)
+	return store, runner, nil
 }
 
 // summary prints the latest audit entry of every change.

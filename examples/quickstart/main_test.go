@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,4 +79,52 @@ func TestQuickstartRegistryIsUpToDate(t *testing.T) {
 	if diff != nil {
 		t.Errorf("changes/flamingock_gen.go or its ledger is stale: run go generate ./examples/...\n%s", diff)
 	}
+}
+
+// TestQuickstartMigrateCommand runs "quickstart migrate …", the
+// application's own migrate command, around the plain run.
+func TestQuickstartMigrateCommand(t *testing.T) {
+	dir := t.TempDir()
+	url := "sqlite:" + filepath.Join(dir, "quickstart.db")
+	ctx := context.Background()
+	migrate := func(want int, args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if got := migrateCommand(ctx, url, args, &stdout, &stderr); got != want {
+			t.Fatalf("quickstart migrate %s: exit status %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), got, want, &stdout, &stderr)
+		}
+		return stdout.String()
+	}
+
+	if out := migrate(0, "status"); !strings.Contains(out, "3 pending") || !strings.Contains(out, "create-users") {
+		t.Errorf("status before the first run:\n%s\nwant 3 pending", out)
+	}
+	migrate(4, "validate")
+	if out := migrate(0, "plan"); !strings.Contains(out, "up would apply 3 change(s)") {
+		t.Errorf("plan:\n%s\nwant 3 to apply", out)
+	}
+
+	var first bytes.Buffer
+	if err := run(ctx, url, &first); err != nil {
+		t.Fatalf("run: %v\n%s", err, &first)
+	}
+	if !strings.Contains(first.String(), "applied 3 change(s), 0 already applied") {
+		t.Errorf("run after migrate status:\n%s\nwant 3 applied", &first)
+	}
+
+	if out := migrate(0, "status"); !strings.Contains(out, "3 applied") {
+		t.Errorf("status after the run:\n%s\nwant 3 applied", out)
+	}
+	migrate(0, "validate")
+	if out := migrate(0, "up"); !strings.Contains(out, "applied 0 change(s), 3 already applied") {
+		t.Errorf("up after the run:\n%s\nwant nothing applied", out)
+	}
+	var status struct {
+		Counts map[string]int `json:"counts"`
+	}
+	if err := json.Unmarshal([]byte(migrate(0, "status", "--json")), &status); err != nil || status.Counts["applied"] != 3 {
+		t.Errorf("status --json: counts %v, %v; want 3 applied", status.Counts, err)
+	}
+	migrate(0, "lock", "status")
+	migrate(2, "no-such-command")
 }

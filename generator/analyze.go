@@ -482,6 +482,26 @@ func (c *checker) crossCheck(changes []*change) {
 	byOrder := map[audit.Order]*change{}
 	targets := map[string]*change{} // by target id: the first change on it
 	byGoName := map[string]string{} // Go field name → target id
+	// spelling is the first spelling of each profile name, by its lower
+	// case, and where it was written.
+	type spelt struct {
+		name string
+		ch   *change
+	}
+	spelling := map[string]spelt{}
+	for _, ch := range changes {
+		for _, p := range ch.ann.Profiles {
+			bare := strings.TrimPrefix(p, "!")
+			first, seen := spelling[strings.ToLower(bare)]
+			switch {
+			case !seen:
+				spelling[strings.ToLower(bare)] = spelt{bare, ch}
+			case first.name != bare:
+				c.add(ch.ann.AttrPos("profile"), "profile %q of change %q differs only in case from %q of change %q (%s): profiles are compared case-sensitively, so they would be two profiles; write one spelling",
+					bare, ch.ann.ID, first.name, first.ch.ann.ID, where(c.fset.Position(first.ch.ann.AttrPos("profile"))))
+			}
+		}
+	}
 	for _, ch := range changes {
 		if !ch.fromFile() {
 			c.resolveOrder(ch)

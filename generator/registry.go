@@ -23,7 +23,9 @@ type registered struct {
 	id, order, author, target, recover string
 	withoutTx, compensate, checksum    string
 	equivalent                         []string
-	rollback                           bool
+	// profiles are the Profiles field, as written; nil when absent.
+	profiles []string
+	rollback bool
 	// source is the Source field: file:line of the declaration, in a .sql
 	// or .yaml file for a change read from one.
 	source string
@@ -94,12 +96,26 @@ func readRegistry(f *ast.File) []registered {
 						r.equivalent = append(r.equivalent, stringLit(e))
 					}
 				}
+			case "Profiles":
+				if list, ok := kv.Value.(*ast.CompositeLit); ok {
+					for _, e := range list.Elts {
+						r.profiles = append(r.profiles, stringLit(e))
+					}
+				}
 			}
 		}
 		regs = append(regs, r)
 		return false
 	})
 	return regs
+}
+
+// profileText writes profiles as profile= does, "none" for none.
+func profileText(profiles []string) string {
+	if len(profiles) == 0 {
+		return "none"
+	}
+	return strings.Join(profiles, ",")
 }
 
 func stringLit(e ast.Expr) string {
@@ -150,6 +166,7 @@ func registration(ch *change, equivalent []string) registered {
 		compensate: strconv.FormatBool(ch.ann.Compensate),
 		checksum:   ch.checksum,
 		equivalent: equivalent,
+		profiles:   ch.ann.Profiles,
 		rollback:   ch.rollback != nil || ch.sql != nil && ch.sql.down != nil || ch.yaml != nil && ch.yaml.undo,
 		source:     ch.source,
 	}
@@ -192,6 +209,7 @@ func staleness(fset *token.FileSet, changes []*change, regs []registered, equiva
 			{"recovery", want.recover, got.recover},
 			{"transactional", strconv.FormatBool(want.withoutTx != "true"), strconv.FormatBool(got.withoutTx != "true")},
 			{"compensate", want.compensate, got.compensate},
+			{"profile", profileText(want.profiles), profileText(got.profiles)},
 		} {
 			if f.want != f.got {
 				diffs = append(diffs, fmt.Sprintf("%s %s, registered %s", f.name, f.want, f.got))

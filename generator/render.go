@@ -255,6 +255,7 @@ func (r *renderer) stageFunc(f *jen.File) {
 	}
 	seen := map[use]bool{}
 	sum := digest.NewStage()
+	profiled := 0
 	for _, ch := range r.changes {
 		if inst, ok := r.instances[ch]; ok {
 			build = append(build, jen.Id(inst).Op(":=").New(r.typ(ch.typ)))
@@ -289,18 +290,28 @@ func (r *renderer) stageFunc(f *jen.File) {
 			seen[u] = true
 			uses = append(uses, jen.Line().Qual(pipelinePath, "Uses").Call(jen.Lit(u.target), field.Clone(), jen.Lit(u.transactional)))
 		}
-		sum.Add(ch.ann.ID, ch.checksum)
+		sum.AddProfiled(ch.ann.ID, ch.checksum, ch.ann.Profiles)
+		if len(ch.ann.Profiles) > 0 {
+			profiled++
+		}
 	}
 	items = append(items, jen.Line())
 	build = append(build, jen.Return(jen.Index().Qual(pipelinePath, "Change").Values(items...)))
 	generated := []jen.Code{
 		jen.Line().Id("Digest").Op(":").Lit(sum.Sum()),
 		jen.Line().Id("Len").Op(":").Lit(len(r.changes)),
+	}
+	if profiled > 0 {
+		// Only when there are some, so that a stage without profiles is
+		// written as before.
+		generated = append(generated, jen.Line().Id("Profiled").Op(":").Lit(profiled))
+	}
+	generated = append(generated,
 		jen.Line().Id("Targets").Op(":").Index().Qual(pipelinePath, "TargetUse").Values(append(uses, jen.Line())...),
 		jen.Line().Id("Changes").Op(":").Func().Params().Index().Qual(pipelinePath, "Change").Block(
 			jen.Return(jen.Id(r.changesFunc).Call(jen.Id(r.t), jen.Id(r.d)))),
 		jen.Line(),
-	}
+	)
 	fields := []jen.Code{
 		jen.Line().Id("Name").Op(":").Lit(r.stage),
 		jen.Line().Id("Generated").Op(":").Op("&").Qual(pipelinePath, "Generated").Values(generated...),
@@ -375,6 +386,13 @@ func (r *renderer) meta(ch *change) jen.Code {
 	}
 	if ch.ann.Compensate {
 		fields = append(fields, field("Compensate", jen.True()))
+	}
+	if len(ch.ann.Profiles) > 0 {
+		lits := make([]jen.Code, len(ch.ann.Profiles))
+		for i, p := range ch.ann.Profiles {
+			lits[i] = jen.Lit(p)
+		}
+		fields = append(fields, field("Profiles", jen.Index().String().Values(lits...)))
 	}
 	fields = append(fields, field("Checksum", jen.Lit(ch.checksum)))
 	if sums := r.equivalent[ch.ann.ID]; len(sums) > 0 {

@@ -230,7 +230,7 @@ func (c *checker) sqlChange(d *annotations.SQL, l sqlfiles.Change, handle types.
 	}
 	ann := annotations.Change{
 		Pos: start, ID: l.ID, Order: l.Order, HasOrder: true, Target: d.Target, Author: l.Author,
-		Recovery: l.Recovery, Transactional: l.Transactional,
+		Recovery: l.Recovery, Transactional: l.Transactional, Profiles: l.Profiles,
 	}
 	line := l.UpLine
 	if len(l.Up) > 0 {

@@ -87,7 +87,7 @@
 // A file whose first directive is "-- flamingock:change" carries the
 // attributes of the Go directive //flamingock:change:
 //
-//	-- flamingock:change [id=ID] [order=N] [author=NAME] [recovery=manual|retry] [transactional=true|false]
+//	-- flamingock:change [id=ID] [order=N] [author=NAME] [recovery=manual|retry] [transactional=true|false] [profile=NAME,…]
 //	<up section: statements>
 //	-- flamingock:undo
 //	<optional undo section: statements>
@@ -109,6 +109,10 @@
 //	recovery=manual|retry      manual by default
 //	transactional=true|false   true by default; on MySQL, a change with data definition
 //	                           runs without a transaction whatever it says (below)
+//	profile=NAME[,NAME…]       the environments the change belongs to, '!' excluding one:
+//	                           the rules and meaning of profile= in //flamingock:change
+//	                           (package annotations); goose and golang-migrate files
+//	                           have no way to say it, and run on every runner
 //
 // target= is not an attribute of a SQL file (the package directive names
 // the target of every SQL file), nor are rollback= (the undo is the

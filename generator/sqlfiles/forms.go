@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/flamingock/flamingock-go/annotations"
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/sqlsplit"
 )
@@ -428,7 +429,7 @@ func (p *parser) flamingock() (section, header) {
 }
 
 // Attributes of the -- flamingock:change header.
-var headerAttrs = []string{"id", "order", "author", "recovery", "transactional"}
+var headerAttrs = []string{"id", "order", "author", "recovery", "transactional", "profile"}
 
 // header parses the attributes of a -- flamingock:change line, whose
 // "flamingock:" is at column dirCol.
@@ -510,6 +511,16 @@ func (p *parser) header(ln line, dirCol int, s *section, h *header) {
 				fail("invalid transactional %q: want true or false", value)
 			}
 			s.transactional = value != "false"
+		case "profile":
+			names, errs := annotations.ParseProfiles(value)
+			for _, e := range errs {
+				at := col // a quoted attribute: at the attribute
+				if q := ln.text[col-1]; q != '"' && q != '`' {
+					at = col + len("profile=") + e.Offset
+				}
+				p.errorf(ln.n, at, "%s", e.Msg)
+			}
+			s.profiles = names
 		}
 	}
 }

@@ -62,6 +62,9 @@ type Change struct {
 	Transactional bool
 	Author        string
 	Recovery      audit.Recovery
+	// Profiles are the profile= names of a flamingock form header, as
+	// written (see annotations.ParseProfiles); nil for the other forms.
+	Profiles []string
 	// File holds the up section (and the down section but in the
 	// golang-migrate form); DownFile is the golang-migrate down file, or "".
 	File, DownFile string
@@ -184,6 +187,7 @@ type section struct {
 	upLine        int
 	author        string
 	recovery      audit.Recovery
+	profiles      []string
 	// noTx lists the statements that cannot run in a transaction, for the
 	// golang-migrate form, which decides after reading both files.
 	noTx []Notice
@@ -446,7 +450,7 @@ func (l *loader) change(order audit.Order, g []*unit, skippedUps []string) (Chan
 	ch := Change{
 		ID: upU.id, Name: upU.name, Order: order, Form: upU.form,
 		Up: s.up, Down: s.down, HasDown: s.hasDown, Transactional: s.transactional,
-		Author: s.author, Recovery: s.recovery,
+		Author: s.author, Recovery: s.recovery, Profiles: s.profiles,
 		File: upU.file, UpLine: s.upLine,
 	}
 	sum := sha256.Sum256(upU.raw)

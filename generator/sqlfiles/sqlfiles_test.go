@@ -433,7 +433,7 @@ func TestErrors(t *testing.T) {
 				`1_a.sql:1:79: target is not an attribute of a SQL file: the package directive names the target of every SQL file`,
 				`1_a.sql:1:89: rollback is not an attribute of a SQL file: write the undo after a -- flamingock:undo line`,
 				`1_a.sql:1:103: compensate is not an attribute of a SQL file: its undo is run by RollbackTo only`,
-				`1_a.sql:1:119: unknown attribute "color": the attributes are id, order, author, recovery, transactional`,
+				`1_a.sql:1:119: unknown attribute "color": the attributes are id, order, author, recovery, transactional, profile`,
 				`1_a.sql:1:129: repeated attribute "id"`,
 				`1_a.sql:1:134: malformed attribute "oops": want name=value`,
 			}},

@@ -2,15 +2,11 @@ package migrate_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +14,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/audit/sqlite"
+	"github.com/flamingock/flamingock-go/internal/scriptcmd"
 	"github.com/flamingock/flamingock-go/migrate"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
@@ -38,9 +35,9 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       os.Getenv("FLAMINGOCK_UPDATE_SCRIPTS") == "1",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits": cmdExits,
-			"json":  cmdJSON,
-			"sleep": cmdSleep,
+			"exits": scriptcmd.Exits,
+			"json":  scriptcmd.JSON,
+			"sleep": scriptcmd.Sleep,
 		},
 	})
 }
@@ -144,92 +141,4 @@ func appMain() {
 	code := cmd.Run(ctx, fs.Args()[1:])
 	store.Close()
 	os.Exit(code)
-}
-
-// cmdExits runs a command and checks its exit status:
-//
-//	exits 3 app migrate validate
-func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: exits STATUS command [args...]")
-	}
-	want, err := strconv.Atoi(args[0])
-	if err != nil {
-		ts.Fatalf("exits: bad status %q", args[0])
-	}
-	got := 0
-	if err := ts.Exec(args[1], args[2:]...); err != nil {
-		var exitErr *exec.ExitError
-		if !errors.As(err, &exitErr) {
-			ts.Fatalf("exits: %v", err)
-		}
-		got = exitErr.ExitCode()
-	}
-	if got != want {
-		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
-	}
-}
-
-// cmdJSON checks JSON output, as cmd/flamingock's scripts do:
-//
-//	json stdout                          stdout holds one JSON value
-//	json stdout changes.0.status applied and the value at that path is applied
-//	json stdout changes.len 3            "len" is the length of an array
-//	! json stdout lock.owner runner-a    the value is not runner-a
-func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 && len(args) != 3 || neg && len(args) == 1 {
-		ts.Fatalf("usage: json FILE [PATH WANT]")
-	}
-	var v any
-	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &v); err != nil {
-		ts.Fatalf("%s is not JSON: %v", args[0], err)
-	}
-	if len(args) == 1 {
-		return
-	}
-	for _, step := range strings.Split(args[1], ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			next, ok := x[step]
-			if !ok {
-				ts.Fatalf("json %s: no key %q at %s", args[0], step, args[1])
-			}
-			v = next
-		case []any:
-			if step == "len" {
-				v = float64(len(x))
-				continue
-			}
-			i, err := strconv.Atoi(step)
-			if err != nil || i < 0 || i >= len(x) {
-				ts.Fatalf("json %s: no index %q in an array of %d at %s", args[0], step, len(x), args[1])
-			}
-			v = x[i]
-		default:
-			ts.Fatalf("json %s: %q is inside a %T at %s", args[0], step, x, args[1])
-		}
-	}
-	got, ok := v.(string)
-	if !ok {
-		b, err := json.Marshal(v)
-		if err != nil {
-			ts.Fatalf("json %s: %v", args[0], err)
-		}
-		got = string(b)
-	}
-	if (got == args[2]) == neg {
-		ts.Fatalf("json %s %s = %q, want %s%q", args[0], args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
-	}
-}
-
-// cmdSleep waits: sleep 1500ms.
-func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: sleep DURATION")
-	}
-	d, err := time.ParseDuration(args[0])
-	if err != nil {
-		ts.Fatalf("sleep: %v", err)
-	}
-	time.Sleep(d)
 }

@@ -3,14 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -22,6 +18,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/mysqltest"
+	"github.com/flamingock/flamingock-go/internal/scriptcmd"
 	"github.com/flamingock/flamingock-go/internal/testenv"
 )
 
@@ -159,14 +156,14 @@ func scriptParams(kind string, setup func(*testscript.Env) error) testscript.Par
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":       cmdExits,
-			"json":        cmdJSON,
+			"exits":       scriptcmd.Exits,
+			"json":        scriptcmd.JSON,
 			"foreigndb":   cmdForeignDB,
 			"journalmode": cmdJournalMode,
 			"readonly":    cmdReadOnly,
 			"storetables": cmdStoreTables,
 			"createdb":    cmdCreateDB,
-			"sleep":       cmdSleep,
+			"sleep":       scriptcmd.Sleep,
 		},
 	}
 }
@@ -177,84 +174,4 @@ func storeArgs(args ...string) string {
 	cmd := audit.Resolutions("x", args...)[0].Command
 	_, rendered, _ := strings.Cut(cmd, `"describe what you checked" `)
 	return rendered
-}
-
-// cmdExits runs a command and checks its exit status:
-//
-//	exits 3 flamingock issue list
-func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: exits STATUS command [args...]")
-	}
-	want, err := strconv.Atoi(args[0])
-	if err != nil {
-		ts.Fatalf("exits: bad status %q", args[0])
-	}
-	got := 0
-	if err := ts.Exec(args[1], args[2:]...); err != nil {
-		var exitErr *exec.ExitError
-		if !errors.As(err, &exitErr) {
-			ts.Fatalf("exits: %v", err)
-		}
-		got = exitErr.ExitCode()
-	}
-	if got != want {
-		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
-	}
-}
-
-// cmdJSON checks JSON output:
-//
-//	json stdout                          stdout holds one JSON value
-//	json stdout issues.0.change_id c1    and the value at that path is c1
-//	json stdout issues.len 1             "len" is the length of an array
-//	! json stdout lock.owner runner-a    the value is not runner-a
-//
-// The path is dot-separated object keys and array indexes ("#" would start
-// a comment in a script). A string value is compared without its quotes,
-// any other value as compact JSON.
-func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 && len(args) != 3 || neg && len(args) == 1 {
-		ts.Fatalf("usage: json FILE [PATH WANT]")
-	}
-	var v any
-	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &v); err != nil {
-		ts.Fatalf("%s is not JSON: %v", args[0], err)
-	}
-	if len(args) == 1 {
-		return
-	}
-	for _, step := range strings.Split(args[1], ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			next, ok := x[step]
-			if !ok {
-				ts.Fatalf("json %s: no key %q at %s", args[0], step, args[1])
-			}
-			v = next
-		case []any:
-			if step == "len" {
-				v = float64(len(x))
-				continue
-			}
-			i, err := strconv.Atoi(step)
-			if err != nil || i < 0 || i >= len(x) {
-				ts.Fatalf("json %s: no index %q in an array of %d at %s", args[0], step, len(x), args[1])
-			}
-			v = x[i]
-		default:
-			ts.Fatalf("json %s: %q is inside a %T at %s", args[0], step, x, args[1])
-		}
-	}
-	got, ok := v.(string)
-	if !ok {
-		b, err := json.Marshal(v)
-		if err != nil {
-			ts.Fatalf("json %s: %v", args[0], err)
-		}
-		got = string(b)
-	}
-	if (got == args[2]) == neg {
-		ts.Fatalf("json %s %s = %q, want %s%q", args[0], args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
-	}
 }

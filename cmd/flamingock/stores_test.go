@@ -236,15 +236,3 @@ func cmdCreateDB(ts *testscript.TestScript, neg bool, args []string) {
 	u.Path = "/" + name
 	ts.Setenv(args[0], u.String())
 }
-
-// cmdSleep waits, for a lease to expire:
-//
-//	sleep 2s
-func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: sleep DURATION")
-	}
-	d, err := time.ParseDuration(args[0])
-	ts.Check(err)
-	time.Sleep(d)
-}

@@ -6,6 +6,9 @@
 //	FLAMINGOCK_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 //	FLAMINGOCK_TEST_MONGO=mongodb://127.0.0.1:27017
 //	FLAMINGOCK_TEST_MYSQL=mysql://root@127.0.0.1:3306/test
+//	FLAMINGOCK_TEST_NATS=nats://127.0.0.1:4222 (with JetStream)
+//	FLAMINGOCK_TEST_AMQP=amqp://guest:guest@127.0.0.1:5672/
+//	FLAMINGOCK_TEST_REDIS=redis://127.0.0.1:6379/0
 //
 // The MySQL variable holds a store URL (the form audit/storeurl and the
 // flamingock CLI take, which mysql.Open accepts too); its database is where
@@ -26,6 +29,9 @@ const (
 	PostgresEnv        = "FLAMINGOCK_TEST_POSTGRES"
 	MongoEnv           = "FLAMINGOCK_TEST_MONGO"
 	MySQLEnv           = "FLAMINGOCK_TEST_MYSQL"
+	NATSEnv            = "FLAMINGOCK_TEST_NATS"
+	AMQPEnv            = "FLAMINGOCK_TEST_AMQP"
+	RedisEnv           = "FLAMINGOCK_TEST_REDIS"
 	RequireServicesEnv = "FLAMINGOCK_REQUIRE_SERVICES"
 )
 
@@ -49,6 +55,27 @@ func Mongo(t testing.TB) string {
 func MySQL(t testing.TB) string {
 	t.Helper()
 	return service(t, MySQLEnv, "MySQL")
+}
+
+// NATS returns the URL of the NATS server (with JetStream) for tests, or
+// skips (or fails) t when none is configured.
+func NATS(t testing.TB) string {
+	t.Helper()
+	return service(t, NATSEnv, "NATS")
+}
+
+// AMQP returns the URL of the RabbitMQ server for tests, or skips (or
+// fails) t when none is configured.
+func AMQP(t testing.TB) string {
+	t.Helper()
+	return service(t, AMQPEnv, "RabbitMQ")
+}
+
+// Redis returns the URL of the Redis server for tests, or skips (or fails)
+// t when none is configured.
+func Redis(t testing.TB) string {
+	t.Helper()
+	return service(t, RedisEnv, "Redis")
 }
 
 func service(t testing.TB, env, name string) string {

@@ -48,6 +48,18 @@ func TestMySQL(t *testing.T) {
 	testService(t, MySQL, MySQLEnv, "mysql://root@127.0.0.1:3306/test")
 }
 
+func TestNATS(t *testing.T) {
+	testService(t, NATS, NATSEnv, "nats://127.0.0.1:4222")
+}
+
+func TestAMQP(t *testing.T) {
+	testService(t, AMQP, AMQPEnv, "amqp://guest:guest@127.0.0.1:5672/")
+}
+
+func TestRedis(t *testing.T) {
+	testService(t, Redis, RedisEnv, "redis://127.0.0.1:6379/0")
+}
+
 // testService checks that helper returns what env holds, and skips or fails
 // as FLAMINGOCK_REQUIRE_SERVICES says when env is empty.
 func testService(t *testing.T, helper func(testing.TB) string, env, dsn string) {

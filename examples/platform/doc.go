@@ -1,0 +1,3 @@
+// Command platform is the example of a pipeline that evolves more than a
+// database (issue 17; being written).
+package main

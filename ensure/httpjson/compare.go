@@ -193,7 +193,7 @@ func renderValue(v any) string {
 	}
 	b := bytes.TrimRight(buf.Bytes(), "\n")
 	if len(b) > renderSize {
-		return strings.ToValidUTF8(string(b[:renderSize]), "") + "…"
+		return strings.ToValidUTF8(string(b[:renderSize]), "\uFFFD") + "…"
 	}
 	return string(b)
 }

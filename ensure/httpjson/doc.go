@@ -13,6 +13,11 @@
 //	               ensure.Deleted (to nil), ensure.Updated otherwise
 //	found other -> *ensure.ConflictError, nothing written
 //
+// A DELETE answered 404, the document removed by someone else since the
+// GET, gives ensure.Absent: the state the change leads to holds. A redirect
+// that would turn a PUT or a DELETE into a GET (301, 302, 303) is not
+// followed but reported as an error, as the write did not happen.
+//
 // # Comparing documents
 //
 // Documents are compared as JSON values, not as bytes: whitespace and the

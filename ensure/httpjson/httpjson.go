@@ -27,7 +27,8 @@ const excerptSize = 200
 // state `from`, it PUTs `to` (DELETEs, if to is nil) and returns
 // ensure.Created, ensure.Updated or ensure.Deleted; found in any other
 // state, or changed by someone else between the GET and the write (412), it
-// returns a *ensure.ConflictError. A nil c means http.DefaultClient.
+// returns a *ensure.ConflictError. A DELETE answered 404 gives
+// ensure.Absent. A nil c means http.DefaultClient.
 func Put(ctx context.Context, c *http.Client, url string, from, to []byte) (ensure.Outcome, error) {
 	fromDoc, err := parseArg("from", from)
 	if err != nil {
@@ -77,28 +78,21 @@ func put(ctx context.Context, c *http.Client, rawURL string, from, to *doc, body
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return ensure.Unchanged, fmt.Errorf("httpjson: document %s: the URL's scheme is not http or https", redact(u))
 	}
-	if c == nil {
-		c = http.DefaultClient
-	}
-	// A cancelled context sends nothing; checked here, as the transport
-	// would only find out once it dials.
+	// Checked here so that a cancelled call sends nothing, whatever the
+	// client's transport does with a done context.
 	if err := ctx.Err(); err != nil {
 		return ensure.Unchanged, fmt.Errorf("document %s: %w", redact(u), err)
 	}
-	s := store{c: c, u: u}
+	s := store{c: keepMethod(c), u: u}
 	have, etag, err := s.get(ctx)
 	if err != nil {
 		return ensure.Unchanged, err
 	}
-	resource := "document " + redact(u)
 	if equalDocs(have, to) {
 		return ensure.Unchanged, nil
 	}
 	if !equalDocs(have, from) {
-		return ensure.Unchanged, &ensure.ConflictError{Resource: resource, Diffs: diffs(have, from, to)}
-	}
-	if err := ctx.Err(); err != nil {
-		return ensure.Unchanged, fmt.Errorf("%s: %w", resource, err)
+		return ensure.Unchanged, &ensure.ConflictError{Resource: "document " + redact(u), Diffs: diffs(have, from, to)}
 	}
 	if to == nil {
 		return s.write(ctx, http.MethodDelete, nil, etag, ensure.Deleted)
@@ -107,6 +101,33 @@ func put(ctx context.Context, c *http.Client, rawURL string, from, to *doc, body
 		return s.write(ctx, http.MethodPut, body, "", ensure.Created)
 	}
 	return s.write(ctx, http.MethodPut, body, etag, ensure.Updated)
+}
+
+// keepMethod returns a copy of c (http.DefaultClient if nil) that does not
+// follow a redirect changing the method: answered 301, 302 or 303, a PUT or
+// a DELETE would be followed as a GET, and its 200 taken for a write that
+// never happened. Such an answer is reported as an unexpected status
+// instead; 307 and 308, which keep the method and the body, are followed as
+// c would.
+func keepMethod(c *http.Client) *http.Client {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	cc := *c
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.Method != via[0].Method {
+			return http.ErrUseLastResponse
+		}
+		if c.CheckRedirect != nil {
+			return c.CheckRedirect(req, via)
+		}
+		// The default policy of http.Client.
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
 }
 
 // store sends the requests of one call to the document at u.
@@ -227,7 +248,7 @@ func drain(r io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10)) 
 // excerpt quotes at most excerptSize bytes of b.
 func excerpt(b []byte) string {
 	if len(b) > excerptSize {
-		return strings.ToValidUTF8(string(b[:excerptSize]), "") + "…"
+		return strings.ToValidUTF8(string(b[:excerptSize]), "\uFFFD") + "…"
 	}
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }

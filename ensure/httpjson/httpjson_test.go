@@ -242,6 +242,45 @@ func TestServerErrors(t *testing.T) {
 	}
 }
 
+func TestRedirects(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		method   string
+		status   int
+		from, to []byte
+		reqs     map[string]int
+		wrote    bool
+	}{
+		{name: "a PUT answered 301 is not followed as a GET", method: "PUT", status: 301, from: docA, to: docB, reqs: map[string]int{"GET": 1, "PUT": 1}},
+		{name: "a PUT answered 303 is not followed as a GET", method: "PUT", status: 303, from: docA, to: docB, reqs: map[string]int{"GET": 1, "PUT": 1}},
+		{name: "a DELETE answered 302 is not followed as a GET", method: "DELETE", status: 302, from: docA, to: nil, reqs: map[string]int{"GET": 1, "DELETE": 1}},
+		{name: "a PUT answered 308 is followed", method: "PUT", status: 308, from: docA, to: docB, reqs: map[string]int{"GET": 1, "PUT": 2}, wrote: true},
+		{name: "a GET answered 301 is followed", method: "GET", status: 301, from: docA, to: docB, reqs: map[string]int{"GET": 2, "PUT": 1}, wrote: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, u := newDocStore(t, storeConfig{redirect: map[string]int{tc.method: tc.status}})
+			s.set(docPath, docA)
+			got, err := httpjson.Put(t.Context(), nil, u, tc.from, tc.to)
+			switch {
+			case tc.wrote && err != nil:
+				t.Fatalf("Put = %v, %v; want it written", got, err)
+			case !tc.wrote && (err == nil || !strings.Contains(err.Error(), tc.method) || !strings.Contains(err.Error(), http.StatusText(tc.status))):
+				t.Fatalf("Put = %v, %v; want an error naming %s and %d", got, err, tc.method, tc.status)
+			}
+			if diff := cmp.Diff(tc.reqs, s.requests()); diff != "" {
+				t.Errorf("requests (-want +got):\n%s", diff)
+			}
+			want := docA
+			if tc.wrote {
+				want = tc.to
+			}
+			if !same(t, s.get(docPath), want) {
+				t.Errorf("the document is %s, want %s", s.get(docPath), want)
+			}
+		})
+	}
+}
+
 func TestURLUserinfoIsRedacted(t *testing.T) {
 	s, u := newDocStore(t, storeConfig{fail: map[string]int{"GET": 500}})
 	withUser, err := url.Parse(u)

@@ -31,6 +31,7 @@ type storeConfig struct {
 	fail     map[string]int    // method -> status answered instead of serving
 	failBody string            // body of those answers
 	afterGet func(s *docStore) // runs after a GET is served: another writer
+	redirect map[string]int    // method -> redirect status, to the same path with ?moved
 }
 
 type stored struct {
@@ -116,6 +117,10 @@ func (s *docStore) serve(w http.ResponseWriter, r *http.Request) bool {
 	s.lastHeads[r.Method] = r.Header.Clone()
 	if status, ok := s.fail[r.Method]; ok {
 		http.Error(w, s.failBody, status)
+		return false
+	}
+	if status, ok := s.redirect[r.Method]; ok && r.URL.RawQuery == "" {
+		http.Redirect(w, r, r.URL.Path+"?moved", status)
 		return false
 	}
 	d, exists := s.docs[r.URL.Path]

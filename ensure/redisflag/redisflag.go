@@ -40,7 +40,7 @@ func (v Value) String() string {
 // ErrWrongType is matched (errors.Is) by the error of a helper that found
 // the key holding another type than a string (a hash, a list): it is not a
 // flag, and is left untouched.
-var ErrWrongType = errors.New("WRONGTYPE key holds another type than a string")
+var ErrWrongType = errors.New("WRONGTYPE: not a string key")
 
 // casScript compares the key with ARGV's `to` then `from` and writes `to`
 // when it found `from`, in one step on the server. A Value travels as two

@@ -73,7 +73,12 @@ func parseArg(name string, b []byte) (*doc, error) {
 func put(ctx context.Context, c *http.Client, rawURL string, from, to *doc, body []byte) (ensure.Outcome, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return ensure.Unchanged, fmt.Errorf("httpjson: %w", err)
+		// Not quoted: the text of a URL that does not parse may hold a
+		// password that redact cannot find.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return ensure.Unchanged, fmt.Errorf("httpjson: the document's URL does not parse: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return ensure.Unchanged, fmt.Errorf("httpjson: document %s: the URL's scheme is not http or https", redact(u))

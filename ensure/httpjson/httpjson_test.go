@@ -335,6 +335,9 @@ func TestNoRequestBeforeTheInputIsValid(t *testing.T) {
 		{name: "a URL that is not http", call: func(ctx context.Context, u string) (ensure.Outcome, error) {
 			return httpjson.Ensure(ctx, nil, strings.Replace(u, "http:", "ftp:", 1), docA)
 		}, inTheErr: "scheme"},
+		{name: "a URL that does not parse", call: func(ctx context.Context, u string) (ensure.Outcome, error) {
+			return httpjson.Ensure(ctx, nil, "http://admin:hunter2@[::1/x", docA)
+		}, inTheErr: "does not parse"},
 		{name: "a cancelled context", ctx: cancelled, call: func(ctx context.Context, u string) (ensure.Outcome, error) {
 			return httpjson.Put(ctx, nil, u, nil, docA)
 		}, wantErr: context.Canceled},
@@ -354,6 +357,9 @@ func TestNoRequestBeforeTheInputIsValid(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.inTheErr) {
 				t.Errorf("error %q does not say %q", err, tc.inTheErr)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q quotes the URL's password", err)
 			}
 			if diff := cmp.Diff(map[string]int{}, s.requests()); diff != "" {
 				t.Errorf("requests (-want +got):\n%s", diff)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,6 +225,47 @@ func TestWrongType(t *testing.T) {
 				t.Errorf("the key is now a %q (%v), want it left a %s", typ, err, tc.typ)
 			}
 		})
+	}
+}
+
+// Writers racing from the same state: the compare and the write are one
+// step on the server, so exactly one of them writes.
+func TestConcurrentSetsWriteOnce(t *testing.T) {
+	rdb := client(t)
+	k := key(t, rdb)
+	state(t, rdb, k, redisflag.Of("off"))
+	targets := []redisflag.Value{redisflag.Of("on"), redisflag.Of("beta")}
+	type result struct {
+		to      redisflag.Value
+		outcome ensure.Outcome
+		err     error
+	}
+	results := make(chan result, 20)
+	var wg sync.WaitGroup
+	for i := range cap(results) {
+		to := targets[i%len(targets)]
+		wg.Go(func() {
+			o, err := redisflag.Set(t.Context(), rdb, k, redisflag.Of("off"), to)
+			results <- result{to, o, err}
+		})
+	}
+	wg.Wait()
+	close(results)
+	var winners []redisflag.Value
+	for r := range results {
+		switch {
+		case r.err == nil && r.outcome == ensure.Updated:
+			winners = append(winners, r.to)
+		case r.err == nil && r.outcome == ensure.Unchanged, errors.Is(r.err, ensure.ErrConflict):
+		default:
+			t.Errorf("Set to %v = %v, %v", r.to, r.outcome, r.err)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d writers wrote (%v), want exactly one", len(winners), winners)
+	}
+	if v := read(t, rdb, k); v != winners[0] {
+		t.Errorf("the flag holds %v, want the winner's %v", v, winners[0])
 	}
 }
 

@@ -15,6 +15,9 @@
 // NewMySQL reads the MySQL client protocol instead (mysql.go): a flight is
 // one COM_QUERY or COM_STMT_PREPARE command and its SQL the statement.
 //
+// NewAMQP reads AMQP 0-9-1 (RabbitMQ) instead (amqp.go): a flight is one
+// method frame, matched by its name with Method ("queue.declare").
+//
 // Rules are one-shot unless Repeat is set: after a Fault fired the proxy
 // forwards again, and the client reconnects through it as it would after a
 // network blip.
@@ -54,6 +57,10 @@ type Flight struct {
 	// flight that only prepares a statement (Parse without Bind) runs
 	// nothing.
 	SQL []string
+	// Method is the name of an AMQP method, class and method as the AMQP
+	// 0-9-1 specification spells them ("queue.declare", "basic.publish"),
+	// for a proxy made by NewAMQP; empty otherwise.
+	Method string
 }
 
 // Matcher selects flights.
@@ -96,6 +103,12 @@ func BytesContain(parts ...string) Matcher {
 		}
 		return true
 	}
+}
+
+// Method matches an AMQP flight of the method named name, as
+// "exchange.declare" or "basic.publish" (see Flight.Method).
+func Method(name string) Matcher {
+	return func(f Flight) bool { return f.Method == name }
 }
 
 // All matches a flight that every one of ms matches.
@@ -184,6 +197,9 @@ func New(t testing.TB, target string) *Proxy { return start(t, target, postgres)
 
 // NewMySQL is New for MySQL and MariaDB clients (see mysql.go).
 func NewMySQL(t testing.TB, target string) *Proxy { return start(t, target, mysql) }
+
+// NewAMQP is New for AMQP 0-9-1 clients, such as RabbitMQ's (see amqp.go).
+func NewAMQP(t testing.TB, target string) *Proxy { return start(t, target, amqp) }
 
 func start(t testing.TB, target string, proto func(io.Reader) protocol) *Proxy {
 	t.Helper()

@@ -51,6 +51,8 @@ func consumerName(stream string, want cc) (string, cc, error) {
 		return "", want, fmt.Errorf("natsjs: consumer of stream %s without a name (Durable)", stream)
 	case want.Durable != "" && want.Name != "" && want.Durable != want.Name:
 		return "", want, fmt.Errorf("natsjs: consumer of stream %s named both %s (Name) and %s (Durable)", stream, want.Name, want.Durable)
+	case want.DeliverSubject != "":
+		return "", want, fmt.Errorf("natsjs: consumer %s of stream %s: a push consumer (deliver_subject); Consumer manages pull consumers", want.Durable+want.Name, stream)
 	case want.Durable == "":
 		// Named but not durable, the server would delete it after
 		// inactive_threshold (5s by default): a change declares what
@@ -69,6 +71,13 @@ func consumerName(stream string, want cc) (string, cc, error) {
 // *ensure.ConflictError naming each differing field. A field left zero in
 // want is the server's default and not compared. A missing stream is an
 // error matching jetstream.ErrStreamNotFound.
+//
+// Consumer manages pull consumers: a want with a DeliverSubject is
+// refused, and a push consumer found under the name is a conflict.
+//
+// A server older than 2.10 does not tell a create from an update: a
+// consumer another client creates under the same name between the look
+// and the create is updated to want, not reported.
 func Consumer(ctx context.Context, js jetstream.JetStream, stream string, want jetstream.ConsumerConfig) (ensure.Outcome, error) {
 	name, want, err := consumerName(stream, want)
 	if err != nil {
@@ -102,10 +111,21 @@ func Consumer(ctx context.Context, js jetstream.JetStream, stream string, want j
 }
 
 func compareConsumer(res string, info *jetstream.ConsumerInfo, want cc) (ensure.Outcome, error) {
-	if d := diffs(consumerFields, &info.Config, &want, nil); len(d) > 0 {
+	if d := consumerDiffs(&info.Config, &want); len(d) > 0 {
 		return 0, &ensure.ConflictError{Resource: res, Diffs: d}
 	}
 	return ensure.Unchanged, nil
+}
+
+// consumerDiffs compares as diffs does, and also sees a push consumer
+// where a pull one is wanted: want's empty deliver_subject is not "the
+// server's default" but the kind of consumer.
+func consumerDiffs(have, want *cc) []string {
+	d := diffs(consumerFields, have, want, nil)
+	if have.DeliverSubject != "" {
+		d = append(d, fmt.Sprintf("deliver_subject: have %q, want none (a pull consumer)", have.DeliverSubject))
+	}
+	return d
 }
 
 // RemoveConsumer deletes the consumer want.Durable (or want.Name) of
@@ -126,7 +146,7 @@ func RemoveConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 	if err != nil {
 		return 0, err
 	}
-	if d := diffs(consumerFields, &info.Config, &want, nil); len(d) > 0 {
+	if d := consumerDiffs(&info.Config, &want); len(d) > 0 {
 		return 0, &ensure.ConflictError{Resource: res, Diffs: d}
 	}
 	if err := ctx.Err(); err != nil {
@@ -155,6 +175,14 @@ func consumerInfo(ctx context.Context, js jetstream.JetStream, stream, name stri
 		return nil, fmt.Errorf("%s: read: %w", res, err)
 	}
 	c, err := js.Consumer(ctx, stream, name)
+	if errors.Is(err, jetstream.ErrNotPullConsumer) {
+		// Read it anyway, to report it as it is.
+		p, perr := js.PushConsumer(ctx, stream, name)
+		if perr != nil {
+			return nil, fmt.Errorf("%s: read: %w", res, perr)
+		}
+		return p.CachedInfo(), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: read: %w", res, err)
 	}

@@ -154,7 +154,7 @@ func RemoveExchange(ctx context.Context, conn *amqp.Connection, x Exchange) (ens
 	case amqp.NotFound:
 		return ensure.Absent, nil // deleted by someone else since we looked
 	case amqp.PreconditionFailed:
-		return 0, fmt.Errorf("%s is in use (queues or exchanges are bound to it): not deleted: %w", x.resource(), err)
+		return 0, fmt.Errorf("%s is in use (queues or exchanges are bound to it): not deleted: %w", x.resource(), serverError(err))
 	}
 	return 0, err
 }
@@ -191,9 +191,9 @@ func RemoveQueue(ctx context.Context, conn *amqp.Connection, q Queue) (ensure.Ou
 	case code(err) == amqp.NotFound:
 		return ensure.Absent, nil // deleted by someone else since we looked
 	case code(err) == amqp.PreconditionFailed && strings.Contains(reason(err), "not empty"):
-		return 0, fmt.Errorf("%s holds messages published since it was found empty: not deleted: %w (%w)", q.resource(), ensure.ErrNotEmpty, err)
+		return 0, fmt.Errorf("%s holds messages published since it was found empty: not deleted: %w (%w)", q.resource(), ensure.ErrNotEmpty, serverError(err))
 	case code(err) == amqp.PreconditionFailed:
-		return 0, fmt.Errorf("%s is in use (it has consumers): not deleted: %w", q.resource(), err)
+		return 0, fmt.Errorf("%s is in use (it has consumers): not deleted: %w", q.resource(), serverError(err))
 	}
 	return 0, err
 }
@@ -319,6 +319,16 @@ func conflict(res string, err error) error {
 		return err
 	}
 	return &ensure.ConflictError{Resource: res, Diffs: []string{strings.TrimPrefix(reason(err), "PRECONDITION_FAILED - ")}}
+}
+
+// serverError returns the server's answer in err (an *amqp.Error), or err
+// if it holds none.
+func serverError(err error) error {
+	var e *amqp.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return err
 }
 
 // code returns the AMQP reply code of err, 0 if it has none.

@@ -470,3 +470,20 @@ func TestRemoveStream(t *testing.T) {
 		})
 	}
 }
+
+// A duplicate window neither from nor to declares stays as it is, even
+// though its default would follow max_age.
+func TestUpdateStreamLeavesUndeclaredDefaultsAlone(t *testing.T) {
+	ctx := context.Background()
+	_, js := connect(t)
+	name, subj := streamName(t, js)
+	create(t, js, jetstream.StreamConfig{Name: name, Subjects: []string{subj}, MaxAge: time.Minute, Duplicates: 30 * time.Second})
+	from := jetstream.StreamConfig{Name: name, MaxAge: time.Minute}
+	to := jetstream.StreamConfig{Name: name, MaxAge: time.Hour}
+	if got, err := natsjs.UpdateStream(ctx, js, from, to); err != nil || got != ensure.Updated {
+		t.Fatalf("UpdateStream = %v, %v; want updated", got, err)
+	}
+	if have := config(t, js, name); have.MaxAge != time.Hour || have.Duplicates != 30*time.Second {
+		t.Errorf("after update: max_age %v, duplicate_window %v; want 1h, 30s", have.MaxAge, have.Duplicates)
+	}
+}

@@ -156,13 +156,16 @@ func UpdateStream(ctx context.Context, js jetstream.JetStream, from, to jetstrea
 	if err != nil {
 		return 0, err
 	}
-	fromD, toD := withDefaults(from), withDefaults(to)
+	// A field is forced where the change's two declarations differ, not
+	// where only their defaults do: a duplicate window neither declares
+	// is not the change's, even if the default follows max_age.
 	force := map[string]bool{}
 	for _, f := range streamFields {
-		if !f.equal(&fromD, &toD) {
+		if !f.equal(&from, &to) {
 			force[f.name] = true
 		}
 	}
+	fromD, toD := withDefaults(from), withDefaults(to)
 	haveD := withDefaults(have)
 	// A field zero in to and not forced is not compared, so withDefaults
 	// changes nothing there; a forced one is compared with its default.

@@ -90,12 +90,14 @@ func DeclareExchange(ctx context.Context, conn *amqp.Connection, x Exchange) (en
 // different, a *ensure.ConflictError with the server's text. RabbitMQ
 // compares durable, auto_delete, exclusive and the arguments it knows
 // (x-queue-type, x-message-ttl, x-max-length, x-dead-letter-exchange…);
-// an argument it does not know is not compared.
+// an argument it does not know is not compared. A queue exclusive to
+// another connection cannot be looked at: that is an error (405
+// RESOURCE_LOCKED), not a conflict, as it goes with its connection.
 func DeclareQueue(ctx context.Context, conn *amqp.Connection, q Queue) (ensure.Outcome, error) {
 	if err := q.check(); err != nil {
 		return 0, err
 	}
-	_, exists, err := inspectQueue(ctx, conn, q.Name)
+	exists, err := queueExists(ctx, conn, q.Name)
 	if err != nil {
 		return 0, err
 	}
@@ -136,8 +138,11 @@ func RemoveExchange(ctx context.Context, conn *amqp.Connection, x Exchange) (ens
 		return 0, err
 	}
 	exists, err := exchangeExists(ctx, conn, x.Name)
-	if err != nil || !exists {
-		return ensure.Absent, err
+	if err != nil {
+		return 0, err
+	}
+	if !exists {
+		return ensure.Absent, nil
 	}
 	err = onChannel(ctx, conn, x.resource(), "declare", func(ch *amqp.Channel) error {
 		return ch.ExchangeDeclare(x.Name, x.Kind, x.Durable, x.AutoDelete, x.Internal, false, x.Args)
@@ -170,9 +175,12 @@ func RemoveQueue(ctx context.Context, conn *amqp.Connection, q Queue) (ensure.Ou
 	if err := q.check(); err != nil {
 		return 0, err
 	}
-	_, exists, err := inspectQueue(ctx, conn, q.Name)
-	if err != nil || !exists {
-		return ensure.Absent, err
+	exists, err := queueExists(ctx, conn, q.Name)
+	if err != nil {
+		return 0, err
+	}
+	if !exists {
+		return ensure.Absent, nil
 	}
 	state, err := declareQueue(ctx, conn, q)
 	if err != nil {
@@ -206,13 +214,19 @@ func Unbind(ctx context.Context, conn *amqp.Connection, b Binding) (ensure.Outco
 	if err := b.check(); err != nil {
 		return 0, err
 	}
-	_, exists, err := inspectQueue(ctx, conn, b.Queue)
-	if err != nil || !exists {
-		return ensure.Absent, err
+	exists, err := queueExists(ctx, conn, b.Queue)
+	if err != nil {
+		return 0, err
+	}
+	if !exists {
+		return ensure.Absent, nil
 	}
 	exists, err = exchangeExists(ctx, conn, b.Exchange)
-	if err != nil || !exists {
-		return ensure.Absent, err
+	if err != nil {
+		return 0, err
+	}
+	if !exists {
+		return ensure.Absent, nil
 	}
 	err = onChannel(ctx, conn, b.resource(), "unbind", func(ch *amqp.Channel) error {
 		return ch.QueueUnbind(b.Queue, b.Key, b.Exchange, b.Args)
@@ -265,17 +279,16 @@ func exchangeExists(ctx context.Context, conn *amqp.Connection, name string) (bo
 	return err == nil, err
 }
 
-// inspectQueue looks with a passive declare.
-func inspectQueue(ctx context.Context, conn *amqp.Connection, name string) (amqp.Queue, bool, error) {
-	var q amqp.Queue
-	err := onChannel(ctx, conn, "queue "+name, "look up", func(ch *amqp.Channel) (err error) {
-		q, err = ch.QueueDeclarePassive(name, false, false, false, false, nil)
+// queueExists looks with a passive declare.
+func queueExists(ctx context.Context, conn *amqp.Connection, name string) (bool, error) {
+	err := onChannel(ctx, conn, "queue "+name, "look up", func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclarePassive(name, false, false, false, false, nil)
 		return err
 	})
 	if code(err) == amqp.NotFound {
-		return q, false, nil
+		return false, nil
 	}
-	return q, err == nil, err
+	return err == nil, err
 }
 
 // declareQueue declares q actively; a 406 is a conflict.
@@ -313,12 +326,17 @@ func onChannel(ctx context.Context, conn *amqp.Connection, res, op string, f fun
 	return nil
 }
 
-// conflict turns the server's 406 to a declare into a *ConflictError.
+// conflict turns the server's refusal of a declare into a
+// *ConflictError: 406 for other settings, 405 for another exclusive flag
+// (the declare follows a passive one that succeeded, so the queue is not
+// another connection's).
 func conflict(res string, err error) error {
-	if code(err) != amqp.PreconditionFailed {
-		return err
+	switch code(err) {
+	case amqp.PreconditionFailed, amqp.ResourceLocked:
+		text := strings.TrimPrefix(strings.TrimPrefix(reason(err), "PRECONDITION_FAILED - "), "RESOURCE_LOCKED - ")
+		return &ensure.ConflictError{Resource: res, Diffs: []string{text}}
 	}
-	return &ensure.ConflictError{Resource: res, Diffs: []string{strings.TrimPrefix(reason(err), "PRECONDITION_FAILED - ")}}
+	return err
 }
 
 // serverError returns the server's answer in err (an *amqp.Error), or err

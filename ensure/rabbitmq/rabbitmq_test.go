@@ -247,6 +247,14 @@ func TestDeclareQueue(t *testing.T) {
 			conflict: "inequivalent arg 'durable'",
 		},
 		{
+			name: "another exclusive flag is a conflict",
+			start: func(q rabbitmq.Queue) *rabbitmq.Queue {
+				q.Exclusive = true
+				return &q
+			},
+			conflict: "cannot obtain exclusive access",
+		},
+		{
 			name: "another message ttl is a conflict",
 			start: func(q rabbitmq.Queue) *rabbitmq.Queue {
 				q.Args = amqp.Table{"x-message-ttl": int32(1000)}
@@ -566,5 +574,16 @@ func TestACancelledContextStopsBeforeAnyCall(t *testing.T) {
 	}
 	if _, q := exists(t, conn, "amq.direct", qName); q {
 		t.Error("the queue was declared")
+	}
+}
+
+func TestAQueueExclusiveToAnotherConnectionIsAnError(t *testing.T) {
+	conn := dial(t)
+	_, qName := names(t, conn)
+	q := rabbitmq.Queue{Name: qName, Exclusive: true}
+	declareQueue(t, dial(t), q)
+	_, err := rabbitmq.DeclareQueue(context.Background(), conn, q)
+	if err == nil || errors.Is(err, ensure.ErrConflict) || !strings.Contains(err.Error(), "queue "+qName) {
+		t.Errorf("error = %v, want one naming the queue, not a conflict", err)
 	}
 }

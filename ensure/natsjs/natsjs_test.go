@@ -382,11 +382,11 @@ func TestUpdateStream(t *testing.T) {
 func TestUpdateStreamConflictShowsTheDifferenceFromTo(t *testing.T) {
 	_, js := connect(t)
 	name, subj := streamName(t, js)
-	create(t, js, jetstream.StreamConfig{Name: name, Subjects: []string{subj}, MaxAge: 3 * time.Hour})
-	from := jetstream.StreamConfig{Name: name, MaxAge: time.Hour}
-	to := jetstream.StreamConfig{Name: name, MaxAge: 2 * time.Hour}
+	create(t, js, jetstream.StreamConfig{Name: name, Subjects: []string{subj}, MaxAge: 3 * time.Hour, Description: "other"})
+	from := jetstream.StreamConfig{Name: name, MaxAge: time.Hour, Description: "orders"}
+	to := jetstream.StreamConfig{Name: name, MaxAge: 2 * time.Hour, Description: "orders"}
 	_, err := natsjs.UpdateStream(context.Background(), js, from, to)
-	want := []string{"max_age: have 3h0m0s, want 2h0m0s"}
+	want := []string{`description: have "other", want "orders"`, "max_age: have 3h0m0s, want 2h0m0s (from 1h0m0s)"}
 	if diff := cmp.Diff(want, conflictDiffs(t, err)); diff != "" {
 		t.Errorf("diffs (-want +got):\n%s", diff)
 	}

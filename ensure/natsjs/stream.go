@@ -134,16 +134,20 @@ func createStream(ctx context.Context, js jetstream.JetStream, want sc) (ensure.
 // It reads the stream first. Found matching to, nothing is written
 // (ensure.Unchanged): a retry after the update ends here. Found matching
 // from, it is updated (ensure.Updated). Found matching neither, the result
-// is a *ensure.ConflictError listing how it differs from to. Absent, the
+// is a *ensure.ConflictError listing how it differs from to (and, for a
+// field the change moves, what from says). Absent, the
 // result is an error matching jetstream.ErrStreamNotFound: a stream to
 // update is created by an earlier change.
 //
 // Fields are compared as Stream compares them, with one more rule: a field
 // that differs between from and to is compared in both, a zero there
 // standing for the server's default (-1 for the limits, 1 replica, a
-// duplicate window of 2m). The update writes the compared fields of to
+// duplicate window of 2m or max_age if shorter, the stream's name as its
+// subject). The update writes the compared fields of to
 // over the stream's configuration as the server holds it; the fields this
-// package does not compare are kept.
+// package does not compare are kept. The server refuses some moves
+// (storage, or deny_delete and deny_purge back to false): that is an
+// error, the stream unchanged.
 func UpdateStream(ctx context.Context, js jetstream.JetStream, from, to jetstream.StreamConfig) (ensure.Outcome, error) {
 	if to.Name == "" {
 		return 0, errors.New("natsjs: stream without a name")
@@ -170,13 +174,12 @@ func UpdateStream(ctx context.Context, js jetstream.JetStream, from, to jetstrea
 	// A field zero in to and not forced is not compared, so withDefaults
 	// changes nothing there; a forced one is compared with its default.
 	toCmp := pick(to, toD, force)
-	d := diffs(streamFields, &haveD, &toCmp, force)
-	if len(d) == 0 {
+	if len(diffs(streamFields, &haveD, &toCmp, force)) == 0 {
 		return ensure.Unchanged, nil
 	}
 	fromCmp := pick(from, fromD, force)
 	if len(diffs(streamFields, &haveD, &fromCmp, force)) > 0 {
-		return 0, &ensure.ConflictError{Resource: res, Diffs: d}
+		return 0, &ensure.ConflictError{Resource: res, Diffs: transitionDiffs(&haveD, &fromCmp, &toCmp, force)}
 	}
 	next := have
 	for _, f := range streamFields {
@@ -196,6 +199,24 @@ func UpdateStream(ctx context.Context, js jetstream.JetStream, from, to jetstrea
 		return 0, fmt.Errorf("%s: updated, but the server did not keep: %v", res, d)
 	}
 	return ensure.Updated, nil
+}
+
+// transitionDiffs lists the fields where have differs from to, giving
+// from's value too where the change moves the field: "max_age: have 3h0m0s,
+// want 2h0m0s (from 1h0m0s)".
+func transitionDiffs(have, from, to *sc, force map[string]bool) []string {
+	var out []string
+	for _, f := range streamFields {
+		if f.isZero(to) && !force[f.name] || f.equal(have, to) {
+			continue
+		}
+		line := fmt.Sprintf("%s: have %s, want %s", f.name, f.show(have), f.show(to))
+		if force[f.name] {
+			line += fmt.Sprintf(" (from %s)", f.show(from))
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // pick returns c with the forced fields taken from its defaulted form.

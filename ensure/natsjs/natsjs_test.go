@@ -487,3 +487,19 @@ func TestUpdateStreamLeavesUndeclaredDefaultsAlone(t *testing.T) {
 		t.Errorf("after update: max_age %v, duplicate_window %v; want 1h, 30s", have.MaxAge, have.Duplicates)
 	}
 }
+
+func TestUpdateStreamAMoveTheServerRefusesIsAnError(t *testing.T) {
+	_, js := connect(t)
+	name, subj := streamName(t, js)
+	from := jetstream.StreamConfig{Name: name, Subjects: []string{subj}, DenyPurge: true}
+	to := from
+	to.DenyPurge = false
+	create(t, js, from)
+	before := config(t, js, name)
+	if _, err := natsjs.UpdateStream(context.Background(), js, from, to); err == nil || errors.Is(err, ensure.ErrConflict) {
+		t.Errorf("error = %v, want the server's refusal", err)
+	}
+	if diff := cmp.Diff(before, config(t, js, name)); diff != "" {
+		t.Errorf("a refused update changed the stream (-before +after):\n%s", diff)
+	}
+}

@@ -30,10 +30,14 @@
 //
 // A field left zero in the configuration a helper is given stands for "the
 // server's default" and is not compared: the server fills such fields in
-// (max_msgs -1, duplicate_window 2m, retention limits…), so a zero cannot
-// be told from a default in what it returns. The consequence is that a
-// zero cannot assert a value either: a want of retention limits (the zero
-// RetentionPolicy) accepts a work-queue stream. Set the fields that matter.
+// (max_msgs -1, duplicate_window 2m…), so a zero cannot be told from a
+// default in what it returns, and cannot assert a value either (a want of
+// max_msgs 0 accepts a stream of any max_msgs). Set the fields that matter.
+// The policies are the exception (retention, discard, storage,
+// deliver_policy, ack_policy, replay_policy): their zero is itself the
+// server's default choice (limits, old, file, all, explicit, instant), so
+// they are always compared, and a want that leaves storage unset finds a
+// stream kept in memory.
 // UpdateStream compares, in addition, every field that differs between its
 // from and to, so that a rollback to a default is seen.
 //

@@ -30,6 +30,16 @@ func scalar[C any, T comparable](name string, p func(*C) *T) field[C] {
 	}
 }
 
+// policy is a field holding an enumeration whose zero value is a choice
+// of its own, the one the server makes when the field is unset (limits
+// retention, file storage, explicit acks…): it is always compared, so that
+// a want of file storage finds a stream kept in memory.
+func policy[C any, T comparable](name string, p func(*C) *T) field[C] {
+	f := scalar(name, p)
+	f.isZero = func(*C) bool { return false }
+	return f
+}
+
 // stringSet is a field holding a list of strings whose order and
 // repetitions mean nothing (the subjects of a stream).
 func stringSet[C any](name string, p func(*C) *[]string) field[C] {

@@ -147,11 +147,11 @@ func TestStream(t *testing.T) {
 			},
 			want: func(c jetstream.StreamConfig) jetstream.StreamConfig {
 				c.Retention = jetstream.WorkQueuePolicy
-				c.Storage = jetstream.FileStorage // the zero value: not compared
+				c.Storage = jetstream.FileStorage // the zero value, compared all the same
 				c.DenyDelete = true
 				return c
 			},
-			diffs: []string{"retention: have interest, want workqueue", "deny_delete: have false, want true"},
+			diffs: []string{"retention: have interest, want workqueue", "storage: have memory, want file", "deny_delete: have false, want true"},
 		},
 		{
 			name: "other subjects are a conflict",

@@ -354,6 +354,7 @@ func (w *world) settle(t *testing.T, sys system, ids []string, st crashState, un
 	var v verdict
 	second := ids[1]
 	r := w.runner(t, sys, ids)
+	born := w.births(t, second)
 	before := w.trailLen(t)
 	res, err := r.Run(ctx)
 	want := restartOutcome(w.spec.recovery(), st.latest)
@@ -415,6 +416,12 @@ func (w *world) settle(t *testing.T, sys system, ids []string, st crashState, un
 		}
 		if len(problems) > 0 {
 			t.Errorf("trail of change %s %v: %s", id, states(h), strings.Join(problems, "; "))
+		}
+	}
+	for what, when := range born {
+		if now := w.births(t, second)[what]; !now.Equal(when) {
+			v.doubled++
+			t.Errorf("the %s of change %s, created at %v before the run, was created again at %v", what, second, when, now)
 		}
 	}
 	if undo {

@@ -233,6 +233,33 @@ func (s *natsSystem) level(ctx context.Context, id string) (int, error) {
 	return levelOf("stream "+want.Name, true, true)
 }
 
+// births returns when the stream and the consumer of ensure change id
+// that exist were created, by the server's clock: a retry that converged
+// re-created neither.
+func (s *natsSystem) births(ctx context.Context, id string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	if s.kind != kindEnsure {
+		return out, nil
+	}
+	st, err := s.js.Stream(ctx, s.stream(id).Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out["stream"] = st.CachedInfo().Created
+	c, err := st.Consumer(ctx, natsConsumer.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out["consumer"] = c.CachedInfo().Created
+	return out, nil
+}
+
 func (s *natsSystem) close() error { s.nc.Close(); return nil }
 
 // amqpSystem: an ensure change declares a fanout exchange (step 1), then
@@ -316,7 +343,9 @@ func publishConfirmed(ctx context.Context, conn *amqp.Connection, queue, body st
 	case err != nil:
 		return fmt.Errorf("publish to %s: wait for the confirm: %w", queue, err)
 	case !ok:
-		return fmt.Errorf("publish to %s: the broker refused the message", queue)
+		// A nack, or the channel closed before the confirm came: the
+		// message may be in the queue or not.
+		return fmt.Errorf("publish to %s: not confirmed", queue)
 	}
 	return nil
 }

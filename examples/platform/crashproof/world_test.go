@@ -233,6 +233,21 @@ func (w *world) level(t *testing.T, id string) int {
 	return n
 }
 
+// births returns when the resources of change id that exist were created,
+// where the server says (NATS streams and consumers).
+func (w *world) births(t *testing.T, id string) map[string]time.Time {
+	t.Helper()
+	n, ok := w.probe.(*natsSystem)
+	if !ok {
+		return nil
+	}
+	b, err := n.births(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // noops returns the writes the server saw that changed nothing, where
 // the server counts them (the HTTP API): a retry of an ensure change
 // that converged writes nothing it had written.

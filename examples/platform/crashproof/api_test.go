@@ -158,22 +158,17 @@ func (s *apiServer) events(path string) int {
 	return s.sums[path]
 }
 
-// writes returns the requests with method seen under prefix, and those
-// of them that changed nothing.
-func (s *apiServer) writes(prefix, method string) (n, noops int) {
+// noopsUnder returns the writes under prefix that changed nothing.
+func (s *apiServer) noopsUnder(prefix string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, c := range s.requests {
-		if strings.HasPrefix(k, method+" "+prefix) {
+	n := 0
+	for path, c := range s.noops {
+		if strings.HasPrefix(path, prefix) {
 			n += c
 		}
 	}
-	for k, c := range s.noops {
-		if strings.HasPrefix(k, prefix) {
-			noops += c
-		}
-	}
-	return n, noops
+	return n
 }
 
 // postEvent POSTs an event with delta to url: a new resource each time.

@@ -51,8 +51,9 @@
 // StreamInfo (the stream's settings and consumer; the log stream's messages
 // per subject), passive declares (the exchange and the queue exist; the
 // log queues' message counts), GET of the flags and the counter, and the
-// HTTP server's own state. After an undo case, a rollback to the first
-// change must take each later one back exactly once. The test prints
+// HTTP server's own state. Then, in every case, a rollback to the first
+// change must take each later one back exactly once (in an undo case, it
+// finishes what the child began). The test prints
 //
 //	crash matrix (beyond databases): 80 cases (40 of them undo) on nats, rabbitmq, redis, http: 0 lost, 0 doubled, 0 silent
 //

@@ -199,6 +199,7 @@ func (t *tally) add(undo bool, v verdict) {
 }
 
 func TestCrashMatrix(t *testing.T) {
+	t.Parallel()
 	api := newAPIServer(t)
 	var sum tally
 	t.Run("cases", func(t *testing.T) {
@@ -277,7 +278,7 @@ func (c proofCase) run(t *testing.T, w *world) verdict {
 		t.Fatal(err)
 	}
 	defer sys.close()
-	return w.settle(t, sys, ids, st, c.undo)
+	return w.settle(t, sys, ids, st)
 }
 
 // crashChild runs the child process of the case and checks that it died
@@ -346,10 +347,10 @@ func restartOutcome(rec audit.Recovery, s audit.State) string {
 // DESIGN §6; an issue is resolved as an operator would, counting on the
 // server, finishing by hand a change left half-way, and running the
 // command the issue prints with the real CLI; the next run must complete.
-// Then every change must hold on the server exactly as the trail says;
-// after an interrupted undo, a rollback to the first change must take each
-// later change back exactly once.
-func (w *world) settle(t *testing.T, sys system, ids []string, st crashState, undo bool) verdict {
+// Then every change must hold on the server exactly as the trail says,
+// and a rollback to the first change must take each later change back
+// exactly once.
+func (w *world) settle(t *testing.T, sys system, ids []string, st crashState) verdict {
 	ctx := t.Context()
 	var v verdict
 	second := ids[1]
@@ -424,9 +425,7 @@ func (w *world) settle(t *testing.T, sys system, ids []string, st crashState, un
 			t.Errorf("the %s of change %s, created at %v before the run, was created again at %v", what, second, when, now)
 		}
 	}
-	if undo {
-		v = v.plus(w.undoAgain(t, r, ids))
-	}
+	v = v.plus(w.undoAgain(t, r, ids))
 	if n := w.noops(); n > 0 {
 		v.doubled++
 		t.Errorf("the server saw %d writes that changed nothing: a retry wrote again what held", n)
@@ -468,8 +467,9 @@ func (w *world) operate(t *testing.T, id string) string {
 	return ""
 }
 
-// undoAgain rolls back to the first change: each later one must be taken
-// back exactly once, on the server.
+// undoAgain rolls back to the first change, once the pipeline settled:
+// each later one must be taken back exactly once, on the server (after an
+// interrupted undo, this finishes what the child began).
 func (w *world) undoAgain(t *testing.T, r *pipeline.Runner, ids []string) verdict {
 	var v verdict
 	before := map[string]int{}

@@ -23,14 +23,13 @@ import (
 
 // The targets of the proof.
 const (
-	targetNATS   = "nats"
-	targetAMQP   = "rabbitmq"
-	targetRedis  = "redis"
-	targetHTTP   = "http"
-	kindEnsure   = "ensure"
-	kindAppend   = "append"
-	fullLevel    = 2 // a change's two steps
-	stepsPerSide = 2
+	targetNATS  = "nats"
+	targetAMQP  = "rabbitmq"
+	targetRedis = "redis"
+	targetHTTP  = "http"
+	kindEnsure  = "ensure"
+	kindAppend  = "append"
+	fullLevel   = 2 // a change's two steps
 )
 
 var targets = []string{targetNATS, targetAMQP, targetRedis, targetHTTP}

@@ -256,6 +256,5 @@ func (w *world) noops() int {
 	if !ok {
 		return 0
 	}
-	_, n := h.srv.writes("/"+w.spec.Prefix+"/", "")
-	return n
+	return h.srv.noopsUnder("/" + w.spec.Prefix + "/")
 }

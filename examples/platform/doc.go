@@ -34,7 +34,7 @@
 // second run finds what the first one put.
 //
 // The application's own migrate command (package migrate) is mounted under
-// "migrate", with the same flags:
+// "migrate"; the flags (or their variables) come before it:
 //
 //	go run . --gateway-state gateway.json migrate status
 //	go run . --gateway-state gateway.json migrate plan

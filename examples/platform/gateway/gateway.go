@@ -54,6 +54,11 @@ func Open(path string) (*API, error) {
 		if err := json.Unmarshal(b, &a.routes); err != nil {
 			return nil, fmt.Errorf("gateway state %s: %w", path, err)
 		}
+		// The file is indented; documents are kept compact, so that a
+		// route's ETag is the same before and after a restart.
+		for name, doc := range a.routes {
+			a.routes[name] = compact(doc)
+		}
 	}
 	a.mux = http.NewServeMux()
 	a.mux.HandleFunc("GET /routes", a.list)
@@ -92,6 +97,15 @@ func (a *API) Routes() map[string]json.RawMessage {
 		m[k] = bytes.Clone(v)
 	}
 	return m
+}
+
+// compact returns doc, valid JSON, without insignificant white space.
+func compact(doc []byte) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, doc); err != nil {
+		return doc
+	}
+	return b.Bytes()
 }
 
 func etag(doc []byte) string {
@@ -134,6 +148,7 @@ func (a *API) put(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the body is not JSON", http.StatusBadRequest)
 		return
 	}
+	body = compact(body)
 	name := r.PathValue("name")
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -1,6 +1,7 @@
 package crashproof_test
 
 import (
+	"crypto/rand"
 	"fmt"
 	"maps"
 	"net"
@@ -77,7 +78,7 @@ func TestProxyCutsAQueueDeclare(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			name := "cpproxy." + strings.ToLower(t.Name()[len(t.Name())-6:]) + "." + strconv.Itoa(int(tt.when))
+			name := "cpproxy." + strings.ToLower(rand.Text()[:10])
 			t.Cleanup(func() {
 				amqpDrop(direct, func(ch *amqp.Channel) error { _, err := ch.QueueDelete(name, false, false, false); return err })
 			})

@@ -51,9 +51,13 @@ type config struct {
 // Main runs the example with the command line args and the environment
 // getenv, and returns the exit status.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return command(ctx, config{}, args, getenv, stdout, stderr)
+}
+
+// command is Main on top of cfg (where the tests set Prefix).
+func command(ctx context.Context, cfg config, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("platform", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfg config
 	fs.StringVar(&cfg.Store, "store", getenv("FLAMINGOCK_STORE"), "PostgreSQL URL of the audit store and the application's database, postgres://… (default $FLAMINGOCK_STORE)")
 	fs.StringVar(&cfg.NATS, "nats", getenv("FLAMINGOCK_NATS"), "NATS server URL, with JetStream (default $FLAMINGOCK_NATS)")
 	fs.StringVar(&cfg.AMQP, "amqp", getenv("FLAMINGOCK_AMQP"), "RabbitMQ URL, amqp://… (default $FLAMINGOCK_AMQP)")

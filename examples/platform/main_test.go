@@ -418,3 +418,45 @@ func TestUnknownCommand(t *testing.T) {
 		t.Errorf("exit status %d, want 2\n%s", code, &stderr)
 	}
 }
+
+// The command line as doc.go gives it: addresses from the environment, a
+// gateway the example starts on a state file, which the next run (a new
+// gateway process) reads back.
+func TestTheCommandLine(t *testing.T) {
+	w := newWorld(t)
+	state := filepath.Join(t.TempDir(), "gateway.json")
+	env := map[string]string{
+		"FLAMINGOCK_STORE": w.cfg.Store,
+		"FLAMINGOCK_NATS":  w.cfg.NATS,
+		"FLAMINGOCK_AMQP":  w.cfg.AMQP,
+		"FLAMINGOCK_REDIS": w.cfg.Redis,
+	}
+	// The prefix is no flag of the command: the test sets it below Main.
+	main := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		cfgArgs := append([]string{"--gateway-state", state}, args...)
+		code := command(context.Background(), config{Prefix: w.names.Prefix}, cfgArgs, func(k string) string { return env[k] }, &stdout, &stderr)
+		if code != 0 {
+			t.Fatalf("platform %s: exit status %d\nstdout: %s\nstderr: %s", strings.Join(cfgArgs, " "), code, &stdout, &stderr)
+		}
+		return stdout.String()
+	}
+	if out := main(); !strings.Contains(out, "applied 8 change(s), 0 already applied") {
+		t.Errorf("first run:\n%s\nwant 8 applied", out)
+	}
+	out := main()
+	for _, want := range []string{
+		"applied 0 change(s), 8 already applied",
+		"stream " + w.names.Stream(),
+		"max age 168h0m0s",
+		"/routes/" + w.names.Route(),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("second run:\n%s\nlacks %q", out, want)
+		}
+	}
+	if out := main("migrate", "status"); !strings.Contains(out, "8 applied") {
+		t.Errorf("migrate status:\n%s\nwant 8 applied", out)
+	}
+}

@@ -5,10 +5,12 @@
 // changes are in package changes, which says which of them are safe to
 // retry after a crash, and which are not, and why.
 //
-// With the four servers running (./scripts/test starts them), one command:
+// With the four servers running (./scripts/test starts them) and a database
+// of its own for the example (createdb -h 127.0.0.1 -U postgres platform),
+// one command:
 //
 //	cd examples/platform && \
-//	FLAMINGOCK_STORE='postgres://postgres@127.0.0.1:5432/flamingock_test?sslmode=disable' \
+//	FLAMINGOCK_STORE='postgres://postgres@127.0.0.1:5432/platform?sslmode=disable' \
 //	FLAMINGOCK_NATS=nats://127.0.0.1:4222 \
 //	FLAMINGOCK_AMQP=amqp://guest:guest@127.0.0.1:5672/ \
 //	FLAMINGOCK_REDIS=redis://127.0.0.1:6379/0 \

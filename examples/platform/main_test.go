@@ -122,8 +122,8 @@ func (w *world) removeEverything(t *testing.T, ctx context.Context) {
 	if opts, err := redis.ParseURL(w.cfg.Redis); err == nil {
 		rdb := redis.NewClient(opts)
 		keys := []string{w.names.Flag()}
-		for _, tn := range changes.Tenants {
-			keys = append(keys, w.names.Credits(tn.Name))
+		for _, g := range changes.Grants() {
+			keys = append(keys, w.names.Credits(g.Tenant))
 		}
 		rdb.Del(ctx, keys...)
 		rdb.Close()

@@ -103,15 +103,15 @@ func (s *system) readState(ctx context.Context) (*state, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("read flag %s: %w", n.Flag(), err)
 	}
-	for _, t := range changes.Tenants {
-		v, err := s.rdb.Get(ctx, n.Credits(t.Name)).Result()
+	for _, g := range changes.Grants() {
+		v, err := s.rdb.Get(ctx, n.Credits(g.Tenant)).Result()
 		if errors.Is(err, redis.Nil) {
 			v = "0"
 		} else if err != nil {
-			return nil, fmt.Errorf("read credits of %s: %w", t.Name, err)
+			return nil, fmt.Errorf("read credits of %s: %w", g.Tenant, err)
 		}
-		if st.Credits[t.Name], err = strconv.ParseInt(v, 10, 64); err != nil {
-			return nil, fmt.Errorf("credits of %s: %w", t.Name, err)
+		if st.Credits[g.Tenant], err = strconv.ParseInt(v, 10, 64); err != nil {
+			return nil, fmt.Errorf("credits of %s: %w", g.Tenant, err)
 		}
 	}
 
@@ -205,8 +205,8 @@ func (st *state) print(out io.Writer, n changes.Names) {
 		fmt.Fprintf(w, "rabbitmq\tqueue %s\tpresent, %d message(s), %d consumer(s)\n", n.Queue(), st.Queue.Messages, st.Queue.Consumers)
 	}
 	fmt.Fprintf(w, "redis\t%s\t%s\n", n.Flag(), st.Flag)
-	for _, t := range changes.Tenants {
-		fmt.Fprintf(w, "redis\t%s\t%d\n", n.Credits(t.Name), st.Credits[t.Name])
+	for _, g := range changes.Grants() {
+		fmt.Fprintf(w, "redis\t%s\t%d\n", n.Credits(g.Tenant), st.Credits[g.Tenant])
 	}
 	names := make([]string, 0, len(st.Routes))
 	for name := range st.Routes {

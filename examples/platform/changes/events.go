@@ -10,7 +10,13 @@ import (
 )
 
 // ordersStream is the stream as CreateOrdersStream creates it: orders kept
-// a day. OrdersRetention later keeps them a week.
+// a day. KeepOrdersAWeek later keeps them a week.
+//
+// The configurations are functions shared by a change and its undo. Do not
+// edit one once it ran: a change's checksum covers its own source, not the
+// functions it calls, so flamingock-gen would not see the edit, and the
+// environments that applied the old version would keep it. A new state is
+// a new change, as KeepOrdersAWeek is.
 func ordersStream(n Names) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:     n.Stream(),

@@ -26,13 +26,15 @@ func DisableCheckoutV2(ctx context.Context, rdb *redis.Client, n Names) error {
 	return err
 }
 
-// Tenants are the tenants GrantCredits grants credits to, and how many.
-var Tenants = []struct {
-	Name    string
+// Grant is the credits GrantCredits gives a tenant.
+type Grant struct {
+	Tenant  string
 	Credits int64
-}{
-	{"acme", 100},
-	{"globex", 50},
+}
+
+// Grants are the welcome credits GrantCredits gives, one Grant per tenant.
+func Grants() []Grant {
+	return []Grant{{"acme", 100}, {"globex", 50}}
 }
 
 // GrantCredits adds each tenant's welcome credits to its balance. It stays
@@ -45,9 +47,9 @@ var Tenants = []struct {
 //
 //flamingock:change id=grant-credits order=8 target=flags author=platform rollback=RevokeCredits
 func GrantCredits(ctx context.Context, rdb *redis.Client, n Names) error {
-	for _, t := range Tenants {
-		if err := rdb.IncrBy(ctx, n.Credits(t.Name), t.Credits).Err(); err != nil {
-			return fmt.Errorf("grant %d credits to %s: %w", t.Credits, t.Name, err)
+	for _, g := range Grants() {
+		if err := rdb.IncrBy(ctx, n.Credits(g.Tenant), g.Credits).Err(); err != nil {
+			return fmt.Errorf("grant %d credits to %s: %w", g.Credits, g.Tenant, err)
 		}
 	}
 	return nil
@@ -56,9 +58,9 @@ func GrantCredits(ctx context.Context, rdb *redis.Client, n Names) error {
 // RevokeCredits undoes GrantCredits, with the same caveat: a retry would
 // take the credits twice.
 func RevokeCredits(ctx context.Context, rdb *redis.Client, n Names) error {
-	for _, t := range Tenants {
-		if err := rdb.DecrBy(ctx, n.Credits(t.Name), t.Credits).Err(); err != nil {
-			return fmt.Errorf("revoke %d credits of %s: %w", t.Credits, t.Name, err)
+	for _, g := range Grants() {
+		if err := rdb.DecrBy(ctx, n.Credits(g.Tenant), g.Credits).Err(); err != nil {
+			return fmt.Errorf("revoke %d credits of %s: %w", g.Credits, g.Tenant, err)
 		}
 	}
 	return nil

@@ -65,7 +65,7 @@ func Stage(t Targets, d Deps) pipeline.Stage {
 	return pipeline.Stage{
 		Name: "platform",
 		Generated: &pipeline.Generated{
-			Digest: "a125b7bb6176d56b423a1b58c6e6a5b0a870ab359fc8b2cfbaf3a09eb754ca88",
+			Digest: "2a24433c8d470740d84cc3a900ba497b23f1ccd8ddb2e53f11418ec05a4d63b7",
 			Len:    8,
 			Targets: []pipeline.TargetUse{
 				pipeline.Uses("appdb", t.Appdb, true),
@@ -100,7 +100,7 @@ func stageChanges(t Targets, d Deps) []pipeline.Change {
 			Target:   "events",
 			Recovery: audit.RecoveryRetry,
 			Checksum: "6efe98de9d3fce976a3e7794cfe96ffa3af31b461f401d9206b829833ea4f24c",
-			Source:   "events.go:43",
+			Source:   "events.go:49",
 		}, t.Events, func(ctx context.Context, h jetstream.JetStream) error {
 			return CreateOrdersStream(ctx, h, d.Names)
 		}, func(ctx context.Context, h jetstream.JetStream) error {
@@ -113,7 +113,7 @@ func stageChanges(t Targets, d Deps) []pipeline.Change {
 			Target:   "events",
 			Recovery: audit.RecoveryRetry,
 			Checksum: "29784f8924d7c417fead2d41e68fb5cf6f0d3f8af5328793e1a745e7e9c69767",
-			Source:   "events.go:60",
+			Source:   "events.go:66",
 		}, t.Events, func(ctx context.Context, h jetstream.JetStream) error {
 			return CreateBillingConsumer(ctx, h, d.Names)
 		}, func(ctx context.Context, h jetstream.JetStream) error {
@@ -177,8 +177,8 @@ func stageChanges(t Targets, d Deps) []pipeline.Change {
 			Author:   "platform",
 			Target:   "flags",
 			Recovery: audit.RecoveryManual,
-			Checksum: "3009cf19544875646f6c3040ce64419f90d09b711166e0548a652a5138713617",
-			Source:   "flags.go:47",
+			Checksum: "abd265b2b83c03e7054f1a3a9b30cf9e496dc759496bf4d070b2990bc759fb6a",
+			Source:   "flags.go:49",
 		}, t.Flags, func(ctx context.Context, h *redis.Client) error {
 			return GrantCredits(ctx, h, d.Names)
 		}, func(ctx context.Context, h *redis.Client) error {

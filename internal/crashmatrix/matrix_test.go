@@ -1,18 +1,15 @@
 package crashmatrix_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/crash"
+	"github.com/flamingock/flamingock-go/internal/crashtest"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -276,9 +274,7 @@ func killAt(p, inWork crash.Point, nth int) func(crash.Point) {
 		mu.Unlock()
 		switch {
 		case kill:
-			fmt.Printf("killed at %s\n", p)
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // the signal is on its way
+			crashtest.Kill(p)
 		case hold:
 			// Hold the change until the refresher's hit kills the
 			// process; the lease is refreshed every third of it.
@@ -717,32 +713,7 @@ func (c matrixCase) undoAgain(t *testing.T, w *world, m medium, r *pipeline.Runn
 // SIGKILL at the case's point.
 func (c matrixCase) crashChild(t *testing.T, w *world) bool {
 	t.Helper()
-	job, err := json.Marshal(childJob{World: w.spec, Medium: c.medium, Recovery: c.recovery, Point: c.point, Undo: c.undo})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"="+string(job))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) {
-		t.Errorf("child: %v, want it killed; stderr:\n%s", err, stderr.String())
-		return false
-	}
-	ws, ok := exit.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Errorf("child ended with %v, want it killed by SIGKILL; stderr:\n%s", err, stderr.String())
-		return false
-	}
-	if got, want := strings.TrimSpace(stdout.String()), "killed at "+string(c.point); got != want {
-		t.Errorf("child said %q before dying, want %q; stderr:\n%s", got, want, stderr.String())
-		return false
-	}
-	return true
+	return crashtest.Child(t, childEnv, childJob{World: w.spec, Medium: c.medium, Recovery: c.recovery, Point: c.point, Undo: c.undo}, c.point)
 }
 
 // checkTrail returns how the entries of one change, in seq order, break

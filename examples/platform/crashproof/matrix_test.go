@@ -1,17 +1,14 @@
 package crashproof_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 
 	"github.com/flamingock/flamingock-go/audit"
 	"github.com/flamingock/flamingock-go/internal/crash"
+	"github.com/flamingock/flamingock-go/internal/crashtest"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -132,9 +130,7 @@ func killAt(p crash.Point, nth int) func(crash.Point) {
 		kill := hit == p && seen == nth
 		mu.Unlock()
 		if kill {
-			fmt.Printf("killed at %s\n", p)
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // the signal is on its way
+			crashtest.Kill(p)
 		}
 	}
 }
@@ -285,32 +281,7 @@ func (c proofCase) run(t *testing.T, w *world) verdict {
 // by SIGKILL at the case's point.
 func (c proofCase) crashChild(t *testing.T, w *world) bool {
 	t.Helper()
-	job, err := json.Marshal(childJob{Spec: w.spec, Point: c.point, Undo: c.undo})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"="+string(job))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) {
-		t.Errorf("child: %v, want it killed; stderr:\n%s", err, stderr.String())
-		return false
-	}
-	ws, ok := exit.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Errorf("child ended with %v, want it killed by SIGKILL; stderr:\n%s", err, stderr.String())
-		return false
-	}
-	if got, want := strings.TrimSpace(stdout.String()), "killed at "+string(c.point); got != want {
-		t.Errorf("child said %q before dying, want %q; stderr:\n%s", got, want, stderr.String())
-		return false
-	}
-	return true
+	return crashtest.Child(t, childEnv, childJob{Spec: w.spec, Point: c.point, Undo: c.undo}, c.point)
 }
 
 // crashState reads where an interruption left change id.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -165,26 +164,9 @@ func cases(media []medium) []matrixCase {
 	return out
 }
 
-// defaultParallel is how many cases run at once unless -test.parallel
-// says otherwise: a case spends most of its time waiting for the lease of
-// its dead child to expire, not on a CPU.
-const defaultParallel = "6"
-
-func TestMain(m *testing.M) {
-	if job := os.Getenv(childEnv); job != "" {
-		os.Exit(runChild(job))
-	}
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		if err := flag.Set("test.parallel", defaultParallel); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs a case's child when the test binary is one, else the
+// tests, six cases at a time unless -test.parallel says otherwise.
+func TestMain(m *testing.M) { crashtest.Main(m, childEnv, runChild, 6) }
 
 // runChild applies the first change, then runs the whole pipeline and
 // kills its own process at the job's crash point; for an undo job, it runs

@@ -11,9 +11,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,6 +25,29 @@ import (
 	"github.com/flamingock/flamingock-go/internal/crash"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
+
+// Main is the TestMain of a proof that kills children. In a child, the
+// test binary run again by Child with env set, it runs child with the job
+// env holds and exits with what child returns (child kills the process at
+// its crash point; returning at all means something went wrong). Otherwise
+// it runs the tests, parallel cases at a time unless -test.parallel says
+// otherwise: a case spends most of its time waiting for the lease of its
+// dead child to expire, not on a CPU.
+func Main(m *testing.M, env string, child func(job string) int, parallel int) {
+	if job := os.Getenv(env); job != "" {
+		os.Exit(child(job))
+	}
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		if err := flag.Set("test.parallel", strconv.Itoa(parallel)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
+	os.Exit(m.Run())
+}
 
 // Killed is what a child prints on stdout just before killing itself at p,
 // so that the parent can tell that death from any other.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -37,26 +36,9 @@ var (
 	undoPoints  = []crash.Point{crash.BeforeStarted, crash.AfterStarted, crash.InRollback, crash.AfterRollback, crash.AfterRolledBack}
 )
 
-// defaultParallel is how many cases run at once unless -test.parallel says
-// otherwise: a case spends most of its time waiting for its dead child's
-// lease to expire.
-const defaultParallel = "8"
-
-func TestMain(m *testing.M) {
-	if job := os.Getenv(childEnv); job != "" {
-		os.Exit(runChild(job))
-	}
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		if err := flag.Set("test.parallel", defaultParallel); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs a case's child when the test binary is one, else the
+// tests, eight cases at a time unless -test.parallel says otherwise.
+func TestMain(m *testing.M) { crashtest.Main(m, childEnv, runChild, 8) }
 
 // childJob is what a child process does.
 type childJob struct {

@@ -18,10 +18,12 @@
 //	httpjson  a JSON document held at an HTTP URL (a gateway's route, an
 //	          API's configuration)
 //
-// Each has the same three shapes: create-or-verify (Stream, Exchange,
-// Queue…: absent is created, present must match), transition (from one
-// declared state to another: a retry that finds the target state does
-// nothing, one that finds neither state stops with a *ConflictError), and
-// remove (the undo of a create: absent is done, present must still match,
-// and a resource that holds data is not removed).
+// The helpers come in three shapes: create-or-verify (Stream,
+// DeclareQueue, Ensure…: absent is created, present must match), transition
+// (UpdateStream, Set, Put: from one declared state to another; a retry that
+// finds the state it leads to does nothing, one that finds neither state
+// stops with a *ConflictError), and remove (the undo of a create: absent is
+// done, present must still match, and a resource that holds data is not
+// removed). RabbitMQ has no transition: the server cannot change a queue's
+// or an exchange's settings in place.
 package ensure

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/crashtest"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -95,7 +96,7 @@ func TestACorruptRecordStopsTheRunBeforeAnythingRuns(t *testing.T) {
 				// The latest entry of "first", its APPLIED.
 				trail, err := h.history(t.Context(), "first")
 				if err != nil || len(trail) == 0 || trail[len(trail)-1].State != audit.StateApplied {
-					t.Fatalf("seeded trail %v, %v; want it to end APPLIED", states(trail), err)
+					t.Fatalf("seeded trail %v, %v; want it to end APPLIED", crashtest.States(trail), err)
 				}
 				seq := trail[len(trail)-1].Seq
 				h.setEntry(t, seq, c.set, c.mongo)
@@ -122,7 +123,7 @@ func TestACorruptRecordStopsTheRunBeforeAnythingRuns(t *testing.T) {
 					}
 				}
 				if got := len(res.NotRun()); got != len(h.pending)+1 {
-					t.Errorf("outcomes %v, want every change not run", statuses(res))
+					t.Errorf("outcomes %v, want every change not run", crashtest.Statuses(res))
 				}
 				h.ranNothing(t)
 				if n := h.trailRows(t); n != entries {
@@ -162,7 +163,7 @@ ON DUPLICATE KEY UPDATE owner = VALUES(owner), epoch = VALUES(epoch), expires_at
 				t.Fatalf("Run: %v", err)
 			}
 			if got := len(res.Applied()); got != len(h.pending) {
-				t.Errorf("outcomes %v, want every pending change applied", statuses(res))
+				t.Errorf("outcomes %v, want every pending change applied", crashtest.Statuses(res))
 			}
 			for id, m := range h.pending {
 				if n := effects(t, m, id); n != 1 {
@@ -194,7 +195,7 @@ ON DUPLICATE KEY UPDATE owner = VALUES(owner), epoch = VALUES(epoch), expires_at
 				t.Errorf("error %q (holder %+v) does not name %s at epoch %d", err, le.Holder, ghost, ghostEpoch)
 			}
 			if got := len(res.NotRun()); got != len(h.pending) {
-				t.Errorf("outcomes %v, want every pending change not run", statuses(res))
+				t.Errorf("outcomes %v, want every pending change not run", crashtest.Statuses(res))
 			}
 			h.ranNothing(t)
 			if n := h.trailRows(t); n != entries {

@@ -530,7 +530,7 @@ func (c matrixCase) run(t *testing.T, w *world) verdict {
 	}
 	if n, h := effects(t, m, ids[2]), history(t, w, ids[2]); n != 0 || (!c.undo && len(h) != 0) ||
 		(c.undo && (len(h) == 0 || h[len(h)-1].State != audit.StateRolledBack)) {
-		t.Errorf("after the crash the third change has %d effects and entries %v, want none (rolled back in an undo case)", n, states(h))
+		t.Errorf("after the crash the third change has %d effects and entries %v, want none (rolled back in an undo case)", n, crashtest.States(h))
 	}
 
 	// Restart: two replicas race to take over once the dead child's lease
@@ -612,7 +612,7 @@ func (c matrixCase) run(t *testing.T, w *world) verdict {
 
 	// Once done, the pipeline stays done.
 	if res, err := replicas[0].Run(ctx); err != nil || len(res.Skipped()) != len(ids) {
-		t.Errorf("the run after the restart: %v, %v; want every change skipped", statuses(res), err)
+		t.Errorf("the run after the restart: %v, %v; want every change skipped", crashtest.Statuses(res), err)
 	}
 	if code, out := runCLI(t, w, "issue", "list"); code != 0 {
 		t.Errorf("flamingock issue list: exit status %d, want 0:\n%s", code, out)
@@ -663,7 +663,7 @@ func (c matrixCase) undoAgain(t *testing.T, w *world, m medium, r *pipeline.Runn
 	res, err := r.RollbackTo(t.Context(), ids[0])
 	if err != nil {
 		t.Errorf("the rollback after the restart: %v", err)
-	} else if diff := cmp.Diff([]string{ids[2] + "=rolled back", ids[1] + "=rolled back"}, statuses(res)); diff != "" {
+	} else if diff := cmp.Diff([]string{ids[2] + "=rolled back", ids[1] + "=rolled back"}, crashtest.Statuses(res)); diff != "" {
 		t.Errorf("outcomes of the rollback after the restart (-want +got):\n%s", diff)
 	}
 	for _, id := range ids[1:] {
@@ -831,14 +831,6 @@ func trailLen(t *testing.T, w *world) int {
 	return len(h)
 }
 
-func states(h []audit.Entry) []audit.State {
-	var out []audit.State
-	for _, e := range h {
-		out = append(out, e.State)
-	}
-	return out
-}
-
 // pair names two statuses in a fixed order, "applied+skipped".
 func pair(a, b pipeline.Status) string {
 	if a > b {
@@ -851,24 +843,12 @@ func pair(a, b pipeline.Status) string {
 // replicas.
 func merged(res [2]*pipeline.Result) []string {
 	if res[0] == nil || res[1] == nil || len(res[0].Changes()) != len(res[1].Changes()) {
-		return append(statuses(res[0]), statuses(res[1])...)
+		return append(crashtest.Statuses(res[0]), crashtest.Statuses(res[1])...)
 	}
 	var out []string
 	other := res[1].Changes()
 	for i, o := range res[0].Changes() {
 		out = append(out, o.ChangeID+"="+pair(o.Status, other[i].Status))
-	}
-	return out
-}
-
-// statuses returns "id=status" for every outcome of res.
-func statuses(res *pipeline.Result) []string {
-	if res == nil {
-		return nil
-	}
-	var out []string
-	for _, o := range res.Changes() {
-		out = append(out, fmt.Sprintf("%s=%s", o.ChangeID, o.Status))
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flamingock/flamingock-go/audit"
+	"github.com/flamingock/flamingock-go/internal/crashtest"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
 )
 
@@ -104,7 +105,7 @@ func TestANextChangeWaitsForALeaseRefreshInFlightInsteadOfStoppingTheRun(t *test
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if diff := cmp.Diff([]string{"first=applied", "second=applied"}, statuses(res)); diff != "" {
+	if diff := cmp.Diff([]string{"first=applied", "second=applied"}, crashtest.Statuses(res)); diff != "" {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
 	}
 	if !waited {

@@ -70,7 +70,7 @@ func TestResolvingAnIssueUnblocksThePipeline(t *testing.T) {
 					t.Fatalf("the run after the fix: %v", err)
 				}
 				want := []string{ids[0] + "=skipped", ids[1] + "=" + string(tt.second), ids[2] + "=applied"}
-				if diff := cmp.Diff(want, statuses(res)); diff != "" {
+				if diff := cmp.Diff(want, crashtest.Statuses(res)); diff != "" {
 					t.Errorf("outcomes of the run after the fix (-want +got):\n%s", diff)
 				}
 				for _, id := range ids {
@@ -89,7 +89,7 @@ func TestResolvingAnIssueUnblocksThePipeline(t *testing.T) {
 					t.Errorf("manual entries %+v, want one %s by %s: %s", marks, tt.state, operator, reason)
 				}
 				if problems := checkTrail(h, c); len(problems) > 0 {
-					t.Errorf("trail %v: %s", states(h), strings.Join(problems, "; "))
+					t.Errorf("trail %v: %s", crashtest.States(h), strings.Join(problems, "; "))
 				}
 			})
 		}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flamingock/flamingock-go/audit"
 	flamingockcli "github.com/flamingock/flamingock-go/internal/cli"
 	"github.com/flamingock/flamingock-go/internal/crash"
 	"github.com/flamingock/flamingock-go/runtime/pipeline"
@@ -182,4 +183,26 @@ func ShellWords(line string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// States returns the state of every entry of h, in order: a change's
+// history as a test compares it.
+func States(h []audit.Entry) []audit.State {
+	var out []audit.State
+	for _, e := range h {
+		out = append(out, e.State)
+	}
+	return out
+}
+
+// Statuses returns "id=status" for every outcome of res (nil for none).
+func Statuses(res *pipeline.Result) []string {
+	if res == nil {
+		return nil
+	}
+	var out []string
+	for _, o := range res.Changes() {
+		out = append(out, fmt.Sprintf("%s=%s", o.ChangeID, o.Status))
+	}
+	return out
 }

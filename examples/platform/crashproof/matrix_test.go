@@ -248,7 +248,7 @@ func (c proofCase) run(t *testing.T, w *world) verdict {
 	}
 	if n, h := w.level(t, ids[2]), w.history(t, ids[2]); n != 0 || (!c.undo && len(h) != 0) ||
 		(c.undo && (len(h) == 0 || h[len(h)-1].State != audit.StateRolledBack)) {
-		t.Errorf("after the crash the third change has level %d and entries %v, want none (rolled back in an undo case)", n, states(h))
+		t.Errorf("after the crash the third change has level %d and entries %v, want none (rolled back in an undo case)", n, crashtest.States(h))
 	}
 	// The restart runs on a connection of the parent's.
 	sys, err := openSystem(t.Context(), w.spec.Target, w.spec.Kind, w.spec.Prefix, w.spec.At)
@@ -342,14 +342,14 @@ func (w *world) settle(t *testing.T, sys system, ids []string, st crashState) ve
 			for _, id := range ids[2:] {
 				wantStatuses = append(wantStatuses, id+"=applied")
 			}
-			if diff := cmp.Diff(wantStatuses, statuses(res)); diff != "" {
+			if diff := cmp.Diff(wantStatuses, crashtest.Statuses(res)); diff != "" {
 				t.Errorf("outcomes of the run after the interruption (-want +got):\n%s", diff)
 			}
 		}
 	}
 	// Once done, the pipeline stays done.
 	if res, err := r.Run(ctx); err != nil || len(res.Skipped()) != len(ids) {
-		t.Errorf("the run after that: %v, %v; want every change skipped", statuses(res), err)
+		t.Errorf("the run after that: %v, %v; want every change skipped", crashtest.Statuses(res), err)
 	}
 	if code, out := runCLI(t, w, "issue", "list"); code != 0 {
 		t.Errorf("flamingock issue list: exit status %d, want 0:\n%s", code, out)
@@ -369,7 +369,7 @@ func (w *world) settle(t *testing.T, sys system, ids []string, st crashState) ve
 			problems = append(problems, fmt.Sprintf("ends in %s, not applied", last))
 		}
 		if len(problems) > 0 {
-			t.Errorf("trail of change %s %v: %s", id, states(h), strings.Join(problems, "; "))
+			t.Errorf("trail of change %s %v: %s", id, crashtest.States(h), strings.Join(problems, "; "))
 		}
 	}
 	for what, when := range born {
@@ -437,7 +437,7 @@ func (w *world) undoAgain(t *testing.T, r *pipeline.Runner, ids []string) verdic
 		for i := len(ids) - 1; i > 0; i-- {
 			want = append(want, ids[i]+"=rolled back")
 		}
-		if diff := cmp.Diff(want, statuses(res)); diff != "" {
+		if diff := cmp.Diff(want, crashtest.Statuses(res)); diff != "" {
 			t.Errorf("outcomes of the rollback after the restart (-want +got):\n%s", diff)
 		}
 	}
@@ -456,7 +456,7 @@ func (w *world) undoAgain(t *testing.T, r *pipeline.Runner, ids []string) verdic
 			problems = append(problems, fmt.Sprintf("ends in %s, not rolled back", last))
 		}
 		if len(problems) > 0 {
-			t.Errorf("trail of change %s after the rollback %v: %s", id, states(h), strings.Join(problems, "; "))
+			t.Errorf("trail of change %s after the rollback %v: %s", id, crashtest.States(h), strings.Join(problems, "; "))
 		}
 	}
 	if n := w.level(t, ids[0]); n != fullLevel {
@@ -515,24 +515,4 @@ func checkTransitions(h []audit.Entry) []string {
 		}
 	}
 	return problems
-}
-
-func states(h []audit.Entry) []audit.State {
-	var out []audit.State
-	for _, e := range h {
-		out = append(out, e.State)
-	}
-	return out
-}
-
-// statuses returns "id=status" for every outcome of res.
-func statuses(res *pipeline.Result) []string {
-	if res == nil {
-		return nil
-	}
-	var out []string
-	for _, o := range res.Changes() {
-		out = append(out, fmt.Sprintf("%s=%s", o.ChangeID, o.Status))
-	}
-	return out
 }
